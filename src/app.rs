@@ -1,0 +1,64 @@
+//! The page: the HTML shell, the router and the site header. Pages live in `pages/`, reusable
+//! pieces in `components/`, and the few browser-only calls (XHR upload, EventSource) in `browser`.
+
+mod browser;
+mod components;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+/// The document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The app: header, routes, and a marker for browser tests once hydration has run.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, after hydration: tests wait for this attribute.
+    Effect::new(move |_| {
+        browser::mark_hydrated();
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/sheetport.css" />
+        <Title text="sheetport" />
+        <Router>
+            <header class="site-header">
+                <A href="/" attr:class="brand">"sheetport"</A>
+                <nav aria-label="Main">
+                    <A href="/">"Upload"</A>
+                    <A href="/imports">"Imports"</A>
+                    <A href="/tables">"Tables"</A>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <pages::NotFound /> }>
+                    <Route path=path!("/") view=pages::HomePage />
+                    <Route path=path!("/imports") view=pages::ImportsPage />
+                    <Route path=path!("/imports/:id") view=pages::ImportPage />
+                    <Route path=path!("/tables") view=pages::TablesPage />
+                    <Route path=path!("/tables/:name") view=pages::TablePage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

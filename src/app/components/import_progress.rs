@@ -1,0 +1,157 @@
+//! `ImportProgress`: one import, live. It renders whatever state it is given on the server, then
+//! in the browser follows the SSE stream and re-renders reactively: phase, a real `<progress>`
+//! bar, rows committed of the total, percent, rows/s, elapsed and ETA; at the end a summary with a
+//! link to the table, or the error in plain words. Elapsed and ETA tick between events.
+
+use crate::api::cancel_import;
+use crate::app::browser;
+use crate::format;
+use crate::model::{ImportStatus, Phase, Progress};
+use leptos::prelude::*;
+use std::time::Duration;
+
+/// A state and the local time it arrived, so the clock-derived numbers can move between events.
+#[derive(Clone, PartialEq)]
+struct Seen {
+    progress: Progress,
+    at: f64,
+}
+
+#[component]
+pub fn ImportProgress(
+    /// The import to show.
+    id: String,
+    /// The state to render before the first event (from SSR, or `None` right after starting).
+    #[prop(optional)]
+    initial: Option<Progress>,
+) -> impl IntoView {
+    let seen = RwSignal::new(initial.map(|progress| Seen { progress, at: browser::now_ms() }));
+    let now = RwSignal::new(browser::now_ms());
+    let cancel_error = RwSignal::new(None::<String>);
+
+    // Browser only: follow the stream and tick the clock while the job lives.
+    let follow_id = id.clone();
+    Effect::new(move |_| {
+        let handle = browser::follow(&follow_id, move |progress| seen.set(Some(Seen { progress, at: browser::now_ms() })));
+        let ticker = set_interval_with_handle(move || now.set(browser::now_ms()), Duration::from_millis(250)).ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.abort();
+            }
+            if let Some(t) = ticker {
+                t.clear();
+            }
+        });
+    });
+
+    let cancel_id = id.clone();
+    let cancel = move |_| {
+        let id = cancel_id.clone();
+        leptos::task::spawn_local(async move {
+            if let Err(e) = cancel_import(id).await {
+                cancel_error.set(Some(e.to_string()));
+            }
+        });
+    };
+
+    move || {
+        let Some(Seen { progress: p, at }) = seen.get() else {
+            return view! { <section class="card progress-card" aria-busy="true"><p class="phase">"Starting the import…"</p></section> }.into_any();
+        };
+        let live = !p.status.is_final();
+        let since = if live { (now.get() - at).max(0.0) as u64 } else { 0 };
+        let elapsed = p.elapsed_ms + since;
+        let eta = p.eta_ms.map(|e| e.saturating_sub(since));
+        let fraction = p.fraction();
+        let status = p.status;
+        let total = match (p.rows_total, p.rows_total_estimated) {
+            (Some(t), true) => format!("~{}", format::count(t)),
+            (Some(t), false) => format::count(t),
+            (None, _) => "?".into(),
+        };
+        let table_href = format!("/tables/{}", p.table);
+        let columns = p.columns.clone();
+        view! {
+            <section class="card progress-card" data-status=status.as_str() aria-live="polite">
+                <header class="progress-head">
+                    <h2 class="file-name">{p.file_name.clone()}</h2>
+                    <span class=format!("badge badge-{}", status.as_str())>{status_label(status)}</span>
+                </header>
+                <p class="phase">{phase_label(&p)}</p>
+                <progress
+                    max="100"
+                    value=fraction.map(|f| format!("{:.2}", f * 100.0))
+                    aria-label="Rows committed"
+                ></progress>
+                <dl class="stats">
+                    <div><dt>"Rows committed"</dt><dd class="rows-done">{format::count(p.rows_done)}" / "{total}</dd></div>
+                    <div><dt>"Done"</dt><dd class="percent">{fraction.map(format::percent).unwrap_or_else(|| "–".into())}</dd></div>
+                    <div><dt>"Speed"</dt><dd class="rate">{p.rows_per_sec.map(format::rate).unwrap_or_else(|| "–".into())}</dd></div>
+                    <div><dt>"Elapsed"</dt><dd class="elapsed">{format::duration_ms(elapsed)}</dd></div>
+                    <div><dt>"Time left"</dt><dd class="eta">{eta.filter(|_| live).map(format::duration_ms).unwrap_or_else(|| "–".into())}</dd></div>
+                    <div><dt>"Rows read"</dt><dd>{format::count(p.rows_parsed)}</dd></div>
+                </dl>
+                {(!columns.is_empty()).then(|| view! {
+                    <details class="columns">
+                        <summary>{format!("{} columns", columns.len())}</summary>
+                        <ul>
+                            {columns.into_iter().map(|c| {
+                                let renamed = c.label.to_lowercase() != c.name.replace('_', " ");
+                                view! {
+                                <li><code>{c.name}</code>" "<span class="type">{c.ty.as_str()}</span>
+                                    {renamed.then(|| view! { <span class="label">" from “"{c.label}"”"</span> })}
+                                </li>
+                            }}).collect_view()}
+                        </ul>
+                    </details>
+                })}
+                {match status {
+                    ImportStatus::Succeeded => view! {
+                        <p class="outcome success">
+                            {format!("Imported {} rows into table ", format::count(p.rows_done))}<code>{p.table.clone()}</code>". "
+                            <a href=table_href class="button">"Browse the table"</a>
+                        </p>
+                        {(p.error_cells > 0).then(|| view! { <p class="note">{format!("{} error cells (like #DIV/0!) were stored as empty.", format::count(p.error_cells))}</p> })}
+                    }.into_any(),
+                    ImportStatus::Failed => view! {
+                        <p class="outcome error" role="alert">"The import failed: "{p.error.clone().unwrap_or_default()}" Nothing was written to the database."</p>
+                    }.into_any(),
+                    ImportStatus::Cancelled => view! {
+                        <p class="outcome cancelled">"Cancelled. Nothing was written to the database."</p>
+                    }.into_any(),
+                    _ => view! {
+                        <p class="actions">
+                            <button type="button" class="button secondary cancel" on:click=cancel.clone()>"Cancel import"</button>
+                            {move || cancel_error.get().map(|e| view! { <span class="error">{e}</span> })}
+                        </p>
+                    }.into_any(),
+                }}
+            </section>
+        }
+        .into_any()
+    }
+}
+
+fn status_label(s: ImportStatus) -> &'static str {
+    match s {
+        ImportStatus::Queued => "Queued",
+        ImportStatus::Running => "Running",
+        ImportStatus::Succeeded => "Done",
+        ImportStatus::Failed => "Failed",
+        ImportStatus::Cancelled => "Cancelled",
+    }
+}
+
+fn phase_label(p: &Progress) -> String {
+    match p.phase {
+        Phase::Queued => "Waiting for the import before it to finish…".into(),
+        Phase::Inspecting => "Reading the header and the first rows…".into(),
+        Phase::Loading => format!("Loading rows into table {}…", p.table),
+        Phase::Finalizing => format!("Putting table {} in place…", p.table),
+        Phase::Finished => match p.status {
+            ImportStatus::Succeeded => "Finished.".into(),
+            ImportStatus::Cancelled => "Stopped.".into(),
+            _ => "Stopped with an error.".into(),
+        },
+    }
+}

@@ -1,0 +1,24 @@
+//! One component per route.
+
+mod home;
+mod import;
+mod imports;
+mod tables;
+
+pub use home::HomePage;
+pub use import::ImportPage;
+pub use imports::ImportsPage;
+pub use tables::{TablePage, TablesPage};
+
+use leptos::prelude::*;
+
+/// Shown for any path no route matches.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="card">
+            <h1>"Page not found"</h1>
+            <p><a href="/">"Upload a spreadsheet"</a>" or see the "<a href="/imports">"imports"</a>"."</p>
+        </section>
+    }
+}

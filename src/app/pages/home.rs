@@ -1,0 +1,24 @@
+//! `/`: upload a spreadsheet and watch its import, right here.
+
+use crate::app::components::{ImportProgress, UploadForm};
+use leptos::prelude::*;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let current = RwSignal::new(None::<String>);
+    view! {
+        <section class="intro">
+            <h1>"Import a spreadsheet"</h1>
+            <p>"The file is stored on the server and imported into a database table in the background. "
+               "You can close this tab; the import carries on, and "<a href="/imports">"Imports"</a>" shows it."</p>
+        </section>
+        <UploadForm on_started=Callback::new(move |id| current.set(Some(id))) />
+        {move || current.get().map(|id| {
+            let href = format!("/imports/{id}");
+            view! {
+                <ImportProgress id=id />
+                <p class="permalink"><a href=href>"Open this import on its own page"</a></p>
+            }
+        })}
+    }
+}

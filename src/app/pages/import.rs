@@ -1,0 +1,29 @@
+//! `/imports/{id}`: one import, server-rendered with its current state, live after hydration.
+//! Reloading or opening it in a second tab reattaches to the running job.
+
+use crate::api::get_import;
+use crate::app::components::ImportProgress;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn ImportPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let state = Resource::new(id, get_import);
+    view! {
+        <p class="back"><a href="/imports">"← All imports"</a></p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match state.await {
+                    Ok(Some(p)) => {
+                        let id = p.id.0.clone();
+                        view! { <ImportProgress id=id initial=p /> }.into_any()
+                    }
+                    Ok(None) => view! { <section class="card"><h1>"No such import"</h1><p><a href="/">"Upload a spreadsheet"</a></p></section> }.into_any(),
+                    Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

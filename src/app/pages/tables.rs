@@ -1,0 +1,99 @@
+//! `/tables` lists the imported tables; `/tables/{name}` pages through one of them
+//! (`?offset=`), with plain links so paging works before hydration too.
+
+use crate::api::{list_tables, table_rows};
+use crate::format;
+use crate::model::RowsPage;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+const PAGE: u64 = 50;
+
+#[component]
+pub fn TablesPage() -> impl IntoView {
+    let tables = Resource::new(|| (), |_| list_tables());
+    view! {
+        <section class="card">
+            <h1>"Tables"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match tables.await {
+                        Ok(list) if list.is_empty() => view! { <p>"No tables yet. "<a href="/">"Import a spreadsheet"</a>"."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="table-list">
+                                {list.into_iter().map(|t| view! {
+                                    <li>
+                                        <a href=format!("/tables/{}", t.name)><code>{t.name.clone()}</code></a>
+                                        {format!(" — {} rows, {} columns, from {}", format::count(t.rows), t.columns.len(), t.file_name)}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+pub fn TablePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let offset = move || query.read().get("offset").and_then(|o| o.parse::<u64>().ok()).unwrap_or(0);
+    let page = Resource::new(move || (name(), offset()), |(name, offset)| table_rows(name, offset, PAGE));
+    view! {
+        <section class="card wide">
+            <h1>"Table "<code>{name}</code></h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(Some(rows)) => view! { <RowsView name=name() rows /> }.into_any(),
+                        Ok(None) => view! { <p>"No imported table has this name. See the "<a href="/tables">"tables"</a>"."</p> }.into_any(),
+                        Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RowsView(name: String, rows: RowsPage) -> impl IntoView {
+    let RowsPage { columns, rows, total, offset, limit } = rows;
+    let last = (offset + rows.len() as u64).min(total);
+    let prev = (offset > 0).then(|| format!("/tables/{name}?offset={}", offset.saturating_sub(limit)));
+    let next = (last < total).then(|| format!("/tables/{name}?offset={last}"));
+    view! {
+        <p class="table-meta">{format!("Rows {}–{} of {}", format::count(if total == 0 { 0 } else { offset + 1 }), format::count(last), format::count(total))}</p>
+        <div class="table-scroll">
+            <table class="rows">
+                <thead>
+                    <tr>
+                        <th class="num">"#"</th>
+                        {columns.iter().map(|c| view! { <th title=c.label.clone()>{c.name.clone()}<span class="type">{c.ty.as_str()}</span></th> }).collect_view()}
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows.into_iter().enumerate().map(|(i, row)| view! {
+                        <tr>
+                            <td class="num">{format::count(offset + i as u64 + 1)}</td>
+                            {row.into_iter().map(|v| match v {
+                                serde_json::Value::Null => view! { <td class="null">"NULL"</td> }.into_any(),
+                                serde_json::Value::Number(n) => view! { <td class="num">{n.to_string()}</td> }.into_any(),
+                                serde_json::Value::String(s) => view! { <td>{s}</td> }.into_any(),
+                                other => view! { <td>{other.to_string()}</td> }.into_any(),
+                            }).collect_view()}
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <nav class="pager" aria-label="Pages">
+            {prev.map(|href| view! { <a href=href rel="prev">"← Previous"</a> })}
+            {next.map(|href| view! { <a href=href rel="next">"Next →"</a> })}
+        </nav>
+    }
+}

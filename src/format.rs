@@ -1,0 +1,67 @@
+//! Numbers for people: counts with thousands separators, byte sizes, durations and rates, shared
+//! by the page and the terminal progress bar so both say the same thing the same way.
+
+/// `1234567` → `1,234,567`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1536` → `1.5 KB`; decimal units, as file managers show them.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+/// `65_000` → `1m 05s`; `4_200` → `4.2s`.
+pub fn duration_ms(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=9 => format!("{:.1}s", ms as f64 / 1000.0),
+        10..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s / 60 % 60),
+    }
+}
+
+/// Rows per second, rounded to a whole number with separators.
+pub fn rate(rows_per_sec: f64) -> String {
+    format!("{} rows/s", count(rows_per_sec.max(0.0).round() as u64))
+}
+
+/// `0.4567` → `45.7%`.
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", (fraction * 100.0).clamp(0.0, 100.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn people_numbers() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_048_575), "1,048,575");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1_500_000), "1.5 MB");
+        assert_eq!(duration_ms(4_200), "4.2s");
+        assert_eq!(duration_ms(65_000), "1m 05s");
+        assert_eq!(duration_ms(3_725_000), "1h 02m");
+        assert_eq!(rate(123_456.7), "123,457 rows/s");
+        assert_eq!(percent(0.4567), "45.7%");
+    }
+}

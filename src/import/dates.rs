@@ -1,0 +1,163 @@
+//! Calendar arithmetic for the import: days since 1970-01-01 for dates, milliseconds since the Unix
+//! epoch for datetimes, the ISO text both are stored as, and the conversion of Excel's date serials.
+//! Hand-written (Howard Hinnant's civil-date algorithms) so the engine needs no date crate.
+
+use calamine::ExcelDateTime;
+
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. `m` is 1..=12, `d` 1..=31.
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = (y - era * 400) as u32;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe as i32 - 719_468
+}
+
+/// Inverse of [`days_from_civil`]: (year, month, day).
+pub fn civil_from_days(z: i32) -> (i32, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = (z - era * 146_097) as u32;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe as i32 + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Whether `y-m-d` names a real day.
+pub fn is_valid_date(y: i32, m: u32, d: u32) -> bool {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&d)
+}
+
+/// Appends `YYYY-MM-DD` to `out`.
+pub fn write_date(out: &mut String, days: i32) {
+    use std::fmt::Write;
+    let (y, m, d) = civil_from_days(days);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+}
+
+/// Appends `YYYY-MM-DD HH:MM:SS`, with `.mmm` only when the milliseconds are not zero.
+pub fn write_datetime(out: &mut String, ms: i64) {
+    use std::fmt::Write;
+    let days = ms.div_euclid(DAY_MS);
+    let in_day = ms.rem_euclid(DAY_MS);
+    write_date(out, days as i32);
+    let (h, mi, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    let _ = write!(out, " {h:02}:{mi:02}:{s:02}");
+    if milli != 0 {
+        let _ = write!(out, ".{milli:03}");
+    }
+}
+
+/// Appends `HH:MM:SS` for a time of day or a duration given in milliseconds.
+pub fn write_time(out: &mut String, ms: i64) {
+    use std::fmt::Write;
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.abs();
+    let _ = write!(out, "{sign}{:02}:{:02}:{:02}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
+}
+
+/// What an Excel date cell holds once its serial is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExcelMoment {
+    /// A whole day: days since 1970-01-01.
+    Date(i32),
+    /// A day and a time: milliseconds since the Unix epoch.
+    DateTime(i64),
+    /// A time of day with no date (serial below 1), or a duration: milliseconds.
+    Time(i64),
+}
+
+/// Decodes an Excel date serial in either date system (calamine knows which one the workbook uses).
+pub fn from_excel(dt: &ExcelDateTime) -> ExcelMoment {
+    let serial = dt.as_f64();
+    if dt.is_duration() || (0.0..1.0).contains(&serial) {
+        return ExcelMoment::Time((serial * DAY_MS as f64).round() as i64);
+    }
+    let (y, m, d, h, mi, s, milli) = dt.to_ymd_hms_milli();
+    let days = days_from_civil(i32::from(y), u32::from(m), u32::from(d));
+    let in_day = i64::from(h) * 3_600_000 + i64::from(mi) * 60_000 + i64::from(s) * 1000 + i64::from(milli);
+    if in_day == 0 {
+        ExcelMoment::Date(days)
+    } else {
+        ExcelMoment::DateTime(i64::from(days) * DAY_MS + in_day)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::ExcelDateTimeType;
+
+    fn excel(serial: f64, is_1904: bool) -> ExcelMoment {
+        from_excel(&ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, is_1904))
+    }
+
+    fn date_text(days: i32) -> String {
+        let mut s = String::new();
+        write_date(&mut s, days);
+        s
+    }
+
+    #[test]
+    fn civil_round_trips_across_four_centuries() {
+        for z in (-800_000..800_000).step_by(37) {
+            let (y, m, d) = civil_from_days(z);
+            assert!(is_valid_date(y, m, d));
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+
+    #[test]
+    fn excel_1900_serials_become_dates() {
+        assert_eq!(excel(25_569.0, false), ExcelMoment::Date(0));
+        assert_eq!(excel(45_292.0, false), ExcelMoment::Date(days_from_civil(2024, 1, 1)));
+        // Serials before Excel's phantom 1900-02-29 are one day off from the naive epoch.
+        assert_eq!(excel(1.0, false), ExcelMoment::Date(days_from_civil(1900, 1, 1)));
+        assert_eq!(excel(59.0, false), ExcelMoment::Date(days_from_civil(1900, 2, 28)));
+        assert_eq!(excel(61.0, false), ExcelMoment::Date(days_from_civil(1900, 3, 1)));
+    }
+
+    #[test]
+    fn excel_1904_serials_become_dates() {
+        assert_eq!(excel(0.0 + 1.0, true), ExcelMoment::Date(days_from_civil(1904, 1, 2)));
+        assert_eq!(excel(43_830.0, true), ExcelMoment::Date(days_from_civil(2024, 1, 1)));
+    }
+
+    #[test]
+    fn excel_times_and_datetimes() {
+        let noon = days_from_civil(2025, 10, 13) as i64 * DAY_MS + 12 * 3_600_000;
+        assert_eq!(excel(45_943.5, false), ExcelMoment::DateTime(noon));
+        assert_eq!(excel(0.25, false), ExcelMoment::Time(6 * 3_600_000));
+    }
+
+    #[test]
+    fn iso_text() {
+        assert_eq!(date_text(days_from_civil(2024, 2, 29)), "2024-02-29");
+        assert_eq!(date_text(days_from_civil(1899, 12, 31)), "1899-12-31");
+        let mut s = String::new();
+        write_datetime(&mut s, days_from_civil(2024, 1, 2) as i64 * DAY_MS + 3_723_004);
+        assert_eq!(s, "2024-01-02 01:02:03.004");
+        s.clear();
+        write_datetime(&mut s, -1000);
+        assert_eq!(s, "1969-12-31 23:59:59");
+    }
+}

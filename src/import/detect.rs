@@ -1,0 +1,169 @@
+//! Which kind of spreadsheet a stored file is, decided by its content and never by its name: zip
+//! archives are told apart by the parts inside them, OLE2 files are legacy .xls, and the rest must
+//! read as delimited text. Also guards zip archives whose declared sizes make them bombs.
+
+use super::ImportError;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// A spreadsheet format the engine reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Xlsx,
+    Xlsm,
+    Xlsb,
+    Xls,
+    Ods,
+    Csv,
+    Tsv,
+}
+
+impl Format {
+    /// The usual file extension, also the name shown to users and stored with an upload.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Xlsx => "xlsx",
+            Format::Xlsm => "xlsm",
+            Format::Xlsb => "xlsb",
+            Format::Xls => "xls",
+            Format::Ods => "ods",
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+        }
+    }
+
+    /// Inverse of [`Format::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "xlsx" => Format::Xlsx,
+            "xlsm" => Format::Xlsm,
+            "xlsb" => Format::Xlsb,
+            "xls" => Format::Xls,
+            "ods" => Format::Ods,
+            "csv" => Format::Csv,
+            "tsv" => Format::Tsv,
+            _ => return None,
+        })
+    }
+}
+
+const OLE2_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// Largest inflated size any one part of a workbook may declare, and the largest ratio of inflated
+/// to stored size: far beyond what Excel writes for a full 1,048,576-row sheet, far below a bomb.
+const MAX_PART_BYTES: u64 = 16 << 30;
+const MAX_RATIO: u64 = 1000;
+
+/// Looks at the file's bytes and names its format, or says in plain words why it is not one we read.
+pub fn detect(path: &Path) -> Result<Format, ImportError> {
+    let mut head = Vec::with_capacity(64 * 1024);
+    File::open(path)?.take(64 * 1024).read_to_end(&mut head)?;
+    if head.is_empty() {
+        return Err(ImportError::Unsupported("the file is empty".into()));
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return detect_zip(path);
+    }
+    if head.starts_with(&OLE2_MAGIC) {
+        return Ok(Format::Xls);
+    }
+    detect_text(&head)
+}
+
+fn detect_zip(path: &Path) -> Result<Format, ImportError> {
+    let not_a_workbook = |why: &str| {
+        ImportError::Unsupported(format!(
+            "this is a zip archive but not a spreadsheet ({why}); upload an .xlsx, .xlsm, .xlsb or .ods file"
+        ))
+    };
+    let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?))
+        .map_err(|e| not_a_workbook(&format!("the archive cannot be read: {e}")))?;
+    let mut names = Vec::with_capacity(zip.len());
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|e| not_a_workbook(&e.to_string()))?;
+        let (size, stored) = (entry.size(), entry.compressed_size().max(1));
+        if size > MAX_PART_BYTES || (size > 64 << 20 && size / stored > MAX_RATIO) {
+            return Err(ImportError::Unsupported(format!(
+                "the part {:?} would inflate to {size} bytes from {stored}: this looks like a zip bomb, not a workbook",
+                entry.name().unwrap_or_default()
+            )));
+        }
+        names.push(entry.name().map(|n| n.into_owned()).unwrap_or_default());
+    }
+    let has = |n: &str| names.iter().any(|x| x.eq_ignore_ascii_case(n));
+    if has("xl/workbook.bin") {
+        return Ok(Format::Xlsb);
+    }
+    if has("xl/workbook.xml") {
+        let mut types = String::new();
+        if let Ok(mut ct) = zip.by_name("[Content_Types].xml") {
+            let _ = ct.by_ref().take(1 << 20).read_to_string(&mut types);
+        }
+        return Ok(if types.contains("macroEnabled") { Format::Xlsm } else { Format::Xlsx });
+    }
+    if has("content.xml") {
+        let mut mime = String::new();
+        if let Ok(m) = zip.by_name("mimetype") {
+            let _ = m.take(256).read_to_string(&mut mime);
+        }
+        return match mime.trim() {
+            "application/vnd.oasis.opendocument.spreadsheet" | "" => Ok(Format::Ods),
+            other => Err(not_a_workbook(&format!("it is an OpenDocument {other} file"))),
+        };
+    }
+    Err(not_a_workbook("no workbook part inside"))
+}
+
+fn detect_text(head: &[u8]) -> Result<Format, ImportError> {
+    if head.contains(&0) {
+        return Err(ImportError::Unsupported(
+            "this is a binary file, not a spreadsheet; upload .xlsx, .xlsm, .xlsb, .xls, .ods, .csv or .tsv".into(),
+        ));
+    }
+    // The sample may end inside a multi-byte character; only reject bytes that are wrong early.
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => {
+            return Err(ImportError::Unsupported(
+                "this text file is not UTF-8; save it as \"CSV UTF-8\" and upload it again".into(),
+            ))
+        }
+    };
+    if text.trim_start_matches('\u{feff}').trim_start().starts_with('<') {
+        return Err(ImportError::Unsupported(
+            "this looks like an HTML or XML document, not a spreadsheet; export the data as .xlsx or .csv".into(),
+        ));
+    }
+    let first_line = text.lines().next().unwrap_or("");
+    let tabs = first_line.matches('\t').count();
+    Ok(if tabs > 0 && tabs >= first_line.matches(',').count() { Format::Tsv } else { Format::Csv })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn detect_bytes(bytes: &[u8]) -> Result<Format, ImportError> {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(bytes).expect("write");
+        detect(f.path())
+    }
+
+    #[test]
+    fn text_formats() {
+        assert_eq!(detect_bytes(b"a,b\n1,2\n").ok(), Some(Format::Csv));
+        assert_eq!(detect_bytes(b"a\tb\n1\t2\n").ok(), Some(Format::Tsv));
+        assert_eq!(detect_bytes("\u{feff}name;city\n".as_bytes()).ok(), Some(Format::Csv));
+    }
+
+    #[test]
+    fn not_spreadsheets() {
+        for bytes in [&b""[..], b"\x89PNG\r\n\x1a\n\0\0\0", b"<html><body>hi</body></html>", b"PK\x03\x04garbage", b"caf\xe9,x\n"] {
+            let err = detect_bytes(bytes).expect_err("must be rejected");
+            assert!(matches!(err, ImportError::Unsupported(_)), "{err:?}");
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! One import from file to table, on two threads: the source parses rows on one (inflate, XML or
+//! CSV, conversion) and hands them in batches over a bounded channel to the sink on the calling
+//! thread, which infers types from the first rows, loads a staging table in committed batches and
+//! swaps it into place at the end. Progress goes into a `watch` channel in model terms, so the
+//! server, the CLI and the benchmarks observe the same numbers.
+
+use super::detect::Format;
+use super::infer::Inference;
+use super::names::column_names;
+use super::sink::sqlite::{self, SqliteSink};
+use super::source::{self, RowVisitor};
+use super::value::Value;
+use super::ImportError;
+use crate::model::{ColumnInfo, ImportMode, Phase, Progress};
+use rusqlite::Transaction;
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Rows per message between the threads: big enough to amortise the hand-off, small enough that
+/// the bounded channel holds only a few MB.
+const BATCH_ROWS: usize = 2048;
+/// Batches in flight between parser and writer.
+const CHANNEL_DEPTH: usize = 4;
+/// Rows read before the column types are chosen and the staging table is created.
+const SAMPLE_ROWS: usize = 1000;
+/// How often the writer commits, which is how often `rows_done` moves.
+const COMMIT_EVERY: Duration = Duration::from_millis(150);
+
+/// What to import and where.
+#[derive(Debug, Clone)]
+pub struct ImportSpec {
+    pub path: PathBuf,
+    pub format: Format,
+    /// The sheet to read; the first when `None`.
+    pub sheet: Option<String>,
+    /// The SQLite database file that receives the table.
+    pub db_path: PathBuf,
+    pub table: String,
+    pub mode: ImportMode,
+    /// This import's own staging table name (see [`super::sink::STAGING_PREFIX`]).
+    pub staging: String,
+}
+
+/// What a finished import produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub rows: u64,
+    pub columns: Vec<ColumnInfo>,
+    pub sheet: Option<String>,
+}
+
+/// Runs by the final transaction, inside it: `(transaction, final columns, rows)`.
+pub type OnCommit<'a> = &'a (dyn Fn(&Transaction<'_>, &[ColumnInfo], u64) -> Result<(), ImportError> + Sync);
+
+enum Msg {
+    Header(Vec<String>),
+    Rows(Vec<Vec<Value>>),
+}
+
+/// Runs the whole import, blocking the calling thread until the table is in place, the import
+/// failed, or `cancel` fired; in the last two cases the database is left as it was.
+pub fn run(
+    spec: &ImportSpec,
+    progress: &watch::Sender<Progress>,
+    cancel: &CancellationToken,
+    on_commit: OnCommit<'_>,
+) -> Result<Outcome, ImportError> {
+    let (tx, rx) = sync_channel(CHANNEL_DEPTH);
+    std::thread::scope(|scope| {
+        let parser = std::thread::Builder::new()
+            .name("sheetport-parse".into())
+            .spawn_scoped(scope, || {
+                let mut feeder = Feeder { tx, batch: Vec::with_capacity(BATCH_ROWS), header_sent: false, progress, cancel, parsed: 0 };
+                let sheet = source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &mut feeder)?;
+                feeder.flush()?;
+                Ok(sheet)
+            })
+            .map_err(ImportError::Io)?;
+        let written = write(spec, rx, progress, cancel, on_commit);
+        let parsed: Result<Option<String>, ImportError> =
+            parser.join().unwrap_or_else(|_| Err(ImportError::Invalid("the reader stopped unexpectedly".into())));
+        match (written, parsed) {
+            (Ok(w), Ok(sheet)) => Ok(Outcome { sheet, ..w }),
+            // The writer stopping first makes the parser's send fail; the writer's reason is the real one.
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e),
+        }
+    })
+}
+
+/// The parser's side: drops blank rows, sends the header, then batches of rows.
+struct Feeder<'a> {
+    tx: SyncSender<Msg>,
+    batch: Vec<Vec<Value>>,
+    header_sent: bool,
+    progress: &'a watch::Sender<Progress>,
+    cancel: &'a CancellationToken,
+    parsed: u64,
+}
+
+impl Feeder<'_> {
+    fn send(&self, msg: Msg) -> Result<(), ImportError> {
+        // A closed channel means the writer has stopped; it reports why.
+        self.tx.send(msg).map_err(|_| ImportError::Cancelled)
+    }
+
+    fn flush(&mut self) -> Result<(), ImportError> {
+        if self.cancel.is_cancelled() {
+            return Err(ImportError::Cancelled);
+        }
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.parsed += self.batch.len() as u64;
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
+        self.send(Msg::Rows(batch))?;
+        let parsed = self.parsed;
+        self.progress.send_modify(|p| p.rows_parsed = parsed);
+        Ok(())
+    }
+}
+
+impl RowVisitor for Feeder<'_> {
+    fn total(&mut self, rows: u64, estimated: bool) {
+        self.progress.send_if_modified(|p| {
+            let changed = p.rows_total != Some(rows) || p.rows_total_estimated != estimated;
+            p.rows_total = Some(rows);
+            p.rows_total_estimated = estimated;
+            changed
+        });
+    }
+
+    fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError> {
+        if cells.iter().all(|v| matches!(v, Value::Null)) {
+            return Ok(());
+        }
+        if !self.header_sent {
+            let mut labels: Vec<String> = cells
+                .iter()
+                .map(|v| {
+                    let mut s = String::new();
+                    v.write_text(&mut s);
+                    s.trim().to_owned()
+                })
+                .collect();
+            while labels.last().is_some_and(String::is_empty) {
+                labels.pop();
+            }
+            self.header_sent = true;
+            return self.send(Msg::Header(labels));
+        }
+        let width = cells.len();
+        self.batch.push(std::mem::replace(cells, Vec::with_capacity(width)));
+        if self.batch.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn error_cell(&mut self) {
+        self.progress.send_modify(|p| p.error_cells += 1);
+    }
+}
+
+/// The writer's side: sample, infer, create staging, load in committed batches, swap.
+fn write(
+    spec: &ImportSpec,
+    rx: Receiver<Msg>,
+    progress: &watch::Sender<Progress>,
+    cancel: &CancellationToken,
+    on_commit: OnCommit<'_>,
+) -> Result<Outcome, ImportError> {
+    let header = match rx.recv() {
+        Ok(Msg::Header(h)) => h,
+        // The parser ended without a row: an empty sheet, or its own error (reported by `run`).
+        _ => return Err(ImportError::Invalid("the sheet is empty: there is no header row".into())),
+    };
+    let mut sample: Vec<Vec<Value>> = Vec::with_capacity(SAMPLE_ROWS);
+    let mut pending: Option<Vec<Vec<Value>>> = None;
+    while sample.len() < SAMPLE_ROWS {
+        match rx.recv() {
+            Ok(Msg::Rows(rows)) if sample.len() + rows.len() <= SAMPLE_ROWS * 4 => sample.extend(rows),
+            Ok(Msg::Rows(rows)) => pending = Some(rows),
+            Ok(Msg::Header(_)) | Err(_) => break,
+        }
+    }
+    let width = sample.iter().map(Vec::len).max().unwrap_or(0).max(header.len()).max(1);
+    let mut labels = header;
+    labels.resize(width, String::new());
+    let mut inference = Inference::new(width);
+    for row in &mut sample {
+        row.resize(width, Value::Null);
+        inference.observe(row);
+    }
+    let columns: Vec<ColumnInfo> = column_names(&labels)
+        .into_iter()
+        .zip(labels)
+        .zip(inference.types())
+        .map(|((name, label), ty)| ColumnInfo { name, label, ty })
+        .collect();
+
+    let conn = sqlite::open(&spec.db_path)?;
+    let mut sink = SqliteSink::create(conn, &spec.staging, columns.clone())?;
+    progress.send_modify(|p| {
+        p.columns = columns;
+        p.phase = Phase::Loading;
+    });
+    let loaded = load(&mut sink, sample, pending, &rx, width, progress, cancel);
+    let rows = match loaded {
+        Ok(rows) => rows,
+        Err(e) => {
+            drop(rx); // unblocks the parser
+            sink.abort()?;
+            return Err(e);
+        }
+    };
+    progress.send_modify(|p| p.phase = Phase::Finalizing);
+    let columns = sink.finish(&spec.table, spec.mode, &|tx, cols| on_commit(tx, cols, rows))?;
+    Ok(Outcome { rows, columns, sheet: None })
+}
+
+/// Inserts the sample and every later batch, committing every [`COMMIT_EVERY`].
+fn load(
+    sink: &mut SqliteSink,
+    sample: Vec<Vec<Value>>,
+    pending: Option<Vec<Vec<Value>>>,
+    rx: &Receiver<Msg>,
+    width: usize,
+    progress: &watch::Sender<Progress>,
+    cancel: &CancellationToken,
+) -> Result<u64, ImportError> {
+    let mut written = 0u64;
+    let mut last_commit = Instant::now();
+    let batches = std::iter::once(sample).chain(pending).chain(rx.iter().filter_map(|m| match m {
+        Msg::Rows(rows) => Some(rows),
+        Msg::Header(_) => None,
+    }));
+    for mut batch in batches {
+        if cancel.is_cancelled() {
+            return Err(ImportError::Cancelled);
+        }
+        for row in &mut batch {
+            row.resize(width, Value::Null);
+        }
+        sink.insert(&batch)?;
+        written += batch.len() as u64;
+        if last_commit.elapsed() >= COMMIT_EVERY {
+            sink.commit()?;
+            last_commit = Instant::now();
+            progress.send_modify(|p| p.rows_done = written);
+        }
+    }
+    if cancel.is_cancelled() {
+        return Err(ImportError::Cancelled);
+    }
+    sink.commit()?;
+    progress.send_modify(|p| p.rows_done = written);
+    Ok(written)
+}

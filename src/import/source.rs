@@ -1,0 +1,111 @@
+//! Where rows come from. Every format streams its chosen sheet row by row, header first, into a
+//! [`RowVisitor`], so no source ever holds a whole sheet: calamine's cell readers for xlsx/xlsm/xlsb,
+//! our own streaming reader for ods, the `csv` crate for delimited text, and calamine's range for
+//! legacy .xls, whose format caps a sheet at 65,536 rows.
+
+mod delimited;
+mod excel;
+mod ods;
+
+use super::detect::Format;
+use super::value::Value;
+use super::ImportError;
+use std::path::Path;
+
+/// Receives a sheet's rows in order. Both methods may return an error to stop reading (for
+/// instance [`ImportError::Cancelled`]); the source then returns that error.
+pub trait RowVisitor {
+    /// The number of data rows (header excluded) when the source knows it (`estimated == false`)
+    /// or can guess it from bytes read so far (`estimated == true`). May be called many times.
+    fn total(&mut self, rows: u64, estimated: bool);
+
+    /// One row: the header first, then data rows. Empty trailing cells may be missing; the
+    /// visitor may take the values out of `cells`.
+    fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError>;
+
+    /// A spreadsheet error cell (`#DIV/0!`, `#N/A`, ...) was read; it arrives in its row as NULL.
+    fn error_cell(&mut self) {}
+}
+
+/// Sheet names of a workbook, in order (one unnamed sheet for CSV/TSV).
+pub fn sheet_names(path: &Path, format: Format) -> Result<Vec<String>, ImportError> {
+    match format {
+        Format::Csv | Format::Tsv => Ok(Vec::new()),
+        Format::Ods => ods::sheet_names(path),
+        _ => excel::sheet_names(path, format),
+    }
+}
+
+/// Streams the rows of `sheet` (the first sheet when `None`) into `visitor` and returns the name
+/// of the sheet read (`None` for CSV/TSV).
+pub fn stream(
+    path: &Path,
+    format: Format,
+    sheet: Option<&str>,
+    visitor: &mut dyn RowVisitor,
+) -> Result<Option<String>, ImportError> {
+    match format {
+        Format::Csv | Format::Tsv => {
+            delimited::stream(path, format, visitor)?;
+            Ok(None)
+        }
+        Format::Ods => ods::stream(path, sheet, visitor).map(Some),
+        _ => excel::stream(path, format, sheet, visitor).map(Some),
+    }
+}
+
+/// The sheet to read: the one asked for (which must exist) or the first.
+fn choose_sheet(names: &[String], wanted: Option<&str>) -> Result<String, ImportError> {
+    match wanted {
+        Some(w) => names.iter().find(|n| n.as_str() == w || n.eq_ignore_ascii_case(w)).cloned().ok_or_else(|| {
+            ImportError::Invalid(format!("the workbook has no sheet named {w:?}; its sheets are: {}", names.join(", ")))
+        }),
+        None => names.first().cloned().ok_or_else(|| ImportError::Invalid("the workbook has no sheets".into())),
+    }
+}
+
+/// Builds rows from cells that arrive with (row, column) positions, as the cell readers give them:
+/// gaps become NULLs, and a row is handed over when the next one starts.
+struct RowAssembler {
+    current: Option<u32>,
+    first_col: u32,
+    cells: Vec<Value>,
+}
+
+impl RowAssembler {
+    fn new(first_col: u32) -> Self {
+        Self { current: None, first_col, cells: Vec::with_capacity(64) }
+    }
+
+    fn push(&mut self, row: u32, col: u32, value: Value, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+        if self.current != Some(row) {
+            self.flush(visitor)?;
+            self.current = Some(row);
+        }
+        if matches!(value, Value::Null) || col < self.first_col {
+            return Ok(());
+        }
+        let i = (col - self.first_col) as usize;
+        if i >= self.cells.len() {
+            if i > super::MAX_COLUMNS {
+                return Err(ImportError::Invalid(format!(
+                    "row {} has a value in column {}; at most {} columns can be imported",
+                    row + 1,
+                    col + 1,
+                    super::MAX_COLUMNS
+                )));
+            }
+            self.cells.resize(i + 1, Value::Null);
+        }
+        self.cells[i] = value;
+        Ok(())
+    }
+
+    fn flush(&mut self, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+        if self.current.take().is_some() {
+            visitor.row(&mut self.cells)?;
+            self.cells.clear();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! Excel workbooks through calamine: xlsx/xlsm and xlsb with its streaming cell readers, legacy
+//! xls through its range reader (the format itself caps a sheet at 65,536 × 256 cells).
+
+use super::{choose_sheet, RowAssembler, RowVisitor};
+use crate::import::dates::{self, ExcelMoment};
+use crate::import::detect::Format;
+use crate::import::value::{parse_text, Value};
+use crate::import::ImportError;
+use calamine::{Data, DataRef, Dimensions, Reader, Xls, Xlsb, Xlsx};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+type Buffered = BufReader<File>;
+
+fn open<R: Reader<Buffered>>(path: &Path) -> Result<R, ImportError>
+where
+    R::Error: std::fmt::Display,
+{
+    let file = BufReader::with_capacity(256 * 1024, File::open(path)?);
+    R::new(file).map_err(|e| ImportError::Invalid(format!("the workbook cannot be read: {e}")))
+}
+
+fn broken(e: impl std::fmt::Display) -> ImportError {
+    ImportError::Invalid(format!("the sheet cannot be read, the file may be damaged: {e}"))
+}
+
+/// Sheet names in workbook order.
+pub fn sheet_names(path: &Path, format: Format) -> Result<Vec<String>, ImportError> {
+    Ok(match format {
+        Format::Xlsb => open::<Xlsb<_>>(path)?.sheet_names(),
+        Format::Xls => open::<Xls<_>>(path)?.sheet_names(),
+        _ => open::<Xlsx<_>>(path)?.sheet_names(),
+    })
+}
+
+/// Streams one sheet's rows into the visitor.
+pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
+    match format {
+        Format::Xlsb => {
+            let mut wb = open::<Xlsb<_>>(path)?;
+            let name = choose_sheet(&wb.sheet_names(), sheet)?;
+            let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
+            let mut rows = start(cells.dimensions(), visitor);
+            while let Some(cell) = cells.next_cell().map_err(broken)? {
+                let (r, c) = cell.get_position();
+                if let DataRef::Error(_) = cell.get_value() {
+                    visitor.error_cell();
+                }
+                rows.push(r, c, from_calamine(cell.get_value()), visitor)?;
+            }
+            rows.flush(visitor)?;
+            Ok(name)
+        }
+        Format::Xls => {
+            let mut wb = open::<Xls<_>>(path)?;
+            let name = choose_sheet(&wb.sheet_names(), sheet)?;
+            // Whole-range read is bounded here: BIFF8 sheets hold at most 65,536 × 256 cells.
+            let range = wb.worksheet_range(&name).map_err(broken)?;
+            let Some((r0, c0)) = range.start() else { return Ok(name) };
+            visitor.total(range.height().saturating_sub(1) as u64, false);
+            let mut rows = RowAssembler::new(c0);
+            for (r, row) in range.rows().enumerate() {
+                for (c, data) in row.iter().enumerate() {
+                    if let Data::Error(_) = data {
+                        visitor.error_cell();
+                    }
+                    rows.push(r0 + r as u32, c0 + c as u32, from_data(data), visitor)?;
+                }
+            }
+            rows.flush(visitor)?;
+            Ok(name)
+        }
+        _ => {
+            let mut wb = open::<Xlsx<_>>(path)?;
+            let name = choose_sheet(&wb.sheet_names(), sheet)?;
+            let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
+            let mut rows = start(cells.dimensions(), visitor);
+            while let Some(cell) = cells.next_cell().map_err(broken)? {
+                let (r, c) = cell.get_position();
+                if let DataRef::Error(_) = cell.get_value() {
+                    visitor.error_cell();
+                }
+                rows.push(r, c, from_calamine(cell.get_value()), visitor)?;
+            }
+            rows.flush(visitor)?;
+            Ok(name)
+        }
+    }
+}
+
+/// Reports the row count the sheet declares (its `dimension`), when it declares one.
+fn start(dims: Dimensions, visitor: &mut dyn RowVisitor) -> RowAssembler {
+    if dims.end.0 > dims.start.0 {
+        visitor.total(u64::from(dims.end.0 - dims.start.0), false);
+    }
+    RowAssembler::new(dims.start.1)
+}
+
+/// A cell as the engine carries it: whole floats become integers, date serials become dates,
+/// error cells (`#DIV/0!`) become NULL, formulas arrive as their cached values.
+fn from_calamine(d: &DataRef<'_>) -> Value {
+    match d {
+        DataRef::Empty | DataRef::Error(_) => Value::Null,
+        DataRef::Int(i) => Value::Int(*i),
+        DataRef::Float(f) => Value::from_f64(*f),
+        DataRef::Bool(b) => Value::Bool(*b),
+        DataRef::String(s) => text(s),
+        DataRef::SharedString(s) => text(s),
+        DataRef::DateTime(dt) => moment(dates::from_excel(dt)),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => parse_text(s),
+    }
+}
+
+fn from_data(d: &Data) -> Value {
+    match d {
+        Data::Empty | Data::Error(_) => Value::Null,
+        Data::Int(i) => Value::Int(*i),
+        Data::Float(f) => Value::from_f64(*f),
+        Data::Bool(b) => Value::Bool(*b),
+        Data::String(s) => text(s),
+        Data::DateTime(dt) => moment(dates::from_excel(dt)),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => parse_text(s),
+    }
+}
+
+/// A text cell stays text (a spreadsheet already said what it is), but blank text is NULL.
+fn text(s: &str) -> Value {
+    if s.trim().is_empty() { Value::Null } else { Value::Text(s.to_owned()) }
+}
+
+fn moment(m: ExcelMoment) -> Value {
+    match m {
+        ExcelMoment::Date(d) => Value::Date(d),
+        ExcelMoment::DateTime(ms) => Value::DateTime(ms),
+        ExcelMoment::Time(ms) => {
+            let mut s = String::with_capacity(8);
+            dates::write_time(&mut s, ms);
+            Value::Text(s)
+        }
+    }
+}

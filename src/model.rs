@@ -1,0 +1,292 @@
+//! The shared vocabulary, compiled for the server and the browser alike: import ids, statuses,
+//! the progress record every surface shows (status endpoint, SSE, page, CLI), column types, and the
+//! shapes of table listings. It imports nothing else from the crate; everything may import it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Identifies one import job; a UUID in its simple (32 hex digit) form.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ImportId(pub String);
+
+impl fmt::Display for ImportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl ImportId {
+    /// Whether `s` has the shape of an id we hand out, so a path segment can be rejected early.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(s.to_ascii_lowercase()))
+    }
+}
+
+/// Where a job stands. The last three are final: a job never leaves them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl ImportStatus {
+    /// True once the job has ended, one way or another.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+
+    /// The lowercase name used in JSON, SQL rows and SSE event names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Inverse of [`ImportStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// What a running job is doing right now, in the words the page shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Waiting for a free import slot.
+    Queued,
+    /// Opening the file, reading the header and a sample to infer column types.
+    Inspecting,
+    /// Rows are being parsed and committed into the staging table.
+    Loading,
+    /// The staging table is being swapped into place in one transaction.
+    Finalizing,
+    /// Nothing more will happen.
+    Finished,
+}
+
+impl Phase {
+    /// The lowercase name used in JSON and SQL rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Inspecting => "inspecting",
+            Self::Loading => "loading",
+            Self::Finalizing => "finalizing",
+            Self::Finished => "finished",
+        }
+    }
+
+    /// Inverse of [`Phase::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => Self::Queued,
+            "inspecting" => Self::Inspecting,
+            "loading" => Self::Loading,
+            "finalizing" => Self::Finalizing,
+            "finished" => Self::Finished,
+            _ => return None,
+        })
+    }
+}
+
+/// How an import meets a table that may already exist.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportMode {
+    /// Make a new table; fail if the name is taken.
+    #[default]
+    Create,
+    /// Add rows to the table, creating it if it does not exist.
+    Append,
+    /// Drop the table if it exists and put the new one in its place.
+    Replace,
+}
+
+impl ImportMode {
+    /// The lowercase name used in forms, JSON and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Append => "append",
+            Self::Replace => "replace",
+        }
+    }
+
+    /// Inverse of [`ImportMode::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "create" => Self::Create,
+            "append" => Self::Append,
+            "replace" => Self::Replace,
+            _ => return None,
+        })
+    }
+}
+
+/// The type a column was given after looking at its values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    Integer,
+    Real,
+    Boolean,
+    Date,
+    Datetime,
+    Text,
+}
+
+impl ColumnType {
+    /// The lowercase name used in JSON and on the page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Integer => "integer",
+            Self::Real => "real",
+            Self::Boolean => "boolean",
+            Self::Date => "date",
+            Self::Datetime => "datetime",
+            Self::Text => "text",
+        }
+    }
+}
+
+/// One column of an imported table: its SQL name, the header text it came from, and its type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    /// Safe SQL identifier (always quoted in SQL anyway).
+    pub name: String,
+    /// The header cell as the file had it.
+    pub label: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+}
+
+/// Everything known about one import at one moment: the body of `GET /api/imports/{id}` and of
+/// every SSE event. `rows_done` counts rows committed to the database, never rows merely parsed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub id: ImportId,
+    pub status: ImportStatus,
+    pub phase: Phase,
+    pub file_name: String,
+    pub sheet: Option<String>,
+    pub table: String,
+    pub mode: ImportMode,
+    /// Known up front (xlsx `dimension`, xls) or estimated (CSV bytes); null when unknown.
+    pub rows_total: Option<u64>,
+    /// True when `rows_total` is an estimate that may still move.
+    pub rows_total_estimated: bool,
+    /// Rows read from the file so far.
+    pub rows_parsed: u64,
+    /// Rows durably committed (into the staging table while loading, into the target at the end).
+    pub rows_done: u64,
+    pub bytes_total: Option<u64>,
+    pub bytes_done: u64,
+    pub elapsed_ms: u64,
+    pub rows_per_sec: Option<f64>,
+    pub eta_ms: Option<u64>,
+    /// The reason, in words the user can act on, when `status` is `failed`.
+    pub error: Option<String>,
+    /// Error cells (`#DIV/0!`, `#N/A`, ...) stored as NULL.
+    pub error_cells: u64,
+    /// Known once the header and a sample have been read.
+    pub columns: Vec<ColumnInfo>,
+    /// Unix milliseconds when the job was created.
+    pub created_at: i64,
+    /// Unix milliseconds when the job started running (left its queue).
+    pub started_at: Option<i64>,
+}
+
+impl Progress {
+    /// Completed fraction in `0.0..=1.0`, when there is a total to measure against.
+    pub fn fraction(&self) -> Option<f64> {
+        if self.status == ImportStatus::Succeeded {
+            return Some(1.0);
+        }
+        let total = self.rows_total? as f64;
+        (total > 0.0).then(|| (self.rows_done as f64 / total).clamp(0.0, 1.0))
+    }
+
+    /// The same state with the clock-derived fields (`elapsed_ms`, `rows_per_sec`, `eta_ms`)
+    /// computed for `now_ms`. Final states keep the elapsed time they ended with.
+    pub fn at(mut self, now_ms: i64) -> Self {
+        if !self.status.is_final() {
+            self.elapsed_ms = self.started_at.map_or(0, |s| (now_ms - s).max(0) as u64);
+        }
+        let secs = self.elapsed_ms as f64 / 1000.0;
+        self.rows_per_sec = (secs > 0.05 && self.rows_done > 0).then(|| self.rows_done as f64 / secs);
+        self.eta_ms = match (self.status.is_final(), self.rows_total, self.rows_per_sec) {
+            (false, Some(total), Some(rate)) if rate > 0.0 => {
+                Some((total.saturating_sub(self.rows_done) as f64 / rate * 1000.0) as u64)
+            }
+            _ => None,
+        };
+        self
+    }
+
+    /// The SSE event name for this state: `progress` while the job lives, then its final status.
+    pub fn event_name(&self) -> &'static str {
+        match self.status {
+            ImportStatus::Succeeded => "done",
+            ImportStatus::Failed => "failed",
+            ImportStatus::Cancelled => "cancelled",
+            ImportStatus::Queued | ImportStatus::Running => "progress",
+        }
+    }
+}
+
+/// A file stored by `POST /api/uploads`, ready to be imported.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UploadInfo {
+    pub upload_id: String,
+    pub file_name: String,
+    pub bytes: u64,
+    /// Detected from the content: xlsx, xlsm, xlsb, xls, ods, csv or tsv.
+    pub format: String,
+}
+
+/// What `POST /api/imports` answers with `202 Accepted`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportCreated {
+    pub id: ImportId,
+    pub status: ImportStatus,
+    pub status_url: String,
+    pub events_url: String,
+}
+
+/// One table made by an import, for `GET /api/tables` and the page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableSummary {
+    pub name: String,
+    pub rows: u64,
+    pub columns: Vec<ColumnInfo>,
+    /// The import that last wrote this table.
+    pub import_id: ImportId,
+    pub file_name: String,
+}
+
+/// A page of rows from an imported table: `GET /api/tables/{name}/rows`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RowsPage {
+    pub columns: Vec<ColumnInfo>,
+    /// Each row is an array of JSON values in column order (numbers, booleans, strings, null).
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+}

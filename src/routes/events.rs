@@ -1,0 +1,80 @@
+//! `GET /api/imports/{id}/events`: the progress of one import as Server-Sent Events. The current
+//! state goes out at once, then `progress` events at most ten times a second while the job's
+//! `watch` value changes, then exactly one final `done` / `failed` / `cancelled` event, and the
+//! stream ends. A client connecting after the end gets the final event at once.
+
+use super::import_id;
+use crate::db::now_ms;
+use crate::error::AppError;
+use crate::model::Progress;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use futures::stream::{self, Stream};
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Least time between two events of one stream.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Comment lines that keep proxies from closing a quiet stream (queued, or a long final swap).
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+pub async fn import_events(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, AppError> {
+    let id = import_id(&id)?;
+    let (first, live) = match state.jobs.subscribe(&id) {
+        Some(mut rx) => {
+            let first = rx.borrow_and_update().clone().at(now_ms());
+            (first, Some(rx))
+        }
+        None => {
+            let p = state.jobs.status(&id).await?.ok_or_else(|| AppError::NotFound(format!("no import with id {id}")))?;
+            (p, None)
+        }
+    };
+    let sse = Sse::new(progress_stream(first, live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+    // `X-Accel-Buffering: no` tells nginx not to hold events back; axum's Sse sets no-cache too,
+    // but saying it here keeps the contract visible in one place.
+    Ok(([(header::CACHE_CONTROL, "no-cache"), (header::HeaderName::from_static("x-accel-buffering"), "no")], sse))
+}
+
+enum StreamState {
+    First(Progress, Option<watch::Receiver<Progress>>),
+    Live { rx: watch::Receiver<Progress>, seq: u64, last: Instant },
+    Done,
+}
+
+fn event(p: &Progress, seq: u64) -> Event {
+    Event::default().event(p.event_name()).id(seq.to_string()).data(serde_json::to_string(p).unwrap_or_default())
+}
+
+fn progress_stream(first: Progress, live: Option<watch::Receiver<Progress>>) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(StreamState::First(first, live), |st| async move {
+        match st {
+            StreamState::Done => None,
+            StreamState::First(p, live) => {
+                let ev = event(&p, 0);
+                let next = match live {
+                    Some(rx) if !p.status.is_final() => StreamState::Live { rx, seq: 1, last: Instant::now() },
+                    _ => StreamState::Done,
+                };
+                Some((Ok(ev), next))
+            }
+            StreamState::Live { mut rx, seq, last } => {
+                tokio::time::sleep_until(last + MIN_INTERVAL).await;
+                // An error means the job dropped its sender: its last value is final.
+                let ended = rx.changed().await.is_err();
+                let p = rx.borrow_and_update().clone().at(now_ms());
+                let next = if ended || p.status.is_final() {
+                    StreamState::Done
+                } else {
+                    StreamState::Live { rx, seq: seq + 1, last: Instant::now() }
+                };
+                Some((Ok(event(&p, seq)), next))
+            }
+        }
+    })
+}

@@ -1,0 +1,11 @@
+//! `GET /healthz`: 200 when the database answers, for load balancers and the test harness.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+    sqlx::query("SELECT 1").execute(&state.db().pool).await?;
+    Ok(Json(serde_json::json!({ "status": "ok" })))
+}

@@ -1,0 +1,22 @@
+//! The state every handler, server function and SSR render shares: configuration, the database,
+//! the job registry, and Leptos' options. Put into context by `leptos_routes_with_context`.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::jobs::Jobs;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub jobs: Jobs,
+    pub leptos_options: LeptosOptions,
+}
+
+impl AppState {
+    pub fn db(&self) -> &Db {
+        self.jobs.db()
+    }
+}
