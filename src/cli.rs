@@ -113,11 +113,11 @@ fn draw(p: &Progress) {
 pub fn summary(p: &Progress) -> String {
     match p.status {
         ImportStatus::Succeeded => format!(
-            "imported {} rows into table {} in {:.2} s ({})",
+            "imported {} rows into table {} in {:.2} s{}",
             p.rows_done,
             p.table,
             p.elapsed_ms as f64 / 1000.0,
-            p.rows_per_sec.map(format::rate).unwrap_or_default()
+            p.rows_per_sec.map(|r| format!(" ({})", format::rate(r))).unwrap_or_default()
         ),
         ImportStatus::Cancelled => "import cancelled; the database is unchanged".into(),
         _ => format!("import failed: {}", p.error.as_deref().unwrap_or("unknown error")),

@@ -160,6 +160,10 @@ impl RowVisitor for Feeder<'_> {
         Ok(())
     }
 
+    fn sheet(&mut self, name: &str) {
+        self.progress.send_modify(|p| p.sheet = Some(name.to_owned()));
+    }
+
     fn error_cell(&mut self) {
         self.progress.send_modify(|p| p.error_cells += 1);
     }

@@ -23,6 +23,9 @@ pub trait RowVisitor {
     /// visitor may take the values out of `cells`.
     fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError>;
 
+    /// The sheet being read, once chosen (workbooks only).
+    fn sheet(&mut self, _name: &str) {}
+
     /// A spreadsheet error cell (`#DIV/0!`, `#N/A`, ...) was read; it arrives in its row as NULL.
     fn error_cell(&mut self) {}
 }

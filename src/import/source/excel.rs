@@ -40,6 +40,7 @@ pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dy
         Format::Xlsb => {
             let mut wb = open::<Xlsb<_>>(path)?;
             let name = choose_sheet(&wb.sheet_names(), sheet)?;
+            visitor.sheet(&name);
             let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
             let mut rows = start(cells.dimensions(), visitor);
             while let Some(cell) = cells.next_cell().map_err(broken)? {
@@ -55,6 +56,7 @@ pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dy
         Format::Xls => {
             let mut wb = open::<Xls<_>>(path)?;
             let name = choose_sheet(&wb.sheet_names(), sheet)?;
+            visitor.sheet(&name);
             // Whole-range read is bounded here: BIFF8 sheets hold at most 65,536 × 256 cells.
             let range = wb.worksheet_range(&name).map_err(broken)?;
             let Some((r0, c0)) = range.start() else { return Ok(name) };
@@ -74,6 +76,7 @@ pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dy
         _ => {
             let mut wb = open::<Xlsx<_>>(path)?;
             let name = choose_sheet(&wb.sheet_names(), sheet)?;
+            visitor.sheet(&name);
             let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
             let mut rows = start(cells.dimensions(), visitor);
             while let Some(cell) = cells.next_cell().map_err(broken)? {

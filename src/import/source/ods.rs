@@ -58,6 +58,7 @@ pub fn sheet_names(path: &Path) -> Result<Vec<String>, ImportError> {
 /// Streams the rows of one sheet.
 pub fn stream(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
     let wanted = choose_sheet(&sheet_names(path)?, sheet)?;
+    visitor.sheet(&wanted);
     with_content(path, |xml| {
         let mut buf = Vec::with_capacity(4096);
         loop {

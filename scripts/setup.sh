@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what building and testing sheetport needs, only what is missing, quietly.
+# Sourced by scripts/serve.sh and scripts/test.sh; `setup_all` adds the browser-test tools.
+# Pins: cargo-leptos 0.3.10 (0.3.11 needs rustc 1.96), wasm-bindgen-cli at the Cargo.lock version,
+# wasm-opt from npm's binaryen 132 (Debian's binaryen breaks hydration), Debian's chromium.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# One target directory per machine, reused by every clone and CI run: compilation dominates.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sheetport/target}"
+export PATH="$HOME/.cargo/bin:$ROOT/tools/node_modules/.bin:$PATH"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+mkdir -p "$CARGO_TARGET_DIR"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+setup_build() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown >/dev/null
+  fi
+  if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "0.3.10" ]; then
+    say "installing cargo-leptos 0.3.10 (about 13 minutes on 2 cores, once per machine)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR="$HOME/.cache/sheetport/tools-target" \
+      cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads --quiet
+  fi
+  local wbg
+  wbg="$(awk '$0=="name = \"wasm-bindgen\""{getline;gsub(/version = |"/,"");print;exit}' "$ROOT/Cargo.lock")"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+    say "installing wasm-bindgen-cli $wbg (about 4 minutes, once per machine)"
+    # --locked fails for this crate (a locked dependency is missing from the registry).
+    CARGO_TARGET_DIR="$HOME/.cache/sheetport/tools-target" cargo install wasm-bindgen-cli --version "$wbg" --quiet
+  fi
+  if [ ! -x "$ROOT/tools/node_modules/.bin/wasm-opt" ]; then
+    say "installing wasm-opt (npm binaryen 132)"
+    (cd "$ROOT/tools" && npm ci --silent --no-audit --no-fund)
+  fi
+}
+
+setup_all() {
+  setup_build
+  if [ ! -x /usr/bin/chromium ]; then
+    say "installing Debian's chromium for the browser tests"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    say "installing Playwright (no browser download: it drives /usr/bin/chromium)"
+    (cd "$ROOT/end2end" && npm ci --silent --no-audit --no-fund)
+  fi
+}

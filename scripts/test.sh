@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs every test: unit and integration (real SQLite files, a real
+# server on port 0, a real SSE client), then the browser tests in Debian's Chromium.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+setup_all
+cd "$ROOT"
+export RUSTFLAGS="${RUSTFLAGS:--D warnings}"
+
+say "unit and integration tests"
+cargo test --quiet --features ssr
+
+say "building the site for the browser tests"
+cargo leptos build 2>&1 | grep -vE '^\s*(Compiling|Downloaded|Downloading|Updating|Locking|Adding)\b' || true
+test -x "$CARGO_TARGET_DIR/debug/sheetport" || { echo "build failed" >&2; exit 1; }
+
+say "browser tests (Playwright + /usr/bin/chromium)"
+export SHEETPORT_BIN="$CARGO_TARGET_DIR/debug/sheetport"
+(cd end2end && npx playwright test)
+say "all tests passed"
