@@ -4,7 +4,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_all
 cd "$ROOT"
-export RUSTFLAGS="${RUSTFLAGS:--D warnings}"
 
 say "unit and integration tests"
 cargo test --quiet --features ssr

@@ -58,6 +58,9 @@ pub type OnCommit<'a> = &'a (dyn Fn(&Transaction<'_>, &[ColumnInfo], u64) -> Res
 enum Msg {
     Header(Vec<String>),
     Rows(Vec<Vec<Value>>),
+    /// The source read the sheet to its end. Without it a closed channel means the parser
+    /// failed, and nothing may be swapped in.
+    End,
 }
 
 /// Runs the whole import, blocking the calling thread until the table is in place, the import
@@ -76,6 +79,7 @@ pub fn run(
                 let mut feeder = Feeder { tx, batch: Vec::with_capacity(BATCH_ROWS), header_sent: false, progress, cancel, parsed: 0 };
                 let sheet = source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &mut feeder)?;
                 feeder.flush()?;
+                feeder.send(Msg::End)?;
                 Ok(sheet)
             })
             .map_err(ImportError::Io)?;
@@ -84,9 +88,10 @@ pub fn run(
             parser.join().unwrap_or_else(|_| Err(ImportError::Invalid("the reader stopped unexpectedly".into())));
         match (written, parsed) {
             (Ok(w), Ok(sheet)) => Ok(Outcome { sheet, ..w }),
+            // A parse error is the real reason the writer stopped.
+            (_, Err(e)) if !matches!(e, ImportError::Cancelled) => Err(e),
             // The writer stopping first makes the parser's send fail; the writer's reason is the real one.
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(e),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
         }
     })
 }
@@ -184,10 +189,15 @@ fn write(
     };
     let mut sample: Vec<Vec<Value>> = Vec::with_capacity(SAMPLE_ROWS);
     let mut pending: Option<Vec<Vec<Value>>> = None;
-    while sample.len() < SAMPLE_ROWS {
+    let mut ended = false;
+    while sample.len() < SAMPLE_ROWS && pending.is_none() {
         match rx.recv() {
             Ok(Msg::Rows(rows)) if sample.len() + rows.len() <= SAMPLE_ROWS * 4 => sample.extend(rows),
             Ok(Msg::Rows(rows)) => pending = Some(rows),
+            Ok(Msg::End) => {
+                ended = true;
+                break;
+            }
             Ok(Msg::Header(_)) | Err(_) => break,
         }
     }
@@ -212,7 +222,7 @@ fn write(
         p.columns = columns;
         p.phase = Phase::Loading;
     });
-    let loaded = load(&mut sink, sample, pending, &rx, width, progress, cancel);
+    let loaded = load(&mut sink, sample, pending, ended, &rx, width, progress, cancel);
     let rows = match loaded {
         Ok(rows) => rows,
         Err(e) => {
@@ -231,18 +241,30 @@ fn load(
     sink: &mut SqliteSink,
     sample: Vec<Vec<Value>>,
     pending: Option<Vec<Vec<Value>>>,
+    mut ended: bool,
     rx: &Receiver<Msg>,
     width: usize,
     progress: &watch::Sender<Progress>,
     cancel: &CancellationToken,
 ) -> Result<u64, ImportError> {
     let mut written = 0u64;
-    let mut last_commit = Instant::now();
-    let batches = std::iter::once(sample).chain(pending).chain(rx.iter().filter_map(|m| match m {
-        Msg::Rows(rows) => Some(rows),
-        Msg::Header(_) => None,
-    }));
-    for mut batch in batches {
+    // The first commit comes right after the sample, so the first rows show up at once.
+    let mut last_commit = Instant::now().checked_sub(COMMIT_EVERY).unwrap_or_else(Instant::now);
+    let mut prefetched = std::iter::once(sample).chain(pending);
+    loop {
+        let mut batch = match prefetched.next() {
+            Some(batch) => batch,
+            None if ended => break,
+            None => match rx.recv() {
+                Ok(Msg::Rows(rows)) => rows,
+                Ok(Msg::End) => {
+                    ended = true;
+                    continue;
+                }
+                Ok(Msg::Header(_)) => continue,
+                Err(_) => break,
+            },
+        };
         if cancel.is_cancelled() {
             return Err(ImportError::Cancelled);
         }
@@ -259,6 +281,10 @@ fn load(
     }
     if cancel.is_cancelled() {
         return Err(ImportError::Cancelled);
+    }
+    if !ended {
+        // The parser stopped early; `run` reports its error.
+        return Err(ImportError::Invalid("the file ended unexpectedly".into()));
     }
     sink.commit()?;
     progress.send_modify(|p| p.rows_done = written);

@@ -10,24 +10,52 @@ use crate::import::ImportError;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::cell::Cell;
+use std::io::{BufRead, BufReader, Read};
+use std::rc::Rc;
 use std::path::Path;
 
 /// A repeated non-empty row is materialised at most this many times; more is a file built to hurt.
 const MAX_REPEAT: u64 = 1_048_576;
+/// How often (in rows) the total is re-estimated from the bytes read.
+const ESTIMATE_EVERY: u64 = 16 * 1024;
 
 fn broken(e: impl std::fmt::Display) -> ImportError {
     ImportError::Invalid(format!("the .ods file cannot be read, it may be damaged: {e}"))
 }
 
+/// Counts the inflated bytes read, to estimate the row total as CSV does (ODS declares none).
+struct Counting<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Where the reader is in `content.xml`: bytes read so far and its inflated size.
+struct Position {
+    read: Rc<Cell<u64>>,
+    size: u64,
+}
+
+type Xml<'a> = Reader<BufReader<Counting<&'a mut dyn Read>>>;
+
 /// Runs `f` over a streaming XML reader of the archive's `content.xml`.
-fn with_content<T>(path: &Path, f: impl FnOnce(&mut Reader<BufReader<&mut dyn std::io::Read>>) -> Result<T, ImportError>) -> Result<T, ImportError> {
+fn with_content<T>(path: &Path, f: impl FnOnce(&mut Xml<'_>, Position) -> Result<T, ImportError>) -> Result<T, ImportError> {
     let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(broken)?;
     let mut entry = zip.by_name("content.xml").map_err(broken)?;
-    let read: &mut dyn std::io::Read = &mut entry;
-    let mut xml = Reader::from_reader(BufReader::with_capacity(256 * 1024, read));
+    let size = entry.size();
+    let read = Rc::new(Cell::new(0));
+    let inner: &mut dyn Read = &mut entry;
+    let mut xml = Reader::from_reader(BufReader::with_capacity(256 * 1024, Counting { inner, read: read.clone() }));
     xml.config_mut().trim_text(false);
-    f(&mut xml)
+    f(&mut xml, Position { read, size })
 }
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
@@ -40,7 +68,7 @@ fn repeat(e: &BytesStart<'_>, name: &str) -> u64 {
 
 /// Names of the sheets, in order.
 pub fn sheet_names(path: &Path) -> Result<Vec<String>, ImportError> {
-    with_content(path, |xml| {
+    with_content(path, |xml, _| {
         let (mut names, mut buf) = (Vec::new(), Vec::new());
         loop {
             match xml.read_event_into(&mut buf).map_err(broken)? {
@@ -59,13 +87,13 @@ pub fn sheet_names(path: &Path) -> Result<Vec<String>, ImportError> {
 pub fn stream(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
     let wanted = choose_sheet(&sheet_names(path)?, sheet)?;
     visitor.sheet(&wanted);
-    with_content(path, |xml| {
+    with_content(path, |xml, position| {
         let mut buf = Vec::with_capacity(4096);
         loop {
             match xml.read_event_into(&mut buf).map_err(broken)? {
                 Event::Start(e) if e.name().as_ref() == "table:table" => {
                     if attr(&e, "table:name").as_deref() == Some(wanted.as_str()) {
-                        read_table(xml, visitor)?;
+                        read_table(xml, &position, visitor)?;
                         return Ok(wanted);
                     }
                     let end = e.to_owned();
@@ -88,7 +116,8 @@ struct CellState {
     repeat: u64,
 }
 
-fn read_table<R: BufRead>(xml: &mut Reader<R>, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+fn read_table<R: BufRead>(xml: &mut Reader<R>, position: &Position, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+    let mut emitted: u64 = 0;
     let mut buf = Vec::with_capacity(4096);
     let mut row: Vec<Value> = Vec::with_capacity(64);
     let mut pending_blanks: u64 = 0; // empty cells not yet placed: only a later value makes them real
@@ -109,6 +138,11 @@ fn read_table<R: BufRead>(xml: &mut Reader<R>, visitor: &mut dyn RowVisitor) -> 
                     for _ in 0..row_repeat.min(MAX_REPEAT) {
                         let mut copy = row.clone();
                         visitor.row(&mut copy)?;
+                        emitted += 1;
+                        if emitted % ESTIMATE_EVERY == 0 {
+                            let at = position.read.get().max(1) as f64;
+                            visitor.total(((emitted - 1) as f64 * position.size as f64 / at) as u64, true);
+                        }
                     }
                 }
             }

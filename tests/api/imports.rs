@@ -1,0 +1,122 @@
+//! Imports that succeed: every format round-trips every value, progress streams live, statuses poll.
+
+use crate::dataset::{self, Strings, COLUMNS};
+use crate::helpers::{spawn_app, TestApp};
+use serde_json::Value;
+
+/// Enough rows that an import spans several commits even in an optimised build.
+const ROWS: u64 = 100_000;
+
+/// Follows the stream of a fresh import and checks the table holds exactly the dataset.
+async fn import_and_verify(app: &TestApp, file: &str, table: &str) {
+    let id = app.start_import(&app.file(file), file, &[("table", table)]).await;
+    let events = app.events(&id).await;
+
+    let last = events.last().expect("at least one event");
+    assert_eq!(last.event, "done", "{:?}", last.data);
+    assert_eq!(events.iter().filter(|e| matches!(e.event.as_str(), "done" | "failed" | "cancelled")).count(), 1);
+    assert!(events.iter().all(|e| e.id.is_some()), "every event has an id");
+    // Progress arrived while rows were still moving, before the end.
+    let live: Vec<&Value> = events
+        .iter()
+        .filter(|e| e.event == "progress")
+        .map(|e| &e.data)
+        .filter(|d| d["status"] == "running" && d["rows_done"].as_u64().is_some_and(|n| n > 0 && n < ROWS))
+        .collect();
+    assert!(!live.is_empty(), "no live progress among {} events", events.len());
+    // rows_done never goes backwards.
+    let done: Vec<u64> = events.iter().map(|e| e.data["rows_done"].as_u64().unwrap_or(0)).collect();
+    assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+    assert_eq!(last.data["rows_done"], ROWS);
+    assert_eq!(last.data["rows_total"], ROWS);
+    assert_eq!(last.data["table"], table);
+
+    let (columns, rows) = app.all_rows(table).await;
+    let names: Vec<&str> = columns.as_array().expect("columns").iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
+    assert_eq!(names, COLUMNS);
+    let types: Vec<&str> = columns.as_array().expect("columns").iter().map(|c| c["type"].as_str().unwrap_or("")).collect();
+    assert_eq!(types, ["integer", "real", "text", "text", "date", "datetime", "boolean", "integer", "text", "text"]);
+    assert_eq!(columns[4]["label"], "Order date");
+    assert_eq!(rows.len() as u64, ROWS);
+    for (i, row) in rows.iter().enumerate() {
+        let want = dataset::expected_json(&dataset::row(i as u64));
+        assert_eq!(row.as_array().expect("row"), &want, "row {i} of {file}");
+    }
+}
+
+#[tokio::test]
+async fn xlsx_with_shared_strings_round_trips_with_live_progress() {
+    let app = spawn_app().await;
+    dataset::write_xlsx(&app.file("orders.xlsx"), ROWS, Strings::Shared).expect("write xlsx");
+    import_and_verify(&app, "orders.xlsx", "orders").await;
+}
+
+#[tokio::test]
+async fn xlsx_with_inline_strings_round_trips_with_live_progress() {
+    let app = spawn_app().await;
+    dataset::write_xlsx(&app.file("orders.xlsx"), ROWS, Strings::Inline).expect("write xlsx");
+    import_and_verify(&app, "orders.xlsx", "orders").await;
+}
+
+#[tokio::test]
+async fn ods_round_trips_with_live_progress() {
+    let app = spawn_app().await;
+    dataset::write_ods(&app.file("orders.ods"), ROWS).expect("write ods");
+    import_and_verify(&app, "orders.ods", "orders").await;
+}
+
+#[tokio::test]
+async fn csv_round_trips_with_live_progress() {
+    let app = spawn_app().await;
+    dataset::write_csv(&app.file("orders.csv"), ROWS).expect("write csv");
+    import_and_verify(&app, "orders.csv", "orders").await;
+}
+
+#[tokio::test]
+async fn clients_without_sse_poll_the_status_and_late_streams_get_the_final_event() {
+    let app = spawn_app().await;
+    dataset::write_csv(&app.file("Sales 2024 (final).csv"), 500).expect("write csv");
+    let id = app.start_import(&app.file("Sales 2024 (final).csv"), "Sales 2024 (final).csv", &[]).await;
+    let status = app.wait_final(&id).await;
+    assert_eq!(status["status"], "succeeded", "{status}");
+    assert_eq!(status["table"], "sales_2024_final", "table named after the file");
+    assert_eq!(status["rows_done"], 500);
+    assert!(status["elapsed_ms"].as_u64().is_some());
+
+    let events = app.events(&id).await;
+    assert_eq!(events.len(), 1, "after the end, only the final event");
+    assert_eq!(events[0].event, "done");
+
+    // The same file again gets a fresh name instead of failing.
+    let again = app.start_import(&app.file("Sales 2024 (final).csv"), "Sales 2024 (final).csv", &[]).await;
+    assert_eq!(app.wait_final(&again).await["table"], "sales_2024_final_2");
+
+    let (code, list) = app.get_json("/api/imports").await;
+    assert_eq!(code, 200);
+    let ids: Vec<&str> = list.as_array().expect("list").iter().map(|p| p["id"].as_str().unwrap_or("")).collect();
+    assert_eq!(ids, [again.as_str(), id.as_str()], "newest first");
+    let (_, tables) = app.get_json("/api/tables").await;
+    assert_eq!(tables.as_array().expect("tables").len(), 2);
+}
+
+#[tokio::test]
+async fn append_and_replace_modes() {
+    let app = spawn_app().await;
+    dataset::write_csv(&app.file("a.csv"), 300).expect("write csv");
+    let first = app.start_import(&app.file("a.csv"), "a.csv", &[("table", "t")]).await;
+    assert_eq!(app.wait_final(&first).await["status"], "succeeded");
+
+    let clash = app.start_import(&app.file("a.csv"), "a.csv", &[("table", "t"), ("mode", "create")]).await;
+    let failed = app.wait_final(&clash).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"].as_str().unwrap_or("").contains("already exists"), "{failed}");
+
+    let append = app.start_import(&app.file("a.csv"), "a.csv", &[("table", "t"), ("mode", "append")]).await;
+    assert_eq!(app.wait_final(&append).await["status"], "succeeded");
+    assert_eq!(app.get_json("/api/tables/t/rows?limit=1").await.1["total"], 600);
+
+    let replace = app.start_import(&app.file("a.csv"), "a.csv", &[("table", "t"), ("mode", "replace")]).await;
+    assert_eq!(app.wait_final(&replace).await["status"], "succeeded");
+    assert_eq!(app.get_json("/api/tables/t/rows?limit=1").await.1["total"], 300);
+    assert!(!app.sqlite_tables().iter().any(|t| t.starts_with("_sheetport_staging")), "no staging table left");
+}

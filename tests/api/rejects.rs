@@ -1,0 +1,91 @@
+//! Requests and files that must be refused or stopped, leaving the database as it was.
+
+use crate::dataset;
+use crate::helpers::{spawn_app, spawn_app_with};
+use serde_json::Value;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_file_that_is_not_a_spreadsheet_gets_422_with_a_reason() {
+    let app = spawn_app().await;
+    let path = app.file("photo.xlsx");
+    std::fs::write(&path, [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).expect("write");
+    let resp = app.upload("/api/imports", &path, "photo.xlsx", &[]).await;
+    assert_eq!(resp.status(), 422);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["error"].as_str().unwrap_or("").contains("not a spreadsheet"), "{body}");
+    let uploads = std::fs::read_dir(app.dir.path().join("uploads")).expect("uploads dir").count();
+    assert_eq!(uploads, 0, "rejected files are not kept");
+}
+
+#[tokio::test]
+async fn uploads_over_the_limit_get_413() {
+    let app = spawn_app_with(|c| c.max_upload_bytes = 10_000).await;
+    dataset::write_csv(&app.file("big.csv"), 2_000).expect("write csv");
+    let resp = app.upload("/api/imports", &app.file("big.csv"), "big.csv", &[]).await;
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["error"].as_str().unwrap_or("").contains("10000-byte upload limit"), "{body}");
+}
+
+#[tokio::test]
+async fn a_request_without_a_file_gets_400() {
+    let app = spawn_app().await;
+    let form = reqwest::multipart::Form::new().text("table", "x");
+    let resp = app.client.post(app.url("/api/imports")).multipart(form).send().await.expect("request");
+    assert_eq!(resp.status(), 400);
+    let (code, _) = app.get_json("/api/imports/not-an-id").await;
+    assert_eq!(code, 404);
+    let (code, _) = app.get_json("/api/tables/sqlite_schema/rows").await;
+    assert_eq!(code, 404, "only tables made by imports are readable");
+}
+
+#[tokio::test]
+async fn cancelling_stops_the_job_and_leaves_no_table() {
+    let app = spawn_app().await;
+    dataset::write_csv(&app.file("many.csv"), 400_000).expect("write csv");
+    let id = app.start_import(&app.file("many.csv"), "many.csv", &[("table", "many")]).await;
+    // Wait until rows are being committed, then cancel.
+    loop {
+        let (_, s) = app.get_json(&format!("/api/imports/{id}")).await;
+        assert_ne!(s["status"], "succeeded", "the import finished before it could be cancelled");
+        if s["rows_done"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = std::time::Instant::now();
+    let resp = app.client.delete(app.url(&format!("/api/imports/{id}"))).send().await.expect("delete");
+    assert_eq!(resp.status(), 202);
+    let end = app.wait_final(&id).await;
+    assert!(started.elapsed() < Duration::from_secs(1), "stopped in {:?}", started.elapsed());
+    assert_eq!(end["status"], "cancelled");
+    assert_eq!(end["rows_done"], 0, "nothing is committed to the target");
+    let tables = app.sqlite_tables();
+    assert!(!tables.iter().any(|t| t == "many" || t.starts_with("_sheetport_staging")), "{tables:?}");
+    let resp = app.client.delete(app.url(&format!("/api/imports/{id}"))).send().await.expect("delete");
+    assert_eq!(resp.status(), 409, "cancelling an ended import");
+}
+
+#[tokio::test]
+async fn a_broken_workbook_fails_with_words_and_no_table() {
+    let app = spawn_app().await;
+    dataset::write_xlsx(&app.file("good.xlsx"), 1_000, dataset::Strings::Shared).expect("write xlsx");
+    // Keep the zip directory but damage the sheet's compressed bytes.
+    let mut bytes = std::fs::read(app.file("good.xlsx")).expect("read");
+    let n = bytes.len();
+    for b in &mut bytes[n / 4..n / 2] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(app.file("broken.xlsx"), &bytes).expect("write");
+    let resp = app.upload("/api/imports", &app.file("broken.xlsx"), "broken.xlsx", &[("table", "broken")]).await;
+    if resp.status() == 202 {
+        let body: Value = resp.json().await.expect("json");
+        let end = app.wait_final(body["id"].as_str().expect("id")).await;
+        assert_eq!(end["status"], "failed", "{end}");
+        assert!(!end["error"].as_str().unwrap_or("").is_empty());
+    } else {
+        assert_eq!(resp.status(), 422, "a damaged archive is refused at upload or fails in the job");
+    }
+    assert!(!app.sqlite_tables().iter().any(|t| t == "broken" || t.starts_with("_sheetport_staging")));
+}
