@@ -5,11 +5,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_all
 cd "$ROOT"
 
+# cargo-leptos builds the debug server with these; the tests use the same so one compile serves both.
+export RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=sheetport
+
 say "unit and integration tests"
 cargo test --quiet --features ssr
 
 say "building the site for the browser tests"
-cargo leptos build 2>&1 | grep -vE '^\s*(Compiling|Downloaded|Downloading|Updating|Locking|Adding)\b' || true
+env -u RUSTFLAGS -u LEPTOS_OUTPUT_NAME cargo leptos build 2>&1 | grep -vE '^\s*(Compiling|Downloaded|Downloading|Updating|Locking|Adding)\b' || true
 test -x "$CARGO_TARGET_DIR/debug/sheetport" || { echo "build failed" >&2; exit 1; }
 
 say "browser tests (Playwright + /usr/bin/chromium)"
