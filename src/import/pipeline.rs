@@ -49,7 +49,6 @@ pub struct ImportSpec {
 pub struct Outcome {
     pub rows: u64,
     pub columns: Vec<ColumnInfo>,
-    pub sheet: Option<String>,
 }
 
 /// Runs by the final transaction, inside it: `(transaction, final columns, rows)`.
@@ -77,17 +76,17 @@ pub fn run(
             .name("sheetport-parse".into())
             .spawn_scoped(scope, || {
                 let mut feeder = Feeder { tx, batch: Vec::with_capacity(BATCH_ROWS), header_sent: false, progress, cancel, parsed: 0 };
-                let sheet = source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &mut feeder)?;
+                source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &mut feeder)?;
                 feeder.flush()?;
                 feeder.send(Msg::End)?;
-                Ok(sheet)
+                Ok(())
             })
             .map_err(ImportError::Io)?;
         let written = write(spec, rx, progress, cancel, on_commit);
-        let parsed: Result<Option<String>, ImportError> =
+        let parsed: Result<(), ImportError> =
             parser.join().unwrap_or_else(|_| Err(ImportError::Invalid("the reader stopped unexpectedly".into())));
         match (written, parsed) {
-            (Ok(w), Ok(sheet)) => Ok(Outcome { sheet, ..w }),
+            (Ok(w), Ok(())) => Ok(w),
             // A parse error is the real reason the writer stopped.
             (_, Err(e)) if !matches!(e, ImportError::Cancelled) => Err(e),
             // The writer stopping first makes the parser's send fail; the writer's reason is the real one.
@@ -233,7 +232,7 @@ fn write(
     };
     progress.send_modify(|p| p.phase = Phase::Finalizing);
     let columns = sink.finish(&spec.table, spec.mode, &|tx, cols| on_commit(tx, cols, rows))?;
-    Ok(Outcome { rows, columns, sheet: None })
+    Ok(Outcome { rows, columns })
 }
 
 /// Inserts the sample and every later batch, committing every [`COMMIT_EVERY`].

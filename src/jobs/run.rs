@@ -39,7 +39,6 @@ pub(super) async fn run_job(inner: &Inner, record: ImportRecord, tx: watch::Send
                 p.rows_total = Some(outcome.rows);
                 p.rows_total_estimated = false;
                 p.columns = outcome.columns;
-                p.sheet = outcome.sheet;
                 p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
             });
             tracing::info!(%id, rows = outcome.rows, "import succeeded");

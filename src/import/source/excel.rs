@@ -34,25 +34,30 @@ pub fn sheet_names(path: &Path, format: Format) -> Result<Vec<String>, ImportErr
     })
 }
 
+/// xlsx and xlsb share calamine's cell-reader shape but no trait: one body, two workbook types.
+macro_rules! stream_cells {
+    ($workbook:ident, $path:expr, $sheet:expr, $visitor:expr) => {{
+        let mut wb = open::<$workbook<_>>($path)?;
+        let name = choose_sheet(&wb.sheet_names(), $sheet)?;
+        $visitor.sheet(&name);
+        let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
+        let mut rows = start(cells.dimensions(), $visitor);
+        while let Some(cell) = cells.next_cell().map_err(broken)? {
+            let (r, c) = cell.get_position();
+            if let DataRef::Error(_) = cell.get_value() {
+                $visitor.error_cell();
+            }
+            rows.push(r, c, from_calamine(cell.get_value()), $visitor)?;
+        }
+        rows.flush($visitor)?;
+        Ok(name)
+    }};
+}
+
 /// Streams one sheet's rows into the visitor.
 pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
     match format {
-        Format::Xlsb => {
-            let mut wb = open::<Xlsb<_>>(path)?;
-            let name = choose_sheet(&wb.sheet_names(), sheet)?;
-            visitor.sheet(&name);
-            let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
-            let mut rows = start(cells.dimensions(), visitor);
-            while let Some(cell) = cells.next_cell().map_err(broken)? {
-                let (r, c) = cell.get_position();
-                if let DataRef::Error(_) = cell.get_value() {
-                    visitor.error_cell();
-                }
-                rows.push(r, c, from_calamine(cell.get_value()), visitor)?;
-            }
-            rows.flush(visitor)?;
-            Ok(name)
-        }
+        Format::Xlsb => stream_cells!(Xlsb, path, sheet, visitor),
         Format::Xls => {
             let mut wb = open::<Xls<_>>(path)?;
             let name = choose_sheet(&wb.sheet_names(), sheet)?;
@@ -73,22 +78,7 @@ pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dy
             rows.flush(visitor)?;
             Ok(name)
         }
-        _ => {
-            let mut wb = open::<Xlsx<_>>(path)?;
-            let name = choose_sheet(&wb.sheet_names(), sheet)?;
-            visitor.sheet(&name);
-            let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
-            let mut rows = start(cells.dimensions(), visitor);
-            while let Some(cell) = cells.next_cell().map_err(broken)? {
-                let (r, c) = cell.get_position();
-                if let DataRef::Error(_) = cell.get_value() {
-                    visitor.error_cell();
-                }
-                rows.push(r, c, from_calamine(cell.get_value()), visitor)?;
-            }
-            rows.flush(visitor)?;
-            Ok(name)
-        }
+        _ => stream_cells!(Xlsx, path, sheet, visitor),
     }
 }
 
