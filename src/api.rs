@@ -1,7 +1,7 @@
 //! Server functions the page calls. Thin: each reads `AppState` from context and calls the job
 //! registry or the database, speaking in model types.
 
-use crate::model::{ImportId, Progress, RowsPage, TableSummary};
+use crate::model::{ImportId, Inspection, Progress, RowsPage, TableSummary};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -14,6 +14,12 @@ fn fail(e: impl std::fmt::Display) -> ServerFnError {
     ServerFnError::new(e.to_string())
 }
 
+/// A stored upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).
+#[server(prefix = "/rpc", endpoint = "inspect_upload")]
+pub async fn inspect_upload(upload_id: String, sheet: Option<String>) -> Result<Inspection, ServerFnError> {
+    crate::uploads::inspect(&state()?.jobs, &upload_id, sheet.filter(|s| !s.is_empty())).await.map_err(fail)
+}
+
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.
 #[server(prefix = "/rpc", endpoint = "start_import")]
 pub async fn start_import(
@@ -22,31 +28,12 @@ pub async fn start_import(
     sheet: Option<String>,
     mode: Option<String>,
 ) -> Result<ImportId, ServerFnError> {
-    use crate::jobs::NewImport;
     use crate::model::ImportMode;
-    let state = state()?;
-    let upload = crate::db::imports::get_upload(&state.db().pool, &upload_id)
-        .await
-        .map_err(fail)?
-        .ok_or_else(|| ServerFnError::new("that upload does not exist (any more); choose the file again"))?;
     let mode = match mode.as_deref().filter(|m| !m.is_empty()) {
         None => ImportMode::Create,
         Some(m) => ImportMode::parse(m).ok_or_else(|| ServerFnError::new(format!("unknown mode {m:?}")))?,
     };
-    state
-        .jobs
-        .submit(NewImport {
-            upload_id: Some(upload.id),
-            file_name: upload.file_name,
-            file_path: upload.path,
-            format: upload.format,
-            bytes: upload.bytes as u64,
-            sheet: sheet.filter(|s| !s.trim().is_empty()),
-            table: table.filter(|t| !t.trim().is_empty()),
-            mode,
-        })
-        .await
-        .map_err(fail)
+    crate::uploads::start(&state()?.jobs, &upload_id, table, sheet, mode).await.map_err(fail)
 }
 
 /// One import's current state, `None` when there is no such import.

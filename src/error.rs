@@ -3,6 +3,7 @@
 
 use crate::import::ImportError;
 use crate::jobs::JobError;
+use crate::uploads::UploadError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -67,6 +68,16 @@ impl From<JobError> for AppError {
             JobError::NotFound(_) => AppError::NotFound(e.to_string()),
             JobError::AlreadyEnded(_) => AppError::Conflict(e.to_string()),
             JobError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<UploadError> for AppError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::NotFound(_) => AppError::NotFound(e.to_string()),
+            UploadError::Import(e) => e.into(),
+            UploadError::Job(e) => e.into(),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod dates;
 pub mod detect;
 pub mod infer;
+pub mod inspect;
 pub mod names;
 pub mod pipeline;
 pub mod sink;
@@ -12,6 +13,7 @@ pub mod source;
 pub mod value;
 
 pub use detect::Format;
+pub use inspect::{inspect, Preview};
 pub use pipeline::{run, ImportSpec, Outcome};
 
 /// Widest sheet we import: PostgreSQL's column limit, so a table fits both databases.

@@ -260,6 +260,25 @@ pub struct UploadInfo {
     pub format: String,
 }
 
+/// A first look at a stored upload, before anything is imported: its sheets, the header, the
+/// column types inferred from the first rows, and those rows. Body of `GET /api/uploads/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Inspection {
+    pub upload: UploadInfo,
+    /// Sheet names in workbook order; empty for CSV/TSV.
+    pub sheets: Vec<String>,
+    /// The sheet shown (the first unless another was asked for); `None` for CSV/TSV.
+    pub sheet: Option<String>,
+    /// Columns as an import would create them, typed from the sampled rows.
+    pub columns: Vec<ColumnInfo>,
+    /// The first data rows, each an array of JSON values in column order.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Data rows the sheet declares (xlsx `dimension`, xls), when it declares them.
+    pub rows_total: Option<u64>,
+    /// The table an import would create by default.
+    pub table: String,
+}
+
 /// What `POST /api/imports` answers with `202 Accepted`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImportCreated {

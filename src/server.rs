@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/imports", post(upload::create_import).get(imports::list_imports).layer(upload_limit))
         .route("/api/uploads", post(upload::create_upload).layer(upload_limit))
+        .route("/api/uploads/{id}", get(upload::inspect_upload))
         .route("/api/imports/{id}", get(imports::get_import).delete(imports::cancel_import))
         .route("/api/imports/{id}/events", get(events::import_events))
         .route("/api/tables", get(tables::list_tables))

@@ -25,6 +25,15 @@ test("upload, live progress to 100%, then the table", async ({ page }) => {
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
   await page.locator('input[type="file"]').setInputFiles(file);
 
+  // Before anything is imported, the page shows the columns, their inferred types and first rows.
+  const preview = page.locator(".preview-table");
+  await expect(preview.locator("thead th")).toHaveCount(5, { timeout: 30_000 });
+  await expect(preview.locator("thead th").nth(3)).toContainText("joined");
+  await expect(preview.locator("thead th").nth(3)).toContainText("date");
+  await expect(preview.locator("tbody tr").first().locator("td")).toHaveText(["1", "1.25", "name 1", "2024-03-02", "false"]);
+  await page.screenshot({ path: "test-results/preview.png", fullPage: true });
+  await page.locator("button.start").click();
+
   const bar = page.locator('progress[aria-label="Rows committed"]');
   await expect(bar).toBeVisible({ timeout: 30_000 });
   // Sample the bar while the job runs: it must show values between 0 and 100 before the end.

@@ -2,8 +2,30 @@
 //! be created before the whole file is read; every later value is still checked, and a column that
 //! meets a value its type cannot hold is widened (the sink then rebuilds the table at the end).
 
+use super::names::column_names;
 use super::value::Value;
-use crate::model::ColumnType;
+use crate::model::{ColumnInfo, ColumnType};
+
+/// Rows read before the column types are chosen (by an import, and by a preview alike).
+pub const SAMPLE_ROWS: usize = 1000;
+
+/// The columns a sheet makes: names from the header labels, types from the sampled rows. The
+/// width is the widest of the header and the rows; every sample row is padded to it.
+pub fn describe(mut labels: Vec<String>, sample: &mut [Vec<Value>]) -> Vec<ColumnInfo> {
+    let width = sample.iter().map(Vec::len).max().unwrap_or(0).max(labels.len()).max(1);
+    labels.resize(width, String::new());
+    let mut inference = Inference::new(width);
+    for row in sample.iter_mut() {
+        row.resize(width, Value::Null);
+        inference.observe(row);
+    }
+    column_names(&labels)
+        .into_iter()
+        .zip(labels)
+        .zip(inference.types())
+        .map(|((name, label), ty)| ColumnInfo { name, label, ty })
+        .collect()
+}
 
 /// The type that holds values of both `a` and `b`: integer and real make real, date and datetime
 /// make datetime, anything else mixed makes text.

@@ -2,6 +2,7 @@
 //! column identifiers, and file names become table names. The original text is kept separately
 //! for display; the identifiers are still always quoted when they reach SQL.
 
+use super::value::Value;
 use std::collections::HashSet;
 
 /// Longest identifier we make: PostgreSQL's limit, so a name works on both databases.
@@ -46,6 +47,22 @@ pub fn sanitize(raw: &str, fallback: &str) -> String {
         out.truncate(MAX_IDENT);
     }
     out
+}
+
+/// The header row's cells as display labels: their text, trimmed, without trailing blanks.
+pub fn header_labels(cells: &[Value]) -> Vec<String> {
+    let mut labels: Vec<String> = cells
+        .iter()
+        .map(|v| {
+            let mut s = String::new();
+            v.write_text(&mut s);
+            s.trim().to_owned()
+        })
+        .collect();
+    while labels.last().is_some_and(String::is_empty) {
+        labels.pop();
+    }
+    labels
 }
 
 /// Column identifiers for a header row: sanitized, `column_N` for blank cells, and made unique

@@ -5,8 +5,8 @@
 //! server, the CLI and the benchmarks observe the same numbers.
 
 use super::detect::Format;
-use super::infer::Inference;
-use super::names::column_names;
+use super::infer::{describe, SAMPLE_ROWS};
+use super::names::header_labels;
 use super::sink::sqlite::{self, SqliteSink};
 use super::source::{self, RowVisitor};
 use super::value::Value;
@@ -24,8 +24,6 @@ use tokio_util::sync::CancellationToken;
 const BATCH_ROWS: usize = 2048;
 /// Batches in flight between parser and writer.
 const CHANNEL_DEPTH: usize = 4;
-/// Rows read before the column types are chosen and the staging table is created.
-const SAMPLE_ROWS: usize = 1000;
 /// How often the writer commits, which is how often `rows_done` moves.
 const COMMIT_EVERY: Duration = Duration::from_millis(150);
 
@@ -142,19 +140,8 @@ impl RowVisitor for Feeder<'_> {
             return Ok(());
         }
         if !self.header_sent {
-            let mut labels: Vec<String> = cells
-                .iter()
-                .map(|v| {
-                    let mut s = String::new();
-                    v.write_text(&mut s);
-                    s.trim().to_owned()
-                })
-                .collect();
-            while labels.last().is_some_and(String::is_empty) {
-                labels.pop();
-            }
             self.header_sent = true;
-            return self.send(Msg::Header(labels));
+            return self.send(Msg::Header(header_labels(cells)));
         }
         let width = cells.len();
         self.batch.push(std::mem::replace(cells, Vec::with_capacity(width)));
@@ -200,20 +187,8 @@ fn write(
             Ok(Msg::Header(_)) | Err(_) => break,
         }
     }
-    let width = sample.iter().map(Vec::len).max().unwrap_or(0).max(header.len()).max(1);
-    let mut labels = header;
-    labels.resize(width, String::new());
-    let mut inference = Inference::new(width);
-    for row in &mut sample {
-        row.resize(width, Value::Null);
-        inference.observe(row);
-    }
-    let columns: Vec<ColumnInfo> = column_names(&labels)
-        .into_iter()
-        .zip(labels)
-        .zip(inference.types())
-        .map(|((name, label), ty)| ColumnInfo { name, label, ty })
-        .collect();
+    let columns = describe(header, &mut sample);
+    let width = columns.len();
 
     let conn = sqlite::open(&spec.db_path)?;
     let mut sink = SqliteSink::create(conn, &spec.staging, columns.clone())?;

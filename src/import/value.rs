@@ -62,6 +62,24 @@ impl Value {
             Value::Text(s) => out.push_str(s),
         }
     }
+
+    /// The value as JSON, as the table viewer shows it: numbers and booleans as themselves,
+    /// dates and datetimes as ISO text.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Int(i) => J::from(*i),
+            Value::Real(f) => J::from(*f),
+            Value::Bool(b) => J::Bool(*b),
+            Value::Text(s) => J::String(s.clone()),
+            Value::Date(_) | Value::DateTime(_) => {
+                let mut s = String::with_capacity(19);
+                self.write_text(&mut s);
+                J::String(s)
+            }
+        }
+    }
 }
 
 /// Reads a text cell as the most specific value it spells: empty is NULL; `42` an integer (but

@@ -3,7 +3,7 @@
 //! stream and the page all read; once the job ends, its `imports` row is the truth.
 
 use super::run::run_job;
-use crate::db::{self, imports::ImportRecord, Db};
+use crate::db::{self, imports::{ImportRecord, UploadRecord}, Db};
 use crate::import::names::{sanitize, table_name_for_file};
 use crate::model::{ImportId, ImportMode, ImportStatus, Phase, Progress};
 use std::collections::{HashMap, HashSet};
@@ -24,6 +24,23 @@ pub struct NewImport {
     /// `None`: named after the file, made unique if that name is taken.
     pub table: Option<String>,
     pub mode: ImportMode,
+}
+
+impl NewImport {
+    /// The import of a stored upload; blank `table` and `sheet` mean "the default".
+    pub fn of_upload(upload: UploadRecord, table: Option<String>, sheet: Option<String>, mode: ImportMode) -> Self {
+        let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        Self {
+            file_name: upload.file_name,
+            file_path: upload.path,
+            format: upload.format,
+            bytes: upload.bytes as u64,
+            upload_id: Some(upload.id),
+            sheet: given(sheet),
+            table: given(table),
+            mode,
+        }
+    }
 }
 
 /// Why a job request was refused.

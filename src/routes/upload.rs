@@ -1,19 +1,22 @@
 //! Receiving files: the multipart body is streamed to `DATA_DIR/uploads/<uuid>` chunk by chunk
 //! (never held in memory, never stored under the client's name), its format is detected from the
 //! content, and it is either recorded as an upload (`POST /api/uploads`, the page's first step) or
-//! queued straight away as an import (`POST /api/imports`, for curl and scripts).
+//! queued straight away as an import (`POST /api/imports`, for curl and scripts). A stored upload
+//! can be looked into before its import starts (`GET /api/uploads/{id}`).
 
 use crate::db::{self, imports::UploadRecord};
 use crate::error::AppError;
 use crate::import::detect;
 use crate::jobs::NewImport;
-use crate::model::{ImportCreated, ImportMode, ImportStatus, UploadInfo};
+use crate::model::{ImportCreated, ImportMode, ImportStatus, Inspection};
 use crate::state::AppState;
+use crate::uploads;
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{Multipart, State};
+use axum::extract::{Multipart, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
@@ -32,8 +35,21 @@ pub async fn create_upload(
     multipart: Multipart,
 ) -> Result<impl IntoResponse, AppError> {
     let (upload, _) = receive(&state, &headers, multipart).await?;
-    let info = UploadInfo { upload_id: upload.id, file_name: upload.file_name, bytes: upload.bytes as u64, format: upload.format };
-    Ok((StatusCode::CREATED, Json(info)))
+    Ok((StatusCode::CREATED, Json(uploads::info(&upload))))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SheetQuery {
+    sheet: Option<String>,
+}
+
+/// `GET /api/uploads/{id}?sheet=`: a stored file's sheets, header, column types and first rows.
+pub async fn inspect_upload(
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<SheetQuery>,
+) -> Result<Json<Inspection>, AppError> {
+    Ok(Json(uploads::inspect(&state.jobs, &id, q.sheet.filter(|s| !s.is_empty())).await?))
 }
 
 /// `POST /api/imports`: store a file and queue its import; answers 202 with where to follow it.
@@ -48,19 +64,7 @@ pub async fn create_import(
         Some(m) => ImportMode::parse(m)
             .ok_or_else(|| AppError::BadRequest(format!("mode {m:?} is not one of create, append, replace")))?,
     };
-    let id = state
-        .jobs
-        .submit(NewImport {
-            upload_id: Some(upload.id),
-            file_name: upload.file_name,
-            file_path: upload.path,
-            format: upload.format,
-            bytes: upload.bytes as u64,
-            sheet: options.sheet.filter(|s| !s.trim().is_empty()),
-            table: options.table.filter(|t| !t.trim().is_empty()),
-            mode,
-        })
-        .await?;
+    let id = state.jobs.submit(NewImport::of_upload(upload, options.table, options.sheet, mode)).await?;
     let status_url = format!("/api/imports/{id}");
     let body = ImportCreated {
         events_url: format!("{status_url}/events"),

@@ -5,3 +5,4 @@ mod dataset;
 mod helpers;
 mod imports;
 mod rejects;
+mod uploads;

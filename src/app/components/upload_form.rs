@@ -1,17 +1,31 @@
 //! `UploadForm`: a drop zone and a file picker. A chosen file is uploaded with a byte progress
-//! bar, then the `start_import` server function queues its import, and `on_started` gets the id.
+//! bar, then the `inspect_upload` server function shows its sheets, columns, types and first rows,
+//! and the person picks the sheet, table name and mode before `start_import` queues the import;
+//! `on_started` gets the new import's id.
 
-use crate::api::start_import;
+use super::SheetPreview;
+use crate::api::{inspect_upload, start_import};
 use crate::app::browser::{self, PickedFile};
 use crate::format;
+use crate::model::Inspection;
 use leptos::prelude::*;
 
 #[derive(Clone, PartialEq)]
 enum Stage {
     Idle,
     Uploading { name: String, sent: u64, total: u64 },
+    /// Stored; reading the header and first rows (of `sheet`, when one was picked).
+    Inspecting { name: String },
+    /// Looked into: waiting for the person to start the import.
+    Ready(Box<Inspection>),
     Starting,
     Failed(String),
+}
+
+impl Stage {
+    fn busy(&self) -> bool {
+        matches!(self, Stage::Uploading { .. } | Stage::Inspecting { .. } | Stage::Starting)
+    }
 }
 
 #[component]
@@ -21,28 +35,47 @@ pub fn UploadForm(
 ) -> impl IntoView {
     let stage = RwSignal::new(Stage::Idle);
     let table = RwSignal::new(String::new());
+    let mode = RwSignal::new(String::from("create"));
     let dragging = RwSignal::new(false);
 
+    let inspect = move |upload_id: String, name: String, sheet: Option<String>| {
+        stage.set(Stage::Inspecting { name });
+        leptos::task::spawn_local(async move {
+            stage.set(match inspect_upload(upload_id, sheet).await {
+                Ok(found) => Stage::Ready(Box::new(found)),
+                Err(e) => Stage::Failed(server_message(&e.to_string())),
+            });
+        });
+    };
+
     let send = move |file: PickedFile| {
-        if matches!(stage.get_untracked(), Stage::Uploading { .. } | Stage::Starting) {
+        if stage.with_untracked(Stage::busy) {
             return;
         }
         stage.set(Stage::Uploading { name: file.name.clone(), sent: 0, total: file.size });
         let name = file.name.clone();
         leptos::task::spawn_local(async move {
+            let progress_name = name.clone();
             let uploaded = browser::upload(file, move |sent, total| {
-                stage.set(Stage::Uploading { name: name.clone(), sent, total });
+                stage.set(Stage::Uploading { name: progress_name.clone(), sent, total });
             })
             .await;
-            let info = match uploaded {
-                Ok(info) => info,
-                Err(e) => return stage.set(Stage::Failed(e)),
-            };
-            stage.set(Stage::Starting);
-            let wanted = table.get_untracked();
-            match start_import(info.upload_id, Some(wanted).filter(|t| !t.trim().is_empty()), None, None).await {
+            match uploaded {
+                Ok(info) => inspect(info.upload_id, name, None),
+                Err(e) => stage.set(Stage::Failed(e)),
+            }
+        });
+    };
+
+    let start = move |found: Inspection| {
+        stage.set(Stage::Starting);
+        let wanted = Some(table.get_untracked()).filter(|t| !t.trim().is_empty());
+        let mode = Some(mode.get_untracked());
+        leptos::task::spawn_local(async move {
+            match start_import(found.upload.upload_id, wanted, found.sheet, mode).await {
                 Ok(id) => {
                     stage.set(Stage::Idle);
+                    table.set(String::new());
                     on_started.run(id.0);
                 }
                 Err(e) => stage.set(Stage::Failed(server_message(&e.to_string()))),
@@ -73,11 +106,6 @@ pub fn UploadForm(
                 <span class="dropzone-title">"Drop a spreadsheet here, or choose a file"</span>
                 <span class="dropzone-hint">".xlsx, .xlsm, .xlsb, .xls, .ods, .csv or .tsv — up to a million rows and more"</span>
             </label>
-            <p class="field">
-                <label for="table-name">"Table name "<span class="hint">"(optional; defaults to the file name)"</span></label>
-                <input id="table-name" type="text" autocomplete="off" spellcheck="false" placeholder="e.g. sales_2024"
-                    prop:value=move || table.get() on:input=move |ev| table.set(event_target_value(&ev)) />
-            </p>
             {move || match stage.get() {
                 Stage::Idle => ().into_any(),
                 Stage::Uploading { name, sent, total } => view! {
@@ -86,10 +114,69 @@ pub fn UploadForm(
                         <progress max=total.max(1).to_string() value=sent.to_string() aria-label="Bytes uploaded"></progress>
                     </div>
                 }.into_any(),
-                Stage::Starting => view! { <p class="upload-progress">"Upload complete. Starting the import…"</p> }.into_any(),
+                Stage::Inspecting { name } => view! {
+                    <p class="upload-progress" aria-live="polite">{format!("Uploaded {name}. Reading its header and first rows…")}</p>
+                }.into_any(),
+                Stage::Ready(found) => {
+                    let found = *found;
+                    view! { <ImportOptions found table mode on_sheet=inspect on_start=start /> }.into_any()
+                }
+                Stage::Starting => view! { <p class="upload-progress">"Starting the import…"</p> }.into_any(),
                 Stage::Failed(e) => view! { <p class="outcome error" role="alert">{e}</p> }.into_any(),
             }}
         </form>
+    }
+}
+
+/// The looked-into file: which sheet, which table, which mode, the preview, and the start button.
+#[component]
+fn ImportOptions(
+    found: Inspection,
+    table: RwSignal<String>,
+    mode: RwSignal<String>,
+    on_sheet: impl Fn(String, String, Option<String>) + Copy + 'static,
+    on_start: impl Fn(Inspection) + Copy + 'static,
+) -> impl IntoView {
+    let (upload_id, name) = (found.upload.upload_id.clone(), found.upload.file_name.clone());
+    let sheets = found.sheets.clone();
+    let current = found.sheet.clone().unwrap_or_default();
+    let placeholder = found.table.clone();
+    let rows = found.rows_total.map(|n| format!("Import {} rows", format::count(n))).unwrap_or_else(|| "Import".into());
+    let start_with = found.clone();
+    view! {
+        <div class="import-options">
+            <h2 class="file-name">{name.clone()}</h2>
+            <div class="option-grid">
+                {(sheets.len() > 1).then(|| view! {
+                    <p class="field">
+                        <label for="sheet">"Sheet"</label>
+                        <select id="sheet" on:change=move |ev| on_sheet(upload_id.clone(), name.clone(), Some(event_target_value(&ev)))>
+                            {sheets.into_iter().map(|s| {
+                                let (selected, label) = (s == current, s.clone());
+                                view! { <option value=s selected=selected>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                    </p>
+                })}
+                <p class="field">
+                    <label for="table-name">"Table name"</label>
+                    <input id="table-name" type="text" autocomplete="off" spellcheck="false" placeholder=placeholder
+                        prop:value=move || table.get() on:input=move |ev| table.set(event_target_value(&ev)) />
+                </p>
+                <p class="field">
+                    <label for="mode">"If the table exists"</label>
+                    <select id="mode" on:change=move |ev| mode.set(event_target_value(&ev)) prop:value=move || mode.get()>
+                        <option value="create">"Stop: never touch an existing table"</option>
+                        <option value="append">"Append the rows to it"</option>
+                        <option value="replace">"Replace it"</option>
+                    </select>
+                </p>
+            </div>
+            <SheetPreview inspection=found />
+            <p class="actions">
+                <button type="button" class="button start" on:click=move |_| on_start(start_with.clone())>{rows}</button>
+            </p>
+        </div>
     }
 }
 

@@ -2,6 +2,7 @@
 //! (`?offset=`), with plain links so paging works before hydration too.
 
 use crate::api::{list_tables, table_rows};
+use crate::app::components::cell;
 use crate::format;
 use crate::model::RowsPage;
 use leptos::prelude::*;
@@ -80,12 +81,7 @@ fn RowsView(name: String, rows: RowsPage) -> impl IntoView {
                     {rows.into_iter().enumerate().map(|(i, row)| view! {
                         <tr>
                             <td class="num">{format::count(offset + i as u64 + 1)}</td>
-                            {row.into_iter().map(|v| match v {
-                                serde_json::Value::Null => view! { <td class="null">"NULL"</td> }.into_any(),
-                                serde_json::Value::Number(n) => view! { <td class="num">{n.to_string()}</td> }.into_any(),
-                                serde_json::Value::String(s) => view! { <td>{s}</td> }.into_any(),
-                                other => view! { <td>{other.to_string()}</td> }.into_any(),
-                            }).collect_view()}
+                            {row.into_iter().map(cell).collect_view()}
                         </tr>
                     }).collect_view()}
                 </tbody>
