@@ -6,8 +6,8 @@ and the peers a user would otherwise pick, all in the same run, and rewrites BEN
     python3 bench/run.py --sizes 1048575 --runs 5
     python3 bench/run.py --smoke              # 100k rows, 1 run, no peers; checks, writes nothing
 
-Every case runs as a child process timed by wall clock, with its peak RSS read from wait4's
-rusage (the largest of the process and the children it waited for). The table reports the median
+Every case runs as a child process timed by wall clock, with its peak RSS from GNU time (the
+largest of the process and the children it waited for). The table reports the median
 wall time of the runs, the largest peak RSS, rows/s, and ratios against the inflate floor (unzip
 of the sheet XML), `sqlite3 .import` and polars from the very same run. Each sheetport run is
 checked afterwards: the table must hold every row.
@@ -38,7 +38,9 @@ CACHE = Path(os.environ.get("SHEETPORT_CACHE", Path.home() / ".cache" / "sheetpo
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", CACHE / "target"))
 DATA = CACHE / "bench-data"
 VENV = CACHE / "bench-venv"
-PEER_PACKAGES = ["polars", "fastexcel", "pyarrow", "sqlalchemy", "pandas", "openpyxl", "duckdb==1.4.4", "duckdb-ext-excel"]
+PEER_PACKAGES = [
+    "polars", "fastexcel", "pyarrow", "adbc-driver-sqlite", "pandas", "python-calamine", "duckdb==1.4.4", "duckdb-ext-excel",
+]
 PG = ["psql", "-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1"]
 
 TYPED_TABLE = (
@@ -65,17 +67,18 @@ class Result:
 
 
 def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int]:
-    """Runs `cmd` to its end; returns (wall seconds, peak RSS in KiB) or raises on failure."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-2000:]}\n{err[-2000:]}")
-    return wall, usage.ru_maxrss
+    """Runs `cmd` to its end; returns (wall seconds, peak RSS in KiB) or raises on failure.
+
+    The peak RSS comes from GNU time wrapped around the command: read from this process's own
+    wait4, it would include the Python interpreter the child was forked from (~20 MB)."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *cmd], capture_output=True, env=env)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-2000:]}\n{err[-2000:]}")
+        return wall, int(rss.read().split()[-1])
 
 
 def sh(cmd: str) -> list[str]:
@@ -93,7 +96,9 @@ def count_rows(db: Path, table: str) -> int:
 
 def build() -> Path:
     say("building sheetport and the data generator (release)")
-    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET))
+    # The same compile-time LEPTOS_OUTPUT_NAME as cargo-leptos uses, so this build neither thrashes
+    # its release build nor makes a server whose page asks for the wrong .wasm name.
+    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET), LEPTOS_OUTPUT_NAME="sheetport")
     subprocess.run(
         ["cargo", "build", "--quiet", "--release", "--features", "ssr", "--bin", "sheetport", "--example", "gen"],
         cwd=ROOT, env=env, check=True,
@@ -134,10 +139,10 @@ def versions(py: Path | None) -> dict[str, str]:
             return "not found"
 
     out = {
-        "rustc": first_line(["rustc", "--version"]),
+        "rustc": first_line(["rustc", "--version"]).removeprefix("rustc "),
         "sqlite3": first_line(["sqlite3", "--version"]).split(" ")[0],
-        "psql": first_line(["psql", "--version"]),
-        "unzip": first_line(["unzip", "-v"]),
+        "psql": first_line(["psql", "--version"]).removeprefix("psql (PostgreSQL) "),
+        "unzip": first_line(["unzip", "-v"]).split(" of ")[0].removeprefix("UnZip "),
     }
     if py:
         code = "import polars, pandas, duckdb, fastexcel; print(polars.__version__, pandas.__version__, duckdb.__version__, fastexcel.__version__)"
@@ -263,6 +268,7 @@ class Bench:
                               after=lambda: assert_rows(count_rows(db, "t"), rows, "HTTP import"))
             res.rss_kb = peak_rss_kb(server.pid)
             res.note = "peak RSS of the server"
+            say(f"{'':<28} {'':<12} server peak RSS {res.rss_kb / 1024:.1f} MB")
             return res
         finally:
             server.terminate()
@@ -343,7 +349,7 @@ def report(args, results: dict[int, list[Result]], vers: dict[str, str]) -> str:
         "",
         f"- Machine: {machine()}",
         "- Tools: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
-        f"- Each case ran {args.runs} times; wall is the median, peak RSS the largest (from wait4).",
+        f"- Each case ran {args.runs} times; wall is the median, peak RSS the largest (GNU time).",
         "- Dataset: `bench/dataset.rs` (seeded): integer id, 2-decimal amount, short name, 20–60-char note, date,"
         " datetime, boolean, integer empty in ~10% of rows, category, email.",
         "- Floors: `unzip -p` of the sheet's XML parts to /dev/null (inflate only), `sqlite3 .import` of the CSV"
