@@ -100,6 +100,29 @@ pub fn from_excel(dt: &ExcelDateTime) -> ExcelMoment {
     }
 }
 
+/// Decodes a non-negative Excel date serial: days since 1899-12-30 (1900 system, where serials
+/// below 61 count from 1899-12-31 because Excel believes 1900-02-29 existed) or since 1904-01-01,
+/// with the fraction as the time of day, to the millisecond. Below 1 it is a time of day, as
+/// [`from_excel`] reads it.
+pub fn from_serial(serial: f64, date1904: bool) -> ExcelMoment {
+    let total_ms = (serial * DAY_MS as f64).round() as i64;
+    if serial < 1.0 {
+        return ExcelMoment::Time(total_ms);
+    }
+    let epoch = if date1904 {
+        days_from_civil(1904, 1, 1)
+    } else if serial < 61.0 {
+        days_from_civil(1899, 12, 31)
+    } else {
+        days_from_civil(1899, 12, 30)
+    };
+    let days = epoch + total_ms.div_euclid(DAY_MS) as i32;
+    match total_ms.rem_euclid(DAY_MS) {
+        0 => ExcelMoment::Date(days),
+        in_day => ExcelMoment::DateTime(i64::from(days) * DAY_MS + in_day),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +170,16 @@ mod tests {
         let noon = days_from_civil(2025, 10, 13) as i64 * DAY_MS + 12 * 3_600_000;
         assert_eq!(excel(45_943.5, false), ExcelMoment::DateTime(noon));
         assert_eq!(excel(0.25, false), ExcelMoment::Time(6 * 3_600_000));
+    }
+
+    #[test]
+    fn raw_serials_decode_as_calamine_does() {
+        for date1904 in [false, true] {
+            for i in 0..20_000 {
+                let serial = f64::from(i) * 3.7 + f64::from(i % 7) * 0.125 + f64::from(i % 13) / 86_400.0;
+                assert_eq!(from_serial(serial, date1904), excel(serial, date1904), "serial {serial} (1904: {date1904})");
+            }
+        }
     }
 
     #[test]

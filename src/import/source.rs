@@ -1,11 +1,12 @@
 //! Where rows come from. Every format streams its chosen sheet row by row, header first, into a
-//! [`RowVisitor`], so no source ever holds a whole sheet: calamine's cell readers for xlsx/xlsm/xlsb,
-//! our own streaming reader for ods, the `csv` crate for delimited text, and calamine's range for
-//! legacy .xls, whose format caps a sheet at 65,536 rows.
+//! [`RowVisitor`], so no source ever holds a whole sheet: our own streaming readers for xlsx/xlsm
+//! and ods, calamine's cell reader for xlsb, the `csv` crate for delimited text, and calamine's
+//! range for legacy .xls, whose format caps a sheet at 65,536 rows.
 
 mod delimited;
 mod excel;
 mod ods;
+mod xlsx;
 
 use super::detect::Format;
 use super::value::Value;
@@ -35,7 +36,8 @@ pub fn sheet_names(path: &Path, format: Format) -> Result<Vec<String>, ImportErr
     match format {
         Format::Csv | Format::Tsv => Ok(Vec::new()),
         Format::Ods => ods::sheet_names(path),
-        _ => excel::sheet_names(path, format),
+        Format::Xlsx | Format::Xlsm => xlsx::sheet_names(path),
+        Format::Xlsb | Format::Xls => excel::sheet_names(path, format),
     }
 }
 
@@ -53,7 +55,8 @@ pub fn stream(
             Ok(None)
         }
         Format::Ods => ods::stream(path, sheet, visitor).map(Some),
-        _ => excel::stream(path, format, sheet, visitor).map(Some),
+        Format::Xlsx | Format::Xlsm => xlsx::stream(path, sheet, visitor).map(Some),
+        Format::Xlsb | Format::Xls => excel::stream(path, format, sheet, visitor).map(Some),
     }
 }
 

@@ -1,7 +1,7 @@
 //! One cell's value as the engine carries it from any source to any sink, and the reading of a
 //! text cell (CSV, TSV, ISO strings) into the most specific value it spells.
 
-use super::dates::{self, days_from_civil, is_valid_date, DAY_MS};
+use super::dates::{self, days_from_civil, is_valid_date, ExcelMoment, DAY_MS};
 use crate::model::ColumnType;
 
 /// A typed cell. Dates and datetimes are numbers so no text is built until a sink needs it.
@@ -45,6 +45,12 @@ impl Value {
         }
     }
 
+    /// A text cell from a spreadsheet stays text (the file already said what it is), but blank
+    /// text is NULL.
+    pub fn text(s: &str) -> Value {
+        if s.trim().is_empty() { Value::Null } else { Value::Text(s.to_owned()) }
+    }
+
     /// Appends the text form of this value (what a TEXT column stores).
     pub fn write_text(&self, out: &mut String) {
         use std::fmt::Write;
@@ -77,6 +83,21 @@ impl Value {
                 let mut s = String::with_capacity(19);
                 self.write_text(&mut s);
                 J::String(s)
+            }
+        }
+    }
+}
+
+impl From<ExcelMoment> for Value {
+    /// Dates and datetimes as themselves; a time of day (no date) as `HH:MM:SS` text.
+    fn from(m: ExcelMoment) -> Self {
+        match m {
+            ExcelMoment::Date(d) => Value::Date(d),
+            ExcelMoment::DateTime(ms) => Value::DateTime(ms),
+            ExcelMoment::Time(ms) => {
+                let mut s = String::with_capacity(8);
+                dates::write_time(&mut s, ms);
+                Value::Text(s)
             }
         }
     }

@@ -1,12 +1,12 @@
-//! Excel workbooks through calamine: xlsx/xlsm and xlsb with its streaming cell readers, legacy
-//! xls through its range reader (the format itself caps a sheet at 65,536 × 256 cells).
+//! Binary Excel workbooks through calamine: xlsb with its streaming cell reader, legacy xls through
+//! its range reader (the format itself caps a sheet at 65,536 × 256 cells).
 
 use super::{choose_sheet, RowAssembler, RowVisitor};
-use crate::import::dates::{self, ExcelMoment};
+use crate::import::dates;
 use crate::import::detect::Format;
 use crate::import::value::{parse_text, Value};
 use crate::import::ImportError;
-use calamine::{Data, DataRef, Dimensions, Reader, Xls, Xlsb, Xlsx};
+use calamine::{Data, DataRef, Dimensions, Reader, Xls, Xlsb};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -28,36 +28,32 @@ fn broken(e: impl std::fmt::Display) -> ImportError {
 /// Sheet names in workbook order.
 pub fn sheet_names(path: &Path, format: Format) -> Result<Vec<String>, ImportError> {
     Ok(match format {
-        Format::Xlsb => open::<Xlsb<_>>(path)?.sheet_names(),
         Format::Xls => open::<Xls<_>>(path)?.sheet_names(),
-        _ => open::<Xlsx<_>>(path)?.sheet_names(),
+        _ => open::<Xlsb<_>>(path)?.sheet_names(),
     })
 }
 
-/// xlsx and xlsb share calamine's cell-reader shape but no trait: one body, two workbook types.
-macro_rules! stream_cells {
-    ($workbook:ident, $path:expr, $sheet:expr, $visitor:expr) => {{
-        let mut wb = open::<$workbook<_>>($path)?;
-        let name = choose_sheet(&wb.sheet_names(), $sheet)?;
-        $visitor.sheet(&name);
-        let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
-        let mut rows = start(cells.dimensions(), $visitor);
-        while let Some(cell) = cells.next_cell().map_err(broken)? {
-            let (r, c) = cell.get_position();
-            if let DataRef::Error(_) = cell.get_value() {
-                $visitor.error_cell();
-            }
-            rows.push(r, c, from_calamine(cell.get_value()), $visitor)?;
+/// Streams an .xlsb sheet through calamine's cell reader.
+fn stream_xlsb(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
+    let mut wb = open::<Xlsb<_>>(path)?;
+    let name = choose_sheet(&wb.sheet_names(), sheet)?;
+    visitor.sheet(&name);
+    let mut cells = wb.worksheet_cells_reader(&name).map_err(broken)?;
+    let mut rows = start(cells.dimensions(), visitor);
+    while let Some(cell) = cells.next_cell().map_err(broken)? {
+        let (r, c) = cell.get_position();
+        if let DataRef::Error(_) = cell.get_value() {
+            visitor.error_cell();
         }
-        rows.flush($visitor)?;
-        Ok(name)
-    }};
+        rows.push(r, c, from_calamine(cell.get_value()), visitor)?;
+    }
+    rows.flush(visitor)?;
+    Ok(name)
 }
 
 /// Streams one sheet's rows into the visitor.
 pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
     match format {
-        Format::Xlsb => stream_cells!(Xlsb, path, sheet, visitor),
         Format::Xls => {
             let mut wb = open::<Xls<_>>(path)?;
             let name = choose_sheet(&wb.sheet_names(), sheet)?;
@@ -78,7 +74,7 @@ pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dy
             rows.flush(visitor)?;
             Ok(name)
         }
-        _ => stream_cells!(Xlsx, path, sheet, visitor),
+        _ => stream_xlsb(path, sheet, visitor),
     }
 }
 
@@ -98,9 +94,9 @@ fn from_calamine(d: &DataRef<'_>) -> Value {
         DataRef::Int(i) => Value::Int(*i),
         DataRef::Float(f) => Value::from_f64(*f),
         DataRef::Bool(b) => Value::Bool(*b),
-        DataRef::String(s) => text(s),
-        DataRef::SharedString(s) => text(s),
-        DataRef::DateTime(dt) => moment(dates::from_excel(dt)),
+        DataRef::String(s) => Value::text(s),
+        DataRef::SharedString(s) => Value::text(s),
+        DataRef::DateTime(dt) => dates::from_excel(dt).into(),
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => parse_text(s),
     }
 }
@@ -111,25 +107,9 @@ fn from_data(d: &Data) -> Value {
         Data::Int(i) => Value::Int(*i),
         Data::Float(f) => Value::from_f64(*f),
         Data::Bool(b) => Value::Bool(*b),
-        Data::String(s) => text(s),
-        Data::DateTime(dt) => moment(dates::from_excel(dt)),
+        Data::String(s) => Value::text(s),
+        Data::DateTime(dt) => dates::from_excel(dt).into(),
         Data::DateTimeIso(s) | Data::DurationIso(s) => parse_text(s),
     }
 }
 
-/// A text cell stays text (a spreadsheet already said what it is), but blank text is NULL.
-fn text(s: &str) -> Value {
-    if s.trim().is_empty() { Value::Null } else { Value::Text(s.to_owned()) }
-}
-
-fn moment(m: ExcelMoment) -> Value {
-    match m {
-        ExcelMoment::Date(d) => Value::Date(d),
-        ExcelMoment::DateTime(ms) => Value::DateTime(ms),
-        ExcelMoment::Time(ms) => {
-            let mut s = String::with_capacity(8);
-            dates::write_time(&mut s, ms);
-            Value::Text(s)
-        }
-    }
-}

@@ -1,0 +1,245 @@
+//! The small parts of an .xlsx/.xlsm package a sheet needs: the workbook (sheet names, where each
+//! sheet's XML lives, the date system), the styles (which cell styles show dates), and the
+//! shared-string table, kept as one string with offsets rather than a `String` per entry.
+
+use super::xml::{attr, broken, decode, next_tag, Chunks};
+use crate::import::ImportError;
+use std::io::Read;
+
+/// A sheet as the workbook lists it.
+#[derive(Debug, Clone)]
+pub struct SheetRef {
+    pub name: String,
+    /// The part holding its cells, e.g. `xl/worksheets/sheet1.xml`.
+    pub path: String,
+    /// False for chart sheets and other parts that hold no cells.
+    pub is_worksheet: bool,
+}
+
+/// What `xl/workbook.xml` and its relationships say.
+#[derive(Debug, Clone, Default)]
+pub struct Workbook {
+    pub sheets: Vec<SheetRef>,
+    /// Dates count from 1904-01-01 (old Mac Excel) instead of 1900-01-00.
+    pub date1904: bool,
+}
+
+/// Reads the workbook part and its relationships.
+pub fn workbook(workbook_xml: &[u8], rels_xml: &[u8]) -> Result<Workbook, ImportError> {
+    let mut targets = Vec::new();
+    let mut at = 0;
+    while let Some((tag, next)) = next_tag(rels_xml, at)? {
+        if tag.name == b"Relationship" && !tag.closing {
+            let get = |k: &[u8]| attr(tag.attrs, k).map(|v| String::from_utf8_lossy(v).into_owned());
+            if let (Some(id), Some(target)) = (get(b"Id"), get(b"Target")) {
+                let kind = get(b"Type").unwrap_or_default();
+                targets.push((id, target, kind.ends_with("/worksheet")));
+            }
+        }
+        at = next;
+    }
+    let mut book = Workbook::default();
+    let mut at = 0;
+    while let Some((tag, next)) = next_tag(workbook_xml, at)? {
+        match tag.name {
+            b"workbookPr" if !tag.closing => {
+                book.date1904 = matches!(attr(tag.attrs, b"date1904"), Some(b"1" | b"true"));
+            }
+            b"sheet" if !tag.closing => {
+                let mut name = String::new();
+                decode(&mut name, attr(tag.attrs, b"name").unwrap_or_default())?;
+                // `r:id`: the attribute whose local name is `id` (`sheetId` is another one).
+                let rid = attr(tag.attrs, b"id").ok_or_else(|| broken(format!("sheet {name:?} has no relationship")))?;
+                let (_, target, is_worksheet) = targets
+                    .iter()
+                    .find(|(id, _, _)| id.as_bytes() == rid)
+                    .ok_or_else(|| broken(format!("sheet {name:?} points to no part")))?;
+                book.sheets.push(SheetRef { name, path: part_path(target), is_worksheet: *is_worksheet });
+            }
+            _ => {}
+        }
+        at = next;
+    }
+    Ok(book)
+}
+
+/// A relationship target as a path inside the archive (targets are relative to `xl/`).
+fn part_path(target: &str) -> String {
+    match target.strip_prefix('/') {
+        Some(absolute) => absolute.to_owned(),
+        None => format!("xl/{}", target.trim_start_matches("./")),
+    }
+}
+
+/// For each cell style (the `s` attribute of a cell), whether it shows numbers as dates or times.
+pub fn date_styles(styles_xml: &[u8]) -> Result<Vec<bool>, ImportError> {
+    let mut custom: Vec<(u32, bool)> = Vec::new();
+    let mut styles = Vec::new();
+    let mut in_cell_xfs = false;
+    let mut at = 0;
+    while let Some((tag, next)) = next_tag(styles_xml, at)? {
+        match tag.name {
+            b"numFmt" if !tag.closing => {
+                let id = attr(tag.attrs, b"numFmtId").and_then(number);
+                let mut code = String::new();
+                decode(&mut code, attr(tag.attrs, b"formatCode").unwrap_or_default())?;
+                if let Some(id) = id {
+                    custom.push((id, is_date_format(&code)));
+                }
+            }
+            b"cellXfs" => in_cell_xfs = !tag.closing && !tag.empty,
+            b"xf" if in_cell_xfs && !tag.closing => {
+                let id = attr(tag.attrs, b"numFmtId").and_then(number).unwrap_or(0);
+                let is_date = custom.iter().find(|(c, _)| *c == id).map_or_else(|| is_builtin_date(id), |(_, d)| *d);
+                styles.push(is_date);
+            }
+            _ => {}
+        }
+        at = next;
+    }
+    Ok(styles)
+}
+
+fn number(v: &[u8]) -> Option<u32> {
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
+/// Excel's built-in number formats that show dates or times (14–22, 27–36, 45–47 and the East
+/// Asian and Thai ones 50–58, 71–81).
+fn is_builtin_date(id: u32) -> bool {
+    matches!(id, 14..=22 | 27..=36 | 45..=47 | 50..=58 | 71..=81)
+}
+
+/// Whether a custom format code shows a date or time: a d, m, y, h or s outside quoted text,
+/// escapes and `[...]` sections (colours, conditions, locales), but elapsed `[h]`/`[m]`/`[s]` count.
+pub fn is_date_format(code: &str) -> bool {
+    let mut chars = code.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                for q in chars.by_ref() {
+                    if q == '"' {
+                        break;
+                    }
+                }
+            }
+            '\\' | '_' | '*' => {
+                chars.next();
+            }
+            '[' => {
+                let inner: String = chars.by_ref().take_while(|&q| q != ']').collect();
+                if matches!(inner.to_ascii_lowercase().trim_start_matches(['h', 'm', 's']), "") && !inner.is_empty() {
+                    return true;
+                }
+            }
+            'd' | 'D' | 'm' | 'M' | 'y' | 'Y' | 'h' | 'H' | 's' | 'S' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The shared-string table: every string's text back to back, and where each one ends.
+#[derive(Debug, Default)]
+pub struct SharedStrings {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl SharedStrings {
+    /// Reads `xl/sharedStrings.xml` as it inflates, a few chunks at a time.
+    pub fn read(part: impl Read) -> Result<Self, ImportError> {
+        let mut table = SharedStrings::default();
+        let mut chunks = Chunks::new(part, "si");
+        while let Some(chunk) = chunks.next()? {
+            table.add_chunk(chunk)?;
+        }
+        table.text.shrink_to_fit();
+        table.ends.shrink_to_fit();
+        Ok(table)
+    }
+
+    /// Adds every `<si>` of a chunk. The text of an entry is its `<t>` runs, minus phonetic hints.
+    fn add_chunk(&mut self, xml: &[u8]) -> Result<(), ImportError> {
+        let (mut at, mut in_si, mut in_phonetic) = (0, false, false);
+        while let Some((tag, next)) = next_tag(xml, at)? {
+            at = next;
+            match tag.name {
+                b"sst" if !tag.closing => {
+                    let unique = attr(tag.attrs, b"uniqueCount").and_then(number).unwrap_or(0) as usize;
+                    self.ends.reserve(unique.min(16 << 20));
+                }
+                b"si" if tag.closing || tag.empty => {
+                    self.ends.push(self.text.len());
+                    in_si = false;
+                }
+                b"si" => in_si = true,
+                b"rPh" => in_phonetic = !tag.closing && !tag.empty,
+                b"t" if in_si && !in_phonetic && !tag.closing && !tag.empty => {
+                    let end = memchr::memchr(b'<', &xml[at..]).ok_or_else(|| broken("a shared string never ends"))?;
+                    decode(&mut self.text, &xml[at..at + end])?;
+                    at += end;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Entry `i`, when the table has one.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.text[start..end])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheets_resolve_through_relationships() {
+        let wb = br#"<workbook xmlns:r="x"><workbookPr date1904="1"/><sheets>
+            <sheet name="R&amp;D" sheetId="1" r:id="rId2"/><sheet name="Chart" sheetId="2" r:id="rId9"/></sheets></workbook>"#;
+        let rels = br#"<Relationships><Relationship Id="rId2" Type="http://x/relationships/worksheet" Target="worksheets/sheet1.xml"/>
+            <Relationship Id="rId9" Type="http://x/relationships/chartsheet" Target="/xl/chartsheets/sheet1.xml"/></Relationships>"#;
+        let book = workbook(wb, rels).expect("reads");
+        assert!(book.date1904);
+        assert_eq!(book.sheets[0].name, "R&D");
+        assert_eq!(book.sheets[0].path, "xl/worksheets/sheet1.xml");
+        assert!(book.sheets[0].is_worksheet);
+        assert_eq!(book.sheets[1].path, "xl/chartsheets/sheet1.xml");
+        assert!(!book.sheets[1].is_worksheet);
+    }
+
+    #[test]
+    fn date_formats_are_recognised() {
+        for code in ["yyyy-mm-dd", "d/m/yy h:mm", "[h]:mm:ss", "mmm yyyy", "[$-409]dddd, mmmm d, yyyy", "hh:mm AM/PM"] {
+            assert!(is_date_format(code), "{code}");
+        }
+        for code in ["General", "0.00", "#,##0 \"days\"", "[Red]0.00", "0.00E+00", "@", "\\d0", "_-* #,##0_-"] {
+            assert!(!is_date_format(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn styles_map_cell_formats() {
+        let xml = br#"<styleSheet><numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy\-mm\-dd"/><numFmt numFmtId="165" formatCode="0.000"/></numFmts>
+            <cellStyleXfs count="1"><xf numFmtId="14"/></cellStyleXfs>
+            <cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="164" applyNumberFormat="1"/><xf numFmtId="165"/><xf numFmtId="22"/></cellXfs></styleSheet>"#;
+        assert_eq!(date_styles(xml).expect("reads"), [false, true, false, true]);
+    }
+
+    #[test]
+    fn shared_strings_keep_runs_and_drop_phonetics() {
+        let xml = br#"<sst uniqueCount="4"><si><t>plain</t></si><si><r><rPr><b/></rPr><t>bo</t></r><r><t xml:space="preserve">ld &amp; more</t></r></si>
+            <si><t/></si><si><t>&#x6F22;</t><rPh><t>kan</t></rPh></si></sst>"#;
+        let table = SharedStrings::read(&xml[..]).expect("reads");
+        assert_eq!(table.get(0), Some("plain"));
+        assert_eq!(table.get(1), Some("bold & more"));
+        assert_eq!(table.get(2), Some(""));
+        assert_eq!(table.get(3), Some("漢"));
+        assert_eq!(table.get(4), None);
+    }
+}

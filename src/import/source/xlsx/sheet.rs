@@ -1,0 +1,289 @@
+//! The hot loop of an .xlsx import: a worksheet's `<sheetData>` scanned row by row as it inflates,
+//! each `<c>` turned into a typed value (shared strings looked up, date-styled serials made dates,
+//! formulas read as their cached values, error cells counted and kept as NULL).
+
+use super::parts::SharedStrings;
+use super::xml::{attr, broken, decode, next_tag, Chunks};
+use crate::import::dates::from_serial;
+use crate::import::source::{RowAssembler, RowVisitor};
+use crate::import::value::{parse_text, Value};
+use crate::import::ImportError;
+use memchr::memchr;
+use std::io::Read;
+
+/// What the cells of a sheet are read against.
+pub struct Context<'a> {
+    pub shared: &'a SharedStrings,
+    /// Per cell style: whether it shows numbers as dates.
+    pub date_styles: &'a [bool],
+    pub date1904: bool,
+}
+
+/// Streams the rows of one worksheet part into `visitor`.
+pub fn scan(part: impl Read, ctx: &Context<'_>, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+    let mut chunks = Chunks::new(part, "row");
+    let mut scanner = Scanner { ctx, rows: None, first_col: 0, row: 0, col: 0, text: String::with_capacity(256) };
+    while let Some(chunk) = chunks.next()? {
+        if scanner.chunk(chunk, visitor)? {
+            return Ok(());
+        }
+    }
+    Err(broken("the sheet ends before its last row"))
+}
+
+struct Scanner<'a> {
+    ctx: &'a Context<'a>,
+    /// Set once `<sheetData>` starts (the dimension before it tells the first column).
+    rows: Option<RowAssembler>,
+    first_col: u32,
+    /// 0-based row and next column, for cells and rows that omit their `r` reference.
+    row: u32,
+    col: u32,
+    text: String,
+}
+
+impl Scanner<'_> {
+    /// Reads a chunk of whole elements; true once `</sheetData>` was reached.
+    fn chunk(&mut self, xml: &[u8], visitor: &mut dyn RowVisitor) -> Result<bool, ImportError> {
+        let mut at = 0;
+        while let Some((tag, next)) = next_tag(xml, at)? {
+            at = next;
+            let Some(rows) = self.rows.as_mut() else {
+                match tag.name {
+                    b"dimension" => self.first_col = dimension(attr(tag.attrs, b"ref").unwrap_or_default(), visitor),
+                    b"sheetData" if tag.empty => return Ok(true),
+                    b"sheetData" => self.rows = Some(RowAssembler::new(self.first_col)),
+                    _ => {}
+                }
+                continue;
+            };
+            match tag.name {
+                b"row" if !tag.closing => {
+                    self.row = match attr(tag.attrs, b"r").and_then(number) {
+                        Some(r) if r > 0 => r - 1,
+                        _ => self.row + 1,
+                    };
+                    self.col = 0;
+                }
+                b"c" if !tag.closing => {
+                    let col = attr(tag.attrs, b"r").map_or(self.col, column);
+                    self.col = col + 1;
+                    if tag.empty {
+                        continue;
+                    }
+                    let kind = attr(tag.attrs, b"t");
+                    let style = attr(tag.attrs, b"s").and_then(number).unwrap_or(0) as usize;
+                    let (value, next) = cell(xml, at, kind, style, self.ctx, &mut self.text, visitor)?;
+                    at = next;
+                    rows.push(self.row, col, value, visitor)?;
+                }
+                b"sheetData" if tag.closing => {
+                    rows.flush(visitor)?;
+                    return Ok(true);
+                }
+                _ => {}
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// `A1:J1048576`: reports the data rows (header excluded) and returns the first column.
+fn dimension(range: &[u8], visitor: &mut dyn RowVisitor) -> u32 {
+    let mut ends = range.split(|b| *b == b':').map(|r| (row_of(r), column(r)));
+    let (first, last) = (ends.next(), ends.next());
+    if let (Some((Some(r0), c0)), Some((Some(r1), _))) = (first, last) {
+        if r1 > r0 {
+            visitor.total(u64::from(r1 - r0), false);
+        }
+        return c0;
+    }
+    0
+}
+
+/// Reads the inside of a `<c>` (from `at`, just past its start tag) up to `</c>`: the cell's value
+/// and the position after it.
+fn cell(
+    xml: &[u8],
+    mut at: usize,
+    kind: Option<&[u8]>,
+    style: usize,
+    ctx: &Context<'_>,
+    text: &mut String,
+    visitor: &mut dyn RowVisitor,
+) -> Result<(Value, usize), ImportError> {
+    let mut raw: &[u8] = &[];
+    let mut has_value = false;
+    let mut in_phonetic = false;
+    text.clear();
+    loop {
+        let (tag, next) = next_tag(xml, at)?.ok_or_else(|| broken("a cell never ends"))?;
+        at = next;
+        match tag.name {
+            b"v" if !tag.closing && !tag.empty => {
+                let end = memchr(b'<', &xml[at..]).ok_or_else(|| broken("a value never ends"))?;
+                raw = &xml[at..at + end];
+                has_value = true;
+                at += end;
+            }
+            // Inline strings: `<is><t>..</t></is>`, or rich text runs of `<t>`s.
+            b"t" if !tag.closing && !tag.empty && !in_phonetic => {
+                let end = memchr(b'<', &xml[at..]).ok_or_else(|| broken("a text never ends"))?;
+                decode(text, &xml[at..at + end])?;
+                has_value = true;
+                at += end;
+            }
+            b"rPh" => in_phonetic = !tag.closing && !tag.empty,
+            b"c" if tag.closing => break,
+            _ => {} // `<f>` formulas: the cached `<v>` is what we import
+        }
+    }
+    if !has_value {
+        return Ok((Value::Null, at));
+    }
+    let value = match kind {
+        None | Some(b"n") => {
+            let is_date = ctx.date_styles.get(style).copied().unwrap_or(false);
+            number_value(raw, is_date, ctx.date1904).ok_or_else(|| broken(format!("{:?} is not a number", String::from_utf8_lossy(raw))))?
+        }
+        Some(b"s") => {
+            let i = number(raw).ok_or_else(|| broken("a shared-string index is not a number"))? as usize;
+            Value::text(ctx.shared.get(i).ok_or_else(|| broken(format!("shared string {i} does not exist")))?)
+        }
+        Some(b"inlineStr") => Value::text(text),
+        Some(b"b") => Value::Bool(matches!(raw.trim_ascii(), b"1" | b"true")),
+        Some(b"e") => {
+            visitor.error_cell();
+            Value::Null
+        }
+        Some(b"d") => {
+            decode(text, raw)?;
+            parse_text(text)
+        }
+        // `str` (a formula's text result) and anything unknown: the text as written.
+        Some(_) => {
+            decode(text, raw)?;
+            Value::text(text)
+        }
+    };
+    Ok((value, at))
+}
+
+/// A numeric cell: whole numbers as integers, date-styled serials as dates (negative serials are
+/// no dates, whatever the style says).
+fn number_value(raw: &[u8], is_date: bool, date1904: bool) -> Option<Value> {
+    let raw = raw.trim_ascii();
+    if !is_date {
+        let (negative, digits) = match raw.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, raw),
+        };
+        if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
+            let n = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            return Some(Value::Int(if negative { -n } else { n }));
+        }
+    }
+    let f: f64 = std::str::from_utf8(raw).ok()?.parse().ok()?;
+    if is_date && f >= 0.0 && f.is_finite() {
+        return Some(from_serial(f, date1904).into());
+    }
+    Some(Value::from_f64(f))
+}
+
+fn number(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+}
+
+/// The 0-based column of a cell reference (`AB12` → 27); 0 when it has no letters.
+fn column(reference: &[u8]) -> u32 {
+    let letters = reference.iter().take_while(|b| b.is_ascii_alphabetic()).take(3);
+    letters.fold(0u32, |n, b| n * 26 + u32::from(b.to_ascii_uppercase() - b'A' + 1)).saturating_sub(1)
+}
+
+/// The 0-based row of a cell reference (`AB12` → 11).
+fn row_of(reference: &[u8]) -> Option<u32> {
+    let digits = &reference[reference.iter().position(u8::is_ascii_digit)?..];
+    number(digits)?.checked_sub(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::dates::days_from_civil;
+
+    #[derive(Default)]
+    struct Collect {
+        rows: Vec<Vec<Value>>,
+        total: Option<u64>,
+        errors: u32,
+    }
+
+    impl RowVisitor for Collect {
+        fn total(&mut self, rows: u64, _estimated: bool) {
+            self.total = Some(rows);
+        }
+        fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError> {
+            self.rows.push(std::mem::take(cells));
+            Ok(())
+        }
+        fn error_cell(&mut self) {
+            self.errors += 1;
+        }
+    }
+
+    fn read(sheet: &str, shared: &SharedStrings) -> Collect {
+        let ctx = Context { shared, date_styles: &[false, true], date1904: false };
+        let mut out = Collect::default();
+        scan(sheet.as_bytes(), &ctx, &mut out).expect("scans");
+        out
+    }
+
+    #[test]
+    fn every_cell_kind() {
+        let shared = SharedStrings::read(&b"<sst><si><t>Name</t></si><si><t>Ada</t></si></sst>"[..]).expect("sst");
+        let sheet = r#"<worksheet><dimension ref="B2:F4"/><sheetData>
+            <row r="2"><c r="B2" t="s"><v>0</v></c><c r="C2" t="inlineStr"><is><t>When</t></is></c><c r="D2" t="str"><f>"Ok"</f><v>Ok</v></c><c r="F2" t="s"><v>0</v></c></row>
+            <row r="3"><c r="B3" t="s"><v>1</v></c><c r="C3" s="1"><v>45292</v></c><c r="D3" t="b"><v>1</v></c><c r="E3" t="e"><f>1/0</f><v>#DIV/0!</v></c><c r="F3"><v>-12.5</v></c></row>
+            <row r="4" spans="2:6"><c r="B4" s="1"/><c r="C4" s="1"><v>45292.75</v></c><c r="D4"><f>2*21</f><v>42</v></c><c r="F4" t="inlineStr"><is><r><t>a&amp;</t></r><r><t>b</t></r></is></c></row>
+            <row r="5"/></sheetData></worksheet>"#;
+        let out = read(sheet, &shared);
+        assert_eq!(out.total, Some(2));
+        assert_eq!(out.errors, 1);
+        let day = days_from_civil(2024, 1, 1);
+        assert_eq!(
+            out.rows,
+            vec![
+                vec![Value::Text("Name".into()), Value::Text("When".into()), Value::Text("Ok".into()), Value::Null, Value::Text("Name".into())],
+                vec![Value::Text("Ada".into()), Value::Date(day), Value::Bool(true), Value::Null, Value::Real(-12.5)],
+                vec![Value::Null, Value::DateTime(i64::from(day) * 86_400_000 + 18 * 3_600_000), Value::Int(42), Value::Null, Value::Text("a&b".into())],
+            ]
+        );
+    }
+
+    #[test]
+    fn cells_without_references_follow_each_other() {
+        let sheet = "<worksheet><sheetData><row><c><v>1</v></c><c><v>2</v></c></row><row><c><v>3</v></c></row></sheetData></worksheet>";
+        let out = read(sheet, &SharedStrings::default());
+        assert_eq!(out.rows, vec![vec![Value::Int(1), Value::Int(2)], vec![Value::Int(3)]]);
+    }
+
+    #[test]
+    fn a_cut_off_sheet_is_an_error() {
+        let ctx = Context { shared: &SharedStrings::default(), date_styles: &[], date1904: false };
+        let cut = "<worksheet><sheetData><row r=\"1\"><c r=\"A1\"><v>1</v></c></row><row r=\"2\"><c r=\"A2\"><v>";
+        let err = scan(cut.as_bytes(), &ctx, &mut Collect::default()).expect_err("cut off");
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(column(b"A1"), 0);
+        assert_eq!(column(b"AB12"), 27);
+        assert_eq!(column(b"XFD1"), 16_383);
+        assert_eq!(row_of(b"AB12"), Some(11));
+        assert_eq!(row_of(b"AB"), None);
+    }
+}

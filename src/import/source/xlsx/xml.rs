@@ -1,0 +1,281 @@
+//! Just enough XML for SpreadsheetML, over byte slices: find the next tag, read an attribute, decode
+//! text (entities and OOXML's `_xHHHH_` escapes), and feed a stream to the parser in chunks that end
+//! on a complete element. A general XML parser spends most of an import's time here; SpreadsheetML
+//! needs no namespaces (only prefixes are dropped), no DTDs and no validation.
+
+use crate::import::ImportError;
+use memchr::{memchr, memchr3, memmem};
+use std::io::Read;
+
+pub fn broken(why: impl std::fmt::Display) -> ImportError {
+    ImportError::Invalid(format!("the workbook cannot be read, the file may be damaged: {why}"))
+}
+
+/// One tag: `<name attrs>`, `<name attrs/>` or `</name>`, with any `prefix:` dropped from the name.
+#[derive(Debug, Clone, Copy)]
+pub struct Tag<'a> {
+    pub name: &'a [u8],
+    pub attrs: &'a [u8],
+    pub closing: bool,
+    pub empty: bool,
+}
+
+/// The next tag at or after `from`, and the position just past its `>`. Comments, processing
+/// instructions and declarations are skipped. `None` when no `<` is left; an error when a tag is
+/// cut off (callers hand in whole elements, so that means a damaged file).
+pub fn next_tag(data: &[u8], from: usize) -> Result<Option<(Tag<'_>, usize)>, ImportError> {
+    let mut at = from;
+    loop {
+        let Some(lt) = memchr(b'<', &data[at..]).map(|i| at + i) else { return Ok(None) };
+        let rest = &data[lt + 1..];
+        if rest.starts_with(b"!--") {
+            let end = memmem::find(rest, b"-->").ok_or_else(|| broken("a comment never ends"))?;
+            at = lt + 1 + end + 3;
+            continue;
+        }
+        if rest.starts_with(b"?") || rest.starts_with(b"!") {
+            let end = memchr(b'>', rest).ok_or_else(|| broken("a declaration never ends"))?;
+            at = lt + 1 + end + 1;
+            continue;
+        }
+        let gt = tag_end(rest).ok_or_else(|| broken("a tag never ends"))?;
+        let body = &rest[..gt];
+        let (closing, body) = match body.strip_prefix(b"/") {
+            Some(b) => (true, b),
+            None => (false, body),
+        };
+        let (empty, body) = match body.strip_suffix(b"/") {
+            Some(b) => (true, b),
+            None => (false, body),
+        };
+        let name_len = body.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(body.len());
+        let qname = &body[..name_len];
+        let name = match memchr(b':', qname) {
+            Some(i) => &qname[i + 1..],
+            None => qname,
+        };
+        return Ok(Some((Tag { name, attrs: &body[name_len..], closing, empty }, lt + 1 + gt + 1)));
+    }
+}
+
+/// Position of the `>` that ends a tag body, skipping quoted attribute values (which may hold `>`).
+fn tag_end(rest: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let j = i + memchr3(b'>', b'"', b'\'', &rest[i..])?;
+        if rest[j] == b'>' {
+            return Some(j);
+        }
+        let quote = rest[j];
+        i = j + 1 + memchr(quote, &rest[j + 1..])? + 1;
+    }
+}
+
+/// The raw (undecoded) value of the attribute whose local name is `name`.
+pub fn attr<'a>(attrs: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut rest = attrs;
+    loop {
+        let eq = memchr(b'=', rest)?;
+        let key = rest[..eq].trim_ascii();
+        let key = match memchr(b':', key) {
+            Some(i) => &key[i + 1..],
+            None => key,
+        };
+        let after = rest[eq + 1..].trim_ascii_start();
+        let quote = *after.first()?;
+        let end = memchr(quote, &after[1..])?;
+        if key == name {
+            return Some(&after[1..1 + end]);
+        }
+        rest = &after[1 + end + 1..];
+    }
+}
+
+/// Appends `raw` text to `out`, resolving XML entities and OOXML `_xHHHH_` escapes.
+pub fn decode(out: &mut String, raw: &[u8]) -> Result<(), ImportError> {
+    let text = std::str::from_utf8(raw).map_err(|_| broken("text that is not UTF-8"))?;
+    if memchr::memchr2(b'&', b'_', raw).is_none() {
+        out.push_str(text);
+        return Ok(());
+    }
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '_']) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if rest.starts_with('&') {
+            let end = rest.find(';').ok_or_else(|| broken("an unfinished character reference"))?;
+            let entity = &rest[1..end];
+            let ch = match entity {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                _ => {
+                    let code = match entity.strip_prefix("#x").or_else(|| entity.strip_prefix("#X")) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => entity.strip_prefix('#').and_then(|d| d.parse().ok()),
+                    };
+                    code.and_then(char::from_u32).ok_or_else(|| broken(format!("an unknown entity &{entity};")))?
+                }
+            };
+            out.push(ch);
+            rest = &rest[end + 1..];
+        } else {
+            // `_x000D_` stands for a character XML cannot hold; `_x005F_` escapes a literal `_`.
+            let escaped = rest.as_bytes();
+            let code = (escaped.len() >= 7 && escaped[1] == b'x' && escaped[6] == b'_')
+                .then(|| u32::from_str_radix(&rest[2..6], 16).ok())
+                .flatten();
+            match code.and_then(char::from_u32) {
+                Some(ch) => {
+                    out.push(ch);
+                    rest = &rest[7..];
+                }
+                None => {
+                    out.push('_');
+                    rest = &rest[1..];
+                }
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(())
+}
+
+/// Reads a stream in pieces that each end just after a complete `</unit>` element (any prefix), so
+/// the parser always sees whole elements; memory stays at a few chunks whatever the part's size.
+pub struct Chunks<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Bytes of `buf` already handed out.
+    consumed: usize,
+    eof: bool,
+    finder: memmem::FinderRev<'static>,
+}
+
+/// Bytes read from the stream at a time.
+const READ_SIZE: usize = 1 << 20;
+/// A single element larger than this is a file built to exhaust memory.
+const MAX_ELEMENT: usize = 256 << 20;
+
+impl<R: Read> Chunks<R> {
+    /// Chunks ending on `</unit>`, where `unit` is a local name such as `row` or `si`.
+    pub fn new(reader: R, unit: &'static str) -> Self {
+        let finder = memmem::FinderRev::new(format!("{unit}>").as_bytes()).into_owned();
+        Self { reader, buf: Vec::with_capacity(2 * READ_SIZE), consumed: 0, eof: false, finder }
+    }
+
+    /// The next piece: everything up to the last complete unit end, or the whole rest at the end of
+    /// the stream. `None` once everything was handed out.
+    pub fn next(&mut self) -> Result<Option<&[u8]>, ImportError> {
+        self.buf.drain(..self.consumed);
+        self.consumed = 0;
+        loop {
+            if let Some(end) = self.last_unit_end() {
+                self.consumed = end;
+                return Ok(Some(&self.buf[..end]));
+            }
+            if self.eof {
+                self.consumed = self.buf.len();
+                return Ok((!self.buf.is_empty()).then_some(&self.buf[..]));
+            }
+            if self.buf.len() > MAX_ELEMENT {
+                return Err(broken("one row is larger than 256 MB"));
+            }
+            self.fill()?;
+        }
+    }
+
+    fn fill(&mut self) -> Result<(), ImportError> {
+        let len = self.buf.len();
+        self.buf.resize(len + READ_SIZE, 0);
+        let mut filled = len;
+        while filled < self.buf.len() {
+            match self.reader.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(filled);
+                    return Err(broken(e));
+                }
+            }
+        }
+        self.buf.truncate(filled);
+        Ok(())
+    }
+
+    /// End (exclusive) of the last `</unit>` or `</prefix:unit>` in the buffer, if any. Text and
+    /// attribute values cannot hold a raw `<`, so a `</` always starts a real tag.
+    fn last_unit_end(&self) -> Option<usize> {
+        let mut hay = &self.buf[..];
+        let needle_len = self.finder.needle().len();
+        while let Some(i) = self.finder.rfind(hay) {
+            let head = &hay[..i];
+            let lt = memchr::memrchr(b'<', head)?;
+            let between = &head[lt + 1..];
+            if between.first() == Some(&b'/') && between[1..].iter().all(|b| *b != b'>' && !b.is_ascii_whitespace()) {
+                let prefix = &between[1..];
+                if prefix.is_empty() || prefix.last() == Some(&b':') {
+                    return Some(i + needle_len);
+                }
+            }
+            hay = head;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(raw: &str) -> String {
+        let mut s = String::new();
+        decode(&mut s, raw.as_bytes()).expect("decodes");
+        s
+    }
+
+    #[test]
+    fn text_escapes_are_resolved() {
+        assert_eq!(decoded("plain"), "plain");
+        assert_eq!(decoded("R&amp;D &lt;b&gt; &quot;x&quot; &apos;y&apos;"), "R&D <b> \"x\" 'y'");
+        assert_eq!(decoded("&#233;t&#xE9;"), "été");
+        assert_eq!(decoded("line_x000D_break and snake_case_x005F_x"), "line\rbreak and snake_case_x");
+        assert!(decode(&mut String::new(), b"&bogus;").is_err());
+    }
+
+    #[test]
+    fn tags_and_attributes() {
+        let xml = br#"<?xml version="1.0"?><!-- c --><x:c r="B7" t='s' s="3"><v>12</v></x:c><row/>"#;
+        let (tag, at) = next_tag(xml, 0).expect("ok").expect("tag");
+        assert_eq!(tag.name, b"c");
+        assert!(!tag.closing && !tag.empty);
+        assert_eq!(attr(tag.attrs, b"r"), Some(&b"B7"[..]));
+        assert_eq!(attr(tag.attrs, b"t"), Some(&b"s"[..]));
+        assert_eq!(attr(tag.attrs, b"x"), None);
+        let (v, at) = next_tag(xml, at).expect("ok").expect("tag");
+        assert_eq!((v.name, &xml[at..at + 2]), (&b"v"[..], &b"12"[..]));
+        let (_, at) = next_tag(xml, at).expect("ok").expect("tag");
+        let (end_c, at) = next_tag(xml, at).expect("ok").expect("tag");
+        assert!(end_c.closing && end_c.name == b"c");
+        let (row, _) = next_tag(xml, at).expect("ok").expect("tag");
+        assert!(row.empty && row.name == b"row");
+        assert_eq!(attr(br#" a="x>y" b="2""#, b"b"), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn chunks_end_on_whole_units() {
+        let xml = b"<sheetData><row r=\"1\"><c><v>1</v></c></row><x:row r=\"2\"></x:row><row r=\"3\"><c>";
+        let mut chunks = Chunks::new(&xml[..], "row");
+        let first = chunks.next().expect("ok").expect("chunk").to_vec();
+        assert!(first.ends_with(b"</x:row>"), "{}", String::from_utf8_lossy(&first));
+        let rest = chunks.next().expect("ok").expect("rest").to_vec();
+        assert_eq!(rest, b"<row r=\"3\"><c>");
+        assert!(chunks.next().expect("ok").is_none());
+    }
+}
