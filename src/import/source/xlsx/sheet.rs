@@ -3,7 +3,7 @@
 //! formulas read as their cached values, error cells counted and kept as NULL).
 
 use super::parts::SharedStrings;
-use super::xml::{attr, broken, decode, next_tag, Chunks};
+use super::xml::{attr, attrs, broken, decode, next_tag, Chunks};
 use crate::import::dates::from_serial;
 use crate::import::source::{RowAssembler, RowVisitor};
 use crate::import::value::{parse_text, Value};
@@ -66,13 +66,20 @@ impl Scanner<'_> {
                     self.col = 0;
                 }
                 b"c" if !tag.closing => {
-                    let col = attr(tag.attrs, b"r").map_or(self.col, column);
+                    let (mut reference, mut kind, mut style) = (None, None, 0);
+                    for (key, value) in attrs(tag.attrs) {
+                        match key {
+                            b"r" => reference = Some(value),
+                            b"t" => kind = Some(value),
+                            b"s" => style = number(value).unwrap_or(0) as usize,
+                            _ => {}
+                        }
+                    }
+                    let col = reference.map_or(self.col, column);
                     self.col = col + 1;
                     if tag.empty {
                         continue;
                     }
-                    let kind = attr(tag.attrs, b"t");
-                    let style = attr(tag.attrs, b"s").and_then(number).unwrap_or(0) as usize;
                     let (value, next) = cell(xml, at, kind, style, self.ctx, &mut self.text, visitor)?;
                     at = next;
                     rows.push(self.row, col, value, visitor)?;
@@ -114,29 +121,19 @@ fn cell(
 ) -> Result<(Value, usize), ImportError> {
     let mut raw: &[u8] = &[];
     let mut has_value = false;
-    let mut in_phonetic = false;
     text.clear();
-    loop {
-        let (tag, next) = next_tag(xml, at)?.ok_or_else(|| broken("a cell never ends"))?;
-        at = next;
-        match tag.name {
-            b"v" if !tag.closing && !tag.empty => {
-                let end = memchr(b'<', &xml[at..]).ok_or_else(|| broken("a value never ends"))?;
-                raw = &xml[at..at + end];
-                has_value = true;
-                at += end;
-            }
-            // Inline strings: `<is><t>..</t></is>`, or rich text runs of `<t>`s.
-            b"t" if !tag.closing && !tag.empty && !in_phonetic => {
-                let end = memchr(b'<', &xml[at..]).ok_or_else(|| broken("a text never ends"))?;
-                decode(text, &xml[at..at + end])?;
-                has_value = true;
-                at += end;
-            }
-            b"rPh" => in_phonetic = !tag.closing && !tag.empty,
-            b"c" if tag.closing => break,
-            _ => {} // `<f>` formulas: the cached `<v>` is what we import
-        }
+    // Nearly every cell is `<v>..</v></c>` or `<is><t>..</t></is></c>`: take those without the
+    // general loop below.
+    if let Some((inner, end)) = simple(xml, at, b"<v>", b"</v></c>") {
+        raw = inner;
+        has_value = true;
+        at = end;
+    } else if let Some((inner, end)) = simple(xml, at, b"<is><t>", b"</t></is></c>") {
+        decode(text, inner)?;
+        has_value = true;
+        at = end;
+    } else {
+        at = general(xml, at, &mut raw, &mut has_value, text)?;
     }
     if !has_value {
         return Ok((Value::Null, at));
@@ -167,6 +164,46 @@ fn cell(
         }
     };
     Ok((value, at))
+}
+
+/// `open` + text + `close` at `at`: the text and the position after `close`.
+fn simple<'x>(xml: &'x [u8], at: usize, open: &[u8], close: &[u8]) -> Option<(&'x [u8], usize)> {
+    let rest = xml.get(at..)?.strip_prefix(open)?;
+    let end = memchr(b'<', rest)?;
+    rest[end..].starts_with(close).then(|| (&rest[..end], at + open.len() + end + close.len()))
+}
+
+/// Any other cell content, tag by tag up to `</c>`: formulas, rich text, phonetic hints.
+fn general<'x>(
+    xml: &'x [u8],
+    mut at: usize,
+    raw: &mut &'x [u8],
+    has_value: &mut bool,
+    text: &mut String,
+) -> Result<usize, ImportError> {
+    let mut in_phonetic = false;
+    loop {
+        let (tag, next) = next_tag(xml, at)?.ok_or_else(|| broken("a cell never ends"))?;
+        at = next;
+        match tag.name {
+            b"v" if !tag.closing && !tag.empty => {
+                let end = memchr(b'<', &xml[at..]).ok_or_else(|| broken("a value never ends"))?;
+                *raw = &xml[at..at + end];
+                *has_value = true;
+                at += end;
+            }
+            // Inline strings: `<is><t>..</t></is>`, or rich text runs of `<t>`s.
+            b"t" if !tag.closing && !tag.empty && !in_phonetic => {
+                let end = memchr(b'<', &xml[at..]).ok_or_else(|| broken("a text never ends"))?;
+                decode(text, &xml[at..at + end])?;
+                *has_value = true;
+                at += end;
+            }
+            b"rPh" => in_phonetic = !tag.closing && !tag.empty,
+            b"c" if tag.closing => return Ok(at),
+            _ => {} // `<f>` formulas: the cached `<v>` is what we import
+        }
+    }
 }
 
 /// A numeric cell: whole numbers as integers, date-styled serials as dates (negative serials are

@@ -4,7 +4,7 @@
 //! needs no namespaces (only prefixes are dropped), no DTDs and no validation.
 
 use crate::import::ImportError;
-use memchr::{memchr, memchr3, memmem};
+use memchr::{memchr, memmem};
 use std::io::Read;
 
 pub fn broken(why: impl std::fmt::Display) -> ImportError {
@@ -59,36 +59,38 @@ pub fn next_tag(data: &[u8], from: usize) -> Result<Option<(Tag<'_>, usize)>, Im
 }
 
 /// Position of the `>` that ends a tag body, skipping quoted attribute values (which may hold `>`).
+/// A plain loop: tags are a few dozen bytes, too short for vectorised searches to pay off.
 fn tag_end(rest: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    loop {
-        let j = i + memchr3(b'>', b'"', b'\'', &rest[i..])?;
-        if rest[j] == b'>' {
-            return Some(j);
+    let mut quote = 0u8;
+    for (i, &b) in rest.iter().enumerate() {
+        match b {
+            b'"' | b'\'' if quote == 0 => quote = b,
+            _ if b == quote => quote = 0,
+            b'>' if quote == 0 => return Some(i),
+            _ => {}
         }
-        let quote = rest[j];
-        i = j + 1 + memchr(quote, &rest[j + 1..])? + 1;
     }
+    None
+}
+
+/// Every `name="value"` pair of a tag's attributes, names without their prefix, values raw.
+pub fn attrs(attrs: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut rest = attrs;
+    std::iter::from_fn(move || {
+        let eq = rest.iter().position(|&b| b == b'=')?;
+        let key = rest[..eq].trim_ascii();
+        let key = key.iter().position(|&b| b == b':').map_or(key, |i| &key[i + 1..]);
+        let after = rest[eq + 1..].trim_ascii_start();
+        let quote = *after.first()?;
+        let end = after[1..].iter().position(|&b| b == quote)?;
+        rest = &after[1 + end + 1..];
+        Some((key, &after[1..1 + end]))
+    })
 }
 
 /// The raw (undecoded) value of the attribute whose local name is `name`.
-pub fn attr<'a>(attrs: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let mut rest = attrs;
-    loop {
-        let eq = memchr(b'=', rest)?;
-        let key = rest[..eq].trim_ascii();
-        let key = match memchr(b':', key) {
-            Some(i) => &key[i + 1..],
-            None => key,
-        };
-        let after = rest[eq + 1..].trim_ascii_start();
-        let quote = *after.first()?;
-        let end = memchr(quote, &after[1..])?;
-        if key == name {
-            return Some(&after[1..1 + end]);
-        }
-        rest = &after[1 + end + 1..];
-    }
+pub fn attr<'a>(list: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    attrs(list).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 /// Appends `raw` text to `out`, resolving XML entities and OOXML `_xHHHH_` escapes.
