@@ -5,6 +5,7 @@ and the peers a user would otherwise pick, all in the same run, and rewrites BEN
     python3 bench/run.py                      # 100k, 500k and 1,048,575 rows, 3 runs each, peers too
     python3 bench/run.py --sizes 1048575 --runs 5
     python3 bench/run.py --smoke              # 100k rows, 1 run, no peers; checks, writes nothing
+    python3 bench/run.py --smoke --debug      # the same on the tests' debug build (CI runs this)
 
 Every case runs as a child process timed by wall clock, with its peak RSS from GNU time (the
 largest of the process and the children it waited for). The table reports the median
@@ -94,16 +95,20 @@ def count_rows(db: Path, table: str) -> int:
 # Set-up: binaries, inputs, peers
 
 
-def build() -> Path:
-    say("building sheetport and the data generator (release)")
-    # The same compile-time LEPTOS_OUTPUT_NAME as cargo-leptos uses, so this build neither thrashes
-    # its release build nor makes a server whose page asks for the wrong .wasm name.
+def build(debug: bool) -> Path:
+    say(f"building sheetport and the data generator ({'debug' if debug else 'release'})")
+    # The same compile-time settings as cargo-leptos uses (LEPTOS_OUTPUT_NAME always; the
+    # erase_components cfg in debug builds), so this build neither thrashes cargo-leptos' builds
+    # nor makes a server whose page asks for the wrong .wasm name.
     env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET), LEPTOS_OUTPUT_NAME="sheetport")
+    if debug:
+        env["RUSTFLAGS"] = "--cfg erase_components"
+    profile = [] if debug else ["--release"]
     subprocess.run(
-        ["cargo", "build", "--quiet", "--release", "--features", "ssr", "--bin", "sheetport", "--example", "gen"],
+        ["cargo", "build", "--quiet", *profile, "--features", "ssr", "--bin", "sheetport", "--example", "gen"],
         cwd=ROOT, env=env, check=True,
     )
-    return TARGET / "release"
+    return TARGET / ("debug" if debug else "release")
 
 
 def inputs(release: Path, rows: int) -> dict[str, Path]:
@@ -369,13 +374,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-peers", action="store_true", help="skip polars, DuckDB and pandas")
     ap.add_argument("--smoke", action="store_true", help="100k rows, one run, no peers; prints, writes nothing")
+    ap.add_argument("--debug", action="store_true", help="use the debug build the tests made (for CI's smoke run)")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args()
     if args.smoke:
         args.sizes, args.runs, args.no_peers = "100000", 1, True
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
 
-    release = build()
+    release = build(args.debug)
     py = None if args.no_peers else ensure_venv()
     vers = versions(py)
     results: dict[int, list[Result]] = {}

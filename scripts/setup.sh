@@ -43,10 +43,15 @@ setup_build() {
 
 setup_all() {
   setup_build
-  if [ ! -x /usr/bin/chromium ]; then
-    say "installing Debian's chromium for the browser tests"
+  # chromium for the browser tests; sqlite3 and unzip for the benchmark's floors.
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v sqlite3 >/dev/null || missing+=(sqlite3)
+  command -v unzip >/dev/null || missing+=(unzip)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian's ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
     say "installing Playwright (no browser download: it drives /usr/bin/chromium)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: unit and integration (real SQLite files, a real
-# server on port 0, a real SSE client), then the browser tests in Debian's Chromium.
+# server on port 0, a real SSE client), then the browser tests in Debian's Chromium, then a smoke run
+# of the benchmark harness (every case must run and import every row).
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_all
 cd "$ROOT"
@@ -18,4 +19,7 @@ test -x "$CARGO_TARGET_DIR/debug/sheetport" || { echo "build failed" >&2; exit 1
 say "browser tests (Playwright + /usr/bin/chromium)"
 export SHEETPORT_BIN="$CARGO_TARGET_DIR/debug/sheetport"
 (cd end2end && npx playwright test)
+
+say "benchmark smoke run (100k rows on the debug build; numbers are not judged here)"
+python3 bench/run.py --smoke --debug >/dev/null
 say "all tests passed"
