@@ -345,6 +345,53 @@ def table(rows: int, results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def part_size(path: Path, part: str) -> int:
+    """Inflated size of one part of a zip archive, from its directory (nothing is inflated)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return z.getinfo(part).file_size
+
+
+def targets(rows: int, results: list[Result]) -> str:
+    """Issue 3's targets, checked against this run's largest size."""
+    def wall(case: str, input_name: str) -> Result | None:
+        return next((r for r in results if r.case.startswith(case) and r.input == input_name), None)
+
+    floor = {n: wall("inflate floor", n) for n in ("xlsx-inline", "xlsx-shared")}
+    cli = {n: wall("sheetport import", n) for n in ("xlsx-inline", "xlsx-shared", "ods", "csv")}
+    polars, sqlite_floor, http = wall("polars", "xlsx-shared"), wall("sqlite3", "csv"), wall("sheetport upload", "xlsx-shared")
+    table_mb = part_size(DATA / f"rows-{rows}-shared.xlsx", "xl/sharedStrings.xml") / 2**20
+    lines = [f"### Targets at {rows:,} rows (from the table above)", "", "| target | measured | met |", "|---|---|---|"]
+
+    def check(target: str, measured: str, ok: bool) -> None:
+        lines.append(f"| {target} | {measured} | {'yes' if ok else '**no**'} |")
+
+    for n in ("xlsx-inline", "xlsx-shared"):
+        if cli[n] and floor[n]:
+            x = cli[n].wall / floor[n].wall
+            check(f".{n.replace('-', ' (')} strings) ≤ 1.3× inflate floor", f"{x:.2f}×", x <= 1.3)
+        if cli[n] and polars:
+            x = polars.wall / cli[n].wall
+            check(f".{n.replace('-', ' (')} strings) ≥ 2× faster than polars", f"{x:.2f}×", x >= 2)
+    if cli["xlsx-inline"]:
+        mb = cli["xlsx-inline"].rss_kb / 1024
+        check("peak RSS, inline strings ≤ 100 MB", f"{mb:.0f} MB", mb <= 100)
+    if cli["xlsx-shared"]:
+        mb, limit = cli["xlsx-shared"].rss_kb / 1024, 2 * table_mb + 64
+        check(f"peak RSS, shared strings ≤ 2 × table ({table_mb:.0f} MB of XML) + 64 MB", f"{mb:.0f} MB of {limit:.0f}", mb <= limit)
+    if cli["csv"] and sqlite_floor:
+        x = cli["csv"].wall / sqlite_floor.wall
+        check(".csv ≤ 1.0× sqlite3 .import", f"{x:.2f}×", x <= 1.0)
+    if cli["ods"] and cli["xlsx-inline"]:
+        x = cli["ods"].wall / cli["xlsx-inline"].wall
+        check(".ods within 2× of the .xlsx time", f"{x:.2f}×", x <= 2)
+    if http and cli["xlsx-shared"]:
+        x = http.wall / cli["xlsx-shared"].wall - 1
+        check("HTTP path adds < 10% over the CLI", f"{x:+.0%}", x < 0.10)
+    return "\n".join(lines)
+
+
 def report(args, results: dict[int, list[Result]], vers: dict[str, str]) -> str:
     cmd = "python3 bench/run.py" + "".join(f" {a}" for a in sys.argv[1:])
     parts = [
@@ -365,6 +412,8 @@ def report(args, results: dict[int, list[Result]], vers: dict[str, str]) -> str:
     ]
     for rows, res in results.items():
         parts += [table(rows, res), ""]
+    largest = max(results)
+    parts += [targets(largest, results[largest]), ""]
     return "\n".join(parts)
 
 

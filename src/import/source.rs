@@ -7,6 +7,7 @@ mod delimited;
 mod excel;
 mod ods;
 mod xlsx;
+mod xml;
 
 use super::detect::Format;
 use super::value::Value;

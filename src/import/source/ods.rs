@@ -1,28 +1,25 @@
 //! OpenDocument spreadsheets, streamed. calamine parses a whole `content.xml` (every sheet) into
-//! memory when it opens an .ods file, so this reader walks the XML itself with quick-xml: one row
-//! at a time, honouring `number-rows-repeated` / `number-columns-repeated` without materialising
-//! the blank runs LibreOffice writes to the sheet's edge.
+//! memory when it opens an .ods file, so this reader scans the XML itself with the byte-level
+//! scanner the .xlsx reader uses, one chunk of whole rows at a time, honouring
+//! `number-rows-repeated` / `number-columns-repeated` without materialising the blank runs
+//! LibreOffice writes to the sheet's edge.
 
+use super::xml::{attrs, broken, decode_xml, next_tag, Chunks, Tag};
 use super::{choose_sheet, RowVisitor};
 use crate::import::dates::{self, DAY_MS};
 use crate::import::value::{parse_text, Value};
 use crate::import::ImportError;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
-use std::fs::File;
+use memchr::memchr;
 use std::cell::Cell;
-use std::io::{BufRead, BufReader, Read};
-use std::rc::Rc;
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 /// A repeated non-empty row is materialised at most this many times; more is a file built to hurt.
 const MAX_REPEAT: u64 = 1_048_576;
 /// How often (in rows) the total is re-estimated from the bytes read.
 const ESTIMATE_EVERY: u64 = 16 * 1024;
-
-fn broken(e: impl std::fmt::Display) -> ImportError {
-    ImportError::Invalid(format!("the .ods file cannot be read, it may be damaged: {e}"))
-}
 
 /// Counts the inflated bytes read, to estimate the row total as CSV does (ODS declares none).
 struct Counting<R> {
@@ -38,71 +35,96 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Where the reader is in `content.xml`: bytes read so far and its inflated size.
-struct Position {
-    read: Rc<Cell<u64>>,
-    size: u64,
-}
-
-type Xml<'a> = Reader<BufReader<Counting<&'a mut dyn Read>>>;
-
-/// Runs `f` over a streaming XML reader of the archive's `content.xml`.
-fn with_content<T>(path: &Path, f: impl FnOnce(&mut Xml<'_>, Position) -> Result<T, ImportError>) -> Result<T, ImportError> {
+/// Runs `f` over `content.xml` in chunks of whole rows, with the bytes read so far and its size.
+fn with_content<T>(
+    path: &Path,
+    f: impl FnOnce(&mut Chunks<Counting<&mut dyn Read>>, &Rc<Cell<u64>>, u64) -> Result<T, ImportError>,
+) -> Result<T, ImportError> {
     let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(broken)?;
     let mut entry = zip.by_name("content.xml").map_err(broken)?;
     let size = entry.size();
     let read = Rc::new(Cell::new(0));
     let inner: &mut dyn Read = &mut entry;
-    let mut xml = Reader::from_reader(BufReader::with_capacity(256 * 1024, Counting { inner, read: read.clone() }));
-    xml.config_mut().trim_text(false);
-    f(&mut xml, Position { read, size })
+    let mut chunks = Chunks::new(Counting { inner, read: read.clone() }, "table-row");
+    f(&mut chunks, &read, size)
 }
 
-fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.try_get_attribute(name).ok().flatten().map(|a| a.value.into_owned())
+fn attr_text(tag: &Tag<'_>, name: &[u8]) -> Result<Option<String>, ImportError> {
+    match attrs(tag.attrs).find(|(k, _)| *k == name) {
+        Some((_, raw)) => {
+            let mut s = String::new();
+            decode_xml(&mut s, raw)?;
+            Ok(Some(s))
+        }
+        None => Ok(None),
+    }
 }
 
-fn repeat(e: &BytesStart<'_>, name: &str) -> u64 {
-    attr(e, name).and_then(|v| v.parse().ok()).unwrap_or(1).max(1)
+fn repeat(tag: &Tag<'_>, name: &[u8]) -> u64 {
+    attrs(tag.attrs)
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// Names of the sheets, in order.
 pub fn sheet_names(path: &Path) -> Result<Vec<String>, ImportError> {
-    with_content(path, |xml, _| {
-        let (mut names, mut buf) = (Vec::new(), Vec::new());
-        loop {
-            match xml.read_event_into(&mut buf).map_err(broken)? {
-                Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "table:table" => {
-                    names.push(attr(&e, "table:name").unwrap_or_default());
+    with_content(path, |chunks, _, _| {
+        let mut names = Vec::new();
+        while let Some(xml) = chunks.next()? {
+            let mut at = 0;
+            while let Some((tag, next)) = next_tag(xml, at)? {
+                at = next;
+                if tag.name == b"table" && !tag.closing {
+                    names.push(attr_text(&tag, b"name")?.unwrap_or_default());
                 }
-                Event::Eof => return Ok(names),
-                _ => {}
             }
-            buf.clear();
         }
+        Ok(names)
     })
 }
 
-/// Streams the rows of one sheet.
+/// Streams the rows of one sheet (the first when `sheet` is `None`) in a single pass.
 pub fn stream(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
-    let wanted = choose_sheet(&sheet_names(path)?, sheet)?;
-    visitor.sheet(&wanted);
-    with_content(path, |xml, position| {
-        let mut buf = Vec::with_capacity(4096);
-        loop {
-            match xml.read_event_into(&mut buf).map_err(broken)? {
-                Event::Start(e) if e.name().as_ref() == "table:table" => {
-                    if attr(&e, "table:name").as_deref() == Some(wanted.as_str()) {
-                        read_table(xml, &position, visitor)?;
-                        return Ok(wanted);
+    with_content(path, |chunks, read, size| {
+        let mut seen: Vec<String> = Vec::new();
+        let mut table: Option<(String, Table)> = None;
+        while let Some(xml) = chunks.next()? {
+            let mut at = 0;
+            while let Some((tag, next)) = next_tag(xml, at)? {
+                at = next;
+                if let Some((name, t)) = table.as_mut() {
+                    if t.tag(&tag, xml, &mut at, visitor)? {
+                        return Ok(std::mem::take(name));
                     }
-                    let end = e.to_owned();
-                    xml.read_to_end_into(end.name(), &mut Vec::new()).map_err(broken)?;
+                    if t.emitted % ESTIMATE_EVERY == 0 && t.emitted > 0 && t.estimated_at != t.emitted {
+                        t.estimated_at = t.emitted;
+                        let fraction = read.get().max(1) as f64 / size.max(1) as f64;
+                        visitor.total(((t.emitted - 1) as f64 / fraction) as u64, true);
+                    }
+                } else if tag.name == b"table" && !tag.closing {
+                    let name = attr_text(&tag, b"name")?.unwrap_or_default();
+                    let wanted = match sheet {
+                        None => true,
+                        Some(w) => name == w || name.eq_ignore_ascii_case(w),
+                    };
+                    if wanted && tag.empty {
+                        visitor.sheet(&name);
+                        return Ok(name);
+                    } else if wanted {
+                        visitor.sheet(&name);
+                        table = Some((name, Table::default()));
+                    } else {
+                        seen.push(name);
+                    }
                 }
-                Event::Eof => return Ok(wanted),
-                _ => {}
             }
-            buf.clear();
+        }
+        match table {
+            Some(_) => Err(broken("the sheet ends early")),
+            // Not found: name every sheet the file has, as `choose_sheet` does.
+            None => choose_sheet(&seen, sheet).and_then(|_| Err(broken("the sheet ends early"))),
         }
     })
 }
@@ -113,130 +135,145 @@ struct CellState {
     is_string: bool,
     text: String,
     paragraphs: u32,
+    /// Inside a `<text:p>`: text here is the cell's (whitespace between paragraphs is not).
+    in_paragraph: bool,
     repeat: u64,
 }
 
-fn read_table<R: BufRead>(xml: &mut Reader<R>, position: &Position, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
-    let mut emitted: u64 = 0;
-    let mut buf = Vec::with_capacity(4096);
-    let mut row: Vec<Value> = Vec::with_capacity(64);
-    let mut pending_blanks: u64 = 0; // empty cells not yet placed: only a later value makes them real
-    let mut row_repeat = 1;
-    let mut cell: Option<CellState> = None;
-    let mut in_annotation = false;
-    loop {
-        let event = xml.read_event_into(&mut buf).map_err(broken)?;
-        match event {
-            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "table:table-row" => {
-                row.clear();
-                pending_blanks = 0;
-                // A self-closing row has no cells and no end event: a blank row, skipped.
-                row_repeat = repeat(&e, "table:number-rows-repeated");
+/// The state of the table being read.
+#[derive(Default)]
+struct Table {
+    row: Vec<Value>,
+    /// Empty cells not yet placed: only a later value makes them real.
+    pending_blanks: u64,
+    row_repeat: u64,
+    cell: Option<CellState>,
+    in_annotation: bool,
+    emitted: u64,
+    estimated_at: u64,
+}
+
+impl Table {
+    /// Handles one tag inside the table (and the text after it, moving `at` past that text);
+    /// true once the table ends.
+    fn tag(&mut self, tag: &Tag<'_>, xml: &[u8], at: &mut usize, visitor: &mut dyn RowVisitor) -> Result<bool, ImportError> {
+        match tag.name {
+            b"table" if tag.closing => return Ok(true),
+            b"table-row" if !tag.closing => {
+                self.row.clear();
+                self.pending_blanks = 0;
+                // A self-closing row has no cells and no end tag: a blank row, skipped.
+                self.row_repeat = repeat(tag, b"number-rows-repeated");
             }
-            Event::End(e) if e.name().as_ref() == "table:table-row" => {
-                if row.iter().any(|v| !matches!(v, Value::Null)) {
-                    for _ in 0..row_repeat.min(MAX_REPEAT) {
-                        let mut copy = row.clone();
-                        visitor.row(&mut copy)?;
-                        emitted += 1;
-                        if emitted % ESTIMATE_EVERY == 0 {
-                            let at = position.read.get().max(1) as f64;
-                            visitor.total(((emitted - 1) as f64 * position.size as f64 / at) as u64, true);
-                        }
-                    }
+            b"table-row" => self.end_row(visitor)?,
+            b"table-cell" | b"covered-table-cell" if !tag.closing => {
+                let c = start_cell(tag)?;
+                if tag.empty {
+                    place(&mut self.row, &mut self.pending_blanks, c)?;
+                } else {
+                    self.cell = Some(c);
                 }
             }
-            Event::Start(e) if is_cell(&e) => cell = Some(start_cell(&e)?),
-            Event::Empty(e) if is_cell(&e) => {
-                let c = start_cell(&e)?;
-                place(&mut row, &mut pending_blanks, c)?;
-            }
-            Event::End(e) if matches!(e.name().as_ref(), "table:table-cell" | "table:covered-table-cell") => {
-                if let Some(c) = cell.take() {
-                    place(&mut row, &mut pending_blanks, c)?;
+            b"table-cell" | b"covered-table-cell" => {
+                if let Some(c) = self.cell.take() {
+                    place(&mut self.row, &mut self.pending_blanks, c)?;
                 }
             }
             // A cell's comment is not its value.
-            Event::Start(e) if e.name().as_ref() == "office:annotation" => in_annotation = true,
-            Event::End(e) if e.name().as_ref() == "office:annotation" => in_annotation = false,
-            Event::Start(e) if e.name().as_ref() == "text:p" && !in_annotation => {
-                if let Some(c) = cell.as_mut() {
+            b"annotation" => self.in_annotation = !tag.closing && !tag.empty,
+            b"p" if !tag.closing && !self.in_annotation => {
+                if let Some(c) = self.cell.as_mut() {
                     if c.paragraphs > 0 {
                         c.text.push('\n');
                     }
                     c.paragraphs += 1;
+                    c.in_paragraph = !tag.empty;
                 }
             }
-            Event::Empty(e) if e.name().as_ref() == "text:s" => {
-                if let Some(c) = cell.as_mut() {
-                    let n = repeat(&e, "text:c").min(1024) as usize;
+            b"p" if !self.in_annotation => {
+                if let Some(c) = self.cell.as_mut() {
+                    c.in_paragraph = false;
+                }
+            }
+            b"s" if tag.empty => {
+                if let Some(c) = self.cell.as_mut() {
+                    let n = repeat(tag, b"c").min(1024) as usize;
                     c.text.extend(std::iter::repeat_n(' ', n));
                 }
             }
-            Event::Empty(e) if e.name().as_ref() == "text:tab" => {
-                if let Some(c) = cell.as_mut() {
-                    c.text.push('\t');
-                }
-            }
-            Event::Empty(e) if e.name().as_ref() == "text:line-break" => {
-                if let Some(c) = cell.as_mut() {
-                    c.text.push('\n');
-                }
-            }
-            Event::Text(t) if !in_annotation => {
-                if let Some(c) = cell.as_mut().filter(|c| c.is_string && c.paragraphs > 0) {
-                    c.text.push_str(&t.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) if !in_annotation => {
-                if let Some(c) = cell.as_mut().filter(|c| c.is_string && c.paragraphs > 0) {
-                    let ch = match r.resolve_char_ref().ok().flatten() {
-                        Some(ch) => Some(ch),
-                        None => match r.as_ref() {
-                            "amp" => Some('&'),
-                            "lt" => Some('<'),
-                            "gt" => Some('>'),
-                            "quot" => Some('"'),
-                            "apos" => Some('\''),
-                            _ => None,
-                        },
-                    };
-                    c.text.extend(ch);
-                }
-            }
-            Event::End(e) if e.name().as_ref() == "table:table" => return Ok(()),
-            Event::Eof => return Err(broken("the sheet ends early")),
+            b"tab" if tag.empty => self.push_text("\t"),
+            b"line-break" if tag.empty => self.push_text("\n"),
             _ => {}
         }
-        buf.clear();
+        // Text after the tag belongs to a string cell's paragraph (spans and links included).
+        let in_annotation = self.in_annotation;
+        if let Some(c) = self.cell.as_mut().filter(|c| c.is_string && c.in_paragraph && !in_annotation) {
+            let end = memchr(b'<', &xml[*at..]).map_or(xml.len(), |i| *at + i);
+            decode_xml(&mut c.text, &xml[*at..end])?;
+            *at = end;
+        }
+        Ok(false)
+    }
+
+    fn push_text(&mut self, s: &str) {
+        if let Some(c) = self.cell.as_mut() {
+            c.text.push_str(s);
+        }
+    }
+
+    fn end_row(&mut self, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+        if self.row.iter().all(|v| matches!(v, Value::Null)) {
+            return Ok(());
+        }
+        for i in 0..self.row_repeat.min(MAX_REPEAT) {
+            // The last (usually only) copy takes the row itself.
+            let mut cells = if i + 1 == self.row_repeat.min(MAX_REPEAT) { std::mem::take(&mut self.row) } else { self.row.clone() };
+            visitor.row(&mut cells)?;
+            self.emitted += 1;
+        }
+        Ok(())
     }
 }
 
-fn is_cell(e: &BytesStart<'_>) -> bool {
-    matches!(e.name().as_ref(), "table:table-cell" | "table:covered-table-cell")
+fn utf8(v: Option<&[u8]>) -> Option<&str> {
+    v.and_then(|v| std::str::from_utf8(v).ok())
 }
 
-fn start_cell(e: &BytesStart<'_>) -> Result<CellState, ImportError> {
-    let kind = attr(e, "office:value-type");
-    let value = match kind.as_deref() {
-        Some("float" | "percentage" | "currency") => {
-            attr(e, "office:value").and_then(|v| v.parse::<f64>().ok()).map(Value::from_f64)
+fn start_cell(tag: &Tag<'_>) -> Result<CellState, ImportError> {
+    let (mut kind, mut value_raw, mut date, mut time, mut boolean, mut repeat) = (None, None, None, None, None, 1u64);
+    for (k, v) in attrs(tag.attrs) {
+        match k {
+            b"value-type" => kind = Some(v),
+            b"value" => value_raw = Some(v),
+            b"date-value" => date = Some(v),
+            b"time-value" => time = Some(v),
+            b"boolean-value" => boolean = Some(v),
+            b"number-columns-repeated" => {
+                repeat = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+            }
+            _ => {}
         }
-        Some("boolean") => attr(e, "office:boolean-value").map(|v| Value::Bool(v == "true")),
-        Some("date") => attr(e, "office:date-value").map(|v| match parse_text(&v) {
+    }
+    let value = match kind {
+        Some(b"float" | b"percentage" | b"currency") => {
+            utf8(value_raw).and_then(|v| v.parse::<f64>().ok()).map(Value::from_f64)
+        }
+        Some(b"boolean") => boolean.map(|v| Value::Bool(v == b"true")),
+        Some(b"date") => utf8(date).map(|v| match parse_text(v) {
             // Midnight datetimes are dates, as Excel's serials are.
             Value::DateTime(ms) if ms.rem_euclid(DAY_MS) == 0 => Value::Date(ms.div_euclid(DAY_MS) as i32),
             other => other,
         }),
-        Some("time") => attr(e, "office:time-value").map(|v| time_value(&v)),
+        Some(b"time") => utf8(time).map(time_value),
         _ => None,
     };
     Ok(CellState {
         value,
-        is_string: kind.as_deref() == Some("string") || kind.is_none(),
+        is_string: matches!(kind, None | Some(b"string")),
         text: String::new(),
         paragraphs: 0,
-        repeat: repeat(e, "table:number-columns-repeated"),
+        in_paragraph: false,
+        repeat,
     })
 }
 
@@ -286,6 +323,56 @@ fn place(row: &mut Vec<Value>, pending_blanks: &mut u64, c: CellState) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    #[derive(Default)]
+    struct Collect {
+        sheet: Option<String>,
+        rows: Vec<Vec<Value>>,
+    }
+
+    impl RowVisitor for Collect {
+        fn total(&mut self, _rows: u64, _estimated: bool) {}
+        fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError> {
+            self.rows.push(std::mem::take(cells));
+            Ok(())
+        }
+        fn sheet(&mut self, name: &str) {
+            self.sheet = Some(name.to_owned());
+        }
+    }
+
+    /// An .ods file whose content.xml holds `tables`.
+    fn ods(tables: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let mut zip = zip::ZipWriter::new(file.reopen().expect("reopen"));
+        zip.start_file("content.xml", zip::write::SimpleFileOptions::default()).expect("start");
+        write!(zip, "<office:document-content><office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>").expect("write");
+        zip.finish().expect("finish");
+        file
+    }
+
+    #[test]
+    fn cells_text_repeats_and_sheets() {
+        let file = ods(r#"<table:table table:name="Notes"><table:table-row><table:table-cell office:value-type="string"><text:p>skip me</text:p></table:table-cell></table:table-row></table:table>
+            <table:table table:name="R&amp;D">
+              <table:table-row><table:table-cell office:value-type="string"><text:p>Name</text:p></table:table-cell><table:table-cell table:number-columns-repeated="2"/><table:table-cell><text:p>When</text:p></table:table-cell></table:table-row>
+              <table:table-row table:number-rows-repeated="2"><table:table-cell office:value-type="string"><text:p>a<text:s text:c="2"/><text:span>b</text:span> &amp; c</text:p>
+                  <text:p>second</text:p><office:annotation><text:p>a comment</text:p></office:annotation></table:table-cell>
+                <table:table-cell office:value-type="float" office:value="2.5"><text:p>2,50</text:p></table:table-cell><table:table-cell office:value-type="boolean" office:boolean-value="true"/>
+                <table:table-cell office:value-type="date" office:date-value="2024-01-31"/></table:table-row>
+              <table:table-row table:number-rows-repeated="1000000"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>
+            </table:table>"#);
+        let mut out = Collect::default();
+        assert_eq!(stream(file.path(), Some("r&d"), &mut out).expect("reads"), "R&D");
+        assert_eq!(out.sheet.as_deref(), Some("R&D"));
+        let day = crate::import::dates::days_from_civil(2024, 1, 31);
+        let data = vec![Value::Text("a  b & c\nsecond".into()), Value::Real(2.5), Value::Bool(true), Value::Date(day)];
+        assert_eq!(out.rows, vec![vec![Value::Text("Name".into()), Value::Null, Value::Null, Value::Text("When".into())], data.clone(), data]);
+        assert_eq!(sheet_names(file.path()).expect("names"), ["Notes", "R&D"]);
+        let err = stream(file.path(), Some("Nope"), &mut Collect::default()).expect_err("no such sheet");
+        assert!(err.to_string().contains("its sheets are: Notes, R&D"), "{err}");
+    }
 
     #[test]
     fn ods_times_become_text() {

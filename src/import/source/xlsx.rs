@@ -5,7 +5,6 @@
 
 mod parts;
 mod sheet;
-mod xml;
 
 use super::{choose_sheet, RowVisitor};
 use crate::import::ImportError;
@@ -13,7 +12,7 @@ use parts::{SharedStrings, Workbook};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use xml::broken;
+use super::xml::broken;
 
 type Archive = zip::ZipArchive<BufReader<File>>;
 

@@ -2,7 +2,7 @@
 //! sheet's XML lives, the date system), the styles (which cell styles show dates), and the
 //! shared-string table, kept as one string with offsets rather than a `String` per entry.
 
-use super::xml::{attr, broken, decode, next_tag, Chunks};
+use crate::import::source::xml::{attr, broken, decode, next_tag, Chunks};
 use crate::import::ImportError;
 use std::io::Read;
 

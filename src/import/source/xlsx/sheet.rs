@@ -3,7 +3,7 @@
 //! formulas read as their cached values, error cells counted and kept as NULL).
 
 use super::parts::SharedStrings;
-use super::xml::{attr, attrs, broken, decode, next_tag, Chunks};
+use crate::import::source::xml::{attr, attrs, broken, decode, next_tag, Chunks};
 use crate::import::dates::from_serial;
 use crate::import::source::{RowAssembler, RowVisitor};
 use crate::import::value::{parse_text, Value};

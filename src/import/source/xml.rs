@@ -1,7 +1,7 @@
-//! Just enough XML for SpreadsheetML, over byte slices: find the next tag, read an attribute, decode
-//! text (entities and OOXML's `_xHHHH_` escapes), and feed a stream to the parser in chunks that end
-//! on a complete element. A general XML parser spends most of an import's time here; SpreadsheetML
-//! needs no namespaces (only prefixes are dropped), no DTDs and no validation.
+//! Just enough XML for SpreadsheetML and OpenDocument, over byte slices: find the next tag, read an
+//! attribute, decode text (entities, and OOXML's `_xHHHH_` escapes), and feed a stream in chunks that end
+//! on a complete element. A general XML parser spends most of an import's time here; spreadsheets
+//! need no namespaces (only prefixes are dropped), no DTDs and no validation.
 
 use crate::import::ImportError;
 use memchr::{memchr, memmem};
@@ -95,13 +95,24 @@ pub fn attr<'a>(list: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 
 /// Appends `raw` text to `out`, resolving XML entities and OOXML `_xHHHH_` escapes.
 pub fn decode(out: &mut String, raw: &[u8]) -> Result<(), ImportError> {
+    decode_with(out, raw, true)
+}
+
+/// Appends `raw` text to `out`, resolving XML entities only (OpenDocument has no `_xHHHH_`).
+pub fn decode_xml(out: &mut String, raw: &[u8]) -> Result<(), ImportError> {
+    decode_with(out, raw, false)
+}
+
+fn decode_with(out: &mut String, raw: &[u8], ooxml: bool) -> Result<(), ImportError> {
     let text = std::str::from_utf8(raw).map_err(|_| broken("text that is not UTF-8"))?;
-    if memchr::memchr2(b'&', b'_', raw).is_none() {
+    let special: &[char] = if ooxml { &['&', '_'] } else { &['&'] };
+    let plain = if ooxml { memchr::memchr2(b'&', b'_', raw).is_none() } else { memchr(b'&', raw).is_none() };
+    if plain {
         out.push_str(text);
         return Ok(());
     }
     let mut rest = text;
-    while let Some(i) = rest.find(['&', '_']) {
+    while let Some(i) = rest.find(special) {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
         if rest.starts_with('&') {
