@@ -1,7 +1,8 @@
 //! .xlsx and .xlsm, read by sheetport itself rather than through calamine: the worksheet XML is
-//! scanned as it inflates by a byte-level reader that knows SpreadsheetML's few shapes, which is
-//! several times faster than a general XML parser and keeps memory to a few 1 MB chunks (plus the
-//! shared-string table, which every reader must hold). .xlsb and .xls stay with calamine.
+//! scanned as it inflates by a byte-level reader that knows SpreadsheetML's few shapes. On the
+//! benchmark's 500,000-row sheet the parsing thread needs half the CPU time calamine's cell reader
+//! did (perf: 2.0 s against 4.0 s), and memory stays at a few 1 MB chunks plus the shared-string
+//! table, which every reader must hold. .xlsb and .xls stay with calamine.
 
 mod parts;
 mod sheet;

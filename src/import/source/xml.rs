@@ -1,7 +1,7 @@
-//! Just enough XML for SpreadsheetML and OpenDocument, over byte slices: find the next tag, read an
-//! attribute, decode text (entities, and OOXML's `_xHHHH_` escapes), and feed a stream in chunks that end
-//! on a complete element. A general XML parser spends most of an import's time here; spreadsheets
-//! need no namespaces (only prefixes are dropped), no DTDs and no validation.
+//! Just enough XML for SpreadsheetML and OpenDocument, over byte slices: find the next tag, read
+//! an attribute, decode text (entities, and OOXML's `_xHHHH_` escapes), and feed a stream in
+//! chunks that end on a complete element. A general XML parser was the import's largest cost;
+//! spreadsheets need no namespaces (only prefixes are dropped), no DTDs and no validation.
 
 use crate::import::ImportError;
 use memchr::{memchr, memmem};
