@@ -2,22 +2,26 @@
 //! the import of the chosen sheet through the `start_import` server function.
 
 use crate::helpers::spawn_app;
-use rust_xlsxwriter::Workbook;
+use rust_xlsxwriter::{Formula, Workbook};
 use serde_json::Value;
 
-/// A workbook whose first sheet is notes and whose second holds the data.
+/// A workbook whose first sheet is notes and whose second holds the data, with formulas whose
+/// cached results are numbers, text, and (in row 5) a `#DIV/0!` error.
 fn two_sheets(path: &std::path::Path) {
     let mut wb = Workbook::new();
     let notes = wb.add_worksheet().set_name("Read me").expect("name");
     notes.write_string(0, 0, "This workbook has its data on the next sheet").expect("write");
     let data = wb.add_worksheet().set_name("Data").expect("name");
-    for (c, h) in ["Order ID", "Amount", "Paid"].iter().enumerate() {
+    for (c, h) in ["Order ID", "Amount", "Paid", "Per unit", "Label"].iter().enumerate() {
         data.write_string(0, c as u16, *h).expect("write");
     }
     for r in 1..=250u32 {
         data.write_number(r, 0, f64::from(r)).expect("write");
         data.write_number(r, 1, f64::from(r) * 0.5).expect("write");
         data.write_boolean(r, 2, r % 3 == 0).expect("write");
+        let per_unit = if r == 5 { Formula::new("=B6/0").set_result("#DIV/0!") } else { Formula::new(format!("=B{}/4", r + 1)).set_result(format!("{}", f64::from(r) * 0.125)) };
+        data.write_formula(r, 3, per_unit).expect("write");
+        data.write_formula(r, 4, Formula::new(format!("=\"n\"&A{}", r + 1)).set_result(format!("n{r}"))).expect("write");
     }
     wb.save(path).expect("save");
 }
@@ -53,10 +57,13 @@ async fn a_stored_upload_is_previewed_per_sheet_and_imported_from_the_chosen_one
         [
             ("order_id".into(), "integer".into(), "Order ID".into()),
             ("amount".into(), "real".into(), "Amount".into()),
-            ("paid".into(), "boolean".into(), "Paid".into())
+            ("paid".into(), "boolean".into(), "Paid".into()),
+            ("per_unit".into(), "real".into(), "Per unit".into()),
+            ("label".into(), "text".into(), "Label".into())
         ]
     );
-    assert_eq!(data["rows"][0], serde_json::json!([1, 0.5, false]));
+    assert_eq!(data["rows"][0], serde_json::json!([1, 0.5, false, 0.125, "n1"]));
+    assert_eq!(data["rows"][4], serde_json::json!([5, 2.5, false, null, "n5"]), "an error cell is NULL");
     assert_eq!(data["rows"].as_array().map(Vec::len), Some(8));
 
     let (code, missing) = app.get_json(&format!("/api/uploads/{upload_id}?sheet=Nope")).await;
@@ -78,7 +85,9 @@ async fn a_stored_upload_is_previewed_per_sheet_and_imported_from_the_chosen_one
     let end = app.wait_final(&id).await;
     assert_eq!(end["status"], "succeeded", "{end}");
     assert_eq!(end["sheet"], "Data");
+    assert_eq!(end["error_cells"], 1, "the #DIV/0! cell is counted");
     let (_, rows) = app.all_rows("orders").await;
     assert_eq!(rows.len(), 250);
-    assert_eq!(rows[2], serde_json::json!([3, 1.5, true]));
+    assert_eq!(rows[2], serde_json::json!([3, 1.5, true, 0.375, "n3"]));
+    assert_eq!(rows[4][3], serde_json::Value::Null);
 }
