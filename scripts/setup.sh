@@ -43,11 +43,13 @@ setup_build() {
 
 setup_all() {
   setup_build
-  # chromium for the browser tests; sqlite3 and unzip for the benchmark's floors.
+  # chromium for the browser tests; sqlite3, unzip, GNU time and curl for the benchmark harness.
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/time ] || missing+=(time)
   command -v sqlite3 >/dev/null || missing+=(sqlite3)
   command -v unzip >/dev/null || missing+=(unzip)
+  command -v curl >/dev/null || missing+=(curl)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian's ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
