@@ -171,6 +171,8 @@ pub struct Chunks<R> {
 const READ_SIZE: usize = 1 << 20;
 /// A single element larger than this is a file built to exhaust memory.
 const MAX_ELEMENT: usize = 256 << 20;
+/// Longest end tag (with its prefix) that may straddle two reads.
+const TAG_MARGIN: usize = 64;
 
 impl<R: Read> Chunks<R> {
     /// Chunks ending on `</unit>`, where `unit` is a local name such as `row` or `si`.
@@ -184,8 +186,11 @@ impl<R: Read> Chunks<R> {
     pub fn next(&mut self) -> Result<Option<&[u8]>, ImportError> {
         self.buf.drain(..self.consumed);
         self.consumed = 0;
+        // Where the search for a unit end starts: bytes before it were searched in vain already
+        // (less a margin for an end tag cut in two), so a huge element is not rescanned per fill.
+        let mut from = 0;
         loop {
-            if let Some(end) = self.last_unit_end() {
+            if let Some(end) = self.last_unit_end(from) {
                 self.consumed = end;
                 return Ok(Some(&self.buf[..end]));
             }
@@ -196,6 +201,7 @@ impl<R: Read> Chunks<R> {
             if self.buf.len() > MAX_ELEMENT {
                 return Err(broken("one row is larger than 256 MB"));
             }
+            from = self.buf.len().saturating_sub(TAG_MARGIN);
             self.fill()?;
         }
     }
@@ -222,12 +228,13 @@ impl<R: Read> Chunks<R> {
         Ok(())
     }
 
-    /// End (exclusive) of the last `</unit>` or `</prefix:unit>` in the buffer, if any. Text and
-    /// attribute values cannot hold a raw `<`, so a `</` always starts a real tag.
-    fn last_unit_end(&self) -> Option<usize> {
+    /// End (exclusive) of the last `</unit>` or `</prefix:unit>` in the buffer whose name starts at
+    /// or after `from`, if any. Text and attribute values cannot hold a raw `<`, so a `</` always
+    /// starts a real tag.
+    fn last_unit_end(&self, from: usize) -> Option<usize> {
         let mut hay = &self.buf[..];
         let needle_len = self.finder.needle().len();
-        while let Some(i) = self.finder.rfind(hay) {
+        while let Some(i) = self.finder.rfind(&hay[from.min(hay.len())..]).map(|i| i + from) {
             let head = &hay[..i];
             let lt = memchr::memrchr(b'<', head)?;
             let between = &head[lt + 1..];
@@ -289,6 +296,22 @@ mod tests {
         assert!(first.ends_with(b"</x:row>"), "{}", String::from_utf8_lossy(&first));
         let rest = chunks.next().expect("ok").expect("rest").to_vec();
         assert_eq!(rest, b"<row r=\"3\"><c>");
+        assert!(chunks.next().expect("ok").is_none());
+    }
+
+    #[test]
+    fn a_unit_end_across_reads_and_a_row_larger_than_a_read_are_found() {
+        // `</x:row>` straddles the first 1 MB read; the second row spans three reads.
+        let mut xml = b"<x:row><c><v>".to_vec();
+        xml.resize(READ_SIZE - 12, b'a');
+        xml.extend_from_slice(b"</v></c></x:row><x:row><c><v>");
+        xml.resize(xml.len() + 3 * READ_SIZE, b'b');
+        xml.extend_from_slice(b"</v></c></x:row>");
+        let mut chunks = Chunks::new(&xml[..], "row");
+        let first = chunks.next().expect("ok").expect("chunk").len();
+        assert_eq!(&xml[first - 8..first], b"</x:row>");
+        let second = chunks.next().expect("ok").expect("chunk").len();
+        assert_eq!(first + second, xml.len());
         assert!(chunks.next().expect("ok").is_none());
     }
 }
