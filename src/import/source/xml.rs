@@ -93,6 +93,16 @@ pub fn attr<'a>(list: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     attrs(list).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
+/// An attribute or element holding a small unsigned number (`s="3"`, `r="12"`, `numFmtId="164"`),
+/// surrounding blanks allowed; `None` for anything else, including more than nine digits.
+pub fn number(v: &[u8]) -> Option<u32> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+}
+
 /// Appends `raw` text to `out`, resolving XML entities and OOXML `_xHHHH_` escapes.
 pub fn decode(out: &mut String, raw: &[u8]) -> Result<(), ImportError> {
     decode_with(out, raw, true)

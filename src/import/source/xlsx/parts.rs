@@ -2,7 +2,7 @@
 //! sheet's XML lives, the date system), the styles (which cell styles show dates), and the
 //! shared-string table, kept as one string with offsets rather than a `String` per entry.
 
-use crate::import::source::xml::{attr, broken, decode, next_tag, Chunks};
+use crate::import::source::xml::{attr, broken, decode, next_tag, number, Chunks};
 use crate::import::ImportError;
 use std::io::Read;
 
@@ -98,10 +98,6 @@ pub fn date_styles(styles_xml: &[u8]) -> Result<Vec<bool>, ImportError> {
         at = next;
     }
     Ok(styles)
-}
-
-fn number(v: &[u8]) -> Option<u32> {
-    std::str::from_utf8(v).ok()?.trim().parse().ok()
 }
 
 /// Excel's built-in number formats that show dates or times (14–22, 27–36, 45–47 and the East

@@ -3,7 +3,7 @@
 //! formulas read as their cached values, error cells counted and kept as NULL).
 
 use super::parts::SharedStrings;
-use crate::import::source::xml::{attr, attrs, broken, decode, next_tag, Chunks};
+use crate::import::source::xml::{attr, attrs, broken, decode, next_tag, number, Chunks};
 use crate::import::dates::from_serial;
 use crate::import::source::{RowAssembler, RowVisitor};
 use crate::import::value::{parse_text, Value};
@@ -225,13 +225,6 @@ fn number_value(raw: &[u8], is_date: bool, date1904: bool) -> Option<Value> {
         return Some(from_serial(f, date1904).into());
     }
     Some(Value::from_f64(f))
-}
-
-fn number(v: &[u8]) -> Option<u32> {
-    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(v.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
 }
 
 /// The 0-based column of a cell reference (`AB12` → 27); 0 when it has no letters.
