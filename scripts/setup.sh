@@ -60,3 +60,20 @@ setup_all() {
     (cd "$ROOT/end2end" && npm ci --silent --no-audit --no-fund)
   fi
 }
+
+# PostgreSQL for the tests that need the real server (127.0.0.1:5432, trust auth, as on the
+# project's machines). Started when installed but not running; installed when missing.
+setup_postgres() {
+  command -v pg_isready >/dev/null || {
+    say "installing Debian's postgresql"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  }
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    say "starting PostgreSQL"
+    as_root service postgresql start >/dev/null 2>&1 || as_root pg_ctlcluster --skip-systemctl-redirect "$(pg_lsclusters -h | awk 'NR==1{print $1}')" main start || true
+    for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  fi
+  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; return 1; }
+}
+

@@ -59,11 +59,11 @@ pub async fn cancel_import(id: String) -> Result<(), ServerFnError> {
 /// Tables made by imports.
 #[server(prefix = "/rpc", endpoint = "list_tables")]
 pub async fn list_tables() -> Result<Vec<TableSummary>, ServerFnError> {
-    crate::db::tables::list(&state()?.db().pool).await.map_err(fail)
+    crate::db::tables::list(state()?.db()).await.map_err(fail)
 }
 
 /// A page of an imported table's rows; `None` when no import made a table of that name.
 #[server(prefix = "/rpc", endpoint = "table_rows")]
 pub async fn table_rows(name: String, offset: u64, limit: u64) -> Result<Option<RowsPage>, ServerFnError> {
-    crate::db::tables::rows(&state()?.db().pool, &name, offset, limit).await.map_err(fail)
+    crate::db::tables::rows(state()?.db(), &name, offset, limit).await.map_err(fail)
 }

@@ -6,7 +6,7 @@ use crate::config::{flag_pairs, ConfigError};
 use crate::db::Db;
 use crate::format;
 use crate::import::detect;
-use crate::jobs::{Jobs, NewImport};
+use crate::jobs::{JobOptions, Jobs, NewImport};
 use crate::model::{ImportMode, ImportStatus, Progress};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -55,7 +55,8 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
     let bytes = std::fs::metadata(&path)?.len();
     let format = detect::detect(&path)?;
     let db = Db::connect(&args.database_url).await?;
-    let jobs = Jobs::new(db, CancellationToken::new());
+    let options = JobOptions { serve_queue: false, heartbeat_timeout: crate::config::Config::default().heartbeat_timeout };
+    let jobs = Jobs::start(db, options, CancellationToken::new()).await?;
     let id = jobs
         .submit(NewImport {
             upload_id: None,
@@ -68,25 +69,26 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             mode: args.mode,
         })
         .await?;
-    let mut rx = jobs.subscribe(&id).ok_or_else(|| anyhow::anyhow!("the import ended before it started"))?;
-    let bar = std::io::stderr().is_terminal();
-    let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => { let _ = jobs.cancel(&id).await; }
-            _ = ticker.tick() => {
-                if bar {
-                    draw(&rx.borrow().clone().at(crate::db::now_ms()));
+    if let Some(mut rx) = jobs.watch(&id).await? {
+        let bar = std::io::stderr().is_terminal();
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { let _ = jobs.cancel(&id).await; }
+                _ = ticker.tick() => {
+                    if bar {
+                        draw(&rx.borrow().clone().at(crate::db::now_ms()));
+                    }
                 }
+                changed = rx.changed() => if changed.is_err() || rx.borrow().status.is_final() { break },
             }
-            changed = rx.changed() => if changed.is_err() || rx.borrow().status.is_final() { break },
+        }
+        if bar {
+            eprint!("\r\x1b[2K");
         }
     }
     jobs.wait().await;
-    if bar {
-        eprint!("\r\x1b[2K");
-    }
-    Ok(jobs.status(&id).await?.unwrap_or_else(|| rx.borrow().clone()))
+    jobs.status(&id).await?.ok_or_else(|| anyhow::anyhow!("the import's record is gone"))
 }
 
 fn draw(p: &Progress) {
@@ -122,4 +124,22 @@ pub fn summary(p: &Progress) -> String {
         ImportStatus::Cancelled => "import cancelled; the database is unchanged".into(),
         _ => format!("import failed: {}", p.error.as_deref().unwrap_or("unknown error")),
     }
+}
+
+/// `sheetport profile FILE [--runs N] [--scratch DIR]`: the stage breakdown of
+/// [`crate::import::profile`] as one JSON object on stdout (the benchmark harness reads it).
+pub fn profile(args: &[String]) -> anyhow::Result<String> {
+    let (file, rest) = args.split_first().ok_or_else(|| ConfigError("usage: sheetport profile FILE [--runs N]".into()))?;
+    let (mut runs, mut scratch) = (3usize, std::env::temp_dir());
+    for (k, v) in flag_pairs(rest)? {
+        match k.as_str() {
+            "runs" => runs = v.parse().map_err(|_| ConfigError(format!("--runs {v:?} is not a number")))?,
+            "scratch" => scratch = PathBuf::from(v),
+            other => return Err(ConfigError(format!("unknown option --{other} for profile")).into()),
+        }
+    }
+    let path = PathBuf::from(file);
+    let format = detect::detect(&path)?;
+    let p = crate::import::profile::profile(&path, format, &scratch, runs)?;
+    Ok(serde_json::to_string(&p)?)
 }

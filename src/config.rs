@@ -11,6 +11,9 @@ pub struct Config {
     pub database_url: String,
     pub data_dir: PathBuf,
     pub max_upload_bytes: u64,
+    /// How long a running job's instance may stay silent before another instance declares it
+    /// dead and runs the job again (PostgreSQL deployments; a lone SQLite server re-runs at start).
+    pub heartbeat_timeout: std::time::Duration,
 }
 
 /// A flag or variable that could not be understood.
@@ -25,6 +28,7 @@ impl Default for Config {
             database_url: "sqlite://data/sheetport.db".into(),
             data_dir: PathBuf::from("data"),
             max_upload_bytes: 1 << 30,
+            heartbeat_timeout: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -43,6 +47,14 @@ impl Config {
                     c.max_upload_bytes =
                         value.parse().map_err(|_| ConfigError(format!("--max-upload-bytes {value:?} is not a number")))?
                 }
+                "heartbeat-timeout" => {
+                    let secs: f64 = value
+                        .parse()
+                        .ok()
+                        .filter(|s: &f64| *s >= 0.5 && s.is_finite())
+                        .ok_or_else(|| ConfigError(format!("--heartbeat-timeout {value:?} is not a number of seconds ≥ 0.5")))?;
+                    c.heartbeat_timeout = std::time::Duration::from_secs_f64(secs)
+                }
                 other => return Err(ConfigError(format!("unknown option --{other}; see `sheetport --help`"))),
             }
             Ok(())
@@ -52,6 +64,7 @@ impl Config {
             ("database", "SHEETPORT_DATABASE_URL"),
             ("data-dir", "SHEETPORT_DATA_DIR"),
             ("max-upload-bytes", "SHEETPORT_MAX_UPLOAD_BYTES"),
+            ("heartbeat-timeout", "SHEETPORT_HEARTBEAT_TIMEOUT"),
         ] {
             if let Some(v) = env(var) {
                 set(key, v)?;

@@ -8,6 +8,7 @@ pub mod infer;
 pub mod inspect;
 pub mod names;
 pub mod pipeline;
+pub mod profile;
 pub mod sink;
 pub mod source;
 pub mod value;

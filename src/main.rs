@@ -1,4 +1,5 @@
-//! `sheetport`: `serve` (the default) runs the web app; `import FILE` runs one import in the terminal.
+//! `sheetport`: `serve` (the default) runs the web app; `import FILE` runs one import in the terminal;
+//! `profile FILE` measures where an import's time goes.
 
 use sheetport::config::Config;
 use sheetport::model::ImportStatus;
@@ -9,10 +10,14 @@ sheetport: import spreadsheets of a million rows into a database, with live prog
 
 USAGE:
   sheetport [serve] [--addr HOST:PORT] [--database URL] [--data-dir DIR] [--max-upload-bytes N]
+                    [--heartbeat-timeout SECONDS]
   sheetport import FILE [--database URL] [--table NAME] [--sheet NAME] [--mode create|append|replace]
+  sheetport profile FILE [--runs N] [--scratch DIR]   (where an import's time goes, as JSON)
 
 Every serve option can also be set with SHEETPORT_ADDR, SHEETPORT_DATABASE_URL, SHEETPORT_DATA_DIR,
-SHEETPORT_MAX_UPLOAD_BYTES. Defaults: 127.0.0.1:3000, sqlite://data/sheetport.db, data, 1073741824.";
+SHEETPORT_MAX_UPLOAD_BYTES, SHEETPORT_HEARTBEAT_TIMEOUT. Defaults: 127.0.0.1:3000,
+sqlite://data/sheetport.db, data, 1073741824, 15. The database may be postgres://user@host/db: then
+several instances can share it (and one --data-dir on a shared volume); see the README.";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Some("profile") => sheetport::cli::profile(&args[1..]).map(|json| println!("{json}")),
         Some("serve") => Config::from_env_and_args(&args[1..]).map_err(Into::into).and_then(|c| runtime.block_on(sheetport::server::serve(c))),
         _ => Config::from_env_and_args(&args).map_err(Into::into).and_then(|c| runtime.block_on(sheetport::server::serve(c))),
     };

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Identifies one import job; a UUID in its simple (32 hex digit) form.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ImportId(pub String);
 
@@ -24,9 +24,10 @@ impl ImportId {
 }
 
 /// Where a job stands. The last three are final: a job never leaves them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportStatus {
+    #[default]
     Queued,
     Running,
     Succeeded,
@@ -65,10 +66,11 @@ impl ImportStatus {
 }
 
 /// What a running job is doing right now, in the words the page shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Waiting for a free import slot.
+    #[default]
     Queued,
     /// Opening the file, reading the header and a sample to infer column types.
     Inspecting,
@@ -178,7 +180,7 @@ pub struct ColumnInfo {
 
 /// Everything known about one import at one moment: the body of `GET /api/imports/{id}` and of
 /// every SSE event. `rows_done` counts rows committed to the database, never rows merely parsed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub id: ImportId,
     pub status: ImportStatus,

@@ -4,7 +4,7 @@
 use crate::app::{shell, App};
 use crate::config::Config;
 use crate::db::Db;
-use crate::jobs::Jobs;
+use crate::jobs::{JobOptions, Jobs};
 use crate::routes::{events, health, imports, tables, upload};
 use crate::state::AppState;
 use axum::body::Body;
@@ -59,18 +59,17 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl In
 /// Opens the database, resumes interrupted jobs, and builds the state.
 pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
-    // Staging tables belong to jobs of a previous process; their jobs start over below.
-    let conn = crate::import::sink::sqlite::open(db.path())?;
-    let dropped = crate::import::sink::sqlite::drop_all_staging(&conn)?;
-    drop(conn);
-    if dropped > 0 {
-        tracing::info!(dropped, "dropped staging tables left by an interrupted process");
+    // SQLite staging tables belong to jobs of a previous process; their jobs start over below.
+    // (PostgreSQL needs no sweep: a staging table lives in its import's transaction.)
+    if let Some(path) = db.sqlite_path() {
+        let conn = crate::import::sink::sqlite::open(path)?;
+        let dropped = crate::import::sink::sqlite::drop_all_staging(&conn)?;
+        if dropped > 0 {
+            tracing::info!(dropped, "dropped staging tables left by an interrupted process");
+        }
     }
-    let jobs = Jobs::new(db, shutdown);
-    let resumed = jobs.resume_unfinished().await?;
-    if resumed > 0 {
-        tracing::info!(resumed, "resumed interrupted imports");
-    }
+    let options = JobOptions { serve_queue: true, heartbeat_timeout: config.heartbeat_timeout };
+    let jobs = Jobs::start(db, options, shutdown).await?;
     let leptos_options = leptos_options(&config);
     Ok(AppState { config: Arc::new(config), jobs, leptos_options })
 }

@@ -29,7 +29,7 @@ impl From<sqlx::Error> for UploadError {
 }
 
 async fn find(jobs: &Jobs, upload_id: &str) -> Result<UploadRecord, UploadError> {
-    db::imports::get_upload(&jobs.db().pool, upload_id).await?.ok_or_else(|| UploadError::NotFound(upload_id.to_owned()))
+    db::imports::get_upload(jobs.db(), upload_id).await?.ok_or_else(|| UploadError::NotFound(upload_id.to_owned()))
 }
 
 /// The upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).

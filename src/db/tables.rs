@@ -1,49 +1,58 @@
 //! Reading the tables imports made: which exist, and pages of their rows as JSON. Only tables an
 //! import created are reachable by name, so the API can never be pointed at internal tables.
 
+use super::{on_pool, Db, Pool};
 use crate::import::names::quote;
-use crate::model::{ColumnInfo, ImportId, RowsPage, TableSummary};
+use crate::import::sink::column_type_of;
+use crate::model::{ColumnInfo, ColumnType, ImportId, RowsPage, TableSummary};
+use serde_json::Value as J;
+use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Column, Row, SqlitePool, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
 use std::collections::HashSet;
 
 /// Most rows one page may ask for.
 pub const MAX_PAGE: u64 = 1000;
 
-/// The latest successful import into `name`, when that table still exists: (import id, file, columns).
-async fn owner(pool: &SqlitePool, name: &str) -> Result<Option<(ImportId, String, Vec<ColumnInfo>)>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT i.id, i.file_name, i.columns FROM imports i \
-         JOIN sqlite_schema s ON s.type = 'table' AND s.name = i.table_name \
-         WHERE i.table_name = ? AND i.status = 'succeeded' ORDER BY i.finished_at DESC LIMIT 1",
-    )
-    .bind(name)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        let columns: String = r.try_get("columns")?;
-        Ok((ImportId(r.try_get("id")?), r.try_get("file_name")?, serde_json::from_str(&columns).unwrap_or_default()))
-    })
-    .transpose()
+/// Every table in the app's database (PostgreSQL: in the connection's schema).
+pub async fn existing(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
+    let sql = match db.pool() {
+        Pool::Sqlite(_) => "SELECT name FROM sqlite_schema WHERE type = 'table'",
+        Pool::Postgres(_) => "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+    };
+    let names: Vec<String> = on_pool!(db, p => sqlx::query_scalar(sql).fetch_all(p).await)?;
+    Ok(names.into_iter().collect())
 }
 
-async fn count(pool: &SqlitePool, name: &str) -> Result<u64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", quote(name)))).fetch_one(pool).await?;
+/// The latest successful import into `name`, when that table still exists: (import id, file, columns).
+async fn owner(db: &Db, name: &str) -> Result<Option<(ImportId, String, Vec<ColumnInfo>)>, sqlx::Error> {
+    const SQL: &str = "SELECT id, file_name, columns FROM imports WHERE table_name = $1 AND status = 'succeeded' \
+         ORDER BY finished_at DESC LIMIT 1";
+    let row: Option<(String, String, String)> = on_pool!(db, p => sqlx::query_as(SQL).bind(name).fetch_optional(p).await)?;
+    match row {
+        Some((id, file, columns)) if existing(db).await?.contains(name) => {
+            Ok(Some((ImportId(id), file, serde_json::from_str(&columns).unwrap_or_default())))
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn count(db: &Db, name: &str) -> Result<u64, sqlx::Error> {
+    let sql = format!("SELECT count(*) FROM {}", quote(name));
+    let n: i64 = on_pool!(db, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(p).await)?;
     Ok(n as u64)
 }
 
 /// Every table made by an import that still exists, most recently written first.
-pub async fn list(pool: &SqlitePool) -> Result<Vec<TableSummary>, sqlx::Error> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT i.table_name FROM imports i JOIN sqlite_schema s ON s.type = 'table' AND s.name = i.table_name \
-         WHERE i.status = 'succeeded' GROUP BY i.table_name ORDER BY max(i.finished_at) DESC",
-    )
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        if let Some((import_id, file_name, columns)) = owner(pool, &name).await? {
-            let rows = count(pool, &name).await?;
+pub async fn list(db: &Db) -> Result<Vec<TableSummary>, sqlx::Error> {
+    const SQL: &str = "SELECT table_name FROM imports WHERE status = 'succeeded' GROUP BY table_name \
+         ORDER BY max(finished_at) DESC";
+    let names: Vec<String> = on_pool!(db, p => sqlx::query_scalar(SQL).fetch_all(p).await)?;
+    let tables = existing(db).await?;
+    let mut out = Vec::new();
+    for name in names.into_iter().filter(|n| tables.contains(n)) {
+        if let Some((import_id, file_name, columns)) = owner(db, &name).await? {
+            let rows = count(db, &name).await?;
             out.push(TableSummary { name, rows, columns, import_id, file_name });
         }
     }
@@ -51,35 +60,70 @@ pub async fn list(pool: &SqlitePool) -> Result<Vec<TableSummary>, sqlx::Error> {
 }
 
 /// A page of `name`'s rows in insertion order, or `None` when no import made such a table.
-pub async fn rows(pool: &SqlitePool, name: &str, offset: u64, limit: u64) -> Result<Option<RowsPage>, sqlx::Error> {
-    let Some((_, _, columns)) = owner(pool, name).await? else { return Ok(None) };
+pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option<RowsPage>, sqlx::Error> {
+    let Some((_, _, columns)) = owner(db, name).await? else { return Ok(None) };
     let limit = limit.clamp(1, MAX_PAGE);
-    let total = count(pool, name).await?;
-    let sql = format!("SELECT * FROM {} ORDER BY rowid LIMIT ? OFFSET ?", quote(name));
-    let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit as i64).bind(offset as i64).fetch_all(pool).await?;
-    // Columns come from the table itself: an append may have met a table of another shape.
-    let columns = match rows.first() {
-        Some(first) if first.columns().len() != columns.len() => first
-            .columns()
-            .iter()
-            .map(|c| ColumnInfo { name: c.name().to_owned(), label: c.name().to_owned(), ty: crate::import::sink::column_type_of(c.type_info().name()) })
-            .collect(),
-        _ => columns,
+    let total = count(db, name).await?;
+    let (limit_i, offset_i) = (limit as i64, offset as i64);
+    let rows: Vec<Vec<J>> = match db.pool() {
+        Pool::Sqlite(p) => {
+            let sql = format!("SELECT * FROM {} ORDER BY rowid LIMIT $1 OFFSET $2", quote(name));
+            let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
+            rows.iter().map(|r| sqlite_json_row(r, &columns)).collect::<Result<_, _>>()?
+        }
+        Pool::Postgres(p) => {
+            // Dates and timestamps come back as text (as SQLite stores them); sqlx needs no
+            // date-time crate for that. A freshly loaded table's physical order is its insertion order.
+            let sql = format!("SELECT {} FROM {} ORDER BY ctid LIMIT $1 OFFSET $2", pg_select_list(db, name).await?, quote(name));
+            let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
+            rows.iter().map(pg_json_row).collect::<Result<_, _>>()?
+        }
     };
-    let rows = rows.iter().map(|r| json_row(r, &columns)).collect::<Result<_, _>>()?;
+    // Columns come from the table itself when an append met a table of another shape.
+    let actual = table_columns(db, name).await?;
+    let columns = if actual.len() == columns.len() { columns } else { actual };
     Ok(Some(RowsPage { columns, rows, total, offset, limit }))
 }
 
-/// A row as JSON values, by each value's own storage class (booleans by the column's type).
-fn json_row(r: &SqliteRow, columns: &[ColumnInfo]) -> Result<Vec<serde_json::Value>, sqlx::Error> {
-    use serde_json::Value as J;
+/// The table's columns as the database declares them.
+async fn table_columns(db: &Db, name: &str) -> Result<Vec<ColumnInfo>, sqlx::Error> {
+    let sql = match db.pool() {
+        Pool::Sqlite(_) => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
+        Pool::Postgres(_) => "SELECT column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+    };
+    let cols: Vec<(String, String)> = on_pool!(db, p => sqlx::query_as(sql).bind(name).fetch_all(p).await)?;
+    Ok(cols
+        .into_iter()
+        .map(|(name, decl)| ColumnInfo { label: name.clone(), name, ty: column_type_of(&decl) })
+        .collect())
+}
+
+/// `"a", "b"::text AS "b", ...`: every column, dates and other types sqlx would need a crate for as text.
+async fn pg_select_list(db: &Db, name: &str) -> Result<String, sqlx::Error> {
+    let cols = table_columns(db, name).await?;
+    Ok(cols
+        .iter()
+        .map(|c| {
+            let q = quote(&c.name);
+            match c.ty {
+                ColumnType::Integer | ColumnType::Real | ColumnType::Boolean => q,
+                _ => format!("{q}::text AS {q}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+/// A SQLite row as JSON values, by each value's own storage class (booleans by the column's type).
+fn sqlite_json_row(r: &SqliteRow, columns: &[ColumnInfo]) -> Result<Vec<J>, sqlx::Error> {
     (0..r.columns().len())
         .map(|i| {
             let raw = r.try_get_raw(i)?;
             if raw.is_null() {
                 return Ok(J::Null);
             }
-            let is_bool = columns.get(i).is_some_and(|c| c.ty == crate::model::ColumnType::Boolean);
+            let is_bool = columns.get(i).is_some_and(|c| c.ty == ColumnType::Boolean);
             Ok(match raw.type_info().name() {
                 "INTEGER" if is_bool => J::Bool(r.try_get::<i64, _>(i)? != 0),
                 "INTEGER" => J::from(r.try_get::<i64, _>(i)?),
@@ -91,13 +135,29 @@ fn json_row(r: &SqliteRow, columns: &[ColumnInfo]) -> Result<Vec<serde_json::Val
         .collect()
 }
 
+/// A PostgreSQL row as JSON values, by each column's declared type.
+fn pg_json_row(r: &PgRow) -> Result<Vec<J>, sqlx::Error> {
+    (0..r.columns().len())
+        .map(|i| {
+            if r.try_get_raw(i)?.is_null() {
+                return Ok(J::Null);
+            }
+            Ok(match r.columns()[i].type_info().name() {
+                "BOOL" => J::Bool(r.try_get(i)?),
+                "INT2" => J::from(r.try_get::<i16, _>(i)?),
+                "INT4" => J::from(r.try_get::<i32, _>(i)?),
+                "INT8" => J::from(r.try_get::<i64, _>(i)?),
+                "FLOAT4" => J::from(r.try_get::<f32, _>(i)?),
+                "FLOAT8" => J::from(r.try_get::<f64, _>(i)?),
+                _ => J::String(r.try_get::<String, _>(i)?),
+            })
+        })
+        .collect()
+}
+
 /// `base`, or `base_2`, `base_3`, ... : the first name no table has and no job in `reserved` will take.
-pub async fn unique_name(pool: &SqlitePool, base: &str, reserved: &HashSet<String>) -> Result<String, sqlx::Error> {
-    let taken: HashSet<String> = sqlx::query_scalar("SELECT name FROM sqlite_schema WHERE type = 'table'")
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .collect();
+pub async fn unique_name(db: &Db, base: &str, reserved: &HashSet<String>) -> Result<String, sqlx::Error> {
+    let taken = existing(db).await?;
     let mut name = base.to_owned();
     let mut n = 2;
     while taken.contains(&name) || reserved.contains(&name) {

@@ -7,12 +7,11 @@
 use super::detect::Format;
 use super::infer::{describe, SAMPLE_ROWS};
 use super::names::header_labels;
-use super::sink::sqlite::{self, SqliteSink};
+use super::sink::{Destination, FinalStatement, Sink};
 use super::source::{self, RowVisitor};
 use super::value::Value;
 use super::ImportError;
 use crate::model::{ColumnInfo, ImportMode, Phase, Progress};
-use rusqlite::Transaction;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
@@ -34,12 +33,16 @@ pub struct ImportSpec {
     pub format: Format,
     /// The sheet to read; the first when `None`.
     pub sheet: Option<String>,
-    /// The SQLite database file that receives the table.
-    pub db_path: PathBuf,
+    /// The database that receives the table.
+    pub dest: Destination,
     pub table: String,
     pub mode: ImportMode,
     /// This import's own staging table name (see [`super::sink::STAGING_PREFIX`]).
     pub staging: String,
+    /// Whether to publish progress while loading. Off, nothing is sent to the `watch` channel
+    /// until the end and the load is one transaction: only the benchmark's on/off comparison
+    /// (`sheetport profile`) turns it off, to price what live progress costs.
+    pub live_progress: bool,
 }
 
 /// What a finished import produced.
@@ -47,10 +50,31 @@ pub struct ImportSpec {
 pub struct Outcome {
     pub rows: u64,
     pub columns: Vec<ColumnInfo>,
+    pub timings: Timings,
 }
 
-/// Runs by the final transaction, inside it: `(transaction, final columns, rows)`.
-pub type OnCommit<'a> = &'a (dyn Fn(&Transaction<'_>, &[ColumnInfo], u64) -> Result<(), ImportError> + Sync);
+/// Where an import's time went, for logs and the benchmark's breakdown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// CPU time of the parser thread: inflate, XML or CSV parsing, conversion to values.
+    pub parse_cpu: Duration,
+    /// CPU time of the writer thread: type inference, inserts, commits, the final swap.
+    pub write_cpu: Duration,
+    /// Wall time of the final swap transaction (and the rare widening rebuild before it).
+    pub finalize: Duration,
+}
+
+/// CPU time the calling thread has used so far (Linux: `/proc/thread-self/schedstat`; zero
+/// elsewhere, where the breakdown is simply not reported).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// Given the final columns and row count, the statement to run inside the final transaction.
+pub type OnCommit<'a> = &'a (dyn Fn(&[ColumnInfo], u64) -> Option<FinalStatement> + Sync);
 
 enum Msg {
     Header(Vec<String>),
@@ -73,18 +97,32 @@ pub fn run(
         let parser = std::thread::Builder::new()
             .name("sheetport-parse".into())
             .spawn_scoped(scope, || {
-                let mut feeder = Feeder { tx, batch: Vec::with_capacity(BATCH_ROWS), header_sent: false, progress, cancel, parsed: 0 };
+                let mut feeder = Feeder {
+                    tx,
+                    batch: Vec::with_capacity(BATCH_ROWS),
+                    header_sent: false,
+                    progress,
+                    live: spec.live_progress,
+                    cancel,
+                    parsed: 0,
+                };
                 source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &mut feeder)?;
                 feeder.flush()?;
                 feeder.send(Msg::End)?;
-                Ok(())
+                Ok(thread_cpu())
             })
             .map_err(ImportError::Io)?;
+        let cpu_before = thread_cpu();
         let written = write(spec, rx, progress, cancel, on_commit);
-        let parsed: Result<(), ImportError> =
+        let write_cpu = thread_cpu().saturating_sub(cpu_before);
+        let parsed: Result<Duration, ImportError> =
             parser.join().unwrap_or_else(|_| Err(ImportError::Invalid("the reader stopped unexpectedly".into())));
         match (written, parsed) {
-            (Ok(w), Ok(())) => Ok(w),
+            (Ok(mut w), Ok(parse_cpu)) => {
+                w.timings.parse_cpu = parse_cpu;
+                w.timings.write_cpu = write_cpu;
+                Ok(w)
+            }
             // A parse error is the real reason the writer stopped.
             (_, Err(e)) if !matches!(e, ImportError::Cancelled) => Err(e),
             // The writer stopping first makes the parser's send fail; the writer's reason is the real one.
@@ -99,6 +137,7 @@ struct Feeder<'a> {
     batch: Vec<Vec<Value>>,
     header_sent: bool,
     progress: &'a watch::Sender<Progress>,
+    live: bool,
     cancel: &'a CancellationToken,
     parsed: u64,
 }
@@ -119,14 +158,19 @@ impl Feeder<'_> {
         self.parsed += self.batch.len() as u64;
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
         self.send(Msg::Rows(batch))?;
-        let parsed = self.parsed;
-        self.progress.send_modify(|p| p.rows_parsed = parsed);
+        if self.live {
+            let parsed = self.parsed;
+            self.progress.send_modify(|p| p.rows_parsed = parsed);
+        }
         Ok(())
     }
 }
 
 impl RowVisitor for Feeder<'_> {
     fn total(&mut self, rows: u64, estimated: bool) {
+        if !self.live {
+            return;
+        }
         self.progress.send_if_modified(|p| {
             let changed = p.rows_total != Some(rows) || p.rows_total_estimated != estimated;
             p.rows_total = Some(rows);
@@ -190,13 +234,13 @@ fn write(
     let columns = describe(header, &mut sample);
     let width = columns.len();
 
-    let conn = sqlite::open(&spec.db_path)?;
-    let mut sink = SqliteSink::create(conn, &spec.staging, columns.clone())?;
+    let mut sink = Sink::create(&spec.dest, &spec.staging, columns.clone())?;
     progress.send_modify(|p| {
         p.columns = columns;
         p.phase = Phase::Loading;
     });
-    let loaded = load(&mut sink, sample, pending, ended, &rx, width, progress, cancel);
+    let commit_every = if spec.live_progress { COMMIT_EVERY } else { Duration::MAX };
+    let loaded = load(&mut sink, sample, pending, ended, &rx, width, progress, commit_every, cancel);
     let rows = match loaded {
         Ok(rows) => rows,
         Err(e) => {
@@ -206,19 +250,22 @@ fn write(
         }
     };
     progress.send_modify(|p| p.phase = Phase::Finalizing);
-    let columns = sink.finish(&spec.table, spec.mode, &|tx, cols| on_commit(tx, cols, rows))?;
-    Ok(Outcome { rows, columns })
+    let finalizing = Instant::now();
+    let last = on_commit(sink.columns(), rows);
+    let columns = sink.finish(&spec.table, spec.mode, last)?;
+    Ok(Outcome { rows, columns, timings: Timings { finalize: finalizing.elapsed(), ..Timings::default() } })
 }
 
-/// Inserts the sample and every later batch, committing every [`COMMIT_EVERY`].
+/// Inserts the sample and every later batch, committing every `commit_every`.
 fn load(
-    sink: &mut SqliteSink,
+    sink: &mut Sink,
     sample: Vec<Vec<Value>>,
     pending: Option<Vec<Vec<Value>>>,
     mut ended: bool,
     rx: &Receiver<Msg>,
     width: usize,
     progress: &watch::Sender<Progress>,
+    commit_every: Duration,
     cancel: &CancellationToken,
 ) -> Result<u64, ImportError> {
     let mut written = 0u64;
@@ -247,7 +294,7 @@ fn load(
         }
         sink.insert(&batch)?;
         written += batch.len() as u64;
-        if last_commit.elapsed() >= COMMIT_EVERY {
+        if last_commit.elapsed() >= commit_every {
             sink.commit()?;
             last_commit = Instant::now();
             progress.send_modify(|p| p.rows_done = written);

@@ -2,23 +2,119 @@
 //! takes rows in committed batches, and at the end swaps it into place in one transaction (or
 //! drops it), so the target table holds either the whole import or none of it.
 
+pub mod postgres;
 pub mod sqlite;
 
-use crate::model::ColumnType;
+use super::value::Value;
+use super::ImportError;
+use crate::model::{ColumnInfo, ColumnType, ImportMode};
+use postgres::PgSink;
+use sqlite::SqliteSink;
+use std::path::PathBuf;
+
+/// The database an import loads into.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// A SQLite file, which the loader opens with a connection of its own.
+    Sqlite(PathBuf),
+    /// A PostgreSQL pool, from which the loader takes one connection for its transaction.
+    Postgres(sqlx::PgPool),
+}
+
+/// Which SQL dialect a type or statement is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A statement the sink runs inside the transaction that puts the table in place: the job marks
+/// itself succeeded there, so the table and the record of it can never disagree. Parameters are
+/// `$1`, `$2`, ... in order; integers bind as integers, NULL as NULL, anything else as its text.
+/// It must change exactly one row, or the whole import rolls back with [`LOST`]: that is how a
+/// worker that lost its job to another instance can never also put the table in place.
+#[derive(Debug, Clone)]
+pub struct FinalStatement {
+    pub sql: &'static str,
+    pub params: Vec<Value>,
+}
+
+/// Why an import rolled back when its final statement changed no row.
+pub const LOST: &str = "this import was taken over by another server after this one stopped answering; \
+     the other server's run is the one that counts";
+
+/// One import's staging table on either database.
+pub enum Sink {
+    Sqlite(SqliteSink),
+    Postgres(PgSink),
+}
+
+impl Sink {
+    /// Creates the staging table for `columns` in `dest`.
+    pub fn create(dest: &Destination, staging: &str, columns: Vec<ColumnInfo>) -> Result<Self, ImportError> {
+        Ok(match dest {
+            Destination::Sqlite(path) => Sink::Sqlite(SqliteSink::create(sqlite::open(path)?, staging, columns)?),
+            Destination::Postgres(pool) => Sink::Postgres(PgSink::create(pool, staging, columns)?),
+        })
+    }
+
+    /// Columns with the types the values so far demand.
+    pub fn columns(&self) -> &[ColumnInfo] {
+        match self {
+            Sink::Sqlite(s) => s.columns(),
+            Sink::Postgres(s) => s.columns(),
+        }
+    }
+
+    /// Loads rows of exactly as many values as there are columns.
+    pub fn insert(&mut self, rows: &[Vec<Value>]) -> Result<(), ImportError> {
+        match self {
+            Sink::Sqlite(s) => s.insert(rows),
+            Sink::Postgres(s) => s.insert(rows),
+        }
+    }
+
+    /// Makes the rows so far count: committed (SQLite) or accepted into the transaction (PostgreSQL).
+    pub fn commit(&mut self) -> Result<(), ImportError> {
+        match self {
+            Sink::Sqlite(s) => s.commit(),
+            Sink::Postgres(s) => s.commit(),
+        }
+    }
+
+    /// Swaps the staging table into `target` and runs `last`, in one transaction.
+    pub fn finish(self, target: &str, mode: ImportMode, last: Option<FinalStatement>) -> Result<Vec<ColumnInfo>, ImportError> {
+        match self {
+            Sink::Sqlite(s) => s.finish(target, mode, last),
+            Sink::Postgres(s) => s.finish(target, mode, last),
+        }
+    }
+
+    /// Leaves the database as it was before the import.
+    pub fn abort(self) -> Result<(), ImportError> {
+        match self {
+            Sink::Sqlite(s) => s.abort(),
+            Sink::Postgres(s) => s.abort(),
+        }
+    }
+}
 
 /// Prefix of every staging table, so leftovers from a killed process can be found and dropped.
 pub const STAGING_PREFIX: &str = "_sheetport_staging_";
 
 /// The SQL type a column is declared with. SQLite reads these for affinity; the names also tell
 /// the table viewer how to show the values.
-pub fn sql_type(ty: ColumnType) -> &'static str {
-    match ty {
-        ColumnType::Integer => "INTEGER",
-        ColumnType::Real => "REAL",
-        ColumnType::Boolean => "BOOLEAN",
-        ColumnType::Date => "DATE",
-        ColumnType::Datetime => "DATETIME",
-        ColumnType::Text => "TEXT",
+pub fn sql_type(kind: Kind, ty: ColumnType) -> &'static str {
+    match (kind, ty) {
+        (Kind::Sqlite, ColumnType::Integer) => "INTEGER",
+        (Kind::Sqlite, ColumnType::Real) => "REAL",
+        (Kind::Sqlite, ColumnType::Datetime) => "DATETIME",
+        (Kind::Postgres, ColumnType::Integer) => "BIGINT",
+        (Kind::Postgres, ColumnType::Real) => "DOUBLE PRECISION",
+        (Kind::Postgres, ColumnType::Datetime) => "TIMESTAMP",
+        (_, ColumnType::Boolean) => "BOOLEAN",
+        (_, ColumnType::Date) => "DATE",
+        (_, ColumnType::Text) => "TEXT",
     }
 }
 
@@ -29,7 +125,7 @@ pub fn column_type_of(decl: &str) -> ColumnType {
         "REAL" | "DOUBLE PRECISION" | "FLOAT" => ColumnType::Real,
         "BOOLEAN" => ColumnType::Boolean,
         "DATE" => ColumnType::Date,
-        "DATETIME" | "TIMESTAMP" => ColumnType::Datetime,
+        d if d == "DATETIME" || d.starts_with("TIMESTAMP") => ColumnType::Datetime,
         _ => ColumnType::Text,
     }
 }

@@ -1,13 +1,16 @@
-//! The job registry: submitting, observing and cancelling imports. A live job's state is a
-//! `tokio::sync::watch` value (current state, not an event log) that the status endpoint, the SSE
-//! stream and the page all read; once the job ends, its `imports` row is the truth.
+//! The job registry: submitting, observing and cancelling imports, on whichever instance runs
+//! them. A job's state is a `tokio::sync::watch` value (current state, not an event log) that the
+//! status endpoint, the SSE stream and the page all read (see `hub`); once the job ends, its
+//! `imports` row is the truth.
 
-use super::run::run_job;
+use super::bus::{Bus, Signal};
+use super::hub::Hub;
+use super::queue;
 use crate::db::{self, imports::{ImportRecord, UploadRecord}, Db};
 use crate::import::names::{sanitize, table_name_for_file};
 use crate::model::{ImportId, ImportMode, ImportStatus, Phase, Progress};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -54,19 +57,27 @@ pub enum JobError {
     Db(#[from] sqlx::Error),
 }
 
-/// A job that is queued or running.
-pub(super) struct Live {
-    pub progress: watch::Receiver<Progress>,
-    pub cancel: CancellationToken,
+/// How this process takes part in running jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct JobOptions {
+    /// Claim jobs from the shared queue (a server). `false`: run only what this process submits
+    /// (the CLI), so it never picks up a server's work.
+    pub serve_queue: bool,
+    /// Silence after which a running job's instance counts as dead (PostgreSQL deployments).
+    pub heartbeat_timeout: Duration,
 }
 
 pub(super) struct Inner {
     pub db: Db,
-    pub live: Mutex<HashMap<ImportId, Live>>,
-    /// One import writes at a time: SQLite has one writer, and parse + write already use both cores.
-    pub slots: Semaphore,
+    pub hub: Hub,
+    pub bus: Bus,
+    pub options: JobOptions,
+    /// This process's name in the `imports.worker` column: host, pid and a random suffix.
+    pub worker: String,
+    /// One import at a time per instance: parse + write already use both cores.
+    pub slots: Arc<Semaphore>,
     pub tracker: TaskTracker,
-    /// Fired at shutdown: running jobs stop and stay queued for the next start.
+    /// Fired at shutdown: running jobs stop and go back to the queue.
     pub shutdown: CancellationToken,
 }
 
@@ -77,16 +88,30 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    pub fn new(db: Db, shutdown: CancellationToken) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                db,
-                live: Mutex::new(HashMap::new()),
-                slots: Semaphore::new(1),
-                tracker: TaskTracker::new(),
-                shutdown,
-            }),
+    /// Starts this process's part: listening for signals, mirroring watched jobs, and (servers)
+    /// claiming queued jobs and watching for dead instances.
+    pub async fn start(db: Db, options: JobOptions, shutdown: CancellationToken) -> Result<Self, JobError> {
+        if options.serve_queue && db.sqlite_path().is_some() {
+            // SQLite has one server: whatever is `running` belongs to a process that is gone.
+            let n = db::imports::requeue_all_running(&db).await?;
+            if n > 0 {
+                tracing::info!(n, "re-queued imports interrupted by a restart");
+            }
         }
+        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into());
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let inner = Arc::new(Inner {
+            bus: Bus::start(db.clone(), shutdown.clone()),
+            hub: Hub::new(db.clone()),
+            db,
+            options,
+            worker: format!("{host}:{}:{}", std::process::id(), &suffix[..8]),
+            slots: Arc::new(Semaphore::new(1)),
+            tracker: TaskTracker::new(),
+            shutdown,
+        });
+        queue::start(&inner);
+        Ok(Self { inner })
     }
 
     /// Records the import and queues it; returns at once with its id.
@@ -96,8 +121,9 @@ impl Jobs {
         let table = match (explicit, req.mode) {
             (Some(t), _) => t,
             (None, ImportMode::Create) => {
-                let reserved = self.reserved_tables();
-                db::tables::unique_name(&self.inner.db.pool, &table_name_for_file(&req.file_name), &reserved).await?
+                // Names that queued and running jobs (on any instance) will create are taken too.
+                let reserved = db::imports::pending_tables(&self.inner.db).await?;
+                db::tables::unique_name(&self.inner.db, &table_name_for_file(&req.file_name), &reserved).await?
             }
             (None, _) => table_name_for_file(&req.file_name),
         };
@@ -113,83 +139,58 @@ impl Jobs {
             bytes_total: Some(req.bytes as i64),
             created_at: db::now_ms(),
         };
-        db::imports::insert_import(&self.inner.db.pool, &record).await?;
-        self.spawn(record);
+        db::imports::insert_import(&self.inner.db, &record).await?;
+        if self.inner.options.serve_queue {
+            self.inner.bus.publish(Signal::Queued).await;
+        } else {
+            queue::run_now(&self.inner, &id).await?;
+        }
         Ok(id)
     }
 
-    /// Starts the jobs a previous process left unfinished, from the start, in their old order.
-    pub async fn resume_unfinished(&self) -> Result<usize, JobError> {
-        let records = db::imports::unfinished(&self.inner.db.pool).await?;
-        for record in &records {
-            db::imports::requeue(&self.inner.db.pool, &record.id).await?;
-            tracing::info!(id = %record.id, table = %record.table, "resuming an import interrupted by a restart");
-            self.spawn(record.clone());
-        }
-        Ok(records.len())
-    }
-
-    fn spawn(&self, record: ImportRecord) {
-        let progress = initial_progress(&record);
-        let (tx, rx) = watch::channel(progress);
-        let cancel = self.inner.shutdown.child_token();
-        self.lock().insert(record.id.clone(), Live { progress: rx, cancel: cancel.clone() });
-        let inner = self.inner.clone();
-        self.inner.tracker.spawn(async move {
-            let id = record.id.clone();
-            run_job(&inner, record, tx, cancel).await;
-            inner.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-        });
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ImportId, Live>> {
-        // A panic while holding this lock leaves the map itself consistent; keep serving.
-        self.inner.live.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn reserved_tables(&self) -> HashSet<String> {
-        self.lock().values().map(|l| l.progress.borrow().table.clone()).collect()
-    }
-
-    /// A live job's progress channel; `None` once it has ended (read the row instead).
-    pub fn subscribe(&self, id: &ImportId) -> Option<watch::Receiver<Progress>> {
-        self.lock().get(id).map(|l| l.progress.clone())
+    /// A receiver of the job's state while it is queued or running, on this instance or any
+    /// other; `None` when there is no such job or it has ended (read [`Jobs::status`] then).
+    pub async fn watch(&self, id: &ImportId) -> Result<Option<watch::Receiver<Progress>>, JobError> {
+        Ok(self.inner.hub.watch(id).await?)
     }
 
     /// The current state of an import, live or stored, with its clock-derived fields filled in.
     pub async fn status(&self, id: &ImportId) -> Result<Option<Progress>, JobError> {
-        if let Some(rx) = self.subscribe(id) {
-            let p = rx.borrow().clone();
+        if let Some(p) = self.inner.hub.current(id) {
             return Ok(Some(p.at(db::now_ms())));
         }
-        Ok(db::imports::get_progress(&self.inner.db.pool, id).await?.map(|p| p.at(db::now_ms())))
+        Ok(db::imports::get_progress(&self.inner.db, id).await?.map(|p| p.at(db::now_ms())))
     }
 
     /// Recent imports, newest first, live ones with their live numbers.
     pub async fn list(&self, limit: i64) -> Result<Vec<Progress>, JobError> {
-        let stored = db::imports::list_progress(&self.inner.db.pool, limit).await?;
+        let stored = db::imports::list_progress(&self.inner.db, limit).await?;
         let now = db::now_ms();
-        Ok(stored
-            .into_iter()
-            .map(|p| match self.subscribe(&p.id) {
-                Some(rx) => rx.borrow().clone().at(now),
-                None => p.at(now),
-            })
-            .collect())
+        Ok(stored.into_iter().map(|p| self.inner.hub.current(&p.id).unwrap_or(p).at(now)).collect())
     }
 
-    /// Asks a job to stop. It rolls back and drops its staging table within a batch (well under
-    /// a second); the final state arrives on its progress channel.
+    /// Asks a job to stop, wherever it runs. It rolls back within about a second (a job on
+    /// another instance sees the request at its next checkpoint); the final state arrives on its
+    /// progress channel.
     pub async fn cancel(&self, id: &ImportId) -> Result<(), JobError> {
-        if let Some(live) = self.lock().get(id) {
-            live.cancel.cancel();
+        if self.inner.hub.cancel_here(id) {
             return Ok(());
         }
-        match db::imports::get_progress(&self.inner.db.pool, id).await? {
+        let now = db::now_ms();
+        if db::imports::cancel_queued(&self.inner.db, id, now).await? {
+            self.inner.bus.publish(Signal::Progress(id.clone())).await;
+            return Ok(());
+        }
+        if db::imports::request_cancel(&self.inner.db, id).await? {
+            return Ok(());
+        }
+        match db::imports::get_progress(&self.inner.db, id).await? {
             Some(p) => Err(JobError::AlreadyEnded(match p.status {
                 ImportStatus::Succeeded => "succeeded",
                 ImportStatus::Cancelled => "been cancelled",
-                _ => "failed",
+                ImportStatus::Failed => "failed",
+                // Claimed between the two statements above: try again.
+                ImportStatus::Queued | ImportStatus::Running => return Box::pin(self.cancel(id)).await,
             })),
             None => Err(JobError::NotFound(id.clone())),
         }
@@ -207,11 +208,12 @@ impl Jobs {
     }
 }
 
-fn initial_progress(r: &ImportRecord) -> Progress {
+/// A job's state the moment a worker claims it.
+pub(super) fn running_progress(r: &ImportRecord, started_at: i64) -> Progress {
     Progress {
         id: r.id.clone(),
-        status: ImportStatus::Queued,
-        phase: Phase::Queued,
+        status: ImportStatus::Running,
+        phase: Phase::Inspecting,
         file_name: r.file_name.clone(),
         sheet: r.sheet.clone(),
         table: r.table.clone(),
@@ -229,6 +231,6 @@ fn initial_progress(r: &ImportRecord) -> Progress {
         error_cells: 0,
         columns: Vec::new(),
         created_at: r.created_at,
-        started_at: None,
+        started_at: Some(started_at),
     }
 }

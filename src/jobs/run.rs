@@ -1,36 +1,73 @@
-//! Running one job: wait for a slot, run the engine on a blocking thread, and record how it
-//! ended. Success is recorded by the engine inside the transaction that swaps the table in.
+//! Running one claimed job: the engine on a blocking thread, its progress into the hub's channel,
+//! and (PostgreSQL) checkpoints into the job's row a few times a second, which double as the
+//! heartbeat other instances judge this one by and carry cancel requests made elsewhere. Success
+//! is recorded by the engine inside the transaction that swaps the table in, and only while this
+//! worker still holds the job.
 
-use super::registry::Inner;
-use crate::db::{self, imports::ImportRecord};
+use super::bus::Signal;
+use super::registry::{running_progress, Inner};
+use crate::db::imports::{Checkpoint, ImportRecord, Succeeded};
+use crate::db::{self, Pool};
 use crate::import::sink::STAGING_PREFIX;
 use crate::import::{self, Format, ImportError, ImportSpec};
 use crate::model::{ImportStatus, Phase, Progress};
 use std::path::PathBuf;
-use tokio::sync::watch;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
-pub(super) async fn run_job(inner: &Inner, record: ImportRecord, tx: watch::Sender<Progress>, cancel: CancellationToken) {
+/// How often a running job's numbers go to its row (PostgreSQL) and out as a signal.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: OwnedSemaphorePermit) {
     let id = record.id.clone();
-    let permit = tokio::select! {
-        permit = inner.slots.acquire() => permit.ok(),
-        () = cancel.cancelled() => None,
-    };
-    let result = match permit {
-        Some(_permit) => execute(inner, &record, &tx, &cancel).await,
-        None => Err(ImportError::Cancelled),
-    };
-    if let Err(e) = &result {
-        if matches!(e, ImportError::Cancelled) && inner.shutdown.is_cancelled() {
-            // Stopped by shutdown, not by a person: the row stays queued/running and the next
-            // start runs it again from the beginning (nothing of it was swapped in).
-            tracing::info!(%id, "import interrupted by shutdown; it resumes at the next start");
-            return;
+    let cancel = inner.shutdown.child_token();
+    // Fired by a checkpoint that found the job taken over by another instance.
+    let lost = CancellationToken::new();
+    let tx = inner.hub.run_here(running_progress(&record, db::now_ms()), cancel.clone());
+    inner.bus.publish(Signal::Progress(id.clone())).await;
+
+    let stop_checkpoints = CancellationToken::new();
+    let checkpoints = matches!(inner.db.pool(), Pool::Postgres(_)).then(|| {
+        let (inner, rx, cancel, lost, stop) = (inner.clone(), tx.subscribe(), cancel.clone(), lost.clone(), stop_checkpoints.clone());
+        tokio::spawn(async move { checkpoint_loop(&inner, rx, &cancel, &lost, &stop).await })
+    });
+    let result = execute(&inner, &record, &tx, &cancel).await;
+    stop_checkpoints.cancel();
+    if let Some(task) = checkpoints {
+        let _ = task.await;
+    }
+
+    if lost.is_cancelled() {
+        // Another instance runs it now; its watchers re-subscribe (EventSource reconnects).
+        tracing::warn!(%id, "import taken over by another server; stopped here");
+        inner.hub.finished(&id);
+        return;
+    }
+    if matches!(result, Err(ImportError::Cancelled)) && inner.shutdown.is_cancelled() {
+        // Stopped by shutdown, not by a person: back to the queue, for another instance or the
+        // next start to run from the beginning (nothing of it was swapped in).
+        tracing::info!(%id, "import interrupted by shutdown; it goes back to the queue");
+        if let Err(e) = db::imports::release(&inner.db, &id, &inner.worker).await {
+            tracing::error!(%id, error = %e, "could not put an interrupted import back in the queue");
         }
+        inner.bus.publish(Signal::Queued).await;
+        inner.hub.finished(&id);
+        return;
     }
     let finished_at = db::now_ms();
     match result {
         Ok(outcome) => {
+            let t = outcome.timings;
+            tracing::info!(
+                %id,
+                rows = outcome.rows,
+                parse_cpu_ms = t.parse_cpu.as_millis() as u64,
+                write_cpu_ms = t.write_cpu.as_millis() as u64,
+                finalize_ms = t.finalize.as_millis() as u64,
+                "import succeeded"
+            );
             tx.send_modify(|p| {
                 p.status = ImportStatus::Succeeded;
                 p.phase = Phase::Finished;
@@ -41,7 +78,6 @@ pub(super) async fn run_job(inner: &Inner, record: ImportRecord, tx: watch::Send
                 p.columns = outcome.columns;
                 p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
             });
-            tracing::info!(%id, rows = outcome.rows, "import succeeded");
         }
         Err(e) => {
             let status = if matches!(e, ImportError::Cancelled) { ImportStatus::Cancelled } else { ImportStatus::Failed };
@@ -56,11 +92,13 @@ pub(super) async fn run_job(inner: &Inner, record: ImportRecord, tx: watch::Send
                 p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
             });
             let snapshot = tx.borrow().clone();
-            if let Err(e) = db::imports::mark_ended(&inner.db.pool, &snapshot, finished_at).await {
+            if let Err(e) = db::imports::mark_ended(&inner.db, &snapshot, &inner.worker, finished_at).await {
                 tracing::error!(%id, error = %e, "could not record the end of an import");
             }
         }
     }
+    inner.bus.publish(Signal::Progress(id.clone())).await;
+    inner.hub.finished(&id);
 }
 
 async fn execute(
@@ -69,30 +107,67 @@ async fn execute(
     tx: &watch::Sender<Progress>,
     cancel: &CancellationToken,
 ) -> Result<import::Outcome, ImportError> {
-    let started_at = db::now_ms();
-    db::imports::mark_running(&inner.db.pool, &record.id, started_at).await.map_err(|e| ImportError::Database(e.to_string()))?;
-    tx.send_modify(|p| {
-        p.status = ImportStatus::Running;
-        p.phase = Phase::Inspecting;
-        p.started_at = Some(started_at);
-    });
     let spec = ImportSpec {
         path: PathBuf::from(&record.file_path),
         format: Format::parse(&record.format)
             .ok_or_else(|| ImportError::Unsupported(format!("unknown format {:?}", record.format)))?,
         sheet: record.sheet.clone(),
-        db_path: inner.db.path().to_path_buf(),
+        dest: inner.db.destination().clone(),
         table: record.table.clone(),
         mode: record.mode,
         staging: format!("{STAGING_PREFIX}{}", record.id),
+        live_progress: true,
     };
-    let (tx, cancel) = (tx.clone(), cancel.clone());
+    let (tx, cancel, worker) = (tx.clone(), cancel.clone(), inner.worker.clone());
     tokio::task::spawn_blocking(move || {
-        import::run(&spec, &tx, &cancel, &|t, columns, rows| {
-            let snapshot = tx.borrow().clone();
-            db::imports::mark_succeeded(t, &snapshot, columns, rows, db::now_ms())
+        import::run(&spec, &tx, &cancel, &|columns, rows| {
+            Some(Succeeded::new(&tx.borrow(), &worker, columns, rows, db::now_ms()).statement())
         })
     })
     .await
     .unwrap_or_else(|e| Err(ImportError::Invalid(format!("the import stopped unexpectedly: {e}"))))
+}
+
+/// Writes the job's numbers to its row when they change (and at least a few times per heartbeat
+/// timeout, as the heartbeat), signals watchers elsewhere, and obeys what the row says back.
+async fn checkpoint_loop(
+    inner: &Inner,
+    mut rx: watch::Receiver<Progress>,
+    cancel: &CancellationToken,
+    lost: &CancellationToken,
+    stop: &CancellationToken,
+) {
+    let beat = (inner.options.heartbeat_timeout / 5).max(Duration::from_millis(100));
+    let mut last_write = Instant::now();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(CHECKPOINT_EVERY.min(beat)) => {}
+        }
+        let changed = rx.has_changed().unwrap_or(false);
+        if !changed && last_write.elapsed() < beat {
+            continue;
+        }
+        let p = rx.borrow_and_update().clone();
+        if p.status.is_final() {
+            return;
+        }
+        match db::imports::checkpoint(&inner.db, &p, &inner.worker, db::now_ms()).await {
+            Ok(Checkpoint::Owned { cancel_requested }) => {
+                last_write = Instant::now();
+                if cancel_requested {
+                    cancel.cancel();
+                }
+                if changed {
+                    inner.bus.publish(Signal::Progress(p.id.clone())).await;
+                }
+            }
+            Ok(Checkpoint::Lost) => {
+                lost.cancel();
+                cancel.cancel();
+                return;
+            }
+            Err(e) => tracing::warn!(id = %p.id, error = %e, "could not checkpoint an import"),
+        }
+    }
 }

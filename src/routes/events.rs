@@ -25,7 +25,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 pub async fn import_events(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, AppError> {
     let id = import_id(&id)?;
-    let (first, live) = match state.jobs.subscribe(&id) {
+    let (first, live) = match state.jobs.watch(&id).await? {
         Some(mut rx) => {
             let first = rx.borrow_and_update().clone().at(now_ms());
             (first, Some(rx))

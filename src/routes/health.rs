@@ -6,6 +6,6 @@ use axum::extract::State;
 use axum::Json;
 
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
-    sqlx::query("SELECT 1").execute(&state.db().pool).await?;
+    state.db().ping().await?;
     Ok(Json(serde_json::json!({ "status": "ok" })))
 }

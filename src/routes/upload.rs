@@ -176,6 +176,6 @@ async fn finish(state: &AppState, id: &str, path: &Path, file_name: String, byte
         bytes: bytes as i64,
         created_at: db::now_ms(),
     };
-    db::imports::insert_upload(&state.db().pool, &record).await?;
+    db::imports::insert_upload(state.db(), &record).await?;
     Ok(record)
 }

@@ -1,5 +1,6 @@
-//! A real sheetport server per test: a fresh temporary directory with its own SQLite file, the
-//! real router on 127.0.0.1:0, and a reqwest client that also reads the SSE stream as bytes.
+//! A real sheetport server per test: a fresh temporary directory, a fresh database (a SQLite
+//! file, or with `SHEETPORT_TEST_DB=postgres` a new database on the real PostgreSQL server, dropped
+//! afterwards), the real router on 127.0.0.1:0, and a reqwest client that also reads the SSE stream.
 
 use futures::StreamExt;
 use serde_json::Value;
@@ -13,10 +14,118 @@ use tokio_util::sync::CancellationToken;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    pub dir: tempfile::TempDir,
-    pub db_path: PathBuf,
-    /// Stops the server when the test drops it.
+    /// Stops the server when the test drops it (fields drop in order: the server first).
     _shutdown: tokio_util::sync::DropGuard,
+    pub dir: tempfile::TempDir,
+    pub db: TestDb,
+}
+
+/// The PostgreSQL server the tests use (trust auth); any database on it serves for admin work.
+pub fn pg_admin_url() -> String {
+    std::env::var("SHEETPORT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Whether this run of the suite targets PostgreSQL instead of SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("SHEETPORT_TEST_DB").is_ok_and(|v| v == "postgres")
+}
+
+/// A test's own database.
+pub enum TestDb {
+    Sqlite(PathBuf),
+    /// A database created for this test, dropped (with its connections) when the test ends.
+    Postgres { name: String, url: String },
+}
+
+impl TestDb {
+    /// The database this run of the suite targets (see [`on_postgres`]).
+    pub async fn create(dir: &Path) -> Self {
+        if on_postgres() { Self::postgres().await } else { TestDb::Sqlite(dir.join("sheetport.db")) }
+    }
+
+    /// A new, empty PostgreSQL database.
+    pub async fn postgres() -> Self {
+        let name = format!("sheetport_test_{}", uuid_like());
+        let admin = sqlx::PgPool::connect(&pg_admin_url()).await.expect("connect to PostgreSQL (is it running?)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
+        admin.close().await;
+        let base = pg_admin_url();
+        let url = format!("{}/{name}", &base[..base.rfind('/').expect("URL with a database")]);
+        TestDb::Postgres { name, url }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(path) => format!("sqlite://{}", path.display()),
+            TestDb::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    /// One number from the database, read directly (not through the app).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        match self {
+            TestDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).expect("open db");
+                conn.query_row(sql, [], |r| r.get(0)).expect("query")
+            }
+            TestDb::Postgres { url, .. } => {
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.expect("query");
+                pool.close().await;
+                n
+            }
+        }
+    }
+
+    /// Names of all tables in the database, read directly (not through the app).
+    pub async fn tables(&self) -> Vec<String> {
+        match self {
+            TestDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).expect("open db");
+                let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").expect("prepare");
+                stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+            }
+            TestDb::Postgres { url, .. } => {
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                let names = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("tables");
+                pool.close().await;
+                names
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { name, .. } = self {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            // Drop runs outside async; a thread of its own may start a runtime.
+            let dropped = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    let admin = sqlx::PgPool::connect(&pg_admin_url()).await?;
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await?;
+                    admin.close().await;
+                    Ok::<_, sqlx::Error>(())
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) {
+                eprintln!("warning: could not drop the test database {name}");
+            }
+        }
+    }
+}
+
+/// 32 hex digits, unique enough for a test database name.
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
+    format!("{:x}{:04x}{:x}", t, std::process::id() & 0xffff, N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Starts a server with default settings.
@@ -27,10 +136,10 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server after `tweak` adjusts its configuration.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("sheetport.db");
+    let db = TestDb::create(dir.path()).await;
     let mut config = Config {
         addr: "127.0.0.1:0".parse().expect("addr"),
-        database_url: format!("sqlite://{}", db_path.display()),
+        database_url: db.url(),
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
@@ -43,7 +152,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(async move {
         axum::serve(listener, router(state)).with_graceful_shutdown(async move { stop.cancelled().await }).await
     });
-    TestApp { addr, client: reqwest::Client::new(), dir, db_path, _shutdown: shutdown.drop_guard() }
+    TestApp { addr, client: reqwest::Client::new(), dir, db, _shutdown: shutdown.drop_guard() }
 }
 
 /// One Server-Sent Event as it arrived.
@@ -145,11 +254,9 @@ impl TestApp {
         }
     }
 
-    /// Names of all tables in the database file, read directly.
-    pub fn sqlite_tables(&self) -> Vec<String> {
-        let conn = rusqlite::Connection::open(&self.db_path).expect("open db");
-        let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").expect("prepare");
-        stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+    /// Names of all tables in the test's database, read directly.
+    pub async fn tables(&self) -> Vec<String> {
+        self.db.tables().await
     }
 }
 

@@ -44,35 +44,35 @@ async fn import_and_verify(app: &TestApp, file: &str, table: &str) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xlsx_with_shared_strings_round_trips_with_live_progress() {
     let app = spawn_app().await;
     dataset::write_xlsx(&app.file("orders.xlsx"), ROWS, Strings::Shared).expect("write xlsx");
     import_and_verify(&app, "orders.xlsx", "orders").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xlsx_with_inline_strings_round_trips_with_live_progress() {
     let app = spawn_app().await;
     dataset::write_xlsx(&app.file("orders.xlsx"), ROWS, Strings::Inline).expect("write xlsx");
     import_and_verify(&app, "orders.xlsx", "orders").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ods_round_trips_with_live_progress() {
     let app = spawn_app().await;
     dataset::write_ods(&app.file("orders.ods"), ROWS).expect("write ods");
     import_and_verify(&app, "orders.ods", "orders").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_round_trips_with_live_progress() {
     let app = spawn_app().await;
     dataset::write_csv(&app.file("orders.csv"), ROWS).expect("write csv");
     import_and_verify(&app, "orders.csv", "orders").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_without_sse_poll_the_status_and_late_streams_get_the_final_event() {
     let app = spawn_app().await;
     dataset::write_csv(&app.file("Sales 2024 (final).csv"), 500).expect("write csv");
@@ -99,7 +99,7 @@ async fn clients_without_sse_poll_the_status_and_late_streams_get_the_final_even
     assert_eq!(tables.as_array().expect("tables").len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn append_and_replace_modes() {
     let app = spawn_app().await;
     dataset::write_csv(&app.file("a.csv"), 300).expect("write csv");
@@ -118,5 +118,5 @@ async fn append_and_replace_modes() {
     let replace = app.start_import(&app.file("a.csv"), "a.csv", &[("table", "t"), ("mode", "replace")]).await;
     assert_eq!(app.wait_final(&replace).await["status"], "succeeded");
     assert_eq!(app.get_json("/api/tables/t/rows?limit=1").await.1["total"], 300);
-    assert!(!app.sqlite_tables().iter().any(|t| t.starts_with("_sheetport_staging")), "no staging table left");
+    assert!(!app.tables().await.iter().any(|t| t.starts_with("_sheetport_staging")), "no staging table left");
 }

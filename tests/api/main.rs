@@ -1,8 +1,10 @@
-//! Integration tests: real servers on port 0, real SQLite files, real uploads and SSE streams.
+//! Integration tests: real servers on port 0, real SQLite files (or PostgreSQL databases with
+//! `SHEETPORT_TEST_DB=postgres`), real uploads and SSE streams, real `sheetport serve` processes.
 
 #[path = "../../bench/dataset.rs"]
 mod dataset;
 mod helpers;
 mod imports;
+mod instances;
 mod rejects;
 mod uploads;

@@ -5,7 +5,7 @@ use crate::helpers::{spawn_app, spawn_app_with};
 use serde_json::Value;
 use std::time::Duration;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_is_not_a_spreadsheet_gets_422_with_a_reason() {
     let app = spawn_app().await;
     let path = app.file("photo.xlsx");
@@ -18,7 +18,7 @@ async fn a_file_that_is_not_a_spreadsheet_gets_422_with_a_reason() {
     assert_eq!(uploads, 0, "rejected files are not kept");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_over_the_limit_get_413() {
     let app = spawn_app_with(|c| c.max_upload_bytes = 10_000).await;
     dataset::write_csv(&app.file("big.csv"), 2_000).expect("write csv");
@@ -28,7 +28,7 @@ async fn uploads_over_the_limit_get_413() {
     assert!(body["error"].as_str().unwrap_or("").contains("10000-byte upload limit"), "{body}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_without_a_file_gets_400() {
     let app = spawn_app().await;
     let form = reqwest::multipart::Form::new().text("table", "x");
@@ -40,7 +40,7 @@ async fn a_request_without_a_file_gets_400() {
     assert_eq!(code, 404, "only tables made by imports are readable");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_stops_the_job_and_leaves_no_table() {
     let app = spawn_app().await;
     dataset::write_csv(&app.file("many.csv"), 400_000).expect("write csv");
@@ -61,13 +61,13 @@ async fn cancelling_stops_the_job_and_leaves_no_table() {
     assert!(started.elapsed() < Duration::from_secs(1), "stopped in {:?}", started.elapsed());
     assert_eq!(end["status"], "cancelled");
     assert_eq!(end["rows_done"], 0, "nothing is committed to the target");
-    let tables = app.sqlite_tables();
+    let tables = app.tables().await;
     assert!(!tables.iter().any(|t| t == "many" || t.starts_with("_sheetport_staging")), "{tables:?}");
     let resp = app.client.delete(app.url(&format!("/api/imports/{id}"))).send().await.expect("delete");
     assert_eq!(resp.status(), 409, "cancelling an ended import");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_workbook_fails_with_words_and_no_table() {
     let app = spawn_app().await;
     dataset::write_xlsx(&app.file("good.xlsx"), 1_000, dataset::Strings::Shared).expect("write xlsx");
@@ -87,5 +87,5 @@ async fn a_broken_workbook_fails_with_words_and_no_table() {
     } else {
         assert_eq!(resp.status(), 422, "a damaged archive is refused at upload or fails in the job");
     }
-    assert!(!app.sqlite_tables().iter().any(|t| t == "broken" || t.starts_with("_sheetport_staging")));
+    assert!(!app.tables().await.iter().any(|t| t == "broken" || t.starts_with("_sheetport_staging")));
 }

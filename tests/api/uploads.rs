@@ -26,7 +26,7 @@ fn two_sheets(path: &std::path::Path) {
     wb.save(path).expect("save");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_upload_is_previewed_per_sheet_and_imported_from_the_chosen_one() {
     let app = spawn_app().await;
     two_sheets(&app.file("book.xlsx"));

@@ -2,7 +2,7 @@
 //! statement reused for every row is an order of magnitude faster than sqlx's per-statement path
 //! for a bulk load, and the load runs on a blocking thread anyway.
 
-use super::{sql_type, STAGING_PREFIX};
+use super::{sql_type, FinalStatement, Kind, LOST, STAGING_PREFIX};
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
 use crate::import::value::Value;
@@ -65,7 +65,7 @@ pub struct SqliteSink {
 impl SqliteSink {
     /// Creates the staging table (replacing a leftover of the same name).
     pub fn create(conn: Connection, staging: &str, columns: Vec<ColumnInfo>) -> Result<Self, ImportError> {
-        let defs: Vec<String> = columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(c.ty))).collect();
+        let defs: Vec<String> = columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
         conn.execute_batch(&format!(
             "DROP TABLE IF EXISTS {s}; CREATE TABLE {s} ({})",
             defs.join(", "),
@@ -137,16 +137,10 @@ impl SqliteSink {
         Ok(())
     }
 
-    /// Puts the staging table in place of (or into) `target` in one transaction, running
-    /// `on_commit` inside that same transaction (the job marks itself succeeded there, so the
-    /// table and the record of it can never disagree). Returns the final columns.
-    pub fn finish(
-        mut self,
-        target: &str,
-        mode: ImportMode,
-        on_commit: &dyn Fn(&Transaction<'_>, &[ColumnInfo]) -> Result<(), ImportError>,
-    ) -> Result<Vec<ColumnInfo>, ImportError> {
-        match self.swap(target, mode, on_commit) {
+    /// Puts the staging table in place of (or into) `target` in one transaction, running `last`
+    /// inside that same transaction. Returns the final columns.
+    pub fn finish(mut self, target: &str, mode: ImportMode, last: Option<FinalStatement>) -> Result<Vec<ColumnInfo>, ImportError> {
+        match self.swap(target, mode, last) {
             Ok(()) => Ok(self.columns),
             Err(e) => {
                 self.abort()?;
@@ -155,12 +149,7 @@ impl SqliteSink {
         }
     }
 
-    fn swap(
-        &mut self,
-        target: &str,
-        mode: ImportMode,
-        on_commit: &dyn Fn(&Transaction<'_>, &[ColumnInfo]) -> Result<(), ImportError>,
-    ) -> Result<(), ImportError> {
+    fn swap(&mut self, target: &str, mode: ImportMode, last: Option<FinalStatement>) -> Result<(), ImportError> {
         self.commit()?;
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.rebuild_widened()?;
@@ -195,7 +184,24 @@ impl SqliteSink {
             }
             _ => tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?,
         }
-        on_commit(&tx, &self.columns)?;
+        if let Some(last) = last {
+            // Dropped before the commit below, which needs the transaction unborrowed.
+            let mut stmt = tx.prepare(last.sql)?;
+            for (i, p) in last.params.iter().enumerate() {
+                match p {
+                    Value::Int(n) => stmt.raw_bind_parameter(i + 1, n)?,
+                    Value::Null => stmt.raw_bind_parameter(i + 1, Null)?,
+                    other => {
+                        let mut s = String::new();
+                        other.write_text(&mut s);
+                        stmt.raw_bind_parameter(i + 1, s)?
+                    }
+                }
+            }
+            if stmt.raw_execute()? != 1 {
+                return Err(ImportError::Conflict(LOST.into()));
+            }
+        }
         tx.commit()?;
         Ok(())
     }
@@ -217,7 +223,7 @@ impl SqliteSink {
             return Ok(());
         }
         let rebuilt = format!("{}_w", self.staging);
-        let defs: Vec<String> = self.columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(c.ty))).collect();
+        let defs: Vec<String> = self.columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
         let exprs: Vec<String> = self
             .columns
             .iter()

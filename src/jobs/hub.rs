@@ -1,0 +1,122 @@
+//! This instance's view of the jobs someone is watching: one `watch` channel per job, written by
+//! the job's runner when the job runs here, or by a mirror of its database row when another
+//! instance runs it (refreshed on each progress signal, and by a slow poll in case one is lost).
+//! When a watched job starts running here, its mirror channel becomes the runner's, so a watcher
+//! never has to re-subscribe.
+
+use crate::db::{self, Db};
+use crate::model::{ImportId, ImportStatus, Progress};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+struct Entry {
+    tx: watch::Sender<Progress>,
+    /// `Some` while the job runs in this instance: the token that stops it.
+    runner: Option<CancellationToken>,
+}
+
+pub(super) struct Hub {
+    db: Db,
+    entries: Mutex<HashMap<ImportId, Entry>>,
+}
+
+impl Hub {
+    pub fn new(db: Db) -> Self {
+        Self { db, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ImportId, Entry>> {
+        // A panic while holding this lock leaves a map that is still consistent.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The job starts running here: the channel its runner writes into.
+    pub fn run_here(&self, p: Progress, cancel: CancellationToken) -> watch::Sender<Progress> {
+        let mut entries = self.lock();
+        let entry = entries.entry(p.id.clone()).or_insert_with(|| Entry { tx: watch::Sender::new(p.clone()), runner: None });
+        entry.runner = Some(cancel);
+        entry.tx.send_replace(p);
+        entry.tx.clone()
+    }
+
+    /// The job's runner is done (its final state is already sent): watchers see the channel close.
+    pub fn finished(&self, id: &ImportId) {
+        self.lock().remove(id);
+    }
+
+    /// A receiver of the job's state while it is queued or running anywhere; `None` when there is
+    /// no such job or it has ended (its row is then the whole story).
+    pub async fn watch(&self, id: &ImportId) -> Result<Option<watch::Receiver<Progress>>, sqlx::Error> {
+        if let Some(e) = self.lock().get(id) {
+            return Ok(Some(e.tx.subscribe()));
+        }
+        let Some(p) = db::imports::get_progress(&self.db, id).await? else { return Ok(None) };
+        if p.status.is_final() {
+            return Ok(None);
+        }
+        let mut entries = self.lock();
+        let entry = entries.entry(id.clone()).or_insert_with(|| Entry { tx: watch::Sender::new(p), runner: None });
+        Ok(Some(entry.tx.subscribe()))
+    }
+
+    /// The current state of a job this instance runs or mirrors.
+    pub fn current(&self, id: &ImportId) -> Option<Progress> {
+        self.lock().get(id).map(|e| e.tx.borrow().clone())
+    }
+
+    /// Stops a job running here; false when it does not run here.
+    pub fn cancel_here(&self, id: &ImportId) -> bool {
+        match self.lock().get(id).and_then(|e| e.runner.as_ref()) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Re-reads one mirrored job's row (after a signal that it changed).
+    pub async fn refresh(&self, id: &ImportId) -> Result<(), sqlx::Error> {
+        let mirrored = self.lock().get(id).is_some_and(|e| e.runner.is_none());
+        if !mirrored {
+            return Ok(());
+        }
+        let row = db::imports::get_progress(&self.db, id).await?;
+        let mut entries = self.lock();
+        let Some(entry) = entries.get(id).filter(|e| e.runner.is_none()) else { return Ok(()) };
+        let Some(p) = row else {
+            entries.remove(id);
+            return Ok(());
+        };
+        let last = p.status.is_final();
+        entry.tx.send_if_modified(|cur| {
+            // A read that raced a newer one must not move the numbers backwards.
+            let stale = cur.status == ImportStatus::Running && p.status == ImportStatus::Running && p.rows_done < cur.rows_done;
+            let changed = !stale && *cur != p;
+            if changed {
+                *cur = p;
+            }
+            changed
+        });
+        if last {
+            entries.remove(id);
+        }
+        Ok(())
+    }
+
+    /// Re-reads every mirror and forgets those nobody watches any more: the fallback for lost signals.
+    pub async fn refresh_all(&self) {
+        let ids: Vec<ImportId> = {
+            let mut entries = self.lock();
+            entries.retain(|_, e| e.runner.is_some() || e.tx.receiver_count() > 0);
+            entries.iter().filter(|(_, e)| e.runner.is_none()).map(|(id, _)| id.clone()).collect()
+        };
+        for id in ids {
+            if let Err(e) = self.refresh(&id).await {
+                tracing::warn!(%id, error = %e, "could not refresh a mirrored job");
+            }
+        }
+    }
+}
