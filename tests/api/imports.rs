@@ -120,3 +120,34 @@ async fn append_and_replace_modes() {
     assert_eq!(app.get_json("/api/tables/t/rows?limit=1").await.1["total"], 300);
     assert!(!app.tables().await.iter().any(|t| t.starts_with("_sheetport_staging")), "no staging table left");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_that_outgrow_the_sampled_type_widen_the_column() {
+    // Types are inferred from the first 1,000 rows; later rows break each guess.
+    let app = spawn_app().await;
+    let mut csv = String::from("code,amount,when,flag\n");
+    for i in 0..3000 {
+        let code = if i < 2500 { i.to_string() } else { format!("A-{i}") };
+        let amount = if i < 2900 { i.to_string() } else { format!("{i}.5") };
+        let when = if i < 2000 { "2024-01-02" } else { "2024-01-02 03:04:05" };
+        let flag = if i < 2999 { if i % 2 == 0 { "true" } else { "false" } } else { "maybe" };
+        csv.push_str(&format!("{code},{amount},{when},{flag}\n"));
+    }
+    std::fs::write(app.file("drift.csv"), csv).expect("write");
+    let id = app.start_import(&app.file("drift.csv"), "drift.csv", &[("table", "drift")]).await;
+    let end = app.wait_final(&id).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    let (columns, rows) = app.all_rows("drift").await;
+    let types: Vec<&str> = columns.as_array().expect("columns").iter().map(|c| c["type"].as_str().unwrap_or("")).collect();
+    assert_eq!(types, ["text", "real", "datetime", "text"]);
+    assert_eq!(rows.len(), 3000);
+    for (i, row) in rows.iter().enumerate() {
+        let want = serde_json::json!([
+            if i < 2500 { i.to_string() } else { format!("A-{i}") },
+            if i < 2900 { i as f64 } else { i as f64 + 0.5 },
+            if i < 2000 { "2024-01-02 00:00:00" } else { "2024-01-02 03:04:05" },
+            if i == 2999 { "maybe" } else if i % 2 == 0 { "true" } else { "false" },
+        ]);
+        assert_eq!(row, &want, "row {i}");
+    }
+}

@@ -1,11 +1,13 @@
 //! The PostgreSQL sink: `COPY … FROM STDIN` in text format into a staging table, all inside one
 //! transaction on one pooled connection. The staging table, every row and the final swap commit
 //! together or not at all: if the process dies, the server rolls the transaction back and nothing
-//! of the import (not even the staging table) is left. Rows are sent in segments of one `COPY`
-//! each; a segment's rows count as done once the server has accepted them.
+//! of the import (not even the staging table) is left. Rows go in segments of one `COPY` each,
+//! closed at every commit point; a segment's rows count as done once the server has accepted them.
 //!
-//! The engine's writer runs on a blocking thread; each call here blocks that thread on the async
-//! driver (`Handle::block_on`), which is what a blocking thread inside the runtime is for.
+//! Three things overlap: the engine's parser thread, its writer thread encoding rows into COPY's
+//! text format (this type), and a copier task on the runtime that owns the transaction and streams
+//! the encoded chunks to the server while the writer encodes the next ones. They talk over a
+//! bounded channel, so at most a few chunks are in flight.
 
 use super::{sql_type, FinalStatement, Kind, LOST};
 use crate::import::infer::{fits, join};
@@ -16,9 +18,33 @@ use crate::model::{ColumnInfo, ColumnType, ImportMode};
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{AssertSqlSafe, Executor, Transaction};
 use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
-/// A segment goes to the server when it reaches this size, even before the commit interval.
-const SEGMENT_BYTES: usize = 8 << 20;
+/// Encoded chunks in flight between the writer and the copier (each one batch of rows, ~250 KB).
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// What the writer asks of the copier task.
+enum Cmd {
+    /// Rows in COPY text format; opens a `COPY` if none is open.
+    Data(Vec<u8>),
+    /// Closes the open `COPY` (if any); answered once the server has accepted every row sent.
+    Flush(oneshot::Sender<()>),
+    /// Runs one statement in the transaction (no `COPY` open: the writer flushes first).
+    Exec(String, oneshot::Sender<()>),
+    /// Swaps the staging table in, runs the final statement and commits.
+    Finish(Box<Swap>, oneshot::Sender<()>),
+    /// Rolls everything back.
+    Abort(oneshot::Sender<()>),
+}
+
+struct Swap {
+    staging: String,
+    target: String,
+    mode: ImportMode,
+    columns: Vec<ColumnInfo>,
+    last: Option<FinalStatement>,
+}
 
 impl From<sqlx::Error> for ImportError {
     fn from(e: sqlx::Error) -> Self {
@@ -29,15 +55,15 @@ impl From<sqlx::Error> for ImportError {
     }
 }
 
-/// One import's transaction, staging table and the rows not yet sent.
+/// The writer's side of one import: encodes rows and hands them to the copier task.
 pub struct PgSink {
     rt: Handle,
-    /// Rolled back by sqlx if dropped uncommitted (a panic, an early return).
-    tx: Transaction<'static, Postgres>,
+    cmds: mpsc::Sender<Cmd>,
+    /// The copier; its result says why it stopped when a request goes unanswered.
+    copier: Option<JoinHandle<Result<(), ImportError>>>,
     staging: String,
     columns: Vec<ColumnInfo>,
-    copy_sql: String,
-    /// Rows encoded in COPY's text format, waiting for the next segment.
+    /// Rows of the current batch in COPY's text format.
     buf: Vec<u8>,
     text: String,
 }
@@ -56,15 +82,35 @@ impl PgSink {
             Ok::<_, sqlx::Error>(tx)
         })?;
         let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
+        let copy_sql = format!("COPY {} ({}) FROM STDIN", quote(staging), names.join(", "));
+        let (cmds, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         Ok(Self {
+            copier: Some(rt.spawn(copier(tx, copy_sql, rx))),
             rt,
-            tx,
-            copy_sql: format!("COPY {} ({}) FROM STDIN", quote(staging), names.join(", ")),
+            cmds,
             staging: staging.to_owned(),
             columns,
-            buf: Vec::with_capacity(SEGMENT_BYTES + (1 << 20)),
+            buf: Vec::new(),
             text: String::with_capacity(256),
         })
+    }
+
+    /// Sends a request to the copier and waits for its answer (or for the reason it stopped).
+    fn call(&mut self, cmd: impl FnOnce(oneshot::Sender<()>) -> Cmd) -> Result<(), ImportError> {
+        let (reply, answer) = oneshot::channel();
+        if self.cmds.blocking_send(cmd(reply)).is_ok() && answer.blocking_recv().is_ok() {
+            return Ok(());
+        }
+        Err(self.copier_error())
+    }
+
+    /// Why the copier stopped: its own error, or a generic one if it ended without one.
+    fn copier_error(&mut self) -> ImportError {
+        let stopped = || ImportError::Database("the connection to PostgreSQL closed during the import".into());
+        match self.copier.take().map(|task| self.rt.block_on(task)) {
+            Some(Ok(Err(e))) => e,
+            _ => stopped(),
+        }
     }
 
     /// Columns with the types the values so far demand.
@@ -72,8 +118,9 @@ impl PgSink {
         &self.columns
     }
 
-    /// Encodes rows of exactly `columns().len()` values, sending a segment when enough have gathered.
+    /// Encodes rows of exactly `columns().len()` values and hands them to the copier.
     pub fn insert(&mut self, rows: &[Vec<Value>]) -> Result<(), ImportError> {
+        self.buf = Vec::with_capacity(rows.len() * 160);
         for row in rows {
             self.widen_for(row)?;
             for (i, value) in row.iter().enumerate() {
@@ -84,29 +131,15 @@ impl PgSink {
             }
             self.buf.push(b'\n');
         }
-        if self.buf.len() >= SEGMENT_BYTES {
-            self.send_segment()?;
+        if self.cmds.blocking_send(Cmd::Data(std::mem::take(&mut self.buf))).is_err() {
+            return Err(self.copier_error());
         }
         Ok(())
     }
 
-    /// Sends what is buffered; once this returns the server holds those rows (in the transaction).
+    /// Returns once the server holds every row sent so far (in the transaction).
     pub fn commit(&mut self) -> Result<(), ImportError> {
-        self.send_segment()
-    }
-
-    fn send_segment(&mut self) -> Result<(), ImportError> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let (tx, sql, buf) = (&mut self.tx, &self.copy_sql, &self.buf);
-        self.rt.block_on(async {
-            let mut copy = tx.copy_in_raw(sql).await?;
-            copy.send(buf.as_slice()).await?;
-            copy.finish().await
-        })?;
-        self.buf.clear();
-        Ok(())
+        self.call(Cmd::Flush)
     }
 
     /// Appends one value in COPY's text format: `\N` for NULL, backslash escapes in text.
@@ -151,11 +184,16 @@ impl PgSink {
                 continue;
             }
             let Some(kind) = value.kind() else { continue };
-            self.send_segment()?;
+            // Rows of this batch encoded so far were encoded for the old type: send them first.
+            let encoded = std::mem::take(&mut self.buf);
+            if !encoded.is_empty() && self.cmds.blocking_send(Cmd::Data(encoded)).is_err() {
+                return Err(self.copier_error());
+            }
+            self.commit()?;
             let wider = join(ty, kind);
             let (t, c, pg) = (quote(&self.staging), quote(&self.columns[i].name), sql_type(Kind::Postgres, wider));
             let sql = format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {pg} USING {c}::{pg}");
-            self.rt.block_on((&mut *self.tx).execute(AssertSqlSafe(sql)))?;
+            self.call(|reply| Cmd::Exec(sql, reply))?;
             self.columns[i].ty = wider;
         }
         Ok(())
@@ -164,84 +202,142 @@ impl PgSink {
     /// Puts the staging table in place of (or into) `target`, runs `last` in the same
     /// transaction and commits. On error everything rolls back. Returns the final columns.
     pub fn finish(mut self, target: &str, mode: ImportMode, last: Option<FinalStatement>) -> Result<Vec<ColumnInfo>, ImportError> {
-        self.send_segment()?;
-        let (staging, t) = (quote(&self.staging), quote(target));
-        let columns = self.columns.clone();
-        let rt = self.rt.clone();
-        let result = rt.block_on(async {
-            let conn = &mut *self.tx;
-            // Two imports into one new name must not both see it free: lock the name first.
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(target).execute(&mut *conn).await?;
-            let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&t).fetch_one(&mut *conn).await?;
-            match mode {
-                ImportMode::Create if exists => {
-                    return Err(ImportError::Conflict(format!(
-                        "a table named {target:?} already exists; choose another name, or import with mode \"replace\" or \"append\""
-                    )));
-                }
-                ImportMode::Append if exists => {
-                    let have: Vec<String> = sqlx::query_scalar(
-                        "SELECT column_name::text FROM information_schema.columns \
-                         WHERE table_schema = current_schema() AND table_name = $1",
-                    )
-                    .bind(target)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                    let missing: Vec<&str> =
-                        columns.iter().map(|c| c.name.as_str()).filter(|n| !have.iter().any(|h| h == n)).collect();
-                    if !missing.is_empty() {
-                        return Err(ImportError::Conflict(format!(
-                            "the table {target:?} has no column {}; append needs the same header, or use mode \"replace\"",
-                            missing.join(", ")
-                        )));
-                    }
-                    let cols: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
-                    let cols = cols.join(", ");
-                    (&mut *conn).execute(AssertSqlSafe(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}"))).await?;
-                    (&mut *conn).execute(AssertSqlSafe(format!("DROP TABLE {staging}"))).await?;
-                }
-                ImportMode::Replace if exists => {
-                    (&mut *conn).execute(AssertSqlSafe(format!("DROP TABLE {t}"))).await?;
-                    (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {t}"))).await?;
-                }
-                _ => {
-                    (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {t}"))).await?;
-                }
-            }
-            if let Some(last) = &last {
-                let mut q = sqlx::query(AssertSqlSafe(last.sql));
-                for p in &last.params {
-                    q = match p {
-                        Value::Int(n) => q.bind(*n),
-                        Value::Null => q.bind(None::<String>),
-                        other => {
-                            let mut s = String::new();
-                            other.write_text(&mut s);
-                            q.bind(s)
-                        }
-                    };
-                }
-                if q.execute(&mut *conn).await?.rows_affected() != 1 {
-                    return Err(ImportError::Conflict(LOST.into()));
-                }
-            }
-            Ok(())
-        });
-        match result {
-            Ok(()) => {
-                rt.block_on(self.tx.commit())?;
-                Ok(columns)
-            }
-            Err(e) => {
-                self.abort()?;
-                Err(e)
-            }
-        }
+        let swap = Swap {
+            staging: self.staging.clone(),
+            target: target.to_owned(),
+            mode,
+            columns: self.columns.clone(),
+            last,
+        };
+        self.call(|reply| Cmd::Finish(Box::new(swap), reply))?;
+        Ok(std::mem::take(&mut self.columns))
     }
 
     /// Rolls the transaction back: the staging table and every row sent vanish with it.
-    pub fn abort(self) -> Result<(), ImportError> {
-        self.rt.block_on(self.tx.rollback())?;
-        Ok(())
+    pub fn abort(mut self) -> Result<(), ImportError> {
+        match self.call(Cmd::Abort) {
+            Ok(()) => Ok(()),
+            // The copier already stopped on an error: its transaction went with it.
+            Err(_) => Ok(()),
+        }
     }
+}
+
+/// Owns the import's transaction: streams chunks into `COPY`s and runs the writer's statements.
+/// Returning (or being dropped) without `Finish` rolls the transaction back.
+async fn copier(mut tx: Transaction<'static, Postgres>, copy_sql: String, mut rx: mpsc::Receiver<Cmd>) -> Result<(), ImportError> {
+    while let Some(cmd) = rx.recv().await {
+        match cmd {
+            Cmd::Data(first) => {
+                // The COPY borrows the transaction for this arm only; Flush always ends it.
+                let mut copy = tx.copy_in_raw(&copy_sql).await?;
+                copy.send(first).await?;
+                loop {
+                    match rx.recv().await {
+                        Some(Cmd::Data(chunk)) => {
+                            copy.send(chunk).await?;
+                        }
+                        Some(Cmd::Flush(reply)) => {
+                            copy.finish().await?;
+                            let _ = reply.send(());
+                            break;
+                        }
+                        Some(Cmd::Abort(reply)) => {
+                            copy.abort("the import stopped").await?;
+                            tx.rollback().await?;
+                            let _ = reply.send(());
+                            return Ok(());
+                        }
+                        // The writer went away (returning drops the transaction: rollback).
+                        None => return Ok(()),
+                        // The writer flushes before anything else; this is a bug, and the import stops.
+                        Some(Cmd::Exec(..) | Cmd::Finish(..)) => {
+                            return Err(ImportError::Database("a statement was sent while rows were being copied".into()));
+                        }
+                    }
+                }
+            }
+            Cmd::Flush(reply) => {
+                let _ = reply.send(());
+            }
+            Cmd::Exec(sql, reply) => {
+                (&mut *tx).execute(AssertSqlSafe(sql)).await?;
+                let _ = reply.send(());
+            }
+            Cmd::Finish(swap, reply) => {
+                swap_in(&mut tx, &swap).await?;
+                tx.commit().await?;
+                let _ = reply.send(());
+                return Ok(());
+            }
+            Cmd::Abort(reply) => {
+                tx.rollback().await?;
+                let _ = reply.send(());
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The final swap, inside the import's transaction.
+async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<(), ImportError> {
+    let conn = &mut **tx;
+    let (staging, t, target, columns) = (quote(&s.staging), quote(&s.target), s.target.as_str(), &s.columns);
+    // Two imports into one new name must not both see it free: lock the name first.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(target).execute(&mut *conn).await?;
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&t).fetch_one(&mut *conn).await?;
+    match s.mode {
+        ImportMode::Create if exists => {
+            return Err(ImportError::Conflict(format!(
+                "a table named {target:?} already exists; choose another name, or import with mode \"replace\" or \"append\""
+            )));
+        }
+        ImportMode::Append if exists => {
+            let have: Vec<String> = sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+            )
+            .bind(target)
+            .fetch_all(&mut *conn)
+            .await?;
+            let missing: Vec<&str> =
+                columns.iter().map(|c| c.name.as_str()).filter(|n| !have.iter().any(|h| h == n)).collect();
+            if !missing.is_empty() {
+                return Err(ImportError::Conflict(format!(
+                    "the table {target:?} has no column {}; append needs the same header, or use mode \"replace\"",
+                    missing.join(", ")
+                )));
+            }
+            let cols: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
+            let cols = cols.join(", ");
+            (&mut *conn).execute(AssertSqlSafe(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}"))).await?;
+            (&mut *conn).execute(AssertSqlSafe(format!("DROP TABLE {staging}"))).await?;
+        }
+        ImportMode::Replace if exists => {
+            (&mut *conn).execute(AssertSqlSafe(format!("DROP TABLE {t}"))).await?;
+            (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {t}"))).await?;
+        }
+        _ => {
+            (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {t}"))).await?;
+        }
+    }
+    if let Some(last) = &s.last {
+        let mut q = sqlx::query(AssertSqlSafe(last.sql));
+        for p in &last.params {
+            q = match p {
+                Value::Int(n) => q.bind(*n),
+                Value::Null => q.bind(None::<String>),
+                other => {
+                    let mut text = String::new();
+                    other.write_text(&mut text);
+                    q.bind(text)
+                }
+            };
+        }
+        if q.execute(&mut *conn).await?.rows_affected() != 1 {
+            return Err(ImportError::Conflict(LOST.into()));
+        }
+    }
+    Ok(())
 }
