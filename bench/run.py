@@ -188,6 +188,8 @@ class Bench:
         for _ in range(self.runs):
             if before:
                 before()
+            # Start each run with no dirty pages of an earlier one waiting to be written back.
+            os.sync()
             wall, rss = run_measured(cmd, env)
             if after:
                 after()
@@ -232,11 +234,15 @@ class Bench:
     def psql_copy(self, csv: Path) -> Result | None:
         if subprocess.run([*PG, "-c", "SELECT 1"], capture_output=True).returncode != 0:
             return None
-        create = "DROP TABLE IF EXISTS sheetport_bench; " + TYPED_TABLE.format(t="sheetport_bench", ts="TIMESTAMP")
+        create = TYPED_TABLE.format(t="sheetport_bench", ts="TIMESTAMP")
+
+        def before():
+            pg_quiesce(PG, "sheetport_bench")
+            subprocess.run([*PG, "-c", create], check=True, capture_output=True)
+
         cmd = [*PG, "-c", f"\\copy sheetport_bench FROM '{csv}' WITH (FORMAT csv, HEADER true)"]
-        res = self.repeat("psql \\copy (floor)", "csv", cmd,
-                          before=lambda: subprocess.run([*PG, "-c", create], check=True, capture_output=True))
-        subprocess.run([*PG, "-c", "DROP TABLE IF EXISTS sheetport_bench"], capture_output=True)
+        res = self.repeat("psql \\copy (floor)", "csv", cmd, before=before)
+        pg_quiesce(PG, "sheetport_bench")
         return res
 
     def sheetport_pg(self, name: str, path: Path, rows: int) -> Result | None:
@@ -256,7 +262,9 @@ class Bench:
                                      check=True).stdout.strip())
             assert_rows(got, rows, f"sheetport import into PostgreSQL ({name})")
 
-        return self.repeat("sheetport → PostgreSQL (CLI)", name, cmd, after=check)
+        res = self.repeat("sheetport → PostgreSQL (CLI)", name, cmd, before=lambda: pg_quiesce(bench_db, "t"), after=check)
+        pg_quiesce(bench_db, "t")
+        return res
 
     def peer(self, py: Path, case: str, script: str, name: str, xlsx: Path, rows: int, db_name: str) -> Result:
         db = self.work / db_name
@@ -312,6 +320,13 @@ class Bench:
         say(f"{'profile':<28} {name:<12} parse {p['parse_cpu_s']:.2f} s cpu, write {p['write_cpu_s']:.2f} s cpu, "
             f"progress on {p['import_s']:.2f} s / off {p['import_no_progress_s']:.2f} s")
         return p
+
+
+def pg_quiesce(psql: list[str], table: str) -> None:
+    """Drops `table` and flushes PostgreSQL's dirty buffers, so no case pays for the writes (the
+    checkpoint, autovacuum of a big fresh table) of the one before it."""
+    subprocess.run([*psql, "-c", f"DROP TABLE IF EXISTS {table}"], check=True, capture_output=True)
+    subprocess.run([*psql, "-c", "CHECKPOINT"], check=True, capture_output=True)
 
 
 def assert_rows(got: int, want: int, what: str) -> None:

@@ -205,25 +205,7 @@ impl TestApp {
     /// Reads the whole SSE stream of an import (it ends after the final event).
     pub async fn events(&self, id: &str) -> Vec<Sse> {
         let resp = self.client.get(self.url(&format!("/api/imports/{id}/events"))).send().await.expect("events request");
-        assert_eq!(resp.status(), 200);
-        assert_eq!(resp.headers()["content-type"], "text/event-stream");
-        assert_eq!(resp.headers()["cache-control"], "no-cache");
-        assert_eq!(resp.headers()["x-accel-buffering"], "no");
-        let mut stream = resp.bytes_stream();
-        let (mut buf, mut out) = (String::new(), Vec::new());
-        let read = async {
-            while let Some(chunk) = stream.next().await {
-                buf.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
-                while let Some(end) = buf.find("\n\n") {
-                    let block: String = buf.drain(..end + 2).collect();
-                    if let Some(ev) = parse_event(&block) {
-                        out.push(ev);
-                    }
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(120), read).await.expect("the stream must end");
-        out
+        read_events(resp, Duration::from_secs(120)).await
     }
 
     /// Polls the status endpoint until the import reaches a final status.
@@ -258,6 +240,29 @@ impl TestApp {
     pub async fn tables(&self) -> Vec<String> {
         self.db.tables().await
     }
+}
+
+/// Checks an SSE response's headers and reads its events until the stream ends (within `limit`).
+pub async fn read_events(resp: reqwest::Response, limit: Duration) -> Vec<Sse> {
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    assert_eq!(resp.headers()["x-accel-buffering"], "no");
+    let mut stream = resp.bytes_stream();
+    let (mut buf, mut out) = (String::new(), Vec::new());
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                if let Some(ev) = parse_event(&block) {
+                    out.push(ev);
+                }
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.expect("the stream must end");
+    out
 }
 
 fn parse_event(block: &str) -> Option<Sse> {

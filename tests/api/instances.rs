@@ -4,8 +4,7 @@
 //! always run on PostgreSQL, whatever `SHEETPORT_TEST_DB` says.
 
 use crate::dataset;
-use crate::helpers::{Sse, TestDb};
-use futures::StreamExt;
+use crate::helpers::{read_events, Sse, TestDb};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -92,24 +91,7 @@ async fn wait_final(client: &reqwest::Client, on: &Instance, id: &str, within: D
 /// Every event of one import's SSE stream on `on`, until the stream ends.
 async fn events(client: &reqwest::Client, on: &Instance, id: &str) -> Vec<Sse> {
     let resp = client.get(on.url(&format!("/api/imports/{id}/events"))).send().await.expect("events");
-    assert_eq!(resp.status(), 200);
-    let mut stream = resp.bytes_stream();
-    let (mut buf, mut out) = (String::new(), Vec::new());
-    let read = async {
-        while let Some(chunk) = stream.next().await {
-            buf.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
-            while let Some(end) = buf.find("\n\n") {
-                let block: String = buf.drain(..end + 2).collect();
-                let event = block.lines().find_map(|l| l.strip_prefix("event:")).map(|e| e.trim().to_owned());
-                let data = block.lines().find_map(|l| l.strip_prefix("data:")).map(str::trim);
-                if let (Some(event), Some(data)) = (event, data) {
-                    out.push(Sse { event, id: None, data: serde_json::from_str(data).expect("json") });
-                }
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(300), read).await.expect("the stream must end");
-    out
+    read_events(resp, Duration::from_secs(300)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
