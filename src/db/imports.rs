@@ -158,8 +158,9 @@ pub async fn claim(db: &Db, worker: &str, now: i64, only: Option<&ImportId>) -> 
         Pool::Postgres(_) => ("seq", "FOR UPDATE SKIP LOCKED"),
     };
     let which = if only.is_some() { "AND id = $3" } else { "" };
+    let beat = db_clock(db);
     let sql = format!(
-        "UPDATE imports SET status = 'running', phase = 'inspecting', worker = $1, heartbeat_at = $2, started_at = $2, \
+        "UPDATE imports SET status = 'running', phase = 'inspecting', worker = $1, heartbeat_at = {beat}, started_at = $2, \
          attempts = attempts + 1, rows_done = 0, rows_parsed = 0 \
          WHERE id = (SELECT id FROM imports WHERE status = 'queued' {which} ORDER BY created_at, {order} LIMIT 1 {lock}) \
          RETURNING {RECORD_COLUMNS}"
@@ -184,13 +185,15 @@ pub enum Checkpoint {
 }
 
 /// Records a running job's numbers and that its worker is alive.
-pub async fn checkpoint(db: &Db, p: &Progress, worker: &str, now: i64) -> Result<Checkpoint, sqlx::Error> {
+pub async fn checkpoint(db: &Db, p: &Progress, worker: &str) -> Result<Checkpoint, sqlx::Error> {
     let columns = serde_json::to_string(&p.columns).unwrap_or_else(|_| "[]".into());
-    let row: Option<(bool,)> = on_pool!(db, pool => sqlx::query_as(
+    let sql = format!(
         "UPDATE imports SET phase = $1, rows_parsed = $2, rows_done = $3, rows_total = $4, rows_total_estimated = $5, \
-         error_cells = $6, columns = $7, sheet = COALESCE($8, sheet), heartbeat_at = $9 \
-         WHERE id = $10 AND worker = $11 AND status = 'running' RETURNING cancel_requested",
-    )
+         error_cells = $6, columns = $7, sheet = COALESCE($8, sheet), heartbeat_at = {} \
+         WHERE id = $9 AND worker = $10 AND status = 'running' RETURNING cancel_requested",
+        db_clock(db)
+    );
+    let row: Option<(bool,)> = on_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
     .bind(p.phase.as_str())
     .bind(p.rows_parsed as i64)
     .bind(p.rows_done as i64)
@@ -199,7 +202,6 @@ pub async fn checkpoint(db: &Db, p: &Progress, worker: &str, now: i64) -> Result
     .bind(p.error_cells as i64)
     .bind(&columns)
     .bind(&p.sheet)
-    .bind(now)
     .bind(&p.id.0)
     .bind(worker)
     .fetch_optional(pool)
@@ -210,27 +212,29 @@ pub async fn checkpoint(db: &Db, p: &Progress, worker: &str, now: i64) -> Result
     })
 }
 
-/// Jobs whose worker stopped saying it is alive before `stale_before`: re-queued to run again from
-/// the start, or failed once they have been claimed `max_attempts` times (a file that kills its
-/// worker must not kill every instance in turn). Returns the ids that changed.
-pub async fn reap(db: &Db, stale_before: i64, max_attempts: i64, now: i64) -> Result<Vec<String>, sqlx::Error> {
-    let mut ids: Vec<String> = on_pool!(db, p => sqlx::query_scalar(
+/// Jobs whose worker has not said it is alive for `timeout_ms`: re-queued to run again from the
+/// start, or failed once they have been claimed `max_attempts` times (a file that kills its
+/// worker must not kill every instance in turn). Returns the ids that changed. Heartbeats are
+/// stamped and judged by the database's clock, so instances' clocks need not agree.
+pub async fn reap(db: &Db, timeout_ms: i64, max_attempts: i64, now: i64) -> Result<Vec<String>, sqlx::Error> {
+    let stale = format!("status = 'running' AND heartbeat_at < {} - $1", db_clock(db));
+    let failed = format!(
         "UPDATE imports SET status = 'failed', phase = 'finished', rows_done = 0, finished_at = $3, \
          error = 'the server running this import stopped every time it tried; it was not imported' \
-         WHERE status = 'running' AND heartbeat_at < $1 AND attempts >= $2 RETURNING id",
-    )
-    .bind(stale_before)
-    .bind(max_attempts)
-    .bind(now)
-    .fetch_all(p)
-    .await)?;
-    let requeued: Vec<String> = on_pool!(db, p => sqlx::query_scalar(
+         WHERE {stale} AND attempts >= $2 RETURNING id"
+    );
+    let mut ids: Vec<String> = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(failed))
+        .bind(timeout_ms)
+        .bind(max_attempts)
+        .bind(now)
+        .fetch_all(p)
+        .await)?;
+    let requeue = format!(
         "UPDATE imports SET status = 'queued', phase = 'queued', worker = NULL, rows_done = 0, rows_parsed = 0, \
-         started_at = NULL WHERE status = 'running' AND heartbeat_at < $1 RETURNING id",
-    )
-    .bind(stale_before)
-    .fetch_all(p)
-    .await)?;
+         started_at = NULL WHERE {stale} RETURNING id"
+    );
+    let requeued: Vec<String> =
+        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(requeue)).bind(timeout_ms).fetch_all(p).await)?;
     ids.extend(requeued);
     Ok(ids)
 }
@@ -286,6 +290,14 @@ pub async fn pending_tables(db: &Db) -> Result<std::collections::HashSet<String>
     const SQL: &str = "SELECT table_name FROM imports WHERE status IN ('queued', 'running')";
     let names: Vec<String> = on_pool!(db, p => sqlx::query_scalar(SQL).fetch_all(p).await)?;
     Ok(names.into_iter().collect())
+}
+
+/// The database's own clock in Unix milliseconds, as SQL.
+fn db_clock(db: &Db) -> &'static str {
+    match db.pool() {
+        Pool::Sqlite(_) => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+        Pool::Postgres(_) => "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)",
+    }
 }
 
 const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, table_name, mode, bytes_total, created_at";

@@ -90,7 +90,7 @@ async fn reaper(inner: Arc<Inner>) {
             () = tokio::time::sleep(every) => {}
         }
         let now = db::now_ms();
-        match db::imports::reap(&inner.db, now - timeout.as_millis() as i64, MAX_ATTEMPTS, now).await {
+        match db::imports::reap(&inner.db, timeout.as_millis() as i64, MAX_ATTEMPTS, now).await {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(?ids, "imports whose server stopped answering were re-queued or failed");
                 for id in ids {

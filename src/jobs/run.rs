@@ -152,7 +152,7 @@ async fn checkpoint_loop(
         if p.status.is_final() {
             return;
         }
-        match db::imports::checkpoint(&inner.db, &p, &inner.worker, db::now_ms()).await {
+        match db::imports::checkpoint(&inner.db, &p, &inner.worker).await {
             Ok(Checkpoint::Owned { cancel_requested }) => {
                 last_write = Instant::now();
                 if cancel_requested {

@@ -199,3 +199,30 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%'").await, 0);
     eprintln!("taken over {taken_over:?} after SIGKILL (heartbeat timeout {HEARTBEAT} s)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_is_cancelled_from_the_instance_not_running_it() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (a, b) = (Instance::start(&db, dir.path(), 15.0), Instance::start(&db, dir.path(), 15.0));
+    let client = reqwest::Client::new();
+    let big = dir.path().join("big.csv");
+    dataset::write_csv(&big, 400_000).expect("csv");
+    let id = upload(&client, &a, &big, "big").await;
+    let start = Instant::now();
+    while status(&client, &a, &id).await["rows_done"].as_u64().unwrap_or(0) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "never started loading");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let a_pid = a.child.id();
+    let runs_on_a = db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '%:{a_pid}:%'")).await == 1;
+    let other = if runs_on_a { &b } else { &a };
+
+    let asked = Instant::now();
+    let resp = client.delete(other.url(&format!("/api/imports/{id}"))).send().await.expect("delete");
+    assert_eq!(resp.status(), 202);
+    let end = wait_final(&client, other, &id, Duration::from_secs(30)).await;
+    assert_eq!(end["status"], "cancelled", "{end}");
+    assert!(asked.elapsed() < Duration::from_secs(2), "stopped in {:?}", asked.elapsed());
+    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'").await, 0);
+}
