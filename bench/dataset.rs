@@ -1,9 +1,14 @@
 //! The benchmark and test dataset: a deterministic, seeded table of ten mixed columns (integer id,
 //! 2-decimal amount, short name, 20–60-character free text, date, datetime, boolean, an integer
 //! empty in ~10% of rows, category, email), and writers for it as .xlsx (shared or inline strings),
-//! .ods and .csv. The same row function tells tests what the imported table must hold.
+//! .xlsb (in `xlsb.rs`), .ods and .csv. The same row function tells tests what the imported table
+//! must hold.
 
 #![allow(dead_code)] // each user (tests, generator) needs a different part
+
+#[path = "xlsb.rs"]
+mod xlsb;
+pub use xlsb::write_xlsb;
 
 use sheetport::import::dates::civil_from_days;
 use std::fs::File;

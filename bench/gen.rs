@@ -1,5 +1,5 @@
 //! `cargo run --release --features ssr --example gen -- ROWS DIR`: writes the dataset of ROWS rows
-//! as DIR/rows-ROWS.{csv,ods}, DIR/rows-ROWS-shared.xlsx and DIR/rows-ROWS-inline.xlsx.
+//! as DIR/rows-ROWS.{csv,ods,xlsb}, DIR/rows-ROWS-shared.xlsx and DIR/rows-ROWS-inline.xlsx.
 
 mod dataset;
 
@@ -22,5 +22,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     step(format!("rows-{rows}-shared.xlsx"), &|p| Ok(dataset::write_xlsx(p, rows, dataset::Strings::Shared)?))?;
     step(format!("rows-{rows}-inline.xlsx"), &|p| Ok(dataset::write_xlsx(p, rows, dataset::Strings::Inline)?))?;
     step(format!("rows-{rows}.ods"), &|p| Ok(dataset::write_ods(p, rows)?))?;
+    step(format!("rows-{rows}.xlsb"), &|p| Ok(dataset::write_xlsb(p, rows)?))?;
     Ok(())
 }

@@ -119,6 +119,7 @@ def inputs(release: Path, rows: int) -> dict[str, Path]:
         "xlsx-inline": DATA / f"rows-{rows}-inline.xlsx",
         "xlsx-shared": DATA / f"rows-{rows}-shared.xlsx",
         "ods": DATA / f"rows-{rows}.ods",
+        "xlsb": DATA / f"rows-{rows}.xlsb",
         "csv": DATA / f"rows-{rows}.csv",
     }
     if not all(p.exists() for p in files.values()):
@@ -353,7 +354,7 @@ def bench_size(b: Bench, release: Path, rows: int, py: Path | None) -> list[Resu
         b.inflate_floor("xlsx-shared", f["xlsx-shared"], ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"]),
         b.inflate_floor("ods", f["ods"], ["content.xml"]),
     ]
-    for name in ("xlsx-inline", "xlsx-shared", "ods", "csv"):
+    for name in ("xlsx-inline", "xlsx-shared", "ods", "xlsb", "csv"):
         out.append(b.sheetport_cli(name, f[name], rows))
     out.append(b.sqlite_import(f["csv"], rows))
     pg = b.psql_copy(f["csv"])
@@ -439,7 +440,7 @@ def targets(rows: int, results: list[Result], profiles: list[dict]) -> str:
         return next((r for r in results if r.case.startswith(case) and r.input == input_name), None)
 
     floor = {n: wall("inflate floor", n) for n in ("xlsx-inline", "xlsx-shared")}
-    cli = {n: wall("sheetport import", n) for n in ("xlsx-inline", "xlsx-shared", "ods", "csv")}
+    cli = {n: wall("sheetport import", n) for n in ("xlsx-inline", "xlsx-shared", "ods", "xlsb", "csv")}
     polars, sqlite_floor, http = wall("polars", "xlsx-shared"), wall("sqlite3", "csv"), wall("sheetport upload", "xlsx-shared")
     table_mb = part_size(DATA / f"rows-{rows}-shared.xlsx", "xl/sharedStrings.xml") / 2**20
     lines = [f"### Targets at {rows:,} rows (from the table above)", "", "| target | measured | met |", "|---|---|---|"]
@@ -466,6 +467,10 @@ def targets(rows: int, results: list[Result], profiles: list[dict]) -> str:
     if cli["ods"] and cli["xlsx-inline"]:
         x = cli["ods"].wall / cli["xlsx-inline"].wall
         check(".ods within 2× of the .xlsx time", f"{x:.2f}×", x <= 2)
+    if cli["xlsb"] and cli["xlsx-shared"]:
+        # Like for like: the .xlsb holds its text in a shared-string table, as this .xlsx does.
+        x = cli["xlsb"].wall / cli["xlsx-shared"].wall
+        check(".xlsb within 2× of the .xlsx time", f"{x:.2f}×", x <= 2)
     if http and cli["xlsx-shared"]:
         x = http.wall / cli["xlsx-shared"].wall - 1
         check("HTTP path adds < 10% over the CLI", f"{x:+.0%}", x < 0.10)
@@ -532,7 +537,7 @@ def main() -> None:
             results[rows] = bench_size(b, release, rows, py)
         largest = max(sizes)
         files = inputs(release, largest)
-        profiles = [b.profile(name, files[name], args.runs) for name in ("xlsx-inline", "xlsx-shared", "ods", "csv")]
+        profiles = [b.profile(name, files[name], args.runs) for name in ("xlsx-inline", "xlsx-shared", "ods", "xlsb", "csv")]
     text = report(args, results, profiles, vers)
     if args.smoke:
         print(text)

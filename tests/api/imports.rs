@@ -66,6 +66,13 @@ async fn ods_round_trips_with_live_progress() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xlsb_round_trips_with_live_progress() {
+    let app = spawn_app().await;
+    dataset::write_xlsb(&app.file("orders.xlsb"), ROWS).expect("write xlsb");
+    import_and_verify(&app, "orders.xlsb", "orders").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_round_trips_with_live_progress() {
     let app = spawn_app().await;
     dataset::write_csv(&app.file("orders.csv"), ROWS).expect("write csv");
