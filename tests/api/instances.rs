@@ -226,3 +226,63 @@ async fn an_import_is_cancelled_from_the_instance_not_running_it() {
     assert!(asked.elapsed() < Duration::from_secs(2), "stopped in {:?}", asked.elapsed());
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_instance_hands_its_running_import_back_to_the_queue() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let client = reqwest::Client::new();
+    let mut a = Instance::start(&db, dir.path(), 15.0);
+    let big = dir.path().join("big.csv");
+    dataset::write_csv(&big, 400_000).expect("csv");
+    let id = upload(&client, &a, &big, "big").await;
+    let start = Instant::now();
+    while status(&client, &a, &id).await["rows_done"].as_u64().unwrap_or(0) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "never started loading");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SIGTERM: a graceful stop, as a deploy or a scale-down does it.
+    let term = Command::new("kill").args(["-TERM", &a.child.id().to_string()]).status().expect("kill");
+    assert!(term.success());
+    let code = a.child.wait().expect("wait");
+    assert!(code.success(), "a clean exit: {code:?}");
+    let back = db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'queued' AND attempts = 0")).await;
+    assert_eq!(back, 1, "queued again, the interrupted attempt not counted");
+
+    // Another instance (a long heartbeat timeout: no reaping involved) picks it up at once.
+    let b = Instance::start(&db, dir.path(), 600.0);
+    let end = wait_final(&client, &b, &id, Duration::from_secs(120)).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert_eq!(db.scalar("SELECT count(*) FROM big").await, 400_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_whose_instances_keep_dying_fails_after_three_attempts() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let client = reqwest::Client::new();
+    const HEARTBEAT: f64 = 1.0;
+    let big = dir.path().join("big.csv");
+    dataset::write_csv(&big, 400_000).expect("csv");
+    let mut first = Instance::start(&db, dir.path(), HEARTBEAT);
+    let id = upload(&client, &first, &big, "big").await;
+    let claimed = |n: i64| format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'running' AND attempts = {n} AND rows_done > 0");
+    // Three instances in turn claim it and die with it (SIGKILL, as a crash would).
+    for attempt in 1..=3 {
+        let start = Instant::now();
+        while db.scalar(&claimed(attempt)).await == 0 {
+            assert!(start.elapsed() < Duration::from_secs(60), "attempt {attempt} never started loading");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        first.kill9();
+        if attempt < 3 {
+            first = Instance::start(&db, dir.path(), HEARTBEAT);
+        }
+    }
+    // A fourth instance judges it dead for the third time and fails it in words.
+    let last = Instance::start(&db, dir.path(), HEARTBEAT);
+    let end = wait_final(&client, &last, &id, Duration::from_secs(30)).await;
+    assert_eq!(end["status"], "failed", "{end}");
+    assert!(end["error"].as_str().unwrap_or("").contains("stopped every time"), "{end}");
+    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'").await, 0);
+}
