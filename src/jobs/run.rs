@@ -115,7 +115,10 @@ async fn execute(
         dest: inner.db.destination().clone(),
         table: record.table.clone(),
         mode: record.mode,
-        staging: format!("{STAGING_PREFIX}{}", record.id),
+        // A name of this attempt's own: on PostgreSQL the staging table of an earlier attempt whose
+        // worker stalled may still exist in that worker's open transaction, and a second CREATE of
+        // the same name would wait for it.
+        staging: format!("{STAGING_PREFIX}{}_{}", record.id, &uuid::Uuid::new_v4().simple().to_string()[..8]),
         live_progress: true,
     };
     let (tx, cancel, worker) = (tx.clone(), cancel.clone(), inner.worker.clone());

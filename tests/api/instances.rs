@@ -286,3 +286,34 @@ async fn an_import_whose_instances_keep_dying_fails_after_three_attempts() {
     assert!(end["error"].as_str().unwrap_or("").contains("stopped every time"), "{end}");
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complete_it() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let client = reqwest::Client::new();
+    const HEARTBEAT: f64 = 1.0;
+    const ROWS: u64 = 400_000;
+    let big = dir.path().join("big.csv");
+    dataset::write_csv(&big, ROWS).expect("csv");
+    let a = Instance::start(&db, dir.path(), HEARTBEAT);
+    let id = upload(&client, &a, &big, "big").await;
+    let start = Instant::now();
+    while status(&client, &a, &id).await["rows_done"].as_u64().unwrap_or(0) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "never started loading");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Freeze A (a long GC-like pause, a hung VM): B declares it dead and runs the import itself.
+    let pid = a.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    let b = Instance::start(&db, dir.path(), HEARTBEAT);
+    let end = wait_final(&client, &b, &id, Duration::from_secs(120)).await;
+    // A wakes up: its next checkpoint finds the job is no longer its own, and it stops.
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    assert_eq!(end["status"], "succeeded", "{end}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(db.scalar("SELECT count(*) FROM big").await, ROWS as i64, "exactly one run's rows");
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'succeeded' AND attempts = 2")).await, 1);
+    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%'").await, 0);
+    assert_eq!(status(&client, &a, &id).await["status"], "succeeded", "A reports the real outcome too");
+}
