@@ -88,6 +88,20 @@ async fn wait_final(client: &reqwest::Client, on: &Instance, id: &str, within: D
     }
 }
 
+/// Waits until the import has rows in the database (it is past inference, loading).
+async fn wait_loading(client: &reqwest::Client, on: &Instance, id: &str) {
+    let start = Instant::now();
+    loop {
+        let s = status(client, on, id).await;
+        if s["rows_done"].as_u64().unwrap_or(0) > 0 {
+            return;
+        }
+        assert_ne!(s["status"], "succeeded", "finished before the test could act on it");
+        assert!(start.elapsed() < Duration::from_secs(60), "never started loading: {s}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Every event of one import's SSE stream on `on`, until the stream ends.
 async fn events(client: &reqwest::Client, on: &Instance, id: &str) -> Vec<Sse> {
     let resp = client.get(on.url(&format!("/api/imports/{id}/events"))).send().await.expect("events");
@@ -166,16 +180,7 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     dataset::write_csv(&big, ROWS).expect("csv");
     let id = upload(&client, &a, &big, "big").await;
     // Wait until A is loading (rows accepted), then start B and kill A.
-    let start = Instant::now();
-    loop {
-        let s = status(&client, &a, &id).await;
-        if s["rows_done"].as_u64().unwrap_or(0) > 0 {
-            break;
-        }
-        assert_ne!(s["status"], "succeeded", "finished before it could be killed");
-        assert!(start.elapsed() < Duration::from_secs(60), "{s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_loading(&client, &a, &id).await;
     let b = Instance::start(&db, dir.path(), HEARTBEAT);
     let a_pid = a.child.id();
     a.kill9();
@@ -209,11 +214,7 @@ async fn an_import_is_cancelled_from_the_instance_not_running_it() {
     let big = dir.path().join("big.csv");
     dataset::write_csv(&big, 400_000).expect("csv");
     let id = upload(&client, &a, &big, "big").await;
-    let start = Instant::now();
-    while status(&client, &a, &id).await["rows_done"].as_u64().unwrap_or(0) == 0 {
-        assert!(start.elapsed() < Duration::from_secs(60), "never started loading");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_loading(&client, &a, &id).await;
     let a_pid = a.child.id();
     let runs_on_a = db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '%:{a_pid}:%'")).await == 1;
     let other = if runs_on_a { &b } else { &a };
@@ -236,11 +237,7 @@ async fn a_stopping_instance_hands_its_running_import_back_to_the_queue() {
     let big = dir.path().join("big.csv");
     dataset::write_csv(&big, 400_000).expect("csv");
     let id = upload(&client, &a, &big, "big").await;
-    let start = Instant::now();
-    while status(&client, &a, &id).await["rows_done"].as_u64().unwrap_or(0) == 0 {
-        assert!(start.elapsed() < Duration::from_secs(60), "never started loading");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_loading(&client, &a, &id).await;
     // SIGTERM: a graceful stop, as a deploy or a scale-down does it.
     let term = Command::new("kill").args(["-TERM", &a.child.id().to_string()]).status().expect("kill");
     assert!(term.success());
@@ -298,11 +295,7 @@ async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complet
     dataset::write_csv(&big, ROWS).expect("csv");
     let a = Instance::start(&db, dir.path(), HEARTBEAT);
     let id = upload(&client, &a, &big, "big").await;
-    let start = Instant::now();
-    while status(&client, &a, &id).await["rows_done"].as_u64().unwrap_or(0) == 0 {
-        assert!(start.elapsed() < Duration::from_secs(60), "never started loading");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_loading(&client, &a, &id).await;
     // Freeze A (a long GC-like pause, a hung VM): B declares it dead and runs the import itself.
     let pid = a.child.id().to_string();
     assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
