@@ -34,6 +34,13 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
         tokio::spawn(async move { checkpoint_loop(&inner, rx, &cancel, &lost, &stop).await })
     });
     let result = execute(&inner, &record, &tx, &cancel).await;
+    let interrupted = lost.is_cancelled() || (matches!(result, Err(ImportError::Cancelled)) && inner.shutdown.is_cancelled());
+    let finished_at = db::now_ms();
+    if !interrupted {
+        // Watchers here see the end at once: a success is already in the row (the loader wrote it
+        // in its final transaction), so this instance must not say "running" a moment longer.
+        end_state(&tx, &result, finished_at);
+    }
     stop_checkpoints.cancel();
     if let Some(task) = checkpoints {
         let _ = task.await;
@@ -45,7 +52,7 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
         inner.hub.finished(&id);
         return;
     }
-    if matches!(result, Err(ImportError::Cancelled)) && inner.shutdown.is_cancelled() {
+    if interrupted {
         // Stopped by shutdown, not by a person: back to the queue, for another instance or the
         // next start to run from the beginning (nothing of it was swapped in).
         tracing::info!(%id, "import interrupted by shutdown; it goes back to the queue");
@@ -56,7 +63,6 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
         inner.hub.finished(&id);
         return;
     }
-    let finished_at = db::now_ms();
     match result {
         Ok(outcome) => {
             let t = outcome.timings;
@@ -68,29 +74,11 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
                 finalize_ms = t.finalize.as_millis() as u64,
                 "import succeeded"
             );
-            tx.send_modify(|p| {
-                p.status = ImportStatus::Succeeded;
-                p.phase = Phase::Finished;
-                p.rows_done = outcome.rows;
-                p.rows_parsed = outcome.rows;
-                p.rows_total = Some(outcome.rows);
-                p.rows_total_estimated = false;
-                p.columns = outcome.columns;
-                p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
-            });
         }
         Err(e) => {
-            let status = if matches!(e, ImportError::Cancelled) { ImportStatus::Cancelled } else { ImportStatus::Failed };
-            if status == ImportStatus::Failed {
+            if !matches!(e, ImportError::Cancelled) {
                 tracing::warn!(%id, error = %e, "import failed");
             }
-            tx.send_modify(|p| {
-                p.status = status;
-                p.phase = Phase::Finished;
-                p.rows_done = 0;
-                p.error = (status == ImportStatus::Failed).then(|| e.to_string());
-                p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
-            });
             let snapshot = tx.borrow().clone();
             if let Err(e) = db::imports::mark_ended(&inner.db, &snapshot, &inner.worker, finished_at).await {
                 tracing::error!(%id, error = %e, "could not record the end of an import");
@@ -99,6 +87,30 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
     }
     inner.bus.publish(Signal::Progress(id.clone())).await;
     inner.hub.finished(&id);
+}
+
+/// The job's final state, from how the engine ended.
+fn end_state(tx: &watch::Sender<Progress>, result: &Result<import::Outcome, ImportError>, finished_at: i64) {
+    tx.send_modify(|p| {
+        p.phase = Phase::Finished;
+        p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
+        match result {
+            Ok(outcome) => {
+                p.status = ImportStatus::Succeeded;
+                p.rows_done = outcome.rows;
+                p.rows_parsed = outcome.rows;
+                p.rows_total = Some(outcome.rows);
+                p.rows_total_estimated = false;
+                p.columns = outcome.columns.clone();
+            }
+            Err(e) => {
+                let cancelled = matches!(e, ImportError::Cancelled);
+                p.status = if cancelled { ImportStatus::Cancelled } else { ImportStatus::Failed };
+                p.rows_done = 0;
+                p.error = (!cancelled).then(|| e.to_string());
+            }
+        }
+    });
 }
 
 async fn execute(
