@@ -24,13 +24,13 @@ pub async fn existing(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
     Ok(names.into_iter().collect())
 }
 
-/// The latest successful import into `name`, when that table still exists: (import id, file, columns).
-async fn owner(db: &Db, name: &str) -> Result<Option<(ImportId, String, Vec<ColumnInfo>)>, sqlx::Error> {
+/// The latest successful import into `name`, when that table still exists (`tables`: what exists).
+async fn owner(db: &Db, name: &str, tables: &HashSet<String>) -> Result<Option<(ImportId, String, Vec<ColumnInfo>)>, sqlx::Error> {
     const SQL: &str = "SELECT id, file_name, columns FROM imports WHERE table_name = $1 AND status = 'succeeded' \
          ORDER BY finished_at DESC LIMIT 1";
     let row: Option<(String, String, String)> = on_pool!(db, p => sqlx::query_as(SQL).bind(name).fetch_optional(p).await)?;
     match row {
-        Some((id, file, columns)) if existing(db).await?.contains(name) => {
+        Some((id, file, columns)) if tables.contains(name) => {
             Ok(Some((ImportId(id), file, serde_json::from_str(&columns).unwrap_or_default())))
         }
         _ => Ok(None),
@@ -51,7 +51,7 @@ pub async fn list(db: &Db) -> Result<Vec<TableSummary>, sqlx::Error> {
     let tables = existing(db).await?;
     let mut out = Vec::new();
     for name in names.into_iter().filter(|n| tables.contains(n)) {
-        if let Some((import_id, file_name, columns)) = owner(db, &name).await? {
+        if let Some((import_id, file_name, columns)) = owner(db, &name, &tables).await? {
             let rows = count(db, &name).await?;
             out.push(TableSummary { name, rows, columns, import_id, file_name });
         }
@@ -61,7 +61,9 @@ pub async fn list(db: &Db) -> Result<Vec<TableSummary>, sqlx::Error> {
 
 /// A page of `name`'s rows in insertion order, or `None` when no import made such a table.
 pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option<RowsPage>, sqlx::Error> {
-    let Some((_, _, columns)) = owner(db, name).await? else { return Ok(None) };
+    let Some((_, _, columns)) = owner(db, name, &existing(db).await?).await? else { return Ok(None) };
+    // Columns come from the table itself when an append met a table of another shape.
+    let actual = table_columns(db, name).await?;
     let limit = limit.clamp(1, MAX_PAGE);
     let total = count(db, name).await?;
     let (limit_i, offset_i) = (limit as i64, offset as i64);
@@ -74,13 +76,11 @@ pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option
         Pool::Postgres(p) => {
             // Dates and timestamps come back as text (as SQLite stores them); sqlx needs no
             // date-time crate for that. A freshly loaded table's physical order is its insertion order.
-            let sql = format!("SELECT {} FROM {} ORDER BY ctid LIMIT $1 OFFSET $2", pg_select_list(db, name).await?, quote(name));
+            let sql = format!("SELECT {} FROM {} ORDER BY ctid LIMIT $1 OFFSET $2", pg_select_list(&actual), quote(name));
             let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
             rows.iter().map(pg_json_row).collect::<Result<_, _>>()?
         }
     };
-    // Columns come from the table itself when an append met a table of another shape.
-    let actual = table_columns(db, name).await?;
     let columns = if actual.len() == columns.len() { columns } else { actual };
     Ok(Some(RowsPage { columns, rows, total, offset, limit }))
 }
@@ -100,10 +100,8 @@ async fn table_columns(db: &Db, name: &str) -> Result<Vec<ColumnInfo>, sqlx::Err
 }
 
 /// `"a", "b"::text AS "b", ...`: every column, dates and other types sqlx would need a crate for as text.
-async fn pg_select_list(db: &Db, name: &str) -> Result<String, sqlx::Error> {
-    let cols = table_columns(db, name).await?;
-    Ok(cols
-        .iter()
+fn pg_select_list(cols: &[ColumnInfo]) -> String {
+    cols.iter()
         .map(|c| {
             let q = quote(&c.name);
             match c.ty {
@@ -112,7 +110,7 @@ async fn pg_select_list(db: &Db, name: &str) -> Result<String, sqlx::Error> {
             }
         })
         .collect::<Vec<_>>()
-        .join(", "))
+        .join(", ")
 }
 
 /// A SQLite row as JSON values, by each value's own storage class (booleans by the column's type).

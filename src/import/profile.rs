@@ -80,9 +80,9 @@ fn inflate(path: &Path, format: Format) -> Result<(), ImportError> {
         return Ok(());
     }
     let mut zip = zip::ZipArchive::new(file).map_err(|e| ImportError::Invalid(e.to_string()))?;
+    let mut buf = vec![0; 1 << 20];
     for i in 0..zip.len() {
         let mut part = zip.by_index(i).map_err(|e| ImportError::Invalid(e.to_string()))?;
-        let mut buf = vec![0; 1 << 20];
         while part.read(&mut buf)? > 0 {}
     }
     Ok(())
