@@ -18,22 +18,28 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# The build tools are compiled once per machine and their own speed hardly matters (they spend
+# their time waiting for rustc), so they get a cheap profile: no LTO, many codegen units, opt-level 1.
+tool_profile() {
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_TARGET_DIR="$HOME/.cache/sheetport/tools-target" "$@"
+}
+
 setup_build() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown >/dev/null
   fi
   if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "0.3.10" ]; then
-    say "installing cargo-leptos 0.3.10 (about 13 minutes on 2 cores, once per machine)"
-    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR="$HOME/.cache/sheetport/tools-target" \
-      cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads --quiet
+    say "installing cargo-leptos 0.3.10 (minutes on 2 cores, once per machine)"
+    tool_profile cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads --quiet
   fi
   local wbg
   wbg="$(awk '$0=="name = \"wasm-bindgen\""{getline;gsub(/version = |"/,"");print;exit}' "$ROOT/Cargo.lock")"
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
     say "installing wasm-bindgen-cli $wbg (about 4 minutes, once per machine)"
     # --locked fails for this crate (a locked dependency is missing from the registry).
-    CARGO_TARGET_DIR="$HOME/.cache/sheetport/tools-target" cargo install wasm-bindgen-cli --version "$wbg" --quiet
+    tool_profile cargo install wasm-bindgen-cli --version "$wbg" --quiet
   fi
   if [ ! -x "$ROOT/tools/node_modules/.bin/wasm-opt" ]; then
     say "installing wasm-opt (npm binaryen 132)"
