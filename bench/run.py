@@ -382,11 +382,14 @@ def breakdown(rows: int, profiles: list[dict], results: list[Result]) -> str:
         " sheetport uses (one thread); *parse* is the format's reader turning the sheet into values for a visitor"
         " that drops them (one thread, inflate included); the import runs the real two-thread pipeline into a fresh"
         " SQLite file and reports each thread's CPU time. On two cores the wall time can be no lower than the busier"
-        " thread, nor than half of both threads' CPU: that is the *2-core bound* below.",
+        " thread, nor than half of both threads' CPU: that is the *2-core bound* below. *Parser blocked* is wall time"
+        " the parser spent waiting for room in the channel (the writer was behind); *writer starved* is wall time the"
+        " writer spent waiting for rows (the parser was behind).",
         "",
         "| input | unzip -p floor | inflate (zip crate) | parse, 1 thread | parser thread CPU | writer thread CPU "
-        "| final swap | 2-core bound | import wall | bound ÷ floor | progress off | progress cost |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| parser blocked | writer starved | final swap | 2-core bound | import wall | bound ÷ floor | progress off "
+        "| progress cost |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in profiles:
         bound = max(p["parse_cpu_s"], p["write_cpu_s"], (p["parse_cpu_s"] + p["write_cpu_s"]) / 2)
@@ -394,7 +397,8 @@ def breakdown(rows: int, profiles: list[dict], results: list[Result]) -> str:
         cost = p["import_s"] / p["import_no_progress_s"] - 1
         lines.append(
             f"| {p['input']} | {f'{floor:.2f} s' if floor else '–'} | {p['inflate_s']:.2f} s | {p['parse_s']:.2f} s "
-            f"| {p['parse_cpu_s']:.2f} s | {p['write_cpu_s']:.2f} s | {p['finalize_s']:.2f} s | {bound:.2f} s "
+            f"| {p['parse_cpu_s']:.2f} s | {p['write_cpu_s']:.2f} s | {p['parse_blocked_s']:.2f} s "
+            f"| {p['write_starved_s']:.2f} s | {p['finalize_s']:.2f} s | {bound:.2f} s "
             f"| {p['import_s']:.2f} s | {ratio(bound, floor)} | {p['import_no_progress_s']:.2f} s | {cost:+.1%} |"
         )
     return "\n".join(lines)

@@ -19,6 +19,13 @@ SHEETPORT_MAX_UPLOAD_BYTES, SHEETPORT_HEARTBEAT_TIMEOUT. Defaults: 127.0.0.1:300
 sqlite://data/sheetport.db, data, 1073741824, 15. The database may be postgres://user@host/db: then
 several instances can share it (and one --data-dir on a shared volume); see the README.";
 
+/// mimalloc instead of glibc's malloc. An import allocates millions of small strings on the parser
+/// thread that the writer thread frees; glibc serialises those cross-thread frees on the parser's
+/// arena. Measured with `sheetport profile` on 1,048,575 rows, same machine, same run: .xlsx 2.68 →
+/// 1.81 s, .xlsb 2.41 → 1.39 s, .csv 1.37 → 1.10 s.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -13,7 +13,7 @@ use super::value::Value;
 use super::ImportError;
 use crate::model::{ColumnInfo, ImportMode, Phase, Progress};
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -62,6 +62,10 @@ pub struct Timings {
     pub write_cpu: Duration,
     /// Wall time of the final swap transaction (and the rare widening rebuild before it).
     pub finalize: Duration,
+    /// Wall time the parser spent blocked on a full channel (the writer was behind).
+    pub parse_blocked: Duration,
+    /// Wall time the writer spent waiting for the parser's next batch (the parser was behind).
+    pub write_starved: Duration,
 }
 
 /// CPU time the calling thread has used so far (Linux: `/proc/thread-self/schedstat`; zero
@@ -105,21 +109,23 @@ pub fn run(
                     live: spec.live_progress,
                     cancel,
                     parsed: 0,
+                    blocked: Duration::ZERO,
                 };
                 source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &mut feeder)?;
                 feeder.flush()?;
                 feeder.send(Msg::End)?;
-                Ok(thread_cpu())
+                Ok((thread_cpu(), feeder.blocked))
             })
             .map_err(ImportError::Io)?;
         let cpu_before = thread_cpu();
         let written = write(spec, rx, progress, cancel, on_commit);
         let write_cpu = thread_cpu().saturating_sub(cpu_before);
-        let parsed: Result<Duration, ImportError> =
+        let parsed: Result<(Duration, Duration), ImportError> =
             parser.join().unwrap_or_else(|_| Err(ImportError::Invalid("the reader stopped unexpectedly".into())));
         match (written, parsed) {
-            (Ok(mut w), Ok(parse_cpu)) => {
+            (Ok(mut w), Ok((parse_cpu, parse_blocked))) => {
                 w.timings.parse_cpu = parse_cpu;
+                w.timings.parse_blocked = parse_blocked;
                 w.timings.write_cpu = write_cpu;
                 Ok(w)
             }
@@ -140,12 +146,21 @@ struct Feeder<'a> {
     live: bool,
     cancel: &'a CancellationToken,
     parsed: u64,
+    blocked: Duration,
 }
 
 impl Feeder<'_> {
-    fn send(&self, msg: Msg) -> Result<(), ImportError> {
+    fn send(&mut self, msg: Msg) -> Result<(), ImportError> {
         // A closed channel means the writer has stopped; it reports why.
-        self.tx.send(msg).map_err(|_| ImportError::Cancelled)
+        let msg = match self.tx.try_send(msg) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(msg)) => msg,
+            Err(TrySendError::Disconnected(_)) => return Err(ImportError::Cancelled),
+        };
+        let waiting = Instant::now();
+        let sent = self.tx.send(msg).map_err(|_| ImportError::Cancelled);
+        self.blocked += waiting.elapsed();
+        sent
     }
 
     fn flush(&mut self) -> Result<(), ImportError> {
@@ -204,6 +219,25 @@ impl RowVisitor for Feeder<'_> {
     }
 }
 
+/// The writer's end of the channel, timing how long it waits for the parser.
+struct Inbox {
+    rx: Receiver<Msg>,
+    starved: Duration,
+}
+
+impl Inbox {
+    /// The next message; `None` once the parser is gone.
+    fn recv(&mut self) -> Option<Msg> {
+        if let Ok(msg) = self.rx.try_recv() {
+            return Some(msg);
+        }
+        let waiting = Instant::now();
+        let msg = self.rx.recv().ok();
+        self.starved += waiting.elapsed();
+        msg
+    }
+}
+
 /// The writer's side: sample, infer, create staging, load in committed batches, swap.
 fn write(
     spec: &ImportSpec,
@@ -212,8 +246,9 @@ fn write(
     cancel: &CancellationToken,
     on_commit: OnCommit<'_>,
 ) -> Result<Outcome, ImportError> {
+    let mut rx = Inbox { rx, starved: Duration::ZERO };
     let header = match rx.recv() {
-        Ok(Msg::Header(h)) => h,
+        Some(Msg::Header(h)) => h,
         // The parser ended without a row: an empty sheet, or its own error (reported by `run`).
         _ => return Err(ImportError::Invalid("the sheet is empty: there is no header row".into())),
     };
@@ -222,13 +257,13 @@ fn write(
     let mut ended = false;
     while sample.len() < SAMPLE_ROWS && pending.is_none() {
         match rx.recv() {
-            Ok(Msg::Rows(rows)) if sample.len() + rows.len() <= SAMPLE_ROWS * 4 => sample.extend(rows),
-            Ok(Msg::Rows(rows)) => pending = Some(rows),
-            Ok(Msg::End) => {
+            Some(Msg::Rows(rows)) if sample.len() + rows.len() <= SAMPLE_ROWS * 4 => sample.extend(rows),
+            Some(Msg::Rows(rows)) => pending = Some(rows),
+            Some(Msg::End) => {
                 ended = true;
                 break;
             }
-            Ok(Msg::Header(_)) | Err(_) => break,
+            Some(Msg::Header(_)) | None => break,
         }
     }
     let columns = describe(header, &mut sample);
@@ -240,7 +275,7 @@ fn write(
         p.phase = Phase::Loading;
     });
     let commit_every = if spec.live_progress { COMMIT_EVERY } else { Duration::MAX };
-    let loaded = load(&mut sink, sample, pending, ended, &rx, width, progress, commit_every, cancel);
+    let loaded = load(&mut sink, sample, pending, ended, &mut rx, width, progress, commit_every, cancel);
     let rows = match loaded {
         Ok(rows) => rows,
         Err(e) => {
@@ -253,7 +288,8 @@ fn write(
     let finalizing = Instant::now();
     let last = on_commit(sink.columns(), rows);
     let columns = sink.finish(&spec.table, spec.mode, last)?;
-    Ok(Outcome { rows, columns, timings: Timings { finalize: finalizing.elapsed(), ..Timings::default() } })
+    let timings = Timings { finalize: finalizing.elapsed(), write_starved: rx.starved, ..Timings::default() };
+    Ok(Outcome { rows, columns, timings })
 }
 
 /// Inserts the sample and every later batch, committing every `commit_every`.
@@ -262,7 +298,7 @@ fn load(
     sample: Vec<Vec<Value>>,
     pending: Option<Vec<Vec<Value>>>,
     mut ended: bool,
-    rx: &Receiver<Msg>,
+    rx: &mut Inbox,
     width: usize,
     progress: &watch::Sender<Progress>,
     commit_every: Duration,
@@ -277,13 +313,13 @@ fn load(
             Some(batch) => batch,
             None if ended => break,
             None => match rx.recv() {
-                Ok(Msg::Rows(rows)) => rows,
-                Ok(Msg::End) => {
+                Some(Msg::Rows(rows)) => rows,
+                Some(Msg::End) => {
                     ended = true;
                     continue;
                 }
-                Ok(Msg::Header(_)) => continue,
-                Err(_) => break,
+                Some(Msg::Header(_)) => continue,
+                None => break,
             },
         };
         if cancel.is_cancelled() {

@@ -30,6 +30,9 @@ pub struct Profile {
     pub parse_cpu_s: f64,
     pub write_cpu_s: f64,
     pub finalize_s: f64,
+    /// The parser waiting for the writer, and the writer waiting for the parser (wall time).
+    pub parse_blocked_s: f64,
+    pub write_starved_s: f64,
     pub runs: usize,
 }
 
@@ -57,6 +60,8 @@ pub fn profile(path: &Path, format: Format, scratch: &Path, runs: usize) -> Resu
         parse_cpu_s: median_of(|t| t.parse_cpu).as_secs_f64(),
         write_cpu_s: median_of(|t| t.write_cpu).as_secs_f64(),
         finalize_s: median_of(|t| t.finalize).as_secs_f64(),
+        parse_blocked_s: median_of(|t| t.parse_blocked).as_secs_f64(),
+        write_starved_s: median_of(|t| t.write_starved).as_secs_f64(),
         runs: runs.max(1),
     })
 }
