@@ -88,6 +88,10 @@ async fn wait_final(client: &reqwest::Client, on: &Instance, id: &str, within: D
     }
 }
 
+/// Rows of an import the tests interrupt (kill, stop, cancel) while it runs: enough that it is still
+/// running seconds after it started loading, even on a fast machine (400,000 once finished first).
+const LONG: u64 = 1_500_000;
+
 /// Waits until the import has rows in the database (it is past inference, loading).
 async fn wait_loading(client: &reqwest::Client, on: &Instance, id: &str) {
     let start = Instant::now();
@@ -176,7 +180,7 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     let first = upload(&client, &a, &small, "earlier").await;
     assert_eq!(wait_final(&client, &a, &first, Duration::from_secs(60)).await["status"], "succeeded");
 
-    const ROWS: u64 = 400_000;
+    const ROWS: u64 = LONG;
     let big = dir.path().join("big.csv");
     dataset::write_csv(&big, ROWS).expect("csv");
     let id = upload(&client, &a, &big, "big").await;
@@ -213,7 +217,7 @@ async fn an_import_is_cancelled_from_the_instance_not_running_it() {
     let (a, b) = (Instance::start(&db, dir.path(), 15.0), Instance::start(&db, dir.path(), 15.0));
     let client = reqwest::Client::new();
     let big = dir.path().join("big.csv");
-    dataset::write_csv(&big, 400_000).expect("csv");
+    dataset::write_csv(&big, LONG).expect("csv");
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
     let a_pid = a.child.id();
@@ -236,7 +240,7 @@ async fn a_stopping_instance_hands_its_running_import_back_to_the_queue() {
     let client = reqwest::Client::new();
     let mut a = Instance::start(&db, dir.path(), 15.0);
     let big = dir.path().join("big.csv");
-    dataset::write_csv(&big, 400_000).expect("csv");
+    dataset::write_csv(&big, LONG).expect("csv");
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
     // SIGTERM: a graceful stop, as a deploy or a scale-down does it.
@@ -251,7 +255,7 @@ async fn a_stopping_instance_hands_its_running_import_back_to_the_queue() {
     let b = Instance::start(&db, dir.path(), 600.0);
     let end = wait_final(&client, &b, &id, Duration::from_secs(120)).await;
     assert_eq!(end["status"], "succeeded", "{end}");
-    assert_eq!(db.scalar("SELECT count(*) FROM big").await, 400_000);
+    assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,7 +265,7 @@ async fn an_import_whose_instances_keep_dying_fails_after_three_attempts() {
     let client = reqwest::Client::new();
     const HEARTBEAT: f64 = 1.0;
     let big = dir.path().join("big.csv");
-    dataset::write_csv(&big, 400_000).expect("csv");
+    dataset::write_csv(&big, LONG).expect("csv");
     let mut first = Instance::start(&db, dir.path(), HEARTBEAT);
     let id = upload(&client, &first, &big, "big").await;
     let claimed = |n: i64| format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'running' AND attempts = {n} AND rows_done > 0");
@@ -291,7 +295,7 @@ async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complet
     let dir = tempfile::tempdir().expect("dir");
     let client = reqwest::Client::new();
     const HEARTBEAT: f64 = 1.0;
-    const ROWS: u64 = 400_000;
+    const ROWS: u64 = LONG;
     let big = dir.path().join("big.csv");
     dataset::write_csv(&big, ROWS).expect("csv");
     let a = Instance::start(&db, dir.path(), HEARTBEAT);
