@@ -129,6 +129,35 @@ async fn append_and_replace_modes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_text_arrives_byte_for_byte() {
+    // What COPY's text format would have to escape, and what a careless writer would mangle.
+    let long = "long ".repeat(20_000);
+    let texts = [
+        "tab\there",
+        "line one\nline two",
+        "carriage\r\nreturn",
+        "back\\slash \\N \\t",
+        "\\N",
+        "quote \" and ' apostrophe",
+        "ünïcödé ✓ 漢字 🎉",
+        "  padded  ",
+        long.as_str(),
+    ];
+    let mut csv = String::from("id,text\n");
+    for (i, t) in texts.iter().enumerate() {
+        csv.push_str(&format!("{i},\"{}\"\n", t.replace('"', "\"\"")));
+    }
+    let app = spawn_app().await;
+    std::fs::write(app.file("awkward.csv"), csv).expect("write");
+    let id = app.start_import(&app.file("awkward.csv"), "awkward.csv", &[("table", "awkward")]).await;
+    let end = app.wait_final(&id).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    let (_, rows) = app.all_rows("awkward").await;
+    let got: Vec<&str> = rows.iter().map(|r| r[1].as_str().unwrap_or("<not text>")).collect();
+    assert_eq!(got, texts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_that_outgrow_the_sampled_type_widen_the_column() {
     // Types are inferred from the first 1,000 rows; later rows break each guess.
     let app = spawn_app().await;
@@ -136,7 +165,12 @@ async fn values_that_outgrow_the_sampled_type_widen_the_column() {
     for i in 0..3000 {
         let code = if i < 2500 { i.to_string() } else { format!("A-{i}") };
         let amount = if i < 2900 { i.to_string() } else { format!("{i}.5") };
-        let when = if i < 2000 { "2024-01-02" } else { "2024-01-02 03:04:05" };
+        // Row 2500 is a date again, in what is a datetime column by then.
+        let when = match i {
+            ..2000 => "2024-01-02",
+            2500 => "2024-01-03",
+            _ => "2024-01-02 03:04:05",
+        };
         let flag = if i < 2999 { if i % 2 == 0 { "true" } else { "false" } } else { "maybe" };
         csv.push_str(&format!("{code},{amount},{when},{flag}\n"));
     }
@@ -152,7 +186,11 @@ async fn values_that_outgrow_the_sampled_type_widen_the_column() {
         let want = serde_json::json!([
             if i < 2500 { i.to_string() } else { format!("A-{i}") },
             if i < 2900 { i as f64 } else { i as f64 + 0.5 },
-            if i < 2000 { "2024-01-02 00:00:00" } else { "2024-01-02 03:04:05" },
+            match i {
+                ..2000 => "2024-01-02 00:00:00",
+                2500 => "2024-01-03 00:00:00",
+                _ => "2024-01-02 03:04:05",
+            },
             if i == 2999 { "maybe" } else if i % 2 == 0 { "true" } else { "false" },
         ]);
         assert_eq!(row, &want, "row {i}");

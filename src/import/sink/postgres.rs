@@ -1,17 +1,18 @@
-//! The PostgreSQL sink: `COPY … FROM STDIN` in text format into a staging table, all inside one
+//! The PostgreSQL sink: `COPY … FROM STDIN` in binary format into a staging table, all inside one
 //! transaction on one pooled connection. The staging table, every row and the final swap commit
 //! together or not at all: if the process dies, the server rolls the transaction back and nothing
 //! of the import (not even the staging table) is left. Rows go in segments of one `COPY` each,
 //! closed at every commit point; a segment's rows count as done once the server has accepted them.
 //!
 //! Three things overlap: the engine's parser thread, its writer thread encoding rows into COPY's
-//! text format (this type), and a copier task on the runtime that owns the transaction and streams
+//! binary format (this type), and a copier task on the runtime that owns the transaction and streams
 //! the encoded chunks to the server while the writer encodes the next ones. They talk over a
 //! bounded channel, so at most a few chunks are in flight.
 
 use super::{sql_type, FinalStatement, Kind, LOST};
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
+use crate::import::dates::DAY_MS;
 use crate::import::value::Value;
 use crate::import::ImportError;
 use crate::model::{ColumnInfo, ColumnType, ImportMode};
@@ -21,12 +22,30 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+/// What starts a binary COPY's data: the signature, no flags, no header extension.
+const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// What ends it: a row of -1 fields.
+const BINARY_TRAILER: &[u8] = &(-1i16).to_be_bytes();
+/// PostgreSQL's epoch, 2000-01-01, in days since 1970-01-01.
+const PG_EPOCH_DAYS: i32 = 10_957;
+
+/// Milliseconds since 1970 as PostgreSQL's timestamp: microseconds since 2000.
+fn pg_micros(ms: i64) -> i64 {
+    (ms - i64::from(PG_EPOCH_DAYS) * DAY_MS).saturating_mul(1000)
+}
+
+/// One field: its length, then its bytes.
+fn field(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+    buf.extend_from_slice(bytes);
+}
+
 /// Encoded chunks in flight between the writer and the copier (each one batch of rows, ~250 KB).
 const CHUNKS_IN_FLIGHT: usize = 8;
 
 /// What the writer asks of the copier task.
 enum Cmd {
-    /// Rows in COPY text format; opens a `COPY` if none is open.
+    /// Rows in COPY's binary format; opens a `COPY` if none is open.
     Data(Vec<u8>),
     /// Closes the open `COPY` (if any); answered once the server has accepted every row sent.
     Flush(oneshot::Sender<()>),
@@ -63,7 +82,7 @@ pub struct PgSink {
     copier: Option<JoinHandle<Result<(), ImportError>>>,
     staging: String,
     columns: Vec<ColumnInfo>,
-    /// Rows of the current batch in COPY's text format.
+    /// Rows of the current batch in COPY's binary format.
     buf: Vec<u8>,
     text: String,
 }
@@ -82,7 +101,7 @@ impl PgSink {
             Ok::<_, sqlx::Error>(tx)
         })?;
         let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
-        let copy_sql = format!("COPY {} ({}) FROM STDIN", quote(staging), names.join(", "));
+        let copy_sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", quote(staging), names.join(", "));
         let (cmds, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         Ok(Self {
             copier: Some(rt.spawn(copier(tx, copy_sql, rx))),
@@ -123,13 +142,10 @@ impl PgSink {
         self.buf = Vec::with_capacity(rows.len() * 160);
         for row in rows {
             self.widen_for(row)?;
+            self.buf.extend_from_slice(&(row.len() as i16).to_be_bytes());
             for (i, value) in row.iter().enumerate() {
-                if i > 0 {
-                    self.buf.push(b'\t');
-                }
                 self.encode(value, self.columns[i].ty);
             }
-            self.buf.push(b'\n');
         }
         if self.cmds.blocking_send(Cmd::Data(std::mem::take(&mut self.buf))).is_err() {
             return Err(self.copier_error());
@@ -142,37 +158,28 @@ impl PgSink {
         self.call(Cmd::Flush)
     }
 
-    /// Appends one value in COPY's text format: `\N` for NULL, backslash escapes in text.
+    /// Appends one value in COPY's binary format: its length, then the bytes PostgreSQL stores (so
+    /// the server parses no text): big-endian integers and floats, dates and timestamps counted
+    /// from 2000-01-01, text as UTF-8. NULL is length -1.
     fn encode(&mut self, value: &Value, ty: ColumnType) {
-        let text = match (value, ty) {
-            (Value::Null, _) => return self.buf.extend_from_slice(b"\\N"),
-            (Value::Bool(b), ColumnType::Boolean) => return self.buf.push(if *b { b't' } else { b'f' }),
-            (Value::Text(s), _) => s.as_str(),
+        let buf = &mut self.buf;
+        match (value, ty) {
+            (Value::Null, _) => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+            (Value::Int(n), ColumnType::Integer) => field(buf, &n.to_be_bytes()),
+            (Value::Int(n), ColumnType::Real) => field(buf, &(*n as f64).to_be_bytes()),
+            (Value::Real(f), ColumnType::Real) => field(buf, &f.to_be_bytes()),
+            (Value::Bool(b), ColumnType::Boolean) => field(buf, &[u8::from(*b)]),
+            (Value::Date(d), ColumnType::Date) => field(buf, &(d - PG_EPOCH_DAYS).to_be_bytes()),
+            (Value::Date(d), ColumnType::Datetime) => field(buf, &pg_micros(i64::from(*d) * DAY_MS).to_be_bytes()),
+            (Value::DateTime(ms), ColumnType::Datetime) => field(buf, &pg_micros(*ms).to_be_bytes()),
+            (Value::Text(s), _) => field(buf, s.as_bytes()),
+            // Anything else is in a text column: its text form.
             _ => {
                 self.text.clear();
                 value.write_text(&mut self.text);
-                if matches!((value, ty), (Value::Date(_), ColumnType::Datetime)) {
-                    self.text.push_str(" 00:00:00");
-                }
-                // Numbers, dates and booleans-as-text never need escaping.
-                return self.buf.extend_from_slice(self.text.as_bytes());
+                field(buf, self.text.as_bytes());
             }
-        };
-        let bytes = text.as_bytes();
-        let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            let escaped: &[u8] = match b {
-                b'\\' => b"\\\\",
-                b'\t' => b"\\t",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                _ => continue,
-            };
-            self.buf.extend_from_slice(&bytes[start..i]);
-            self.buf.extend_from_slice(escaped);
-            start = i + 1;
         }
-        self.buf.extend_from_slice(&bytes[start..]);
     }
 
     /// When a value outgrows its column's sampled type (rare: the sample lied), sends what is
@@ -231,6 +238,7 @@ async fn copier(mut tx: Transaction<'static, Postgres>, copy_sql: String, mut rx
             Cmd::Data(first) => {
                 // The COPY borrows the transaction for this arm only; Flush always ends it.
                 let mut copy = tx.copy_in_raw(&copy_sql).await?;
+                copy.send(BINARY_HEADER).await?;
                 copy.send(first).await?;
                 loop {
                     match rx.recv().await {
@@ -238,6 +246,7 @@ async fn copier(mut tx: Transaction<'static, Postgres>, copy_sql: String, mut rx
                             copy.send(chunk).await?;
                         }
                         Some(Cmd::Flush(reply)) => {
+                            copy.send(BINARY_TRAILER).await?;
                             copy.finish().await?;
                             let _ = reply.send(());
                             break;
