@@ -1,13 +1,29 @@
-// Browser tests run Debian's Chromium (never a downloaded browser) against a real sheetport
-// server started here on its own port, with its own temporary data directory and database.
+// Browser tests run Debian's Chromium (never a downloaded browser) against real sheetport servers
+// started here, each on its own port with its own temporary data directory: one on a SQLite file
+// (the default) and one on the PostgreSQL server at 127.0.0.1:5432, in a database of its own that
+// is created fresh at the start and dropped at the end (see teardown.ts). Every test runs on both.
 import { defineConfig } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { PG_DATABASE, PSQL } from "./postgres";
 
 const port = Number(process.env.E2E_PORT ?? 3939);
 const data = mkdtempSync(join(tmpdir(), "sheetport-e2e-"));
 const bin = process.env.SHEETPORT_BIN ?? resolve(__dirname, "../target/debug/sheetport");
+const pgUrl = `postgres://postgres@127.0.0.1:5432/${PG_DATABASE}`;
+
+function server(name: string, port: number, database: string, before = "") {
+  return {
+    command: `${before}exec ${bin} serve --addr 127.0.0.1:${port} --data-dir ${data}/${name} --database ${database}`,
+    cwd: resolve(__dirname, ".."),
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+  };
+}
 
 export default defineConfig({
   testDir: "./tests",
@@ -15,8 +31,8 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   reporter: process.env.CI ? "line" : "list",
+  globalTeardown: "./teardown.ts",
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
     screenshot: "only-on-failure",
     launchOptions: {
       executablePath: "/usr/bin/chromium",
@@ -26,13 +42,17 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `${bin} serve --addr 127.0.0.1:${port} --data-dir ${data} --database sqlite://${data}/sheetport.db`,
-    cwd: resolve(__dirname, ".."),
-    url: `http://127.0.0.1:${port}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "ignore",
-    stderr: "pipe",
-  },
+  projects: [
+    { name: "sqlite", use: { baseURL: `http://127.0.0.1:${port}` } },
+    { name: "postgres", use: { baseURL: `http://127.0.0.1:${port + 1}` } },
+  ],
+  webServer: [
+    server("sqlite", port, `sqlite://${data}/sqlite/sheetport.db`, `mkdir -p ${data}/sqlite && `),
+    server(
+      "postgres",
+      port + 1,
+      pgUrl,
+      `${PSQL} -c "DROP DATABASE IF EXISTS ${PG_DATABASE} WITH (FORCE)" -c "CREATE DATABASE ${PG_DATABASE}" && `,
+    ),
+  ],
 });

@@ -21,8 +21,10 @@ use tokio_util::sync::CancellationToken;
 /// Rows per message between the threads: big enough to amortise the hand-off, small enough that
 /// the bounded channel holds only a few MB.
 const BATCH_ROWS: usize = 2048;
-/// Batches in flight between parser and writer.
-const CHANNEL_DEPTH: usize = 4;
+/// Batches in flight between parser and writer (~1 MB each): enough to ride out the writer's
+/// pauses at each commit without stopping the parser. Measured on 1,048,575 .xlsx rows: 4 batches
+/// left the parser blocked 0.2 s and took 1.80 s; 16 never block it and take 1.61 s (+8 MB RSS).
+const CHANNEL_DEPTH: usize = 16;
 /// How often the writer commits, which is how often `rows_done` moves.
 const COMMIT_EVERY: Duration = Duration::from_millis(150);
 

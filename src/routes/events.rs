@@ -1,7 +1,7 @@
 //! `GET /api/imports/{id}/events`: the progress of one import as Server-Sent Events. The current
 //! state goes out at once, then `progress` events at most ten times a second while the job's
-//! `watch` value changes, then exactly one final `done` / `failed` / `cancelled` event, and the
-//! stream ends. A client connecting after the end gets the final event at once.
+//! `watch` value changes, then exactly one final `done` / `failed` / `cancelled` event as soon as
+//! the job ends, and the stream ends. A client connecting after the end gets the final event at once.
 
 use super::import_id;
 use crate::db::now_ms;
@@ -64,9 +64,7 @@ fn progress_stream(first: Progress, live: Option<watch::Receiver<Progress>>) -> 
                 Some((Ok(ev), next))
             }
             StreamState::Live { mut rx, seq, last } => {
-                tokio::time::sleep_until(last + MIN_INTERVAL).await;
-                // An error means the job dropped its sender: its last value is final.
-                let ended = rx.changed().await.is_err();
+                let ended = next_change(&mut rx, last + MIN_INTERVAL).await;
                 let p = rx.borrow_and_update().clone().at(now_ms());
                 let next = if ended || p.status.is_final() {
                     StreamState::Done
@@ -77,4 +75,25 @@ fn progress_stream(first: Progress, live: Option<watch::Receiver<Progress>>) -> 
             }
         }
     })
+}
+
+/// Waits until the value changed and `not_before` has passed, except that the end (a final
+/// status) is answered at once, so a client learns of it without waiting out the interval. True
+/// when the job dropped its sender: its last value is then final.
+async fn next_change(rx: &mut watch::Receiver<Progress>, not_before: Instant) -> bool {
+    let mut changed = false;
+    loop {
+        tokio::select! {
+            r = rx.changed() => {
+                if r.is_err() {
+                    return true;
+                }
+                changed = true;
+                if rx.borrow().status.is_final() {
+                    return false;
+                }
+            }
+            () = tokio::time::sleep_until(not_before), if changed => return false,
+        }
+    }
 }
