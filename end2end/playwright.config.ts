@@ -1,7 +1,7 @@
 // Browser tests run Debian's Chromium (never a downloaded browser) against real sheetport servers
 // started here, each on its own port with its own temporary data directory: one on a SQLite file
 // (the default) and one on the PostgreSQL server at 127.0.0.1:5432, in a database of its own that
-// is created fresh at the start and dropped at the end (see teardown.ts). Every test runs on both.
+// is created fresh at the start and dropped once that server has stopped. Every test runs on both.
 import { defineConfig } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,9 +13,12 @@ const data = mkdtempSync(join(tmpdir(), "sheetport-e2e-"));
 const bin = process.env.SHEETPORT_BIN ?? resolve(__dirname, "../target/debug/sheetport");
 const pgUrl = `postgres://postgres@127.0.0.1:5432/${PG_DATABASE}`;
 
-function server(name: string, port: number, database: string, before = "") {
+function server(name: string, port: number, database: string, before = "", after = "") {
+  const serve = `${bin} serve --addr 127.0.0.1:${port} --data-dir ${data}/${name} --database ${database}`;
   return {
-    command: `${before}exec ${bin} serve --addr 127.0.0.1:${port} --data-dir ${data}/${name} --database ${database}`,
+    // The shell outlives the server (both get the SIGTERM below) to clean up after it.
+    command: `${before}${serve} & pid=$!; trap 'wait $pid; ${after}' TERM; wait $pid`,
+    gracefulShutdown: { signal: "SIGTERM" as const, timeout: 20_000 },
     cwd: resolve(__dirname, ".."),
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
@@ -31,7 +34,6 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   reporter: process.env.CI ? "line" : "list",
-  globalTeardown: "./teardown.ts",
   use: {
     screenshot: "only-on-failure",
     launchOptions: {
@@ -53,6 +55,7 @@ export default defineConfig({
       port + 1,
       pgUrl,
       `${PSQL} -c "DROP DATABASE IF EXISTS ${PG_DATABASE} WITH (FORCE)" -c "CREATE DATABASE ${PG_DATABASE}" && `,
+      `${PSQL} -c "DROP DATABASE IF EXISTS ${PG_DATABASE} WITH (FORCE)"`,
     ),
   ],
 });
