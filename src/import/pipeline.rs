@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Rows per message between the threads: big enough to amortise the hand-off, small enough that
-/// the bounded channel holds only a few MB.
+/// the bounded channel holds some 16 MB at most.
 const BATCH_ROWS: usize = 2048;
 /// Batches in flight between parser and writer (~1 MB each): enough to ride out the writer's
 /// pauses at each commit without stopping the parser. Measured on 1,048,575 .xlsx rows: 4 batches

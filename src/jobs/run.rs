@@ -72,6 +72,8 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
                 parse_cpu_ms = t.parse_cpu.as_millis() as u64,
                 write_cpu_ms = t.write_cpu.as_millis() as u64,
                 finalize_ms = t.finalize.as_millis() as u64,
+                parser_blocked_ms = t.parse_blocked.as_millis() as u64,
+                writer_starved_ms = t.write_starved.as_millis() as u64,
                 "import succeeded"
             );
         }
