@@ -34,7 +34,11 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
         tokio::spawn(async move { checkpoint_loop(&inner, rx, &cancel, &lost, &stop).await })
     });
     let result = execute(&inner, &record, &tx, &cancel).await;
-    let interrupted = lost.is_cancelled() || (matches!(result, Err(ImportError::Cancelled)) && inner.shutdown.is_cancelled());
+    // A success proves this worker still held the job (the final statement checked it in the same
+    // transaction), so a checkpoint that found the row no longer `running` only raced that commit:
+    // it had waited on the row's lock and saw `succeeded`. Only a failed run was taken over.
+    let taken_over = lost.is_cancelled() && result.is_err();
+    let interrupted = taken_over || (matches!(result, Err(ImportError::Cancelled)) && inner.shutdown.is_cancelled());
     let finished_at = db::now_ms();
     if !interrupted {
         // Watchers here see the end at once: a success is already in the row (the loader wrote it
@@ -46,7 +50,7 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
         let _ = task.await;
     }
 
-    if lost.is_cancelled() {
+    if taken_over {
         // Another instance runs it now; its watchers re-subscribe (EventSource reconnects).
         tracing::warn!(%id, "import taken over by another server; stopped here");
         inner.hub.finished(&id);
