@@ -7,7 +7,7 @@ use crate::dataset;
 use crate::helpers::{read_events, Sse, TestDb};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -91,6 +91,13 @@ async fn wait_final(client: &reqwest::Client, on: &Instance, id: &str, within: D
 /// Rows of an import the tests interrupt (kill, stop, cancel) while it runs: enough that it is still
 /// running seconds after it started loading, even on a fast machine (400,000 once finished first).
 const LONG: u64 = 1_500_000;
+
+/// Writes `big.csv` of [`LONG`] rows into `dir`: the file of every test that interrupts an import.
+fn long_csv(dir: &Path) -> PathBuf {
+    let big = dir.join("big.csv");
+    dataset::write_csv(&big, LONG).expect("csv");
+    big
+}
 
 /// Waits until the import has rows in the database (it is past inference, loading).
 async fn wait_loading(client: &reqwest::Client, on: &Instance, id: &str) {
@@ -180,9 +187,7 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     let first = upload(&client, &a, &small, "earlier").await;
     assert_eq!(wait_final(&client, &a, &first, Duration::from_secs(60)).await["status"], "succeeded");
 
-    const ROWS: u64 = LONG;
-    let big = dir.path().join("big.csv");
-    dataset::write_csv(&big, ROWS).expect("csv");
+    let big = long_csv(dir.path());
     let id = upload(&client, &a, &big, "big").await;
     // Wait until A is loading (rows accepted), then start B and kill A.
     wait_loading(&client, &a, &id).await;
@@ -203,7 +208,7 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     let taken_over = killed.elapsed();
     let end = wait_final(&client, &b, &id, Duration::from_secs(300)).await;
     assert_eq!(end["status"], "succeeded", "{end}");
-    assert_eq!(db.scalar("SELECT count(*) FROM big").await, ROWS as i64);
+    assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64);
     assert_eq!(db.scalar("SELECT attempts::bigint FROM imports WHERE status = 'succeeded' AND table_name = 'big'").await, 2);
     assert_eq!(db.scalar("SELECT count(*) FROM earlier").await, 1_000, "earlier imports are intact");
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%'").await, 0);
@@ -216,8 +221,7 @@ async fn an_import_is_cancelled_from_the_instance_not_running_it() {
     let dir = tempfile::tempdir().expect("dir");
     let (a, b) = (Instance::start(&db, dir.path(), 15.0), Instance::start(&db, dir.path(), 15.0));
     let client = reqwest::Client::new();
-    let big = dir.path().join("big.csv");
-    dataset::write_csv(&big, LONG).expect("csv");
+    let big = long_csv(dir.path());
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
     let a_pid = a.child.id();
@@ -239,8 +243,7 @@ async fn a_stopping_instance_hands_its_running_import_back_to_the_queue() {
     let dir = tempfile::tempdir().expect("dir");
     let client = reqwest::Client::new();
     let mut a = Instance::start(&db, dir.path(), 15.0);
-    let big = dir.path().join("big.csv");
-    dataset::write_csv(&big, LONG).expect("csv");
+    let big = long_csv(dir.path());
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
     // SIGTERM: a graceful stop, as a deploy or a scale-down does it.
@@ -264,8 +267,7 @@ async fn an_import_whose_instances_keep_dying_fails_after_three_attempts() {
     let dir = tempfile::tempdir().expect("dir");
     let client = reqwest::Client::new();
     const HEARTBEAT: f64 = 1.0;
-    let big = dir.path().join("big.csv");
-    dataset::write_csv(&big, LONG).expect("csv");
+    let big = long_csv(dir.path());
     let mut first = Instance::start(&db, dir.path(), HEARTBEAT);
     let id = upload(&client, &first, &big, "big").await;
     let claimed = |n: i64| format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'running' AND attempts = {n} AND rows_done > 0");
@@ -295,9 +297,7 @@ async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complet
     let dir = tempfile::tempdir().expect("dir");
     let client = reqwest::Client::new();
     const HEARTBEAT: f64 = 1.0;
-    const ROWS: u64 = LONG;
-    let big = dir.path().join("big.csv");
-    dataset::write_csv(&big, ROWS).expect("csv");
+    let big = long_csv(dir.path());
     let a = Instance::start(&db, dir.path(), HEARTBEAT);
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
@@ -310,7 +310,7 @@ async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complet
     assert!(Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
     assert_eq!(end["status"], "succeeded", "{end}");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(db.scalar("SELECT count(*) FROM big").await, ROWS as i64, "exactly one run's rows");
+    assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64, "exactly one run's rows");
     assert_eq!(db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'succeeded' AND attempts = 2")).await, 1);
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%'").await, 0);
     assert_eq!(status(&client, &a, &id).await["status"], "succeeded", "A reports the real outcome too");
