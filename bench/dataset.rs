@@ -23,10 +23,25 @@ pub const HEADER: [&str; 10] =
 pub const COLUMNS: [&str; 10] =
     ["id", "amount", "name", "note", "order_date", "shipped_at", "active", "score", "category", "email"];
 
-const NAMES: [&str; 12] = ["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Alan", "Edsger", "Radia", "Tim"];
+const NAMES: [&str; 12] =
+    ["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Alan", "Edsger", "Radia", "Tim"];
 const WORDS: [&str; 16] = [
-    "shipment", "delayed", "customer", "requested", "invoice", "pallet", "fragile", "express", "returned",
-    "warehouse", "north", "priority", "sample", "order", "confirmed", "by phone",
+    "shipment",
+    "delayed",
+    "customer",
+    "requested",
+    "invoice",
+    "pallet",
+    "fragile",
+    "express",
+    "returned",
+    "warehouse",
+    "north",
+    "priority",
+    "sample",
+    "order",
+    "confirmed",
+    "by phone",
 ];
 const CATEGORIES: [&str; 6] = ["hardware", "software", "services", "books", "garden", "toys"];
 
@@ -180,7 +195,11 @@ pub fn write_xlsx(path: &Path, rows: u64, strings: Strings) -> Result<(), rust_x
         let date = ExcelDateTime::from_ymd(y as u16, m as u8, d as u8)?;
         let (dy, dm, dd) = civil_from_days(r.datetime.div_euclid(86_400) as i32);
         let s = r.datetime.rem_euclid(86_400);
-        let dt = ExcelDateTime::from_ymd(dy as u16, dm as u8, dd as u8)?.and_hms((s / 3600) as u16, (s / 60 % 60) as u8, (s % 60) as u8)?;
+        let dt = ExcelDateTime::from_ymd(dy as u16, dm as u8, dd as u8)?.and_hms(
+            (s / 3600) as u16,
+            (s / 60 % 60) as u8,
+            (s % 60) as u8,
+        )?;
         ws.write_number(x, 0, r.id as f64)?;
         ws.write_number(x, 1, amount(r.amount_cents))?;
         ws.write_string(x, 2, r.name)?;
@@ -203,23 +222,31 @@ fn xml_escape(s: &str) -> String {
 
 /// Writes `rows` rows as an OpenDocument spreadsheet (what LibreOffice saves).
 pub fn write_ods(path: &Path, rows: u64) -> std::io::Result<()> {
-    use zip::write::SimpleFileOptions;
     use zip::CompressionMethod;
+    use zip::write::SimpleFileOptions;
     let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(path)?));
     let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
     let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     zip.start_file("mimetype", stored)?;
     zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")?;
     zip.start_file("META-INF/manifest.xml", deflated)?;
-    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?>
+    zip.write_all(
+        br#"<?xml version="1.0" encoding="UTF-8"?>
 <manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">
  <manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>
  <manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>
-</manifest:manifest>"#)?;
+</manifest:manifest>"#,
+    )?;
     zip.start_file("content.xml", deflated)?;
     let mut w = BufWriter::with_capacity(1 << 20, &mut zip);
     w.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Orders"><table:table-column table:number-columns-repeated="10"/>"#)?;
-    let s = |w: &mut BufWriter<_>, v: &str| write!(w, r#"<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>"#, xml_escape(v));
+    let s = |w: &mut BufWriter<_>, v: &str| {
+        write!(
+            w,
+            r#"<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>"#,
+            xml_escape(v)
+        )
+    };
     write!(w, "<table:table-row>")?;
     for h in HEADER {
         s(&mut w, h)?;
@@ -228,13 +255,24 @@ pub fn write_ods(path: &Path, rows: u64) -> std::io::Result<()> {
     for i in 0..rows {
         let r = row(i);
         let a = amount(r.amount_cents);
-        write!(w, r#"<table:table-row><table:table-cell office:value-type="float" office:value="{0}"><text:p>{0}</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="{a}"><text:p>{a:.2}</text:p></table:table-cell>"#, r.id)?;
+        write!(
+            w,
+            r#"<table:table-row><table:table-cell office:value-type="float" office:value="{0}"><text:p>{0}</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="{a}"><text:p>{a:.2}</text:p></table:table-cell>"#,
+            r.id
+        )?;
         s(&mut w, r.name)?;
         s(&mut w, &r.note)?;
         let (d, dt) = (date_text(r.date), datetime_text(r.datetime, 'T'));
-        write!(w, r#"<table:table-cell office:value-type="date" office:date-value="{d}"><text:p>{d}</text:p></table:table-cell><table:table-cell office:value-type="date" office:date-value="{dt}"><text:p>{dt}</text:p></table:table-cell><table:table-cell office:value-type="boolean" office:boolean-value="{0}"><text:p>{0}</text:p></table:table-cell>"#, r.active)?;
+        write!(
+            w,
+            r#"<table:table-cell office:value-type="date" office:date-value="{d}"><text:p>{d}</text:p></table:table-cell><table:table-cell office:value-type="date" office:date-value="{dt}"><text:p>{dt}</text:p></table:table-cell><table:table-cell office:value-type="boolean" office:boolean-value="{0}"><text:p>{0}</text:p></table:table-cell>"#,
+            r.active
+        )?;
         match r.score {
-            Some(v) => write!(w, r#"<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>"#)?,
+            Some(v) => write!(
+                w,
+                r#"<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>"#
+            )?,
             None => write!(w, "<table:table-cell/>")?,
         }
         s(&mut w, r.category)?;
@@ -242,7 +280,10 @@ pub fn write_ods(path: &Path, rows: u64) -> std::io::Result<()> {
         write!(w, "</table:table-row>")?;
     }
     // The blank run LibreOffice writes to the sheet's edge.
-    write!(w, r#"<table:table-row table:number-rows-repeated="1048000"><table:table-cell table:number-columns-repeated="1024"/></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#)?;
+    write!(
+        w,
+        r#"<table:table-row table:number-rows-repeated="1048000"><table:table-cell table:number-columns-repeated="1024"/></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#
+    )?;
     w.flush()?;
     drop(w);
     zip.finish()?;

@@ -15,7 +15,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let path = dir.join(&name);
         let t = Instant::now();
         f(&path)?;
-        eprintln!("wrote {} ({} bytes) in {:.1}s", path.display(), std::fs::metadata(&path)?.len(), t.elapsed().as_secs_f64());
+        eprintln!(
+            "wrote {} ({} bytes) in {:.1}s",
+            path.display(),
+            std::fs::metadata(&path)?.len(),
+            t.elapsed().as_secs_f64()
+        );
         Ok::<_, Box<dyn std::error::Error>>(())
     };
     step(format!("rows-{rows}.csv"), &|p| Ok(dataset::write_csv(p, rows)?))?;

@@ -8,13 +8,13 @@
 //! `yyyy-mm-dd hh:mm:ss`) marks them as dates. The sheet streams into the zip; only the
 //! shared-string table is held in memory, because it is written after the sheet.
 
-use super::{amount, row, HEADER};
+use super::{HEADER, amount, row};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
+use zip::write::SimpleFileOptions;
 
 /// The sheet's name in the workbook.
 const SHEET: &str = "Data";
@@ -90,12 +90,17 @@ const DATE_FMT_ID: u16 = 14;
 
 /// Writes `rows` rows as an .xlsb workbook with one sheet (at most 1,048,575 rows under the header).
 pub fn write_xlsb(path: &Path, rows: u64) -> io::Result<()> {
-    let last_row = u32::try_from(rows).ok().filter(|&r| r < 1 << 20).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("{rows} rows do not fit an Excel sheet"))
-    })?;
+    let last_row = u32::try_from(rows)
+        .ok()
+        .filter(|&r| r < 1 << 20)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{rows} rows do not fit an Excel sheet")))?;
     let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(path)?));
     let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    for (name, xml) in [("[Content_Types].xml", CONTENT_TYPES), ("_rels/.rels", ROOT_RELS), ("xl/_rels/workbook.bin.rels", WORKBOOK_RELS)] {
+    for (name, xml) in [
+        ("[Content_Types].xml", CONTENT_TYPES),
+        ("_rels/.rels", ROOT_RELS),
+        ("xl/_rels/workbook.bin.rels", WORKBOOK_RELS),
+    ] {
         zip.start_file(name, deflated)?;
         zip.write_all(xml.as_bytes())?;
     }
@@ -105,7 +110,8 @@ pub fn write_xlsb(path: &Path, rows: u64) -> io::Result<()> {
     write_styles(&mut Records(&mut zip))?;
 
     zip.start_file("xl/worksheets/sheet1.bin", deflated)?;
-    let mut sheet = Sheet { out: Records(BufWriter::with_capacity(1 << 20, &mut zip)), strings: SharedStrings::default() };
+    let mut sheet =
+        Sheet { out: Records(BufWriter::with_capacity(1 << 20, &mut zip)), strings: SharedStrings::default() };
     sheet.begin(last_row)?;
     sheet.row(0)?;
     for (c, h) in HEADER.iter().enumerate() {
@@ -249,7 +255,8 @@ fn write_styles<W: Write>(w: &mut Records<W>) -> io::Result<()> {
     w.record(rt::BEGIN_FONTS, &Body::default().u32(1).0)?;
     // Calibri 11 pt (in twentieths), regular weight, swiss family, theme colour 1, minor scheme.
     let color = [0x06, 0x01, 0, 0, 0, 0, 0, 0];
-    let font = Body::default().u16(220).u16(0).u16(400).u16(0).u8(0).u8(2).u8(0).u8(0).bytes(&color).u8(2).wide("Calibri");
+    let font =
+        Body::default().u16(220).u16(0).u16(400).u16(0).u8(0).u8(2).u8(0).u8(0).bytes(&color).u8(2).wide("Calibri");
     w.record(rt::FONT, &font.0)?;
     w.mark(rt::END_FONTS)?;
 
@@ -349,7 +356,8 @@ impl<W: Write> Sheet<W> {
         w.mark(rt::BEGIN_WS_VIEWS)?;
         // Flags: gridlines, headings, zeros, ruler, outline symbols, default gridline colour,
         // selected tab; normal view from A1; gridline colour 64 (automatic); zoom 100%; book view 0.
-        let view = Body::default().u16(0x03DC).u32(0).u32(0).u32(0).u8(64).u8(0).u16(0).u16(100).u16(0).u16(0).u16(0).u32(0);
+        let view =
+            Body::default().u16(0x03DC).u32(0).u32(0).u32(0).u8(64).u8(0).u16(0).u16(100).u16(0).u16(0).u16(0).u32(0);
         w.record(rt::BEGIN_WS_VIEW, &view.0)?;
         w.mark(rt::END_WS_VIEW)?;
         w.mark(rt::END_WS_VIEWS)?;
@@ -412,7 +420,9 @@ mod tests {
     #[test]
     fn xlsb_rk_numbers_are_exact_or_refused() {
         // Integers, hundredths, and doubles with 34 low zero bits (2^29 is past the integer form).
-        for v in [0.0, 1.0, -1.0, 536_870_911.0, -536_870_912.0, 536_870_912.0, 0.5, -2.25, 12.34, -999.99, 0.01, 45_000.0] {
+        for v in
+            [0.0, 1.0, -1.0, 536_870_911.0, -536_870_912.0, 536_870_912.0, 0.5, -2.25, 12.34, -999.99, 0.01, 45_000.0]
+        {
             let n = rk(v).unwrap_or_else(|| panic!("{v} has an exact RK form"));
             assert_eq!(decode(n).to_bits(), v.to_bits(), "{v}");
         }

@@ -2,7 +2,7 @@
 //! on stderr when it is a terminal, prints one summary line, and exits non-zero with the reason
 //! when the import fails. Ctrl-C cancels cleanly (the database is left as it was).
 
-use crate::config::{flag_pairs, ConfigError};
+use crate::config::{ConfigError, flag_pairs};
 use crate::db::Db;
 use crate::format;
 use crate::import::detect;
@@ -25,10 +25,12 @@ pub struct ImportArgs {
 
 impl ImportArgs {
     pub fn parse(args: &[String]) -> Result<Self, ConfigError> {
-        let (file, rest) = args.split_first().ok_or_else(|| ConfigError("usage: sheetport import FILE [--table NAME] ...".into()))?;
+        let (file, rest) =
+            args.split_first().ok_or_else(|| ConfigError("usage: sheetport import FILE [--table NAME] ...".into()))?;
         let mut out = ImportArgs {
             file: PathBuf::from(file),
-            database_url: std::env::var("SHEETPORT_DATABASE_URL").unwrap_or_else(|_| "sqlite://data/sheetport.db".into()),
+            database_url: std::env::var("SHEETPORT_DATABASE_URL")
+                .unwrap_or_else(|_| "sqlite://data/sheetport.db".into()),
             table: None,
             sheet: None,
             mode: ImportMode::Create,
@@ -55,7 +57,8 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
     let bytes = std::fs::metadata(&path)?.len();
     let format = detect::detect(&path)?;
     let db = Db::connect(&args.database_url).await?;
-    let options = JobOptions { serve_queue: false, heartbeat_timeout: crate::config::Config::default().heartbeat_timeout };
+    let options =
+        JobOptions { serve_queue: false, heartbeat_timeout: crate::config::Config::default().heartbeat_timeout };
     let jobs = Jobs::start(db, options, CancellationToken::new()).await?;
     let id = jobs
         .submit(NewImport {
@@ -129,7 +132,8 @@ pub fn summary(p: &Progress) -> String {
 /// `sheetport profile FILE [--runs N] [--scratch DIR]`: the stage breakdown of
 /// [`crate::import::profile`] as one JSON object on stdout (the benchmark harness reads it).
 pub fn profile(args: &[String]) -> anyhow::Result<String> {
-    let (file, rest) = args.split_first().ok_or_else(|| ConfigError("usage: sheetport profile FILE [--runs N]".into()))?;
+    let (file, rest) =
+        args.split_first().ok_or_else(|| ConfigError("usage: sheetport profile FILE [--runs N]".into()))?;
     let (mut runs, mut scratch) = (3usize, std::env::temp_dir());
     for (k, v) in flag_pairs(rest)? {
         match k.as_str() {

@@ -40,19 +40,21 @@ impl Config {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut set = |key: &str, value: String| -> Result<(), ConfigError> {
             match key {
-                "addr" => c.addr = value.parse().map_err(|_| ConfigError(format!("--addr {value:?} is not HOST:PORT")))?,
+                "addr" => {
+                    c.addr = value.parse().map_err(|_| ConfigError(format!("--addr {value:?} is not HOST:PORT")))?
+                }
                 "database" => c.database_url = value,
                 "data-dir" => c.data_dir = PathBuf::from(value),
                 "max-upload-bytes" => {
-                    c.max_upload_bytes =
-                        value.parse().map_err(|_| ConfigError(format!("--max-upload-bytes {value:?} is not a number")))?
+                    c.max_upload_bytes = value
+                        .parse()
+                        .map_err(|_| ConfigError(format!("--max-upload-bytes {value:?} is not a number")))?
                 }
                 "heartbeat-timeout" => {
-                    let secs: f64 = value
-                        .parse()
-                        .ok()
-                        .filter(|s: &f64| *s >= 0.5 && s.is_finite())
-                        .ok_or_else(|| ConfigError(format!("--heartbeat-timeout {value:?} is not a number of seconds ≥ 0.5")))?;
+                    let secs: f64 =
+                        value.parse().ok().filter(|s: &f64| *s >= 0.5 && s.is_finite()).ok_or_else(|| {
+                            ConfigError(format!("--heartbeat-timeout {value:?} is not a number of seconds ≥ 0.5"))
+                        })?;
                     c.heartbeat_timeout = std::time::Duration::from_secs_f64(secs)
                 }
                 other => return Err(ConfigError(format!("unknown option --{other}; see `sheetport --help`"))),
@@ -107,7 +109,8 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
-        let args: Vec<String> = ["--addr", "0.0.0.0:8080", "--max-upload-bytes=42"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> =
+            ["--addr", "0.0.0.0:8080", "--max-upload-bytes=42"].iter().map(|s| s.to_string()).collect();
         let c = Config::from_env_and_args(&args).expect("valid flags");
         assert_eq!(c.addr.port(), 8080);
         assert_eq!(c.max_upload_bytes, 42);

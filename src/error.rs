@@ -4,9 +4,9 @@
 use crate::import::ImportError;
 use crate::jobs::JobError;
 use crate::uploads::UploadError;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

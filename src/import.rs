@@ -14,8 +14,8 @@ pub mod source;
 pub mod value;
 
 pub use detect::Format;
-pub use inspect::{inspect, Preview};
-pub use pipeline::{run, ImportSpec, Outcome};
+pub use inspect::{Preview, inspect};
+pub use pipeline::{ImportSpec, Outcome, run};
 
 /// Widest sheet we import: PostgreSQL's column limit, so a table fits both databases.
 pub const MAX_COLUMNS: usize = 1600;

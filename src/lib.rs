@@ -1,10 +1,10 @@
 //! sheetport: upload a spreadsheet of a million rows, import it into a database in a background
 //! job, and watch it live. One crate: the `ssr` feature builds the server, `hydrate` the page's WASM.
 
+pub mod api;
 pub mod app;
 pub mod format;
 pub mod model;
-pub mod api;
 
 #[cfg(feature = "ssr")]
 pub mod cli;

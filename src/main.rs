@@ -50,8 +50,12 @@ fn main() -> ExitCode {
             })
         }
         Some("profile") => sheetport::cli::profile(&args[1..]).map(|json| println!("{json}")),
-        Some("serve") => Config::from_env_and_args(&args[1..]).map_err(Into::into).and_then(|c| runtime.block_on(sheetport::server::serve(c))),
-        _ => Config::from_env_and_args(&args).map_err(Into::into).and_then(|c| runtime.block_on(sheetport::server::serve(c))),
+        Some("serve") => Config::from_env_and_args(&args[1..])
+            .map_err(Into::into)
+            .and_then(|c| runtime.block_on(sheetport::server::serve(c))),
+        _ => Config::from_env_and_args(&args)
+            .map_err(Into::into)
+            .and_then(|c| runtime.block_on(sheetport::server::serve(c))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

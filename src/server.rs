@@ -1,21 +1,21 @@
 //! The HTTP server: the router (API, server functions, SSR pages, static files), start-up
 //! (database, migrations, recovery of interrupted jobs) and graceful shutdown on SIGTERM/Ctrl-C.
 
-use crate::app::{shell, App};
+use crate::app::{App, shell};
 use crate::config::Config;
 use crate::db::Db;
 use crate::jobs::{JobOptions, Jobs};
 use crate::routes::{events, health, imports, tables, upload};
 use crate::state::AppState;
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::Request;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -77,9 +77,8 @@ pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow:
 /// Serves until SIGTERM or Ctrl-C, then lets running jobs stop cleanly (they resume at next start).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+    let listener =
+        TcpListener::bind(config.addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
     let state = build_state(config, shutdown.clone()).await?;
     let jobs = state.jobs.clone();
     tracing::info!("sheetport listening on http://{}", listener.local_addr()?);

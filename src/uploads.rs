@@ -67,5 +67,10 @@ pub async fn start(
 
 /// What the API says about a stored upload.
 pub fn info(u: &UploadRecord) -> UploadInfo {
-    UploadInfo { upload_id: u.id.clone(), file_name: u.file_name.clone(), bytes: u.bytes as u64, format: u.format.clone() }
+    UploadInfo {
+        upload_id: u.id.clone(),
+        file_name: u.file_name.clone(),
+        bytes: u.bytes as u64,
+        format: u.format.clone(),
+    }
 }

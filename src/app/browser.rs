@@ -76,8 +76,8 @@ pub async fn upload(file: PickedFile, on_progress: impl Fn(u64, u64) + 'static) 
 async fn xhr_upload(file: PickedFile, on_progress: impl Fn(u64, u64) + 'static) -> Result<UploadInfo, String> {
     use std::cell::RefCell;
     use std::rc::Rc;
-    use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
     use web_sys::{FormData, ProgressEvent, XmlHttpRequest};
 
     let js = |_| "the browser refused to start the upload".to_string();
@@ -122,8 +122,10 @@ pub fn follow(id: &str, on_event: impl Fn(Progress) + 'static) -> Option<futures
         use futures::StreamExt;
         use gloo_net::eventsource::futures::EventSource;
         let mut source = EventSource::new(&format!("/api/imports/{id}/events")).ok()?;
-        let streams: Vec<_> =
-            ["progress", "done", "failed", "cancelled"].iter().filter_map(|kind| source.subscribe(*kind).ok()).collect();
+        let streams: Vec<_> = ["progress", "done", "failed", "cancelled"]
+            .iter()
+            .filter_map(|kind| source.subscribe(*kind).ok())
+            .collect();
         let mut events = futures::stream::select_all(streams);
         let (task, handle) = futures::future::abortable(async move {
             while let Some(item) = events.next().await {

@@ -5,5 +5,5 @@ mod sheet_preview;
 mod upload_form;
 
 pub use import_progress::ImportProgress;
-pub use sheet_preview::{cell, SheetPreview};
+pub use sheet_preview::{SheetPreview, cell};
 pub use upload_form::UploadForm;

@@ -2,7 +2,7 @@
 //! it ended. Live progress is in memory (see `jobs`); these rows are what outlives the process.
 //! Every statement runs unchanged on SQLite and PostgreSQL (see [`super::on_pool!`]).
 
-use super::{on_pool, Db, Pool};
+use super::{Db, Pool, on_pool};
 use crate::import::sink::FinalStatement;
 use crate::import::value::Value;
 use crate::model::{ColumnInfo, ImportId, ImportMode, ImportStatus, Phase, Progress};
@@ -152,7 +152,12 @@ impl Succeeded {
 /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side without ever taking the
 /// same row; SQLite runs one writer at a time, so the same statement is exclusive there too.
 /// With `only`, claims that job and no other (the CLI runs exactly what it submitted).
-pub async fn claim(db: &Db, worker: &str, now: i64, only: Option<&ImportId>) -> Result<Option<ImportRecord>, sqlx::Error> {
+pub async fn claim(
+    db: &Db,
+    worker: &str,
+    now: i64,
+    only: Option<&ImportId>,
+) -> Result<Option<ImportRecord>, sqlx::Error> {
     let (order, lock) = match db.pool() {
         Pool::Sqlite(_) => ("rowid", ""),
         Pool::Postgres(_) => ("seq", "FOR UPDATE SKIP LOCKED"),
@@ -179,7 +184,9 @@ pub async fn claim(db: &Db, worker: &str, now: i64, only: Option<&ImportId>) -> 
 /// (on any instance) for it to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoint {
-    Owned { cancel_requested: bool },
+    Owned {
+        cancel_requested: bool,
+    },
     /// The job is no longer running under this worker (another instance declared it dead).
     Lost,
 }
@@ -300,7 +307,8 @@ fn db_clock(db: &Db) -> &'static str {
     }
 }
 
-const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, table_name, mode, bytes_total, created_at";
+const RECORD_COLUMNS: &str =
+    "id, upload_id, file_name, file_path, format, sheet, table_name, mode, bytes_total, created_at";
 
 /// An `imports` row as stored, before its text columns become model types.
 #[derive(sqlx::FromRow)]
@@ -392,7 +400,8 @@ impl From<ProgressRow> for Progress {
 /// The stored state of one import.
 pub async fn get_progress(db: &Db, id: &ImportId) -> Result<Option<Progress>, sqlx::Error> {
     let sql = format!("{SELECT_PROGRESS} WHERE id = $1");
-    let row: Option<ProgressRow> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&id.0).fetch_optional(p).await)?;
+    let row: Option<ProgressRow> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&id.0).fetch_optional(p).await)?;
     Ok(row.map(Into::into))
 }
 
@@ -404,6 +413,7 @@ pub async fn list_progress(db: &Db, limit: i64) -> Result<Vec<Progress>, sqlx::E
         Pool::Postgres(_) => "seq",
     };
     let sql = format!("{SELECT_PROGRESS} ORDER BY created_at DESC, {order} DESC LIMIT $1");
-    let rows: Vec<ProgressRow> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await)?;
+    let rows: Vec<ProgressRow> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await)?;
     Ok(rows.into_iter().map(Into::into).collect())
 }

@@ -1,7 +1,7 @@
 //! Reading the tables imports made: which exist, and pages of their rows as JSON. Only tables an
 //! import created are reachable by name, so the API can never be pointed at internal tables.
 
-use super::{on_pool, Db, Pool};
+use super::{Db, Pool, on_pool};
 use crate::import::names::quote;
 use crate::import::sink::column_type_of;
 use crate::model::{ColumnInfo, ColumnType, ImportId, RowsPage, TableSummary};
@@ -25,10 +25,15 @@ pub async fn existing(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
 }
 
 /// The latest successful import into `name`, when that table still exists (`tables`: what exists).
-async fn owner(db: &Db, name: &str, tables: &HashSet<String>) -> Result<Option<(ImportId, String, Vec<ColumnInfo>)>, sqlx::Error> {
+async fn owner(
+    db: &Db,
+    name: &str,
+    tables: &HashSet<String>,
+) -> Result<Option<(ImportId, String, Vec<ColumnInfo>)>, sqlx::Error> {
     const SQL: &str = "SELECT id, file_name, columns FROM imports WHERE table_name = $1 AND status = 'succeeded' \
          ORDER BY finished_at DESC LIMIT 1";
-    let row: Option<(String, String, String)> = on_pool!(db, p => sqlx::query_as(SQL).bind(name).fetch_optional(p).await)?;
+    let row: Option<(String, String, String)> =
+        on_pool!(db, p => sqlx::query_as(SQL).bind(name).fetch_optional(p).await)?;
     match row {
         Some((id, file, columns)) if tables.contains(name) => {
             Ok(Some((ImportId(id), file, serde_json::from_str(&columns).unwrap_or_default())))
@@ -76,7 +81,8 @@ pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option
         Pool::Postgres(p) => {
             // Dates and timestamps come back as text (as SQLite stores them); sqlx needs no
             // date-time crate for that. A freshly loaded table's physical order is its insertion order.
-            let sql = format!("SELECT {} FROM {} ORDER BY ctid LIMIT $1 OFFSET $2", pg_select_list(&actual), quote(name));
+            let sql =
+                format!("SELECT {} FROM {} ORDER BY ctid LIMIT $1 OFFSET $2", pg_select_list(&actual), quote(name));
             let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
             rows.iter().map(pg_json_row).collect::<Result<_, _>>()?
         }
@@ -89,8 +95,10 @@ pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option
 async fn table_columns(db: &Db, name: &str) -> Result<Vec<ColumnInfo>, sqlx::Error> {
     let sql = match db.pool() {
         Pool::Sqlite(_) => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
-        Pool::Postgres(_) => "SELECT column_name::text, data_type::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+        Pool::Postgres(_) => {
+            "SELECT column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+        }
     };
     let cols: Vec<(String, String)> = on_pool!(db, p => sqlx::query_as(sql).bind(name).fetch_all(p).await)?;
     Ok(cols

@@ -118,11 +118,7 @@ pub fn from_excel(dt: &ExcelDateTime) -> ExcelMoment {
     let (y, m, d, h, mi, s, milli) = dt.to_ymd_hms_milli();
     let days = days_from_civil(i32::from(y), u32::from(m), u32::from(d));
     let in_day = i64::from(h) * 3_600_000 + i64::from(mi) * 60_000 + i64::from(s) * 1000 + i64::from(milli);
-    if in_day == 0 {
-        ExcelMoment::Date(days)
-    } else {
-        ExcelMoment::DateTime(i64::from(days) * DAY_MS + in_day)
-    }
+    if in_day == 0 { ExcelMoment::Date(days) } else { ExcelMoment::DateTime(i64::from(days) * DAY_MS + in_day) }
 }
 
 /// Decodes a non-negative Excel date serial: days since 1899-12-30 (1900 system, where serials
@@ -202,7 +198,11 @@ mod tests {
         for date1904 in [false, true] {
             for i in 0..20_000 {
                 let serial = f64::from(i) * 3.7 + f64::from(i % 7) * 0.125 + f64::from(i % 13) / 86_400.0;
-                assert_eq!(from_serial(serial, date1904), excel(serial, date1904), "serial {serial} (1904: {date1904})");
+                assert_eq!(
+                    from_serial(serial, date1904),
+                    excel(serial, date1904),
+                    "serial {serial} (1904: {date1904})"
+                );
             }
         }
     }

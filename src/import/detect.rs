@@ -128,7 +128,7 @@ fn detect_text(head: &[u8]) -> Result<Format, ImportError> {
         Err(_) => {
             return Err(ImportError::Unsupported(
                 "this text file is not UTF-8; save it as \"CSV UTF-8\" and upload it again".into(),
-            ))
+            ));
         }
     };
     if text.trim_start_matches('\u{feff}').trim_start().starts_with('<') {
@@ -161,7 +161,13 @@ mod tests {
 
     #[test]
     fn not_spreadsheets() {
-        for bytes in [&b""[..], b"\x89PNG\r\n\x1a\n\0\0\0", b"<html><body>hi</body></html>", b"PK\x03\x04garbage", b"caf\xe9,x\n"] {
+        for bytes in [
+            &b""[..],
+            b"\x89PNG\r\n\x1a\n\0\0\0",
+            b"<html><body>hi</body></html>",
+            b"PK\x03\x04garbage",
+            b"caf\xe9,x\n",
+        ] {
             let err = detect_bytes(bytes).expect_err("must be rejected");
             assert!(matches!(err, ImportError::Unsupported(_)), "{err:?}");
         }

@@ -90,7 +90,14 @@ mod tests {
     fn types_follow_the_values() {
         let rows = vec![
             vec![Value::Int(1), Value::Int(1), Value::Null, Value::Bool(true), Value::Date(1), Value::Int(5)],
-            vec![Value::Int(2), Value::Real(1.5), Value::Null, Value::Bool(false), Value::DateTime(9), Value::Text("x".into())],
+            vec![
+                Value::Int(2),
+                Value::Real(1.5),
+                Value::Null,
+                Value::Bool(false),
+                Value::DateTime(9),
+                Value::Text("x".into()),
+            ],
             vec![Value::Null, Value::Int(3), Value::Null, Value::Null, Value::Date(2), Value::Int(6)],
         ];
         assert_eq!(infer(&rows), [Integer, Real, Text, Boolean, Datetime, Text]);

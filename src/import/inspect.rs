@@ -2,12 +2,12 @@
 //! the first rows imply, and those rows. Reads only as far as the sample, so it answers in a
 //! moment even for a million-row sheet (a shared-string table is still read whole, as it must be).
 
+use super::ImportError;
 use super::detect::Format;
-use super::infer::{describe, SAMPLE_ROWS};
+use super::infer::{SAMPLE_ROWS, describe};
 use super::names::header_labels;
 use super::source::{self, RowVisitor};
 use super::value::Value;
-use super::ImportError;
 use crate::model::ColumnInfo;
 use std::path::Path;
 
@@ -34,7 +34,8 @@ pub fn inspect(path: &Path, format: Format, sheet: Option<&str>, show: usize) ->
         Ok(_) | Err(ImportError::Cancelled) => {}
         Err(e) => return Err(e),
     }
-    let labels = sampler.header.ok_or_else(|| ImportError::Invalid("the sheet is empty: there is no header row".into()))?;
+    let labels =
+        sampler.header.ok_or_else(|| ImportError::Invalid("the sheet is empty: there is no header row".into()))?;
     let mut rows = sampler.rows;
     let columns = describe(labels, &mut rows);
     rows.truncate(show);

@@ -4,16 +4,16 @@
 //! swaps it into place at the end. Progress goes into a `watch` channel in model terms, so the
 //! server, the CLI and the benchmarks observe the same numbers.
 
+use super::ImportError;
 use super::detect::Format;
-use super::infer::{describe, SAMPLE_ROWS};
+use super::infer::{SAMPLE_ROWS, describe};
 use super::names::header_labels;
 use super::sink::{Destination, FinalStatement, Sink};
 use super::source::{self, RowVisitor};
 use super::value::Value;
-use super::ImportError;
 use crate::model::{ColumnInfo, ImportMode, Phase, Progress};
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;

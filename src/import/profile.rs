@@ -7,11 +7,11 @@
 //! 3. import: the real two-thread pipeline into a fresh SQLite file, with the parser's and the
 //!    writer's CPU time and the final swap's wall time, alternately with live progress on and off.
 
+use super::ImportError;
 use super::detect::Format;
 use super::pipeline::{self, ImportSpec, Timings};
 use super::source::{self, RowVisitor};
 use super::value::Value;
-use super::ImportError;
 use crate::model::{ImportMode, Progress};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};

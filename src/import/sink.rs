@@ -5,8 +5,8 @@
 pub mod postgres;
 pub mod sqlite;
 
-use super::value::Value;
 use super::ImportError;
+use super::value::Value;
 use crate::model::{ColumnInfo, ColumnType, ImportMode};
 use postgres::PgSink;
 use sqlite::SqliteSink;
@@ -83,7 +83,12 @@ impl Sink {
     }
 
     /// Swaps the staging table into `target` and runs `last`, in one transaction.
-    pub fn finish(self, target: &str, mode: ImportMode, last: Option<FinalStatement>) -> Result<Vec<ColumnInfo>, ImportError> {
+    pub fn finish(
+        self,
+        target: &str,
+        mode: ImportMode,
+        last: Option<FinalStatement>,
+    ) -> Result<Vec<ColumnInfo>, ImportError> {
         match self {
             Sink::Sqlite(s) => s.finish(target, mode, last),
             Sink::Postgres(s) => s.finish(target, mode, last),

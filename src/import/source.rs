@@ -9,9 +9,9 @@ mod ods;
 mod xlsx;
 mod xml;
 
+use super::ImportError;
 use super::detect::Format;
 use super::value::Value;
-use super::ImportError;
 use std::path::Path;
 
 /// Receives a sheet's rows in order. Both methods may return an error to stop reading (for

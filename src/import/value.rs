@@ -1,7 +1,7 @@
 //! One cell's value as the engine carries it from any source to any sink, and the reading of a
 //! text cell (CSV, TSV, ISO strings) into the most specific value it spells.
 
-use super::dates::{self, days_from_civil, is_valid_date, ExcelMoment, DAY_MS};
+use super::dates::{self, DAY_MS, ExcelMoment, days_from_civil, is_valid_date};
 use crate::model::ColumnType;
 
 /// A typed cell. Dates and datetimes are numbers so no text is built until a sink needs it.

@@ -68,7 +68,8 @@ impl Bus {
     pub async fn publish(&self, signal: Signal) {
         match self.db.pool() {
             Pool::Postgres(pool) => {
-                let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(signal.payload()).execute(pool).await;
+                let sent =
+                    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(signal.payload()).execute(pool).await;
                 if let Err(e) = sent {
                     tracing::warn!(error = %e, "could not notify other instances");
                 }

@@ -35,7 +35,8 @@ impl Hub {
     /// The job starts running here: the channel its runner writes into.
     pub fn run_here(&self, p: Progress, cancel: CancellationToken) -> watch::Sender<Progress> {
         let mut entries = self.lock();
-        let entry = entries.entry(p.id.clone()).or_insert_with(|| Entry { tx: watch::Sender::new(p.clone()), runner: None });
+        let entry =
+            entries.entry(p.id.clone()).or_insert_with(|| Entry { tx: watch::Sender::new(p.clone()), runner: None });
         entry.runner = Some(cancel);
         entry.tx.send_replace(p);
         entry.tx.clone()
@@ -93,7 +94,8 @@ impl Hub {
         let last = p.status.is_final();
         entry.tx.send_if_modified(|cur| {
             // A read that raced a newer one must not move the numbers backwards.
-            let stale = cur.status == ImportStatus::Running && p.status == ImportStatus::Running && p.rows_done < cur.rows_done;
+            let stale =
+                cur.status == ImportStatus::Running && p.status == ImportStatus::Running && p.rows_done < cur.rows_done;
             let changed = !stale && *cur != p;
             if changed {
                 *cur = p;

@@ -24,7 +24,8 @@ pub(super) fn start(inner: &Arc<Inner>) {
     let tasks = [
         Some(tokio::spawn(mirror(inner.clone()))),
         inner.options.serve_queue.then(|| tokio::spawn(claim_loop(inner.clone()))),
-        (inner.options.serve_queue && matches!(inner.db.pool(), Pool::Postgres(_))).then(|| tokio::spawn(reaper(inner.clone()))),
+        (inner.options.serve_queue && matches!(inner.db.pool(), Pool::Postgres(_)))
+            .then(|| tokio::spawn(reaper(inner.clone()))),
     ];
     // They end with the shutdown token; nothing waits for them.
     drop(tasks);

@@ -6,12 +6,15 @@
 use super::bus::{Bus, Signal};
 use super::hub::Hub;
 use super::queue;
-use crate::db::{self, imports::{ImportRecord, UploadRecord}, Db};
+use crate::db::{
+    self, Db,
+    imports::{ImportRecord, UploadRecord},
+};
 use crate::import::names::{sanitize, table_name_for_file};
 use crate::model::{ImportId, ImportMode, ImportStatus, Phase, Progress};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -98,7 +101,8 @@ impl Jobs {
                 tracing::info!(n, "re-queued imports interrupted by a restart");
             }
         }
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into());
+        let host =
+            std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into());
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let inner = Arc::new(Inner {
             bus: Bus::start(db.clone(), shutdown.clone()),

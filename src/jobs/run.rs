@@ -5,7 +5,7 @@
 //! worker still holds the job.
 
 use super::bus::Signal;
-use super::registry::{running_progress, Inner};
+use super::registry::{Inner, running_progress};
 use crate::db::imports::{Checkpoint, ImportRecord, Succeeded};
 use crate::db::{self, Pool};
 use crate::import::sink::STAGING_PREFIX;
@@ -14,7 +14,7 @@ use crate::model::{ImportStatus, Phase, Progress};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio_util::sync::CancellationToken;
 
 /// How often a running job's numbers go to its row (PostgreSQL) and out as a signal.
@@ -30,7 +30,8 @@ pub(super) async fn run_job(inner: Arc<Inner>, record: ImportRecord, _slot: Owne
 
     let stop_checkpoints = CancellationToken::new();
     let checkpoints = matches!(inner.db.pool(), Pool::Postgres(_)).then(|| {
-        let (inner, rx, cancel, lost, stop) = (inner.clone(), tx.subscribe(), cancel.clone(), lost.clone(), stop_checkpoints.clone());
+        let (inner, rx, cancel, lost, stop) =
+            (inner.clone(), tx.subscribe(), cancel.clone(), lost.clone(), stop_checkpoints.clone());
         tokio::spawn(async move { checkpoint_loop(&inner, rx, &cancel, &lost, &stop).await })
     });
     let result = execute(&inner, &record, &tx, &cancel).await;

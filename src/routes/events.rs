@@ -10,8 +10,8 @@ use crate::model::Progress;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::header;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::stream::{self, Stream};
 use std::convert::Infallible;
 use std::time::Duration;
@@ -23,7 +23,10 @@ const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// Comment lines that keep proxies from closing a quiet stream (queued, or a long final swap).
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
-pub async fn import_events(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, AppError> {
+pub async fn import_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
     let id = import_id(&id)?;
     let (first, live) = match state.jobs.watch(&id).await? {
         Some(mut rx) => {
@@ -31,7 +34,8 @@ pub async fn import_events(State(state): State<AppState>, Path(id): Path<String>
             (first, Some(rx))
         }
         None => {
-            let p = state.jobs.status(&id).await?.ok_or_else(|| AppError::NotFound(format!("no import with id {id}")))?;
+            let p =
+                state.jobs.status(&id).await?.ok_or_else(|| AppError::NotFound(format!("no import with id {id}")))?;
             (p, None)
         }
     };
@@ -51,7 +55,10 @@ fn event(p: &Progress, seq: u64) -> Event {
     Event::default().event(p.event_name()).id(seq.to_string()).data(serde_json::to_string(p).unwrap_or_default())
 }
 
-fn progress_stream(first: Progress, live: Option<watch::Receiver<Progress>>) -> impl Stream<Item = Result<Event, Infallible>> {
+fn progress_stream(
+    first: Progress,
+    live: Option<watch::Receiver<Progress>>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(StreamState::First(first, live), |st| async move {
         match st {
             StreamState::Done => None,

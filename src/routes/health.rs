@@ -2,8 +2,8 @@
 
 use crate::error::AppError;
 use crate::state::AppState;
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
     state.db().ping().await?;

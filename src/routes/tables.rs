@@ -4,8 +4,8 @@ use crate::db;
 use crate::error::AppError;
 use crate::model::{RowsPage, TableSummary};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
 use axum::Json;
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

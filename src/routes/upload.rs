@@ -11,11 +11,11 @@ use crate::jobs::NewImport;
 use crate::model::{ImportCreated, ImportMode, ImportStatus, Inspection};
 use crate::state::AppState;
 use crate::uploads;
+use axum::Json;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Multipart, Path as UrlPath, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
@@ -77,7 +77,11 @@ pub async fn create_import(
 
 /// Streams the `file` field to disk and collects the text fields; the file is deleted again if
 /// anything about the request is wrong.
-async fn receive(state: &AppState, headers: &HeaderMap, mut multipart: Multipart) -> Result<(UploadRecord, Options), AppError> {
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut multipart: Multipart,
+) -> Result<(UploadRecord, Options), AppError> {
     let limit = state.config.max_upload_bytes;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit + MULTIPART_OVERHEAD) {
@@ -163,7 +167,13 @@ fn multipart_error(e: MultipartError, limit: u64) -> AppError {
 }
 
 /// Detects the format from the stored bytes and records the upload.
-async fn finish(state: &AppState, id: &str, path: &Path, file_name: String, bytes: u64) -> Result<UploadRecord, AppError> {
+async fn finish(
+    state: &AppState,
+    id: &str,
+    path: &Path,
+    file_name: String,
+    bytes: u64,
+) -> Result<UploadRecord, AppError> {
     let probe = path.to_path_buf();
     let format = tokio::task::spawn_blocking(move || detect::detect(&probe))
         .await

@@ -34,7 +34,10 @@ pub fn on_postgres() -> bool {
 pub enum TestDb {
     Sqlite(PathBuf),
     /// A database created for this test, dropped (with its connections) when the test ends.
-    Postgres { name: String, url: String },
+    Postgres {
+        name: String,
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -47,7 +50,10 @@ impl TestDb {
     pub async fn postgres() -> Self {
         let name = format!("sheetport_test_{}", uuid_like());
         let admin = sqlx::PgPool::connect(&pg_admin_url()).await.expect("connect to PostgreSQL (is it running?)");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create database");
         admin.close().await;
         let base = pg_admin_url();
         let url = format!("{}/{name}", &base[..base.rfind('/').expect("URL with a database")]);
@@ -70,7 +76,8 @@ impl TestDb {
             }
             TestDb::Postgres { url, .. } => {
                 let pool = sqlx::PgPool::connect(url).await.expect("connect");
-                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.expect("query");
+                let n: i64 =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.expect("query");
                 pool.close().await;
                 n
             }
@@ -82,15 +89,17 @@ impl TestDb {
         match self {
             TestDb::Sqlite(path) => {
                 let conn = rusqlite::Connection::open(path).expect("open db");
-                let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").expect("prepare");
+                let mut stmt =
+                    conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").expect("prepare");
                 stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
             }
             TestDb::Postgres { url, .. } => {
                 let pool = sqlx::PgPool::connect(url).await.expect("connect");
-                let names = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-                    .fetch_all(&pool)
-                    .await
-                    .expect("tables");
+                let names =
+                    sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+                        .fetch_all(&pool)
+                        .await
+                        .expect("tables");
                 pool.close().await;
                 names
             }
@@ -176,7 +185,8 @@ impl TestApp {
     /// POSTs `path` as multipart field `file` (named `name`) plus text fields.
     pub async fn upload(&self, endpoint: &str, path: &Path, name: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let bytes = tokio::fs::read(path).await.expect("read upload");
-        let mut form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+        let mut form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
         for (k, v) in fields {
             form = form.text(k.to_string(), v.to_string());
         }
@@ -204,7 +214,8 @@ impl TestApp {
 
     /// Reads the whole SSE stream of an import (it ends after the final event).
     pub async fn events(&self, id: &str) -> Vec<Sse> {
-        let resp = self.client.get(self.url(&format!("/api/imports/{id}/events"))).send().await.expect("events request");
+        let resp =
+            self.client.get(self.url(&format!("/api/imports/{id}/events"))).send().await.expect("events request");
         read_events(resp, Duration::from_secs(120)).await
     }
 
@@ -225,7 +236,8 @@ impl TestApp {
     pub async fn all_rows(&self, table: &str) -> (Value, Vec<Value>) {
         let mut rows = Vec::new();
         loop {
-            let (code, page) = self.get_json(&format!("/api/tables/{table}/rows?offset={}&limit=1000", rows.len())).await;
+            let (code, page) =
+                self.get_json(&format!("/api/tables/{table}/rows?offset={}&limit=1000", rows.len())).await;
             assert_eq!(code, 200, "{page}");
             let batch = page["rows"].as_array().expect("rows").clone();
             let total = page["total"].as_u64().expect("total") as usize;

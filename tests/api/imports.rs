@@ -1,7 +1,7 @@
 //! Imports that succeed: every format round-trips every value, progress streams live, statuses poll.
 
-use crate::dataset::{self, Strings, COLUMNS};
-use crate::helpers::{spawn_app, TestApp};
+use crate::dataset::{self, COLUMNS, Strings};
+use crate::helpers::{TestApp, spawn_app};
 use serde_json::Value;
 
 /// Enough rows that an import spans several commits even in an optimised build.
@@ -32,9 +32,11 @@ async fn import_and_verify(app: &TestApp, file: &str, table: &str) {
     assert_eq!(last.data["table"], table);
 
     let (columns, rows) = app.all_rows(table).await;
-    let names: Vec<&str> = columns.as_array().expect("columns").iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
+    let names: Vec<&str> =
+        columns.as_array().expect("columns").iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
     assert_eq!(names, COLUMNS);
-    let types: Vec<&str> = columns.as_array().expect("columns").iter().map(|c| c["type"].as_str().unwrap_or("")).collect();
+    let types: Vec<&str> =
+        columns.as_array().expect("columns").iter().map(|c| c["type"].as_str().unwrap_or("")).collect();
     assert_eq!(types, ["integer", "real", "text", "text", "date", "datetime", "boolean", "integer", "text", "text"]);
     assert_eq!(columns[4]["label"], "Order date");
     assert_eq!(rows.len() as u64, ROWS);
@@ -179,7 +181,8 @@ async fn values_that_outgrow_the_sampled_type_widen_the_column() {
     let end = app.wait_final(&id).await;
     assert_eq!(end["status"], "succeeded", "{end}");
     let (columns, rows) = app.all_rows("drift").await;
-    let types: Vec<&str> = columns.as_array().expect("columns").iter().map(|c| c["type"].as_str().unwrap_or("")).collect();
+    let types: Vec<&str> =
+        columns.as_array().expect("columns").iter().map(|c| c["type"].as_str().unwrap_or("")).collect();
     assert_eq!(types, ["text", "real", "datetime", "text"]);
     assert_eq!(rows.len(), 3000);
     for (i, row) in rows.iter().enumerate() {
@@ -191,7 +194,13 @@ async fn values_that_outgrow_the_sampled_type_widen_the_column() {
                 2500 => "2024-01-03 00:00:00",
                 _ => "2024-01-02 03:04:05",
             },
-            if i == 2999 { "maybe" } else if i % 2 == 0 { "true" } else { "false" },
+            if i == 2999 {
+                "maybe"
+            } else if i % 2 == 0 {
+                "true"
+            } else {
+                "false"
+            },
         ]);
         assert_eq!(row, &want, "row {i}");
     }

@@ -4,7 +4,7 @@
 //! always run on PostgreSQL, whatever `SHEETPORT_TEST_DB` says.
 
 use crate::dataset;
-use crate::helpers::{read_events, Sse, TestDb};
+use crate::helpers::{Sse, TestDb, read_events};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -135,10 +135,15 @@ async fn progress_of_an_upload_to_one_instance_streams_live_from_the_other() {
     let last = events.last().expect("events");
     assert_eq!(last.event, "done", "{:?}", last.data);
     assert_eq!(last.data["rows_done"], ROWS);
-    let live = events.iter().filter(|e| e.event == "progress").filter(|e| {
-        e.data["status"] == "running" && e.data["rows_done"].as_u64().is_some_and(|n| n > 0 && n < ROWS)
-    });
-    assert!(live.count() >= 2, "live progress on the other instance: {:?}", events.iter().map(|e| &e.data["rows_done"]).collect::<Vec<_>>());
+    let live = events
+        .iter()
+        .filter(|e| e.event == "progress")
+        .filter(|e| e.data["status"] == "running" && e.data["rows_done"].as_u64().is_some_and(|n| n > 0 && n < ROWS));
+    assert!(
+        live.count() >= 2,
+        "live progress on the other instance: {:?}",
+        events.iter().map(|e| &e.data["rows_done"]).collect::<Vec<_>>()
+    );
     let done: Vec<u64> = events.iter().map(|e| e.data["rows_done"].as_u64().unwrap_or(0)).collect();
     assert!(done.windows(2).all(|w| w[0] <= w[1]), "rows_done never goes back: {done:?}");
     assert_eq!(db.scalar("SELECT count(*) FROM big").await, ROWS as i64);
@@ -169,7 +174,11 @@ async fn ten_imports_across_two_instances_each_run_exactly_once() {
     for i in 0..10 {
         assert_eq!(db.scalar(&format!("SELECT count(*) FROM t{i}")).await, ROWS as i64);
     }
-    assert_eq!(db.scalar("SELECT count(*) FROM imports WHERE status = 'succeeded' AND attempts = 1").await, 10, "each claimed once");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM imports WHERE status = 'succeeded' AND attempts = 1").await,
+        10,
+        "each claimed once"
+    );
     assert_eq!(db.scalar("SELECT count(DISTINCT worker) FROM imports").await, 2, "both instances took a share");
 }
 
@@ -196,11 +205,14 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     a.kill9();
     let killed = Instant::now();
     // Nothing of the dead instance's transaction is visible: no staging table, no partial target.
-    let leftovers = db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%' OR tablename = 'big'").await;
+    let leftovers = db
+        .scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%' OR tablename = 'big'")
+        .await;
     assert_eq!(leftovers, 0);
 
     // B notices within the heartbeat window (plus its check interval) and takes the job back.
-    let not_a = format!("SELECT count(*) FROM imports WHERE id = '{id}' AND (worker IS NULL OR worker NOT LIKE '%:{a_pid}:%')");
+    let not_a =
+        format!("SELECT count(*) FROM imports WHERE id = '{id}' AND (worker IS NULL OR worker NOT LIKE '%:{a_pid}:%')");
     while db.scalar(&not_a).await == 0 {
         assert!(killed.elapsed() < Duration::from_secs_f64(HEARTBEAT * 2.0 + 2.0), "not taken over in time");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -209,7 +221,10 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     let end = wait_final(&client, &b, &id, Duration::from_secs(300)).await;
     assert_eq!(end["status"], "succeeded", "{end}");
     assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64);
-    assert_eq!(db.scalar("SELECT attempts::bigint FROM imports WHERE status = 'succeeded' AND table_name = 'big'").await, 2);
+    assert_eq!(
+        db.scalar("SELECT attempts::bigint FROM imports WHERE status = 'succeeded' AND table_name = 'big'").await,
+        2
+    );
     assert_eq!(db.scalar("SELECT count(*) FROM earlier").await, 1_000, "earlier imports are intact");
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%'").await, 0);
     eprintln!("taken over {taken_over:?} after SIGKILL (heartbeat timeout {HEARTBEAT} s)");
@@ -225,7 +240,8 @@ async fn an_import_is_cancelled_from_the_instance_not_running_it() {
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
     let a_pid = a.child.id();
-    let runs_on_a = db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '%:{a_pid}:%'")).await == 1;
+    let runs_on_a =
+        db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '%:{a_pid}:%'")).await == 1;
     let other = if runs_on_a { &b } else { &a };
 
     let asked = Instant::now();
@@ -234,7 +250,11 @@ async fn an_import_is_cancelled_from_the_instance_not_running_it() {
     let end = wait_final(&client, other, &id, Duration::from_secs(30)).await;
     assert_eq!(end["status"], "cancelled", "{end}");
     assert!(asked.elapsed() < Duration::from_secs(2), "stopped in {:?}", asked.elapsed());
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'").await, 0);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,7 +271,9 @@ async fn a_stopping_instance_hands_its_running_import_back_to_the_queue() {
     assert!(term.success());
     let code = a.child.wait().expect("wait");
     assert!(code.success(), "a clean exit: {code:?}");
-    let back = db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'queued' AND attempts = 0")).await;
+    let back = db
+        .scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'queued' AND attempts = 0"))
+        .await;
     assert_eq!(back, 1, "queued again, the interrupted attempt not counted");
 
     // Another instance (a long heartbeat timeout: no reaping involved) picks it up at once.
@@ -270,7 +292,11 @@ async fn an_import_whose_instances_keep_dying_fails_after_three_attempts() {
     let big = long_csv(dir.path());
     let mut first = Instance::start(&db, dir.path(), HEARTBEAT);
     let id = upload(&client, &first, &big, "big").await;
-    let claimed = |n: i64| format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'running' AND attempts = {n} AND rows_done > 0");
+    let claimed = |n: i64| {
+        format!(
+            "SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'running' AND attempts = {n} AND rows_done > 0"
+        )
+    };
     // Three instances in turn claim it and die with it (SIGKILL, as a crash would).
     for attempt in 1..=3 {
         let start = Instant::now();
@@ -288,7 +314,11 @@ async fn an_import_whose_instances_keep_dying_fails_after_three_attempts() {
     let end = wait_final(&client, &last, &id, Duration::from_secs(30)).await;
     assert_eq!(end["status"], "failed", "{end}");
     assert!(end["error"].as_str().unwrap_or("").contains("stopped every time"), "{end}");
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'").await, 0);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,7 +341,11 @@ async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complet
     assert_eq!(end["status"], "succeeded", "{end}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64, "exactly one run's rows");
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'succeeded' AND attempts = 2")).await, 1);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'succeeded' AND attempts = 2"))
+            .await,
+        1
+    );
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%'").await, 0);
     assert_eq!(status(&client, &a, &id).await["status"], "succeeded", "A reports the real outcome too");
 }

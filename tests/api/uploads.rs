@@ -19,9 +19,14 @@ fn two_sheets(path: &std::path::Path) {
         data.write_number(r, 0, f64::from(r)).expect("write");
         data.write_number(r, 1, f64::from(r) * 0.5).expect("write");
         data.write_boolean(r, 2, r % 3 == 0).expect("write");
-        let per_unit = if r == 5 { Formula::new("=B6/0").set_result("#DIV/0!") } else { Formula::new(format!("=B{}/4", r + 1)).set_result(format!("{}", f64::from(r) * 0.125)) };
+        let per_unit = if r == 5 {
+            Formula::new("=B6/0").set_result("#DIV/0!")
+        } else {
+            Formula::new(format!("=B{}/4", r + 1)).set_result(format!("{}", f64::from(r) * 0.125))
+        };
         data.write_formula(r, 3, per_unit).expect("write");
-        data.write_formula(r, 4, Formula::new(format!("=\"n\"&A{}", r + 1)).set_result(format!("n{r}"))).expect("write");
+        data.write_formula(r, 4, Formula::new(format!("=\"n\"&A{}", r + 1)).set_result(format!("n{r}")))
+            .expect("write");
     }
     wb.save(path).expect("save");
 }
@@ -50,7 +55,13 @@ async fn a_stored_upload_is_previewed_per_sheet_and_imported_from_the_chosen_one
         .as_array()
         .expect("columns")
         .iter()
-        .map(|c| (c["name"].as_str().unwrap_or("").into(), c["type"].as_str().unwrap_or("").into(), c["label"].as_str().unwrap_or("").into()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").into(),
+                c["type"].as_str().unwrap_or("").into(),
+                c["label"].as_str().unwrap_or("").into(),
+            )
+        })
         .collect();
     assert_eq!(
         columns,

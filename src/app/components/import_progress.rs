@@ -32,7 +32,8 @@ pub fn ImportProgress(
     // Browser only: follow the stream and tick the clock while the job lives.
     let follow_id = id.clone();
     Effect::new(move |_| {
-        let handle = browser::follow(&follow_id, move |progress| seen.set(Some(Seen { progress, at: browser::now_ms() })));
+        let handle =
+            browser::follow(&follow_id, move |progress| seen.set(Some(Seen { progress, at: browser::now_ms() })));
         let ticker = set_interval_with_handle(move || now.set(browser::now_ms()), Duration::from_millis(250)).ok();
         on_cleanup(move || {
             if let Some(h) = handle {

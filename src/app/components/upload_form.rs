@@ -13,9 +13,15 @@ use leptos::prelude::*;
 #[derive(Clone, PartialEq)]
 enum Stage {
     Idle,
-    Uploading { name: String, sent: u64, total: u64 },
+    Uploading {
+        name: String,
+        sent: u64,
+        total: u64,
+    },
     /// Stored; reading the header and first rows (of `sheet`, when one was picked).
-    Inspecting { name: String },
+    Inspecting {
+        name: String,
+    },
     /// Looked into: waiting for the person to start the import.
     Ready(Box<Inspection>),
     Starting,

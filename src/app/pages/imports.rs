@@ -13,7 +13,10 @@ pub fn ImportsPage() -> impl IntoView {
     Effect::new(move |_| {
         let ticker = set_interval_with_handle(
             move || {
-                let busy = imports.get_untracked().and_then(Result::ok).is_some_and(|l| l.iter().any(|p| !p.status.is_final()));
+                let busy = imports
+                    .get_untracked()
+                    .and_then(Result::ok)
+                    .is_some_and(|l| l.iter().any(|p| !p.status.is_final()));
                 if busy {
                     imports.refetch();
                 }

@@ -9,12 +9,12 @@
 //! the encoded chunks to the server while the writer encodes the next ones. They talk over a
 //! bounded channel, so at most a few chunks are in flight.
 
-use super::{sql_type, FinalStatement, Kind, LOST};
+use super::{FinalStatement, Kind, LOST, sql_type};
+use crate::import::ImportError;
+use crate::import::dates::DAY_MS;
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
-use crate::import::dates::DAY_MS;
 use crate::import::value::Value;
-use crate::import::ImportError;
 use crate::model::{ColumnInfo, ColumnType, ImportMode};
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{AssertSqlSafe, Executor, Transaction};
@@ -208,7 +208,12 @@ impl PgSink {
 
     /// Puts the staging table in place of (or into) `target`, runs `last` in the same
     /// transaction and commits. On error everything rolls back. Returns the final columns.
-    pub fn finish(mut self, target: &str, mode: ImportMode, last: Option<FinalStatement>) -> Result<Vec<ColumnInfo>, ImportError> {
+    pub fn finish(
+        mut self,
+        target: &str,
+        mode: ImportMode,
+        last: Option<FinalStatement>,
+    ) -> Result<Vec<ColumnInfo>, ImportError> {
         let swap = Swap {
             staging: self.staging.clone(),
             target: target.to_owned(),
@@ -232,7 +237,11 @@ impl PgSink {
 
 /// Owns the import's transaction: streams chunks into `COPY`s and runs the writer's statements.
 /// Returning (or being dropped) without `Finish` rolls the transaction back.
-async fn copier(mut tx: Transaction<'static, Postgres>, copy_sql: String, mut rx: mpsc::Receiver<Cmd>) -> Result<(), ImportError> {
+async fn copier(
+    mut tx: Transaction<'static, Postgres>,
+    copy_sql: String,
+    mut rx: mpsc::Receiver<Cmd>,
+) -> Result<(), ImportError> {
     while let Some(cmd) = rx.recv().await {
         match cmd {
             Cmd::Data(first) => {
@@ -261,7 +270,9 @@ async fn copier(mut tx: Transaction<'static, Postgres>, copy_sql: String, mut rx
                         None => return Ok(()),
                         // The writer flushes before anything else; this is a bug, and the import stops.
                         Some(Cmd::Exec(..) | Cmd::Finish(..)) => {
-                            return Err(ImportError::Database("a statement was sent while rows were being copied".into()));
+                            return Err(ImportError::Database(
+                                "a statement was sent while rows were being copied".into(),
+                            ));
                         }
                     }
                 }
@@ -320,7 +331,9 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<()
             }
             let cols: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
             let cols = cols.join(", ");
-            (&mut *conn).execute(AssertSqlSafe(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}"))).await?;
+            (&mut *conn)
+                .execute(AssertSqlSafe(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}")))
+                .await?;
             (&mut *conn).execute(AssertSqlSafe(format!("DROP TABLE {staging}"))).await?;
         }
         ImportMode::Replace if exists => {

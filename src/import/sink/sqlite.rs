@@ -2,11 +2,11 @@
 //! statement reused for every row is an order of magnitude faster than sqlx's per-statement path
 //! for a bulk load, and the load runs on a blocking thread anyway.
 
-use super::{sql_type, FinalStatement, Kind, LOST, STAGING_PREFIX};
+use super::{FinalStatement, Kind, LOST, STAGING_PREFIX, sql_type};
+use crate::import::ImportError;
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
 use crate::import::value::Value;
-use crate::import::ImportError;
 use crate::model::{ColumnInfo, ColumnType, ImportMode};
 use rusqlite::types::Null;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -67,7 +67,8 @@ pub struct SqliteSink {
 impl SqliteSink {
     /// Creates the staging table (replacing a leftover of the same name).
     pub fn create(conn: Connection, staging: &str, columns: Vec<ColumnInfo>) -> Result<Self, ImportError> {
-        let defs: Vec<String> = columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
+        let defs: Vec<String> =
+            columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
         conn.execute_batch(&format!(
             "DROP TABLE IF EXISTS {s}; CREATE TABLE {s} ({})",
             defs.join(", "),
@@ -141,7 +142,12 @@ impl SqliteSink {
 
     /// Puts the staging table in place of (or into) `target` in one transaction, running `last`
     /// inside that same transaction. Returns the final columns.
-    pub fn finish(mut self, target: &str, mode: ImportMode, last: Option<FinalStatement>) -> Result<Vec<ColumnInfo>, ImportError> {
+    pub fn finish(
+        mut self,
+        target: &str,
+        mode: ImportMode,
+        last: Option<FinalStatement>,
+    ) -> Result<Vec<ColumnInfo>, ImportError> {
         match self.swap(target, mode, last) {
             Ok(()) => Ok(self.columns),
             Err(e) => {
@@ -162,7 +168,7 @@ impl SqliteSink {
             ImportMode::Create if exists => {
                 return Err(ImportError::Conflict(format!(
                     "a table named {target:?} already exists; choose another name, or import with mode \"replace\" or \"append\""
-                )))
+                )));
             }
             ImportMode::Append if exists => {
                 let have: Vec<String> = tx
@@ -179,7 +185,9 @@ impl SqliteSink {
                 }
                 let cols: Vec<String> = self.columns.iter().map(|c| quote(&c.name)).collect();
                 let cols = cols.join(", ");
-                tx.execute_batch(&format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging}"))?;
+                tx.execute_batch(&format!(
+                    "INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging}"
+                ))?;
             }
             ImportMode::Replace if exists => {
                 tx.execute_batch(&format!("DROP TABLE {t}; ALTER TABLE {staging} RENAME TO {t}"))?;
@@ -225,7 +233,8 @@ impl SqliteSink {
             return Ok(());
         }
         let rebuilt = format!("{}_w", self.staging);
-        let defs: Vec<String> = self.columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
+        let defs: Vec<String> =
+            self.columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
         let exprs: Vec<String> = self
             .columns
             .iter()

@@ -3,9 +3,9 @@
 //! row total is estimated from the bytes read so far.
 
 use super::RowVisitor;
+use crate::import::ImportError;
 use crate::import::detect::Format;
 use crate::import::value::parse_text;
-use crate::import::ImportError;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -28,7 +28,10 @@ pub fn stream(path: &Path, format: Format, visitor: &mut dyn RowVisitor) -> Resu
     let mut rows: u64 = 0;
     loop {
         let more = reader.read_byte_record(&mut record).map_err(|e| {
-            ImportError::Invalid(format!("the CSV cannot be read near line {}: {e}", e.position().map_or(0, |p| p.line())))
+            ImportError::Invalid(format!(
+                "the CSV cannot be read near line {}: {e}",
+                e.position().map_or(0, |p| p.line())
+            ))
         })?;
         if !more {
             break;
@@ -44,7 +47,11 @@ pub fn stream(path: &Path, format: Format, visitor: &mut dyn RowVisitor) -> Resu
         for (i, field) in record.iter().enumerate() {
             let field = if rows == 0 && i == 0 { field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field) } else { field };
             let text = String::from_utf8_lossy(field);
-            cells.push(if rows == 0 { crate::import::value::Value::Text(text.into_owned()) } else { parse_text(&text) });
+            cells.push(if rows == 0 {
+                crate::import::value::Value::Text(text.into_owned())
+            } else {
+                parse_text(&text)
+            });
         }
         visitor.row(&mut cells)?;
         cells.clear();

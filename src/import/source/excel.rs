@@ -1,11 +1,11 @@
 //! Binary Excel workbooks through calamine: xlsb with its streaming cell reader, legacy xls through
 //! its range reader (the format itself caps a sheet at 65,536 × 256 cells).
 
-use super::{choose_sheet, RowAssembler, RowVisitor};
+use super::{RowAssembler, RowVisitor, choose_sheet};
+use crate::import::ImportError;
 use crate::import::dates;
 use crate::import::detect::Format;
-use crate::import::value::{parse_text, Value};
-use crate::import::ImportError;
+use crate::import::value::{Value, parse_text};
 use calamine::{Data, DataRef, Dimensions, Reader, Xls, Xlsb};
 use std::fs::File;
 use std::io::BufReader;
@@ -52,7 +52,12 @@ fn stream_xlsb(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -
 }
 
 /// Streams one sheet's rows into the visitor.
-pub fn stream(path: &Path, format: Format, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
+pub fn stream(
+    path: &Path,
+    format: Format,
+    sheet: Option<&str>,
+    visitor: &mut dyn RowVisitor,
+) -> Result<String, ImportError> {
     match format {
         Format::Xls => {
             let mut wb = open::<Xls<_>>(path)?;
@@ -112,4 +117,3 @@ fn from_data(d: &Data) -> Value {
         Data::DateTimeIso(s) | Data::DurationIso(s) => parse_text(s),
     }
 }
-

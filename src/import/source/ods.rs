@@ -4,11 +4,11 @@
 //! `number-rows-repeated` / `number-columns-repeated` without materialising the blank runs
 //! LibreOffice writes to the sheet's edge.
 
-use super::xml::{attrs, broken, decode_xml, next_tag, Chunks, Tag};
-use super::{choose_sheet, RowVisitor};
-use crate::import::dates::{self, DAY_MS};
-use crate::import::value::{parse_text, Value};
+use super::xml::{Chunks, Tag, attrs, broken, decode_xml, next_tag};
+use super::{RowVisitor, choose_sheet};
 use crate::import::ImportError;
+use crate::import::dates::{self, DAY_MS};
+use crate::import::value::{Value, parse_text};
 use memchr::memchr;
 use std::cell::Cell;
 use std::fs::File;
@@ -156,7 +156,13 @@ struct Table {
 impl Table {
     /// Handles one tag inside the table (and the text after it, moving `at` past that text);
     /// true once the table ends.
-    fn tag(&mut self, tag: &Tag<'_>, xml: &[u8], at: &mut usize, visitor: &mut dyn RowVisitor) -> Result<bool, ImportError> {
+    fn tag(
+        &mut self,
+        tag: &Tag<'_>,
+        xml: &[u8],
+        at: &mut usize,
+        visitor: &mut dyn RowVisitor,
+    ) -> Result<bool, ImportError> {
         match tag.name {
             b"table" if tag.closing => return Ok(true),
             b"table-row" if !tag.closing => {
@@ -227,7 +233,8 @@ impl Table {
         }
         for i in 0..self.row_repeat.min(MAX_REPEAT) {
             // The last (usually only) copy takes the row itself.
-            let mut cells = if i + 1 == self.row_repeat.min(MAX_REPEAT) { std::mem::take(&mut self.row) } else { self.row.clone() };
+            let mut cells =
+                if i + 1 == self.row_repeat.min(MAX_REPEAT) { std::mem::take(&mut self.row) } else { self.row.clone() };
             visitor.row(&mut cells)?;
             self.emitted += 1;
         }
@@ -354,7 +361,8 @@ mod tests {
 
     #[test]
     fn cells_text_repeats_and_sheets() {
-        let file = ods(r#"<table:table table:name="Notes"><table:table-row><table:table-cell office:value-type="string"><text:p>skip me</text:p></table:table-cell></table:table-row></table:table>
+        let file = ods(
+            r#"<table:table table:name="Notes"><table:table-row><table:table-cell office:value-type="string"><text:p>skip me</text:p></table:table-cell></table:table-row></table:table>
             <table:table table:name="R&amp;D">
               <table:table-row><table:table-cell office:value-type="string"><text:p>Name</text:p></table:table-cell><table:table-cell table:number-columns-repeated="2"/><table:table-cell><text:p>When</text:p></table:table-cell></table:table-row>
               <table:table-row table:number-rows-repeated="2"><table:table-cell office:value-type="string"><text:p>a<text:s text:c="2"/><text:span>b</text:span> &amp; c</text:p>
@@ -362,13 +370,21 @@ mod tests {
                 <table:table-cell office:value-type="float" office:value="2.5"><text:p>2,50</text:p></table:table-cell><table:table-cell office:value-type="boolean" office:boolean-value="true"/>
                 <table:table-cell office:value-type="date" office:date-value="2024-01-31"/></table:table-row>
               <table:table-row table:number-rows-repeated="1000000"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>
-            </table:table>"#);
+            </table:table>"#,
+        );
         let mut out = Collect::default();
         assert_eq!(stream(file.path(), Some("r&d"), &mut out).expect("reads"), "R&D");
         assert_eq!(out.sheet.as_deref(), Some("R&D"));
         let day = crate::import::dates::days_from_civil(2024, 1, 31);
         let data = vec![Value::Text("a  b & c\nsecond".into()), Value::Real(2.5), Value::Bool(true), Value::Date(day)];
-        assert_eq!(out.rows, vec![vec![Value::Text("Name".into()), Value::Null, Value::Null, Value::Text("When".into())], data.clone(), data]);
+        assert_eq!(
+            out.rows,
+            vec![
+                vec![Value::Text("Name".into()), Value::Null, Value::Null, Value::Text("When".into())],
+                data.clone(),
+                data
+            ]
+        );
         assert_eq!(sheet_names(file.path()).expect("names"), ["Notes", "R&D"]);
         let err = stream(file.path(), Some("Nope"), &mut Collect::default()).expect_err("no such sheet");
         assert!(err.to_string().contains("its sheets are: Notes, R&D"), "{err}");

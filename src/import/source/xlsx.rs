@@ -7,13 +7,13 @@
 mod parts;
 mod sheet;
 
-use super::{choose_sheet, RowVisitor};
+use super::xml::broken;
+use super::{RowVisitor, choose_sheet};
 use crate::import::ImportError;
 use parts::{SharedStrings, Workbook};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use super::xml::broken;
 
 type Archive = zip::ZipArchive<BufReader<File>>;
 
@@ -55,7 +55,9 @@ pub fn stream(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) ->
     let name = choose_sheet(&names, sheet)?;
     let chosen = book.sheets.iter().find(|s| s.name == name).ok_or_else(|| broken("the sheet vanished"))?;
     if !chosen.is_worksheet {
-        return Err(ImportError::Invalid(format!("the sheet {name:?} is a chart, not a table of cells; choose another sheet")));
+        return Err(ImportError::Invalid(format!(
+            "the sheet {name:?} is a chart, not a table of cells; choose another sheet"
+        )));
     }
     visitor.sheet(&name);
     let date_styles = match small_part(&mut zip, "xl/styles.xml")? {

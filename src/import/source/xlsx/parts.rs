@@ -2,8 +2,8 @@
 //! sheet's XML lives, the date system), the styles (which cell styles show dates), and the
 //! shared-string table, kept as one string with offsets rather than a `String` per entry.
 
-use crate::import::source::xml::{attr, broken, decode, next_tag, number, Chunks};
 use crate::import::ImportError;
+use crate::import::source::xml::{Chunks, attr, broken, decode, next_tag, number};
 use std::io::Read;
 
 /// A sheet as the workbook lists it.
@@ -49,7 +49,8 @@ pub fn workbook(workbook_xml: &[u8], rels_xml: &[u8]) -> Result<Workbook, Import
                 let mut name = String::new();
                 decode(&mut name, attr(tag.attrs, b"name").unwrap_or_default())?;
                 // `r:id`: the attribute whose local name is `id` (`sheetId` is another one).
-                let rid = attr(tag.attrs, b"id").ok_or_else(|| broken(format!("sheet {name:?} has no relationship")))?;
+                let rid =
+                    attr(tag.attrs, b"id").ok_or_else(|| broken(format!("sheet {name:?} has no relationship")))?;
                 let (_, target, is_worksheet) = targets
                     .iter()
                     .find(|(id, _, _)| id.as_bytes() == rid)

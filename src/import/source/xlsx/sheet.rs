@@ -3,11 +3,11 @@
 //! formulas read as their cached values, error cells counted and kept as NULL).
 
 use super::parts::SharedStrings;
-use crate::import::source::xml::{attr, attrs, broken, decode, next_tag, number, Chunks};
-use crate::import::dates::from_serial;
-use crate::import::source::{RowAssembler, RowVisitor};
-use crate::import::value::{parse_text, Value};
 use crate::import::ImportError;
+use crate::import::dates::from_serial;
+use crate::import::source::xml::{Chunks, attr, attrs, broken, decode, next_tag, number};
+use crate::import::source::{RowAssembler, RowVisitor};
+use crate::import::value::{Value, parse_text};
 use memchr::memchr;
 use std::io::Read;
 
@@ -141,7 +141,8 @@ fn cell(
     let value = match kind {
         None | Some(b"n") => {
             let is_date = ctx.date_styles.get(style).copied().unwrap_or(false);
-            number_value(raw, is_date, ctx.date1904).ok_or_else(|| broken(format!("{:?} is not a number", String::from_utf8_lossy(raw))))?
+            number_value(raw, is_date, ctx.date1904)
+                .ok_or_else(|| broken(format!("{:?} is not a number", String::from_utf8_lossy(raw))))?
         }
         Some(b"s") => {
             let i = number(raw).ok_or_else(|| broken("a shared-string index is not a number"))? as usize;
@@ -286,9 +287,21 @@ mod tests {
         assert_eq!(
             out.rows,
             vec![
-                vec![Value::Text("Name".into()), Value::Text("When".into()), Value::Text("Ok".into()), Value::Null, Value::Text("Name".into())],
+                vec![
+                    Value::Text("Name".into()),
+                    Value::Text("When".into()),
+                    Value::Text("Ok".into()),
+                    Value::Null,
+                    Value::Text("Name".into())
+                ],
                 vec![Value::Text("Ada".into()), Value::Date(day), Value::Bool(true), Value::Null, Value::Real(-12.5)],
-                vec![Value::Null, Value::DateTime(i64::from(day) * 86_400_000 + 18 * 3_600_000), Value::Int(42), Value::Null, Value::Text("a&b".into())],
+                vec![
+                    Value::Null,
+                    Value::DateTime(i64::from(day) * 86_400_000 + 18 * 3_600_000),
+                    Value::Int(42),
+                    Value::Null,
+                    Value::Text("a&b".into())
+                ],
             ]
         );
     }
