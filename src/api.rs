@@ -1,69 +1,79 @@
-//! Server functions the page calls. Thin: each reads `AppState` from context and calls the job
-//! registry or the database, speaking in model types.
+//! Server functions the page calls. Thin: each reads `AppState` from context and calls the
+//! uploads, the jobs or the database, speaking in model types; each fails with the same
+//! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
-use crate::model::{ImportId, Inspection, Progress, RowsPage, TableSummary};
+use crate::model::{ApiError, ImportId, ImportMode, Inspection, Progress, RowsPage, TableSummary, UploadId};
 use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
-#[cfg(feature = "ssr")]
-fn state() -> Result<crate::state::AppState, ServerFnError> {
-    use_context::<crate::state::AppState>().ok_or_else(|| ServerFnError::new("the server has no state in context"))
+/// Failures of the server function machinery itself (the network, a malformed request or
+/// answer), in the words the page shows for any other error.
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(e: ServerFnErrorErr) -> Self {
+        ApiError::new(match e {
+            ServerFnErrorErr::Request(_) => "the server could not be reached; check the connection and try again",
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                "the request was not one the server understands; reload the page and try again"
+            }
+            _ => "the server's answer could not be understood; reload the page and try again",
+        })
+    }
 }
 
 #[cfg(feature = "ssr")]
-fn fail(e: impl std::fmt::Display) -> ServerFnError {
-    ServerFnError::new(e.to_string())
+fn state() -> Result<crate::state::AppState, ApiError> {
+    use_context::<crate::state::AppState>()
+        .ok_or_else(|| crate::error::AppError::Internal("no AppState in the server function's context".into()).into())
 }
 
 /// A stored upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).
 #[server(prefix = "/rpc", endpoint = "inspect_upload")]
-pub async fn inspect_upload(upload_id: String, sheet: Option<String>) -> Result<Inspection, ServerFnError> {
-    crate::uploads::inspect(&state()?.jobs, &upload_id, sheet.filter(|s| !s.is_empty())).await.map_err(fail)
+pub async fn inspect_upload(upload_id: UploadId, sheet: Option<String>) -> Result<Inspection, ApiError> {
+    Ok(crate::uploads::inspect(&state()?.db, upload_id.as_str(), sheet).await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.
 #[server(prefix = "/rpc", endpoint = "start_import")]
 pub async fn start_import(
-    upload_id: String,
+    upload_id: UploadId,
     table: Option<String>,
     sheet: Option<String>,
-    mode: Option<String>,
-) -> Result<ImportId, ServerFnError> {
-    use crate::model::ImportMode;
-    let mode = match mode.as_deref().filter(|m| !m.is_empty()) {
-        None => ImportMode::Create,
-        Some(m) => ImportMode::parse(m).ok_or_else(|| ServerFnError::new(format!("unknown mode {m:?}")))?,
-    };
-    crate::uploads::start(&state()?.jobs, &upload_id, table, sheet, mode).await.map_err(fail)
+    mode: Option<ImportMode>,
+) -> Result<ImportId, ApiError> {
+    let state = state()?;
+    let mode = mode.unwrap_or_default();
+    Ok(crate::uploads::start(&state.db, &state.jobs, upload_id.as_str(), table, sheet, mode).await?)
 }
 
 /// One import's current state, `None` when there is no such import.
 #[server(prefix = "/rpc", endpoint = "get_import")]
-pub async fn get_import(id: String) -> Result<Option<Progress>, ServerFnError> {
-    let Some(id) = ImportId::parse(&id) else { return Ok(None) };
-    state()?.jobs.status(&id).await.map_err(fail)
+pub async fn get_import(id: ImportId) -> Result<Option<Progress>, ApiError> {
+    Ok(state()?.jobs.status(&id).await?)
 }
 
 /// Recent imports, newest first.
 #[server(prefix = "/rpc", endpoint = "list_imports")]
-pub async fn list_imports() -> Result<Vec<Progress>, ServerFnError> {
-    state()?.jobs.list(100).await.map_err(fail)
+pub async fn list_imports() -> Result<Vec<Progress>, ApiError> {
+    Ok(state()?.jobs.list(100).await?)
 }
 
 /// Asks a running import to stop.
 #[server(prefix = "/rpc", endpoint = "cancel_import")]
-pub async fn cancel_import(id: String) -> Result<(), ServerFnError> {
-    let id = ImportId::parse(&id).ok_or_else(|| ServerFnError::new("no such import"))?;
-    state()?.jobs.cancel(&id).await.map_err(fail)
+pub async fn cancel_import(id: ImportId) -> Result<(), ApiError> {
+    Ok(state()?.jobs.cancel(&id).await?)
 }
 
 /// Tables made by imports.
 #[server(prefix = "/rpc", endpoint = "list_tables")]
-pub async fn list_tables() -> Result<Vec<TableSummary>, ServerFnError> {
-    crate::db::tables::list(state()?.db()).await.map_err(fail)
+pub async fn list_tables() -> Result<Vec<TableSummary>, ApiError> {
+    Ok(crate::db::tables::list(&state()?.db).await?)
 }
 
 /// A page of an imported table's rows; `None` when no import made a table of that name.
 #[server(prefix = "/rpc", endpoint = "table_rows")]
-pub async fn table_rows(name: String, offset: u64, limit: u64) -> Result<Option<RowsPage>, ServerFnError> {
-    crate::db::tables::rows(state()?.db(), &name, offset, limit).await.map_err(fail)
+pub async fn table_rows(name: String, offset: u64, limit: u64) -> Result<Option<RowsPage>, ApiError> {
+    Ok(crate::db::tables::rows(&state()?.db, &name, offset, limit).await?)
 }

@@ -1,71 +1,131 @@
-//! `sheetport import FILE`: the server's engine and job record without HTTP. Draws a progress bar
-//! on stderr when it is a terminal, prints one summary line, and exits non-zero with the reason
-//! when the import fails. Ctrl-C cancels cleanly (the database is left as it was).
+//! The command line: `sheetport [serve]` runs the web app, `sheetport import FILE` runs one import
+//! in the terminal (a progress bar on stderr when it is a terminal, one summary line on stdout),
+//! `sheetport profile FILE` measures where an import's time goes. clap reads the flags and the
+//! `SHEETPORT_*` variables, and writes help, version and usage errors.
+//!
+//! Exit codes: 0 done; 1 the import (or the server) failed, with the reason; 2 the command line
+//! was wrong; 130 the import was cancelled with Ctrl-C (or SIGTERM) and the database is unchanged.
 
-use crate::config::{ConfigError, flag_pairs};
-use crate::db::Db;
+use crate::config::{Config, DEFAULT_DATABASE};
+use crate::db::{self, Db};
 use crate::format;
 use crate::import::detect;
 use crate::jobs::{JobOptions, Jobs, NewImport};
 use crate::model::{ImportMode, ImportStatus, Progress};
-use std::io::{IsTerminal, Write};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+/// Exit code of an import stopped by Ctrl-C: 128 + SIGINT, as shells report it.
+pub const CANCELLED: u8 = 130;
+
+/// sheetport: import spreadsheets of a million rows into a database, with live progress.
+#[derive(Debug, Parser)]
+#[command(name = "sheetport", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Without a command, sheetport serves (as `sheetport serve`).
+    #[command(flatten)]
+    serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the web app and the HTTP API (the default).
+    Serve(Config),
+    /// Import one file in this terminal, without the server.
+    Import(ImportArgs),
+    /// Where an import's time goes, as JSON (the benchmark harness reads it).
+    Profile(ProfileArgs),
+}
+
 /// What `sheetport import` was asked to do.
-#[derive(Debug)]
+#[derive(Debug, clap::Args)]
 pub struct ImportArgs {
+    /// The spreadsheet: .xlsx, .xlsm, .xlsb, .xls, .ods, .csv or .tsv (recognised by content).
     pub file: PathBuf,
+    #[arg(long = "database", env = "SHEETPORT_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     pub database_url: String,
+    /// The table to write (default: named after the file, made unique).
+    #[arg(long)]
     pub table: Option<String>,
+    /// The sheet to read (default: the first).
+    #[arg(long)]
     pub sheet: Option<String>,
+    /// What to do when the table exists.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ImportMode::Create)]
     pub mode: ImportMode,
 }
 
-impl ImportArgs {
-    pub fn parse(args: &[String]) -> Result<Self, ConfigError> {
-        let (file, rest) =
-            args.split_first().ok_or_else(|| ConfigError("usage: sheetport import FILE [--table NAME] ...".into()))?;
-        let mut out = ImportArgs {
-            file: PathBuf::from(file),
-            database_url: std::env::var("SHEETPORT_DATABASE_URL")
-                .unwrap_or_else(|_| "sqlite://data/sheetport.db".into()),
-            table: None,
-            sheet: None,
-            mode: ImportMode::Create,
+#[derive(Debug, clap::Args)]
+struct ProfileArgs {
+    file: PathBuf,
+    /// Timed runs of each stage (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Where the scratch databases go (default: the system's temporary directory).
+    #[arg(long)]
+    scratch: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Runs the command on `runtime` and says how the process should exit.
+    pub fn run(self, runtime: &tokio::runtime::Runtime) -> ExitCode {
+        let result = match self.command {
+            Some(Command::Import(args)) => return runtime.block_on(import_command(args)),
+            Some(Command::Serve(config)) => runtime.block_on(crate::server::serve(config)),
+            None => runtime.block_on(crate::server::serve(self.serve)),
+            Some(Command::Profile(args)) => profile(args).map(|json| println!("{json}")),
         };
-        for (k, v) in flag_pairs(rest)? {
-            match k.as_str() {
-                "database" => out.database_url = v,
-                "table" => out.table = Some(v),
-                "sheet" => out.sheet = Some(v),
-                "mode" => {
-                    out.mode = ImportMode::parse(&v)
-                        .ok_or_else(|| ConfigError(format!("--mode {v:?} is not one of create, append, replace")))?
-                }
-                other => return Err(ConfigError(format!("unknown option --{other} for import"))),
-            }
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
         }
-        Ok(out)
     }
 }
 
-/// Runs the import to its end; `Ok` carries the final state, which may be a failure.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+/// `sheetport import`: the summary line, and the exit code for how it ended.
+async fn import_command(args: ImportArgs) -> ExitCode {
+    match import(args).await {
+        Ok(p) => {
+            println!("{}", summary(&p));
+            match p.status {
+                ImportStatus::Succeeded => ExitCode::SUCCESS,
+                ImportStatus::Cancelled => ExitCode::from(CANCELLED),
+                _ => ExitCode::FAILURE,
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Runs the import to its end; `Ok` carries the final state, which may be a failure. Ctrl-C or
+/// SIGTERM cancels it, and the database is left as it was.
 pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
     let path = args.file.canonicalize().map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file.display()))?;
     let bytes = std::fs::metadata(&path)?.len();
     let format = detect::detect(&path)?;
     let db = Db::connect(&args.database_url).await?;
-    let options =
-        JobOptions { serve_queue: false, heartbeat_timeout: crate::config::Config::default().heartbeat_timeout };
+    let options = JobOptions { serve_queue: false, heartbeat_timeout: Config::default().heartbeat_timeout };
+    // Listening before the job starts, so a Ctrl-C at any moment after this is seen.
+    let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
     let jobs = Jobs::start(db, options, CancellationToken::new()).await?;
     let id = jobs
         .submit(NewImport {
             upload_id: None,
             file_name: path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned()),
             file_path: path.to_string_lossy().into_owned(),
-            format: format.as_str().to_owned(),
+            format,
             bytes,
             sheet: args.sheet,
             table: args.table,
@@ -73,45 +133,43 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
         })
         .await?;
     if let Some(mut rx) = jobs.watch(&id).await? {
-        let bar = std::io::stderr().is_terminal();
+        let bar = Bar::new();
         let mut ticker = tokio::time::interval(Duration::from_millis(100));
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => { let _ = jobs.cancel(&id).await; }
-                _ = ticker.tick() => {
-                    if bar {
-                        draw(&rx.borrow().clone().at(crate::db::now_ms()));
-                    }
-                }
+                _ = interrupt.recv() => jobs.cancel(&id).await.unwrap_or(()),
+                _ = terminate.recv() => jobs.cancel(&id).await.unwrap_or(()),
+                _ = ticker.tick() => bar.show(&rx.borrow().clone().at(db::now_ms())),
                 changed = rx.changed() => if changed.is_err() || rx.borrow().status.is_final() { break },
             }
         }
-        if bar {
-            eprint!("\r\x1b[2K");
-        }
+        bar.0.finish_and_clear();
     }
     jobs.wait().await;
     jobs.status(&id).await?.ok_or_else(|| anyhow::anyhow!("the import's record is gone"))
 }
 
-fn draw(p: &Progress) {
-    const WIDTH: usize = 30;
-    let fraction = p.fraction().unwrap_or(0.0);
-    let filled = (fraction * WIDTH as f64).round() as usize;
-    let total = p.rows_total.map_or_else(|| "?".into(), format::count);
-    let rate = p.rows_per_sec.map(format::rate).unwrap_or_default();
-    let eta = p.eta_ms.map(|ms| format!("ETA {}", format::duration_ms(ms))).unwrap_or_default();
-    eprint!(
-        "\r\x1b[2K[{}{}] {:>6} {} / {} rows  {}  {}",
-        "#".repeat(filled),
-        ".".repeat(WIDTH - filled),
-        format::percent(fraction),
-        format::count(p.rows_done),
-        total,
-        rate,
-        eta
-    );
-    let _ = std::io::stderr().flush();
+/// The terminal's progress bar (hidden when stderr is not a terminal).
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
+        let style = ProgressStyle::with_template("[{bar:30}] {percent:>3}% {human_pos}/{human_len} rows  {msg}")
+            .map_or_else(|_| ProgressStyle::default_bar(), |s| s.progress_chars("#>."));
+        bar.set_style(style);
+        Self(bar)
+    }
+
+    fn show(&self, p: &Progress) {
+        if let Some(total) = p.rows_total {
+            self.0.set_length(total);
+        }
+        self.0.set_position(p.rows_done);
+        let rate = p.rows_per_sec.map(format::rate).unwrap_or_default();
+        let eta = p.eta_ms.map(|ms| format!("ETA {}", format::duration_ms(ms))).unwrap_or_default();
+        self.0.set_message(format!("{rate}  {eta}"));
+    }
 }
 
 /// The one line printed at the end.
@@ -130,20 +188,10 @@ pub fn summary(p: &Progress) -> String {
 }
 
 /// `sheetport profile FILE [--runs N] [--scratch DIR]`: the stage breakdown of
-/// [`crate::import::profile`] as one JSON object on stdout (the benchmark harness reads it).
-pub fn profile(args: &[String]) -> anyhow::Result<String> {
-    let (file, rest) =
-        args.split_first().ok_or_else(|| ConfigError("usage: sheetport profile FILE [--runs N]".into()))?;
-    let (mut runs, mut scratch) = (3usize, std::env::temp_dir());
-    for (k, v) in flag_pairs(rest)? {
-        match k.as_str() {
-            "runs" => runs = v.parse().map_err(|_| ConfigError(format!("--runs {v:?} is not a number")))?,
-            "scratch" => scratch = PathBuf::from(v),
-            other => return Err(ConfigError(format!("unknown option --{other} for profile")).into()),
-        }
-    }
-    let path = PathBuf::from(file);
-    let format = detect::detect(&path)?;
-    let p = crate::import::profile::profile(&path, format, &scratch, runs)?;
+/// [`crate::import::profile`] as one JSON object.
+fn profile(args: ProfileArgs) -> anyhow::Result<String> {
+    let format = detect::detect(&args.file)?;
+    let scratch = args.scratch.unwrap_or_else(std::env::temp_dir);
+    let p = crate::import::profile::profile(&args.file, format, &scratch, args.runs)?;
     Ok(serde_json::to_string(&p)?)
 }

@@ -1,10 +1,13 @@
 //! The database: the pool, the migrations, and every SQL statement the app runs outside the bulk
-//! load itself (which lives in `import::sink`). SQLite is the embedded default; PostgreSQL serves
-//! deployments of several instances. Statements are written once, with `$1`-style parameters that
+//! load itself (which lives in `import::sink`), split by what it stores: `uploads`, `imports` (the
+//! record of jobs), `queue` (how workers claim, checkpoint and end them) and `tables` (what imports
+//! made). SQLite is the embedded default; PostgreSQL serves deployments of several instances. Statements are written once, with `$1`-style parameters that
 //! both databases read the same way, and run on whichever pool this is through [`on_pool!`].
 
 pub mod imports;
+pub mod queue;
 pub mod tables;
+pub mod uploads;
 
 use crate::import::sink::Destination;
 use sqlx::postgres::{PgPool, PgPoolOptions};

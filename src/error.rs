@@ -1,8 +1,11 @@
-//! The HTTP error type: every handler returns `Result<_, AppError>`, and each variant knows its
-//! status and the sentence the client sees as `{"error": "..."}`. 5xx details are logged, not sent.
+//! The server's one error type: every handler and server function fails with an [`AppError`],
+//! whose variant decides the HTTP status and the sentence the person reads (an [`ApiError`], sent
+//! as `{"error": "..."}` by handlers and as the error of server functions). 5xx details are logged
+//! here, once, and never sent.
 
 use crate::import::ImportError;
 use crate::jobs::JobError;
+use crate::model::ApiError;
 use crate::uploads::UploadError;
 use axum::Json;
 use axum::http::StatusCode;
@@ -20,9 +23,13 @@ pub enum AppError {
     TooLarge(u64),
     #[error("{0}")]
     Unsupported(String),
+    /// A failure of the server's own; the text is for the log.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// What a person reads when the server failed on its own account.
+const INTERNAL: &str = "something went wrong on the server; it has been logged, so try again or tell the operator";
 
 impl AppError {
     pub fn status(&self) -> StatusCode {
@@ -37,16 +44,20 @@ impl AppError {
     }
 }
 
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        if e.status().is_server_error() {
+            tracing::error!(error = %e, "request failed");
+            ApiError::new(INTERNAL)
+        } else {
+            ApiError::new(e.to_string())
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            "something went wrong on the server; it has been logged".to_owned()
-        } else {
-            self.to_string()
-        };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+        (self.status(), Json(ApiError::from(self))).into_response()
     }
 }
 
@@ -76,8 +87,11 @@ impl From<UploadError> for AppError {
     fn from(e: UploadError) -> Self {
         match e {
             UploadError::NotFound(_) => AppError::NotFound(e.to_string()),
+            UploadError::TooLarge(limit) => AppError::TooLarge(limit),
             UploadError::Import(e) => e.into(),
             UploadError::Job(e) => e.into(),
+            UploadError::Io(e) => e.into(),
+            UploadError::Db(e) => e.into(),
         }
     }
 }
@@ -87,9 +101,21 @@ impl From<ImportError> for AppError {
         match e {
             ImportError::Unsupported(m) | ImportError::Invalid(m) => AppError::Unsupported(m),
             ImportError::Conflict(m) => AppError::Conflict(m),
-            ImportError::Cancelled => AppError::Conflict(e.to_string()),
+            ImportError::Cancelled | ImportError::TakenOver => AppError::Conflict(e.to_string()),
             ImportError::Io(e) => e.into(),
-            ImportError::Database(m) => AppError::Internal(m),
+            ImportError::Database(m) | ImportError::Internal(m) => AppError::Internal(m),
         }
     }
 }
+
+/// Server functions fail with [`ApiError`]; these let them use `?` on what the layers below return.
+macro_rules! api_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                AppError::from(e).into()
+            }
+        }
+    )*};
+}
+api_error_from!(sqlx::Error, JobError, UploadError, ImportError);

@@ -34,8 +34,27 @@ pub enum ImportError {
     Conflict(String),
     #[error("the import was cancelled")]
     Cancelled,
+    /// The final statement found the job no longer this worker's: everything rolled back.
+    #[error(
+        "this import was taken over by another server after this one stopped answering; the other server's run \
+         is the one that counts"
+    )]
+    TakenOver,
     #[error("the file could not be read: {0}")]
     Io(#[from] std::io::Error),
-    #[error("the database refused the import: {0}")]
+    /// The database failed; the detail (its own message) is for the log, not the person.
+    #[error("the database could not store the rows; the server's log has the details")]
     Database(String),
+    /// A bug: a reader panicked or a task died. The detail is for the log.
+    #[error("sheetport failed while working on this file; the server's log has the details")]
+    Internal(String),
+}
+
+/// The text of a panic's payload (what `panic!` and `expect` were given).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_owned(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_owned(),
+    }
 }

@@ -1,14 +1,203 @@
 //! Background import jobs. The queue is the `imports` table (claimed with `FOR UPDATE SKIP
 //! LOCKED` on PostgreSQL, so several instances share one queue and each job runs exactly once);
-//! each instance runs one job at a time on a task tracker, outliving the request that started it;
-//! progress reaches watchers on any instance through the hub (a `watch` channel per job) and the
-//! bus (LISTEN/NOTIFY); a job whose instance died is run again from the start.
+//! each instance runs one job at a time, outliving the request that started it; progress reaches
+//! watchers on any instance through the hub (a `watch` channel per job) and the bus
+//! (LISTEN/NOTIFY); a job whose instance died is run again from the start.
+//!
+//! [`Jobs`] is the facade over one [`shared::Shared`] state; `worker` claims and runs jobs,
+//! `recovery` cleans up after processes that are gone, `hub` and `bus` carry progress. Each of
+//! them depends on `Shared` (or on nothing of the others), never on another's internals.
 
 mod bus;
 mod hub;
-mod queue;
-mod registry;
-mod run;
+mod recovery;
+mod shared;
+mod worker;
 
-pub use queue::MAX_ATTEMPTS;
-pub use registry::{JobError, JobOptions, Jobs, NewImport};
+pub use recovery::MAX_ATTEMPTS;
+
+use crate::db::imports::ImportRecord;
+use crate::db::uploads::UploadRecord;
+use crate::db::{self, Db};
+use crate::import::names::{sanitize, table_name_for_file};
+use crate::model::{Format, ImportId, ImportMode, ImportStatus, Progress, UploadId};
+use bus::Signal;
+use shared::Shared;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+/// What a caller asks for: a stored file and where its rows should go.
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    pub upload_id: Option<UploadId>,
+    pub file_name: String,
+    pub file_path: String,
+    pub format: Format,
+    pub bytes: u64,
+    pub sheet: Option<String>,
+    /// `None`: named after the file, made unique if that name is taken.
+    pub table: Option<String>,
+    pub mode: ImportMode,
+}
+
+impl NewImport {
+    /// The import of a stored upload; blank `table` and `sheet` mean "the default".
+    pub fn of_upload(upload: UploadRecord, table: Option<String>, sheet: Option<String>, mode: ImportMode) -> Self {
+        let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        Self {
+            file_name: upload.file_name,
+            file_path: upload.path,
+            format: upload.format,
+            bytes: upload.bytes as u64,
+            upload_id: Some(upload.id),
+            sheet: given(sheet),
+            table: given(table),
+            mode,
+        }
+    }
+}
+
+/// Why a job request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("no import with id {0}")]
+    NotFound(ImportId),
+    #[error("the import has already {}", ended(*.0))]
+    AlreadyEnded(ImportStatus),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// How an ended import's end reads after "the import has already".
+fn ended(status: ImportStatus) -> &'static str {
+    match status {
+        ImportStatus::Succeeded => "succeeded",
+        ImportStatus::Cancelled => "been cancelled",
+        ImportStatus::Failed => "failed",
+        ImportStatus::Queued | ImportStatus::Running => "started",
+    }
+}
+
+/// How this process takes part in running jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct JobOptions {
+    /// Claim jobs from the shared queue and clean up after dead processes (a server). `false`:
+    /// run only what this process submits (the CLI), so it never touches a server's work.
+    pub serve_queue: bool,
+    /// Silence after which a running job's instance counts as dead (PostgreSQL deployments).
+    pub heartbeat_timeout: Duration,
+}
+
+/// The job system of this process; cheap to clone.
+#[derive(Clone)]
+pub struct Jobs {
+    shared: Arc<Shared>,
+}
+
+impl Jobs {
+    /// Starts this process's part: listening for signals and mirroring watched jobs, and for a
+    /// server, recovery after a previous process, claiming queued jobs and the reaper.
+    pub async fn start(db: Db, options: JobOptions, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        if options.serve_queue {
+            recovery::at_start(&db).await?;
+        }
+        let shared = Shared::new(db, options, shutdown);
+        if options.serve_queue {
+            worker::start(&shared);
+            recovery::start(&shared);
+        }
+        Ok(Self { shared })
+    }
+
+    /// Records the import and queues it; returns at once with its id.
+    pub async fn submit(&self, req: NewImport) -> Result<ImportId, JobError> {
+        let db = &self.shared.db;
+        let explicit = req.table.as_deref().map(|t| sanitize(t, "imported"));
+        let table = match (explicit, req.mode) {
+            (Some(t), _) => t,
+            (None, ImportMode::Create) => {
+                // Names that queued and running jobs (on any instance) will create are taken too.
+                let reserved = db::imports::pending_tables(db).await?;
+                db::tables::unique_name(db, &table_name_for_file(&req.file_name), &reserved).await?
+            }
+            (None, _) => table_name_for_file(&req.file_name),
+        };
+        let record = ImportRecord {
+            id: ImportId::random(),
+            upload_id: req.upload_id,
+            file_name: req.file_name,
+            file_path: req.file_path,
+            format: req.format,
+            sheet: req.sheet,
+            table,
+            mode: req.mode,
+            bytes_total: Some(req.bytes as i64),
+            created_at: db::now_ms(),
+        };
+        db::imports::insert(db, &record).await?;
+        if self.shared.options.serve_queue {
+            self.shared.bus.publish(Signal::Queued).await;
+        } else {
+            worker::run_now(&self.shared, &record.id).await?;
+        }
+        Ok(record.id)
+    }
+
+    /// A receiver of the job's state while it is queued or running, on this instance or any
+    /// other; `None` when there is no such job or it has ended (read [`Jobs::status`] then).
+    pub async fn watch(&self, id: &ImportId) -> Result<Option<watch::Receiver<Progress>>, JobError> {
+        Ok(self.shared.hub.watch(id).await?)
+    }
+
+    /// The current state of an import, live or stored, with its clock-derived fields filled in.
+    pub async fn status(&self, id: &ImportId) -> Result<Option<Progress>, JobError> {
+        if let Some(p) = self.shared.hub.current(id) {
+            return Ok(Some(p.at(db::now_ms())));
+        }
+        Ok(db::imports::get_progress(&self.shared.db, id).await?.map(|p| p.at(db::now_ms())))
+    }
+
+    /// Recent imports, newest first, live ones with their live numbers.
+    pub async fn list(&self, limit: i64) -> Result<Vec<Progress>, JobError> {
+        let stored = db::imports::list_progress(&self.shared.db, limit).await?;
+        let now = db::now_ms();
+        Ok(stored.into_iter().map(|p| self.shared.hub.current(&p.id).unwrap_or(p).at(now)).collect())
+    }
+
+    /// Asks a job to stop, wherever it runs. It rolls back within about a second (a job on
+    /// another instance sees the request at its next checkpoint); the final state arrives on its
+    /// progress channel.
+    pub async fn cancel(&self, id: &ImportId) -> Result<(), JobError> {
+        let db = &self.shared.db;
+        loop {
+            if self.shared.hub.cancel_here(id) {
+                return Ok(());
+            }
+            if db::queue::cancel_queued(db, id, db::now_ms()).await? {
+                self.shared.bus.publish(Signal::Progress(id.clone())).await;
+                return Ok(());
+            }
+            if db::queue::request_cancel(db, id).await? {
+                return Ok(());
+            }
+            match db::imports::get_progress(db, id).await? {
+                None => return Err(JobError::NotFound(id.clone())),
+                Some(p) if p.status.is_final() => return Err(JobError::AlreadyEnded(p.status)),
+                // Claimed between the statements above (queued, then running): look again.
+                Some(_) => continue,
+            }
+        }
+    }
+
+    /// Resolves when this process begins to shut down: long-lived responses (SSE) end then.
+    pub fn stopping(&self) -> WaitForCancellationFutureOwned {
+        self.shared.shutdown.clone().cancelled_owned()
+    }
+
+    /// Waits for running jobs to wind down after the shutdown token fired.
+    pub async fn wait(&self) {
+        self.shared.wait().await;
+    }
+}

@@ -5,26 +5,68 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Identifies one import job; a UUID in its simple (32 hex digit) form.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ImportId(pub String);
+/// Declares an id newtype: a UUID in its simple form (32 lowercase hex digits), as JSON a plain
+/// string (anything else is refused when deserialised), in SQL a text column.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl fmt::Display for ImportId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s).ok_or_else(|| format!("{s:?} is not an id sheetport handed out"))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl $name {
+            /// The id in `s`, when `s` has the shape of the ids we hand out, so a path segment or
+            /// a form field can be refused before anything looks it up.
+            pub fn parse(s: &str) -> Option<Self> {
+                (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(s.to_ascii_lowercase()))
+            }
+
+            /// A new, random id.
+            #[cfg(feature = "ssr")]
+            pub fn random() -> Self {
+                Self(uuid::Uuid::new_v4().simple().to_string())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl ImportId {
-    /// Whether `s` has the shape of an id we hand out, so a path segment can be rejected early.
-    pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(s.to_ascii_lowercase()))
-    }
-}
+id_type!(
+    /// Identifies one import job.
+    ImportId
+);
+id_type!(
+    /// Identifies one stored upload.
+    UploadId
+);
 
 /// Where a job stands. The last three are final: a job never leaves them.
 #[derive(Clone, Default, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum ImportStatus {
     #[default]
@@ -40,33 +82,11 @@ impl ImportStatus {
     pub fn is_final(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
     }
-
-    /// The lowercase name used in JSON, SQL rows and SSE event names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// Inverse of [`ImportStatus::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "queued" => Self::Queued,
-            "running" => Self::Running,
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            "cancelled" => Self::Cancelled,
-            _ => return None,
-        })
-    }
 }
 
 /// What a running job is doing right now, in the words the page shows.
 #[derive(Clone, Default, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Waiting for a free import slot.
@@ -82,33 +102,9 @@ pub enum Phase {
     Finished,
 }
 
-impl Phase {
-    /// The lowercase name used in JSON and SQL rows.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Inspecting => "inspecting",
-            Self::Loading => "loading",
-            Self::Finalizing => "finalizing",
-            Self::Finished => "finished",
-        }
-    }
-
-    /// Inverse of [`Phase::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "queued" => Self::Queued,
-            "inspecting" => Self::Inspecting,
-            "loading" => Self::Loading,
-            "finalizing" => Self::Finalizing,
-            "finished" => Self::Finished,
-            _ => return None,
-        })
-    }
-}
-
 /// How an import meets a table that may already exist.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type, clap::ValueEnum), sqlx(type_name = "text", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
 pub enum ImportMode {
     /// Make a new table; fail if the name is taken.
@@ -120,25 +116,18 @@ pub enum ImportMode {
     Replace,
 }
 
-impl ImportMode {
-    /// The lowercase name used in forms, JSON and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Create => "create",
-            Self::Append => "append",
-            Self::Replace => "replace",
-        }
-    }
-
-    /// Inverse of [`ImportMode::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "create" => Self::Create,
-            "append" => Self::Append,
-            "replace" => Self::Replace,
-            _ => return None,
-        })
-    }
+/// A spreadsheet format the engine reads, named by its usual file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Xlsx,
+    Xlsm,
+    Xlsb,
+    Xls,
+    Ods,
+    Csv,
+    Tsv,
 }
 
 /// The type a column was given after looking at its values.
@@ -153,19 +142,14 @@ pub enum ColumnType {
     Text,
 }
 
-impl ColumnType {
-    /// The lowercase name used in JSON and on the page.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Integer => "integer",
-            Self::Real => "real",
-            Self::Boolean => "boolean",
-            Self::Date => "date",
-            Self::Datetime => "datetime",
-            Self::Text => "text",
-        }
-    }
-}
+// The text forms (JSON, SQL, forms, the page's CSS classes) are serde's, in one place.
+serde_plain::derive_display_from_serialize!(ImportStatus);
+serde_plain::derive_display_from_serialize!(Phase);
+serde_plain::derive_display_from_serialize!(ImportMode);
+serde_plain::derive_fromstr_from_deserialize!(ImportMode);
+serde_plain::derive_display_from_serialize!(Format);
+serde_plain::derive_fromstr_from_deserialize!(Format);
+serde_plain::derive_display_from_serialize!(ColumnType);
 
 /// One column of an imported table: its SQL name, the header text it came from, and its type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,7 +182,6 @@ pub struct Progress {
     /// Rows durably committed (into the staging table while loading, into the target at the end).
     pub rows_done: u64,
     pub bytes_total: Option<u64>,
-    pub bytes_done: u64,
     pub elapsed_ms: u64,
     pub rows_per_sec: Option<f64>,
     pub eta_ms: Option<u64>,
@@ -255,11 +238,11 @@ impl Progress {
 /// A file stored by `POST /api/uploads`, ready to be imported.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UploadInfo {
-    pub upload_id: String,
+    pub upload_id: UploadId,
     pub file_name: String,
     pub bytes: u64,
-    /// Detected from the content: xlsx, xlsm, xlsb, xls, ods, csv or tsv.
-    pub format: String,
+    /// Detected from the content, never from the name.
+    pub format: Format,
 }
 
 /// A first look at a stored upload, before anything is imported: its sheets, the header, the
@@ -279,6 +262,21 @@ pub struct Inspection {
     pub rows_total: Option<u64>,
     /// The table an import would create by default.
     pub table: String,
+}
+
+/// Why a request was refused or failed, in words for the person: the body of every error response
+/// of the HTTP API (`{"error": "..."}`) and the error of every server function, made from the
+/// server's one error type. An internal failure arrives as a plain sentence; its detail is logged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{error}")]
+pub struct ApiError {
+    pub error: String,
+}
+
+impl ApiError {
+    pub fn new(error: impl Into<String>) -> Self {
+        Self { error: error.into() }
+    }
 }
 
 /// What `POST /api/imports` answers with `202 Accepted`.

@@ -1,11 +1,13 @@
 //! The HTTP server: the router (API, server functions, SSR pages, static files), start-up
-//! (database, migrations, recovery of interrupted jobs) and graceful shutdown on SIGTERM/Ctrl-C.
+//! (database, migrations, recovery of interrupted jobs) and a graceful shutdown that ends. One
+//! [`Application::build`] serves `main` and the tests alike, so the tests run the real start-up
+//! and shutdown path; only the future that says "stop" differs (a signal, or a test's token).
 
 use crate::app::{App, shell};
 use crate::config::Config;
 use crate::db::Db;
 use crate::jobs::{JobOptions, Jobs};
-use crate::routes::{events, health, imports, tables, upload};
+use crate::routes::{health, imports, tables, uploads};
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
@@ -16,9 +18,16 @@ use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// How long open connections (an upload in flight, a slow client) may keep a stopping server
+/// alive after its streams ended and its jobs went back to the queue.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// Leptos' options for this build: where cargo-leptos put the site, overridable by its variables.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
@@ -31,16 +40,16 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-/// Everything the app serves, for `serve` and for tests that bind their own listener.
+/// Everything the app serves.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let upload_limit = DefaultBodyLimit::max((state.config.max_upload_bytes + (1 << 20)) as usize);
     let api = Router::new()
-        .route("/api/imports", post(upload::create_import).get(imports::list_imports).layer(upload_limit))
-        .route("/api/uploads", post(upload::create_upload).layer(upload_limit))
-        .route("/api/uploads/{id}", get(upload::inspect_upload))
+        .route("/api/imports", post(imports::create_import).get(imports::list_imports).layer(upload_limit))
         .route("/api/imports/{id}", get(imports::get_import).delete(imports::cancel_import))
-        .route("/api/imports/{id}/events", get(events::import_events))
+        .route("/api/imports/{id}/events", get(imports::import_events))
+        .route("/api/uploads", post(uploads::create_upload).layer(upload_limit))
+        .route("/api/uploads/{id}", get(uploads::inspect_upload))
         .route("/api/tables", get(tables::list_tables))
         .route("/api/tables/{name}/rows", get(tables::table_rows))
         .route("/healthz", get(health::healthz))
@@ -56,45 +65,68 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl In
     handle_server_fns_with_context(move || provide_context(state.clone()), req).await
 }
 
-/// Opens the database, resumes interrupted jobs, and builds the state.
-pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
-    let db = Db::connect(&config.database_url).await?;
-    // SQLite staging tables belong to jobs of a previous process; their jobs start over below.
-    // (PostgreSQL needs no sweep: a staging table lives in its import's transaction.)
-    if let Some(path) = db.sqlite_path() {
-        let conn = crate::import::sink::sqlite::open(path)?;
-        let dropped = crate::import::sink::sqlite::drop_all_staging(&conn)?;
-        if dropped > 0 {
-            tracing::info!(dropped, "dropped staging tables left by an interrupted process");
-        }
-    }
-    let options = JobOptions { serve_queue: true, heartbeat_timeout: config.heartbeat_timeout };
-    let jobs = Jobs::start(db, options, shutdown).await?;
-    let leptos_options = leptos_options(&config);
-    Ok(AppState { config: Arc::new(config), jobs, leptos_options })
+/// A server that is listening, with its database open and its jobs running, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
 }
 
-/// Serves until SIGTERM or Ctrl-C, then lets running jobs stop cleanly (they resume at next start).
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
-    let listener =
-        TcpListener::bind(config.addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
-    let state = build_state(config, shutdown.clone()).await?;
-    let jobs = state.jobs.clone();
-    tracing::info!("sheetport listening on http://{}", listener.local_addr()?);
-    let signal = shutdown.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            wait_for_signal().await;
+impl Application {
+    /// Binds the address, opens (and migrates) the database, recovers after a previous process
+    /// and starts the jobs.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+        let shutdown = CancellationToken::new();
+        let db = Db::connect(&config.database_url).await?;
+        let options = JobOptions { serve_queue: true, heartbeat_timeout: config.heartbeat_timeout };
+        let jobs = Jobs::start(db.clone(), options, shutdown.clone()).await?;
+        let leptos_options = leptos_options(&config);
+        let state = AppState { config: Arc::new(config), db, jobs, leptos_options };
+        Ok(Self { listener, state, shutdown })
+    }
+
+    /// The address it listens on (port 0 in the configuration becomes a real port here).
+    pub fn addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `stop` resolves, then shuts down: SSE streams end, running jobs stop and go
+    /// back to the queue (they resume at the next start, or on another instance), and open
+    /// connections get [`GRACE`] to finish.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self { listener, state, shutdown } = self;
+        let jobs = state.jobs.clone();
+        tracing::info!("sheetport listening on http://{}", listener.local_addr()?);
+        let signal = shutdown.clone();
+        let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+            stop.await;
             tracing::info!("shutting down");
             signal.cancel();
-        })
-        .await?;
-    jobs.wait().await;
-    Ok(())
+        });
+        let grace = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(GRACE).await;
+        };
+        tokio::select! {
+            served = server => served?,
+            () = grace => tracing::warn!("connections still open {GRACE:?} after shutdown began; closing them"),
+        }
+        jobs.wait().await;
+        tracing::info!("sheetport stopped");
+        Ok(())
+    }
 }
 
-async fn wait_for_signal() {
+/// Serves until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    Application::build(config).await?.run_until(signal()).await
+}
+
+/// Resolves at SIGTERM or Ctrl-C (SIGINT).
+pub async fn signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,5 +1,5 @@
 //! The state every handler, server function and SSR render shares: configuration, the database,
-//! the job registry, and Leptos' options. Put into context by `leptos_routes_with_context`.
+//! the jobs, and Leptos' options. Put into context by `leptos_routes_with_context`.
 
 use crate::config::Config;
 use crate::db::Db;
@@ -11,12 +11,7 @@ use std::sync::Arc;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub config: Arc<Config>,
+    pub db: Db,
     pub jobs: Jobs,
     pub leptos_options: LeptosOptions,
-}
-
-impl AppState {
-    pub fn db(&self) -> &Db {
-        self.jobs.db()
-    }
 }

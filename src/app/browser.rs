@@ -2,7 +2,7 @@
 //! `fetch` reports no upload progress), follow an import's SSE stream with gloo-net's EventSource,
 //! and read the clock. On the server these compile to inert stand-ins that are never called.
 
-use crate::model::{Progress, UploadInfo};
+use crate::model::{ImportId, Progress, UploadInfo};
 
 /// A file the person picked or dropped.
 #[derive(Clone)]
@@ -116,7 +116,7 @@ async fn xhr_upload(file: PickedFile, on_progress: impl Fn(u64, u64) + 'static) 
 
 /// Follows `/api/imports/{id}/events`, calling `on_event` with every state until the final one.
 /// Returns a handle that stops following when aborted (the page left).
-pub fn follow(id: &str, on_event: impl Fn(Progress) + 'static) -> Option<futures::future::AbortHandle> {
+pub fn follow(id: &ImportId, on_event: impl Fn(Progress) + 'static) -> Option<futures::future::AbortHandle> {
     #[cfg(feature = "hydrate")]
     {
         use futures::StreamExt;

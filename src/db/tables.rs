@@ -1,6 +1,7 @@
 //! Reading the tables imports made: which exist, and pages of their rows as JSON. Only tables an
 //! import created are reachable by name, so the API can never be pointed at internal tables.
 
+use super::imports::columns_from_json;
 use super::{Db, Pool, on_pool};
 use crate::import::names::quote;
 use crate::import::sink::column_type_of;
@@ -32,12 +33,10 @@ async fn owner(
 ) -> Result<Option<(ImportId, String, Vec<ColumnInfo>)>, sqlx::Error> {
     const SQL: &str = "SELECT id, file_name, columns FROM imports WHERE table_name = $1 AND status = 'succeeded' \
          ORDER BY finished_at DESC LIMIT 1";
-    let row: Option<(String, String, String)> =
+    let row: Option<(ImportId, String, String)> =
         on_pool!(db, p => sqlx::query_as(SQL).bind(name).fetch_optional(p).await)?;
     match row {
-        Some((id, file, columns)) if tables.contains(name) => {
-            Ok(Some((ImportId(id), file, serde_json::from_str(&columns).unwrap_or_default())))
-        }
+        Some((id, file, columns)) if tables.contains(name) => Ok(Some((id, file, columns_from_json(&columns)?))),
         _ => Ok(None),
     }
 }

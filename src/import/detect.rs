@@ -7,46 +7,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-/// A spreadsheet format the engine reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Xlsx,
-    Xlsm,
-    Xlsb,
-    Xls,
-    Ods,
-    Csv,
-    Tsv,
-}
-
-impl Format {
-    /// The usual file extension, also the name shown to users and stored with an upload.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Xlsx => "xlsx",
-            Format::Xlsm => "xlsm",
-            Format::Xlsb => "xlsb",
-            Format::Xls => "xls",
-            Format::Ods => "ods",
-            Format::Csv => "csv",
-            Format::Tsv => "tsv",
-        }
-    }
-
-    /// Inverse of [`Format::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "xlsx" => Format::Xlsx,
-            "xlsm" => Format::Xlsm,
-            "xlsb" => Format::Xlsb,
-            "xls" => Format::Xls,
-            "ods" => Format::Ods,
-            "csv" => Format::Csv,
-            "tsv" => Format::Tsv,
-            _ => return None,
-        })
-    }
-}
+pub use crate::model::Format;
 
 const OLE2_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 

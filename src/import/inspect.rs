@@ -6,7 +6,7 @@ use super::ImportError;
 use super::detect::Format;
 use super::infer::{SAMPLE_ROWS, describe};
 use super::names::header_labels;
-use super::source::{self, RowVisitor};
+use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
 use crate::model::ColumnInfo;
 use std::path::Path;
@@ -29,11 +29,7 @@ pub struct Preview {
 pub fn inspect(path: &Path, format: Format, sheet: Option<&str>, show: usize) -> Result<Preview, ImportError> {
     let sheets = source::sheet_names(path, format)?;
     let mut sampler = Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None };
-    match source::stream(path, format, sheet, &mut sampler) {
-        // `Cancelled` is how the sampler stops the reader once it has enough rows.
-        Ok(_) | Err(ImportError::Cancelled) => {}
-        Err(e) => return Err(e),
-    }
+    source::stream(path, format, sheet, &mut sampler)?;
     let labels =
         sampler.header.ok_or_else(|| ImportError::Invalid("the sheet is empty: there is no header row".into()))?;
     let mut rows = sampler.rows;
@@ -57,19 +53,16 @@ impl RowVisitor for Sampler {
         }
     }
 
-    fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError> {
+    fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
         if cells.iter().all(|v| matches!(v, Value::Null)) {
-            return Ok(());
+            return Ok(Flow::Continue(()));
         }
         if self.header.is_none() {
             self.header = Some(header_labels(cells));
-            return Ok(());
+            return Ok(Flow::Continue(()));
         }
         self.rows.push(std::mem::take(cells));
-        if self.rows.len() >= SAMPLE_ROWS {
-            return Err(ImportError::Cancelled);
-        }
-        Ok(())
+        Ok(if self.rows.len() >= SAMPLE_ROWS { Flow::Break(()) } else { Flow::Continue(()) })
     }
 
     fn sheet(&mut self, name: &str) {

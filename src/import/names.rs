@@ -98,11 +98,6 @@ pub fn table_name_for_file(file_name: &str) -> String {
     sanitize(stem, "imported")
 }
 
-/// Whether `name` is exactly what [`sanitize`] would make of it, so it can be used as given.
-pub fn is_safe_table_name(name: &str) -> bool {
-    !name.is_empty() && sanitize(name, "") == name
-}
-
 /// `name` in double quotes, with inner quotes doubled: valid in SQLite and PostgreSQL alike.
 pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -142,8 +137,5 @@ mod tests {
     #[test]
     fn quoting_doubles_quotes() {
         assert_eq!(quote("a\"b"), "\"a\"\"b\"");
-        assert!(is_safe_table_name("sales_2024"));
-        assert!(!is_safe_table_name("Sales"));
-        assert!(!is_safe_table_name("a;drop table x"));
     }
 }

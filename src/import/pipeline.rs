@@ -9,7 +9,7 @@ use super::detect::Format;
 use super::infer::{SAMPLE_ROWS, describe};
 use super::names::header_labels;
 use super::sink::{Destination, FinalStatement, Sink};
-use super::source::{self, RowVisitor};
+use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
 use crate::model::{ColumnInfo, ImportMode, Phase, Progress};
 use std::path::PathBuf;
@@ -113,17 +113,23 @@ pub fn run(
                     parsed: 0,
                     blocked: Duration::ZERO,
                 };
+                // A `Break` only ever means the writer stopped (it reports why); sending `End`
+                // then finds the channel closed too.
                 source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &mut feeder)?;
-                feeder.flush()?;
-                feeder.send(Msg::End)?;
+                if feeder.flush()?.is_continue() {
+                    let _: Flow = feeder.send(Msg::End)?;
+                }
                 Ok((thread_cpu(), feeder.blocked))
             })
             .map_err(ImportError::Io)?;
         let cpu_before = thread_cpu();
         let written = write(spec, rx, progress, cancel, on_commit);
         let write_cpu = thread_cpu().saturating_sub(cpu_before);
-        let parsed: Result<(Duration, Duration), ImportError> =
-            parser.join().unwrap_or_else(|_| Err(ImportError::Invalid("the reader stopped unexpectedly".into())));
+        let parsed: Result<(Duration, Duration), ImportError> = parser.join().unwrap_or_else(|panic| {
+            let message = super::panic_message(panic.as_ref());
+            tracing::error!(panic = %message, file = %spec.path.display(), "the reader thread panicked");
+            Err(ImportError::Internal(format!("the reader thread panicked: {message}")))
+        });
         match (written, parsed) {
             (Ok(mut w), Ok((parse_cpu, parse_blocked))) => {
                 w.timings.parse_cpu = parse_cpu;
@@ -152,34 +158,34 @@ struct Feeder<'a> {
 }
 
 impl Feeder<'_> {
-    fn send(&mut self, msg: Msg) -> Result<(), ImportError> {
-        // A closed channel means the writer has stopped; it reports why.
+    /// Hands `msg` to the writer; `Break` when the writer has stopped (it reports why).
+    fn send(&mut self, msg: Msg) -> Result<Flow, ImportError> {
         let msg = match self.tx.try_send(msg) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(Flow::Continue(())),
             Err(TrySendError::Full(msg)) => msg,
-            Err(TrySendError::Disconnected(_)) => return Err(ImportError::Cancelled),
+            Err(TrySendError::Disconnected(_)) => return Ok(Flow::Break(())),
         };
         let waiting = Instant::now();
-        let sent = self.tx.send(msg).map_err(|_| ImportError::Cancelled);
+        let sent = self.tx.send(msg);
         self.blocked += waiting.elapsed();
-        sent
+        Ok(if sent.is_ok() { Flow::Continue(()) } else { Flow::Break(()) })
     }
 
-    fn flush(&mut self) -> Result<(), ImportError> {
+    fn flush(&mut self) -> Result<Flow, ImportError> {
         if self.cancel.is_cancelled() {
             return Err(ImportError::Cancelled);
         }
         if self.batch.is_empty() {
-            return Ok(());
+            return Ok(Flow::Continue(()));
         }
         self.parsed += self.batch.len() as u64;
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
-        self.send(Msg::Rows(batch))?;
+        let flow = self.send(Msg::Rows(batch))?;
         if self.live {
             let parsed = self.parsed;
             self.progress.send_modify(|p| p.rows_parsed = parsed);
         }
-        Ok(())
+        Ok(flow)
     }
 }
 
@@ -196,9 +202,9 @@ impl RowVisitor for Feeder<'_> {
         });
     }
 
-    fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError> {
+    fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
         if cells.iter().all(|v| matches!(v, Value::Null)) {
-            return Ok(());
+            return Ok(Flow::Continue(()));
         }
         if !self.header_sent {
             self.header_sent = true;
@@ -207,9 +213,9 @@ impl RowVisitor for Feeder<'_> {
         let width = cells.len();
         self.batch.push(std::mem::replace(cells, Vec::with_capacity(width)));
         if self.batch.len() >= BATCH_ROWS {
-            self.flush()?;
+            return self.flush();
         }
-        Ok(())
+        Ok(Flow::Continue(()))
     }
 
     fn sheet(&mut self, name: &str) {

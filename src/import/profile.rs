@@ -10,7 +10,7 @@
 use super::ImportError;
 use super::detect::Format;
 use super::pipeline::{self, ImportSpec, Timings};
-use super::source::{self, RowVisitor};
+use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
 use crate::model::{ImportMode, Progress};
 use std::io::{BufReader, Read};
@@ -98,10 +98,10 @@ fn parse(path: &Path, format: Format) -> Result<u64, ImportError> {
     struct Count(u64);
     impl RowVisitor for Count {
         fn total(&mut self, _: u64, _: bool) {}
-        fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError> {
+        fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
             self.0 += u64::from(cells.iter().any(|v| !matches!(v, Value::Null)));
             cells.clear();
-            Ok(())
+            Ok(Flow::Continue(()))
         }
     }
     let mut count = Count(0);

@@ -31,17 +31,13 @@ pub enum Kind {
 /// A statement the sink runs inside the transaction that puts the table in place: the job marks
 /// itself succeeded there, so the table and the record of it can never disagree. Parameters are
 /// `$1`, `$2`, ... in order; integers bind as integers, NULL as NULL, anything else as its text.
-/// It must change exactly one row, or the whole import rolls back with [`LOST`]: that is how a
-/// worker that lost its job to another instance can never also put the table in place.
+/// It must change exactly one row, or the whole import rolls back with [`ImportError::TakenOver`]:
+/// that is how a worker that lost its job to another instance can never also put the table in place.
 #[derive(Debug, Clone)]
 pub struct FinalStatement {
     pub sql: &'static str,
     pub params: Vec<Value>,
 }
-
-/// Why an import rolled back when its final statement changed no row.
-pub const LOST: &str = "this import was taken over by another server after this one stopped answering; \
-     the other server's run is the one that counts";
 
 /// One import's staging table on either database.
 pub enum Sink {

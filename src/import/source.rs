@@ -12,10 +12,16 @@ mod xml;
 use super::ImportError;
 use super::detect::Format;
 use super::value::Value;
+use std::ops::ControlFlow;
 use std::path::Path;
 
-/// Receives a sheet's rows in order. Both methods may return an error to stop reading (for
-/// instance [`ImportError::Cancelled`]); the source then returns that error.
+/// What a visitor answers to each row: read on, or stop here because it has what it needs (the
+/// source then returns `Ok` at once). Errors are for what went wrong, never for "enough".
+pub type Flow = ControlFlow<()>;
+
+/// Receives a sheet's rows in order. [`RowVisitor::row`] stops the reading early with
+/// [`ControlFlow::Break`], or with an error (such as [`ImportError::Cancelled`]), which the source
+/// then returns.
 pub trait RowVisitor {
     /// The number of data rows (header excluded) when the source knows it (`estimated == false`)
     /// or can guess it from bytes read so far (`estimated == true`). May be called many times.
@@ -23,7 +29,7 @@ pub trait RowVisitor {
 
     /// One row: the header first, then data rows. Empty trailing cells may be missing; the
     /// visitor may take the values out of `cells`.
-    fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError>;
+    fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError>;
 
     /// The sheet being read, once chosen (workbooks only).
     fn sheet(&mut self, _name: &str) {}
@@ -84,13 +90,16 @@ impl RowAssembler {
         Self { current: None, first_col, cells: Vec::with_capacity(64) }
     }
 
-    fn push(&mut self, row: u32, col: u32, value: Value, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+    fn push(&mut self, row: u32, col: u32, value: Value, visitor: &mut dyn RowVisitor) -> Result<Flow, ImportError> {
         if self.current != Some(row) {
-            self.flush(visitor)?;
+            let flow = self.flush(visitor)?;
             self.current = Some(row);
+            if flow.is_break() {
+                return Ok(flow);
+            }
         }
         if matches!(value, Value::Null) || col < self.first_col {
-            return Ok(());
+            return Ok(Flow::Continue(()));
         }
         let i = (col - self.first_col) as usize;
         if i >= self.cells.len() {
@@ -105,14 +114,15 @@ impl RowAssembler {
             self.cells.resize(i + 1, Value::Null);
         }
         self.cells[i] = value;
-        Ok(())
+        Ok(Flow::Continue(()))
     }
 
-    fn flush(&mut self, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
-        if self.current.take().is_some() {
-            visitor.row(&mut self.cells)?;
-            self.cells.clear();
+    fn flush(&mut self, visitor: &mut dyn RowVisitor) -> Result<Flow, ImportError> {
+        if self.current.take().is_none() {
+            return Ok(Flow::Continue(()));
         }
-        Ok(())
+        let flow = visitor.row(&mut self.cells)?;
+        self.cells.clear();
+        Ok(flow)
     }
 }

@@ -35,7 +35,7 @@ impl Signal {
     fn parse(payload: &str) -> Option<Self> {
         match payload.split_once(':') {
             None if payload == "queued" => Some(Signal::Queued),
-            Some(("progress", id)) => Some(Signal::Progress(ImportId(id.to_owned()))),
+            Some(("progress", id)) => ImportId::parse(id).map(Signal::Progress),
             _ => None,
         }
     }
@@ -123,7 +123,8 @@ mod tests {
 
     #[test]
     fn payloads_round_trip() {
-        for s in [Signal::Queued, Signal::Progress(ImportId("abc123".into()))] {
+        let id = ImportId::parse("0123456789abcdef0123456789abcdef").expect("an id");
+        for s in [Signal::Queued, Signal::Progress(id)] {
             assert_eq!(Signal::parse(&s.payload()), Some(s));
         }
         assert_eq!(Signal::parse("nonsense"), None);

@@ -2,14 +2,19 @@
 //! the job's runner when the job runs here, or by a mirror of its database row when another
 //! instance runs it (refreshed on each progress signal, and by a slow poll in case one is lost).
 //! When a watched job starts running here, its mirror channel becomes the runner's, so a watcher
-//! never has to re-subscribe.
+//! never has to re-subscribe. The hub runs its own mirror task, which ends at shutdown.
 
+use super::bus::{Bus, Signal};
 use crate::db::{self, Db};
 use crate::model::{ImportId, ImportStatus, Progress};
 use std::collections::HashMap;
-use std::sync::Mutex;
-use tokio::sync::watch;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
+
+/// How often mirrors are re-read without a signal.
+const MIRROR_POLL: Duration = Duration::from_secs(1);
 
 struct Entry {
     tx: watch::Sender<Progress>,
@@ -17,14 +22,41 @@ struct Entry {
     runner: Option<CancellationToken>,
 }
 
+/// The watched jobs of this instance; cheap to clone (the mirror task holds a clone).
+#[derive(Clone)]
 pub(super) struct Hub {
     db: Db,
-    entries: Mutex<HashMap<ImportId, Entry>>,
+    entries: Arc<Mutex<HashMap<ImportId, Entry>>>,
 }
 
 impl Hub {
-    pub fn new(db: Db) -> Self {
-        Self { db, entries: Mutex::new(HashMap::new()) }
+    /// An empty hub whose mirrors follow `bus` until `shutdown`.
+    pub fn start(db: Db, bus: &Bus, shutdown: CancellationToken) -> Self {
+        let hub = Self { db, entries: Arc::new(Mutex::new(HashMap::new())) };
+        // It ends with the shutdown token; nothing waits for it.
+        tokio::spawn(hub.clone().mirror(bus.subscribe(), shutdown));
+        hub
+    }
+
+    /// Keeps mirrored jobs in step with their rows: at each progress signal, and by a slow poll.
+    async fn mirror(self, mut signals: broadcast::Receiver<Signal>, shutdown: CancellationToken) {
+        let mut poll = tokio::time::interval(MIRROR_POLL);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = poll.tick() => self.refresh_all().await,
+                signal = signals.recv() => match signal {
+                    Ok(Signal::Progress(id)) => {
+                        if let Err(e) = self.refresh(&id).await {
+                            tracing::warn!(%id, error = %e, "could not refresh a mirrored job");
+                        }
+                    }
+                    Ok(Signal::Queued) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.refresh_all().await,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ImportId, Entry>> {
@@ -79,7 +111,7 @@ impl Hub {
     }
 
     /// Re-reads one mirrored job's row (after a signal that it changed).
-    pub async fn refresh(&self, id: &ImportId) -> Result<(), sqlx::Error> {
+    async fn refresh(&self, id: &ImportId) -> Result<(), sqlx::Error> {
         let mirrored = self.lock().get(id).is_some_and(|e| e.runner.is_none());
         if !mirrored {
             return Ok(());
@@ -109,7 +141,7 @@ impl Hub {
     }
 
     /// Re-reads every mirror and forgets those nobody watches any more: the fallback for lost signals.
-    pub async fn refresh_all(&self) {
+    async fn refresh_all(&self) {
         let ids: Vec<ImportId> = {
             let mut entries = self.lock();
             entries.retain(|_, e| e.runner.is_some() || e.tx.receiver_count() > 0);

@@ -6,6 +6,6 @@ use axum::Json;
 use axum::extract::State;
 
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
-    state.db().ping().await?;
+    state.db.ping().await?;
     Ok(Json(serde_json::json!({ "status": "ok" })))
 }

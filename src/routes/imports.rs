@@ -1,21 +1,54 @@
-//! Import status and control: `GET /api/imports`, `GET /api/imports/{id}`, `DELETE /api/imports/{id}`.
+//! Everything under `/api/imports`: `POST` (store a file and queue its import: curl's and
+//! scripts' one step), the list, one import's state, its live progress as Server-Sent Events
+//! (see `events`), and cancelling it.
 
-use super::import_id;
+mod events;
+
+use super::multipart;
+use crate::db::now_ms;
 use crate::error::AppError;
-use crate::model::Progress;
+use crate::jobs::NewImport;
+use crate::model::{ImportCreated, ImportId, ImportStatus, Progress};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
+
+/// An import id from a path segment, or 404 for anything that cannot be one.
+fn import_id(raw: &str) -> Result<ImportId, AppError> {
+    ImportId::parse(raw).ok_or_else(|| not_found(raw))
+}
+
+fn not_found(id: &str) -> AppError {
+    AppError::NotFound(format!("no import with id {id}"))
+}
+
+/// `POST /api/imports`: store a file and queue its import; 202 with where to follow it.
+pub async fn create_import(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Multipart,
+) -> Result<impl IntoResponse, AppError> {
+    let (upload, fields) = multipart::receive(&state, &headers, body).await?;
+    let id = state.jobs.submit(NewImport::of_upload(upload, fields.table, fields.sheet, fields.mode)).await?;
+    let status_url = format!("/api/imports/{id}");
+    let body = ImportCreated {
+        events_url: format!("{status_url}/events"),
+        status_url: status_url.clone(),
+        status: ImportStatus::Queued,
+        id,
+    };
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, status_url)], Json(body)))
+}
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     limit: Option<i64>,
 }
 
-/// Recent imports, newest first (at most 200; 50 unless `?limit=` says otherwise).
+/// `GET /api/imports`: recent imports, newest first (at most 200; 50 unless `?limit=` says otherwise).
 pub async fn list_imports(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -23,14 +56,30 @@ pub async fn list_imports(
     Ok(Json(state.jobs.list(q.limit.unwrap_or(50).clamp(1, 200)).await?))
 }
 
-/// One import's current state.
+/// `GET /api/imports/{id}`: one import's current state.
 pub async fn get_import(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Progress>, AppError> {
     let id = import_id(&id)?;
-    let p = state.jobs.status(&id).await?.ok_or_else(|| AppError::NotFound(format!("no import with id {id}")))?;
-    Ok(Json(p))
+    Ok(Json(state.jobs.status(&id).await?.ok_or_else(|| not_found(id.as_str()))?))
 }
 
-/// Cancels a queued or running import: 202, and the job reaches `cancelled` within a second.
+/// `GET /api/imports/{id}/events`: its progress, live, as Server-Sent Events.
+pub async fn import_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    let id = import_id(&id)?;
+    let (first, live) = match state.jobs.watch(&id).await? {
+        Some(mut rx) => {
+            let first = rx.borrow_and_update().clone().at(now_ms());
+            (first, Some(rx))
+        }
+        None => (state.jobs.status(&id).await?.ok_or_else(|| not_found(id.as_str()))?, None),
+    };
+    Ok(events::events(first, live, state.jobs.stopping()))
+}
+
+/// `DELETE /api/imports/{id}`: cancels a queued or running import; 202, and the job reaches
+/// `cancelled` within a second.
 pub async fn cancel_import(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -15,7 +15,7 @@ pub struct Page {
 }
 
 pub async fn list_tables(State(state): State<AppState>) -> Result<Json<Vec<TableSummary>>, AppError> {
-    Ok(Json(db::tables::list(state.db()).await?))
+    Ok(Json(db::tables::list(&state.db).await?))
 }
 
 pub async fn table_rows(
@@ -23,6 +23,6 @@ pub async fn table_rows(
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> Result<Json<RowsPage>, AppError> {
-    let rows = db::tables::rows(state.db(), &name, page.offset.unwrap_or(0), page.limit.unwrap_or(100)).await?;
+    let rows = db::tables::rows(&state.db, &name, page.offset.unwrap_or(0), page.limit.unwrap_or(100)).await?;
     rows.map(Json).ok_or_else(|| AppError::NotFound(format!("no imported table named {name:?}")))
 }

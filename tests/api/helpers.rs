@@ -5,7 +5,7 @@
 use futures::StreamExt;
 use serde_json::Value;
 use sheetport::config::Config;
-use sheetport::server::{build_state, router};
+use sheetport::server::Application;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -153,14 +153,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     tweak(&mut config);
+    // The same start-up and shutdown path as `sheetport serve`; the test's token is its signal.
+    let app = Application::build(config).await.expect("the server starts");
+    let addr = app.addr().expect("local addr");
     let shutdown = CancellationToken::new();
-    let listener = tokio::net::TcpListener::bind(config.addr).await.expect("bind port 0");
-    let addr = listener.local_addr().expect("local addr");
-    let state = build_state(config, shutdown.clone()).await.expect("state");
     let stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, router(state)).with_graceful_shutdown(async move { stop.cancelled().await }).await
-    });
+    tokio::spawn(app.run_until(async move { stop.cancelled().await }));
     TestApp { addr, client: reqwest::Client::new(), dir, db, _shutdown: shutdown.drop_guard() }
 }
 

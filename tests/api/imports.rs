@@ -205,3 +205,46 @@ async fn values_that_outgrow_the_sampled_type_widen_the_column() {
         assert_eq!(row, &want, "row {i}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xls_saved_by_libreoffice_round_trips() {
+    // tests/fixtures/make-fixtures.sh: the dataset's first 500 rows, saved by LibreOffice as BIFF8.
+    const XLS_ROWS: u64 = 500;
+    let app = spawn_app().await;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/orders-500.xls");
+    let id = app.start_import(&fixture, "orders.xls", &[("table", "orders")]).await;
+    let end = app.wait_final(&id).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert_eq!(end["rows_total"], XLS_ROWS);
+    let (columns, rows) = app.all_rows("orders").await;
+    let types: Vec<&str> =
+        columns.as_array().expect("columns").iter().map(|c| c["type"].as_str().unwrap_or("")).collect();
+    assert_eq!(types, ["integer", "real", "text", "text", "date", "datetime", "boolean", "integer", "text", "text"]);
+    assert_eq!(rows.len() as u64, XLS_ROWS);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.as_array().expect("row"), &dataset::expected_json(&dataset::row(i as u64)), "row {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_events_come_at_most_ten_times_a_second() {
+    let app = spawn_app().await;
+    const LONGER: u64 = 400_000;
+    dataset::write_csv(&app.file("orders.csv"), LONGER).expect("write csv");
+    let id = app.start_import(&app.file("orders.csv"), "orders.csv", &[("table", "orders")]).await;
+    let events = app.events(&id).await;
+    assert_eq!(events.last().map(|e| e.event.as_str()), Some("done"));
+    // Each event carries the server's clock at the moment it went out (`elapsed_ms` since the job
+    // started): between two live events of one stream lie at least 100 ms. (The first event goes
+    // out at once and the final one as soon as the job ends; neither waits.)
+    let live: Vec<u64> = events
+        .iter()
+        .skip(1)
+        .filter(|e| e.event == "progress" && e.data["status"] == "running")
+        .map(|e| e.data["elapsed_ms"].as_u64().expect("elapsed_ms"))
+        .collect();
+    assert!(live.len() >= 3, "the import lasted long enough to throttle: {live:?}");
+    for pair in live.windows(2) {
+        assert!(pair[1] - pair[0] >= 99, "events {} ms apart: {live:?}", pair[1] - pair[0]);
+    }
+}

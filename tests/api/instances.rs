@@ -1,123 +1,12 @@
 //! Several real `sheetport serve` processes sharing one PostgreSQL database and one data
 //! directory: progress followed on another instance than the one uploaded to, a queue shared
-//! without double runs, and an instance killed with SIGKILL in the middle of an import. These
-//! always run on PostgreSQL, whatever `SHEETPORT_TEST_DB` says.
+//! without double runs, instances killed (SIGKILL), frozen (SIGSTOP) or stopped (SIGTERM) in the
+//! middle of an import. These always run on PostgreSQL, whatever `SHEETPORT_TEST_DB` says.
 
 use crate::dataset;
-use crate::helpers::{Sse, TestDb, read_events};
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use crate::helpers::{TestDb, read_events};
+use crate::process::{Instance, LONG, events, long_csv, status, upload, wait_final, wait_loading};
 use std::time::{Duration, Instant};
-
-/// One `sheetport serve` process on a port of its own, killed when dropped.
-struct Instance {
-    child: Child,
-    base: String,
-}
-
-impl Instance {
-    fn start(db: &TestDb, data_dir: &Path, heartbeat_secs: f64) -> Instance {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sheetport"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url()])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--heartbeat-timeout", &heartbeat_secs.to_string()])
-            .env("RUST_LOG", "info,sqlx=warn")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sheetport serve");
-        // The log line "sheetport listening on http://127.0.0.1:PORT" says which port it got.
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let base = loop {
-            let line = lines.next().expect("the server exited before listening").expect("read log");
-            if let Some(at) = line.find("listening on http://") {
-                let url = line[at + "listening on ".len()..].split_whitespace().next().expect("url");
-                break url.trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Instance { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn kill9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn upload(client: &reqwest::Client, to: &Instance, file: &Path, table: &str) -> String {
-    let bytes = tokio::fs::read(file).await.expect("read");
-    let name = file.file_name().expect("name").to_string_lossy().into_owned();
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name))
-        .text("table", table.to_owned());
-    let resp = client.post(to.url("/api/imports")).multipart(form).send().await.expect("upload");
-    assert_eq!(resp.status(), 202);
-    resp.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
-}
-
-async fn status(client: &reqwest::Client, on: &Instance, id: &str) -> Value {
-    client.get(on.url(&format!("/api/imports/{id}"))).send().await.expect("status").json().await.expect("json")
-}
-
-async fn wait_final(client: &reqwest::Client, on: &Instance, id: &str, within: Duration) -> Value {
-    let start = Instant::now();
-    loop {
-        let s = status(client, on, id).await;
-        if matches!(s["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
-            return s;
-        }
-        assert!(start.elapsed() < within, "import {id} still {s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Rows of an import the tests interrupt (kill, stop, cancel) while it runs: enough that it is still
-/// running seconds after it started loading, even on a fast machine (400,000 once finished first).
-const LONG: u64 = 1_500_000;
-
-/// Writes `big.csv` of [`LONG`] rows into `dir`: the file of every test that interrupts an import.
-fn long_csv(dir: &Path) -> PathBuf {
-    let big = dir.join("big.csv");
-    dataset::write_csv(&big, LONG).expect("csv");
-    big
-}
-
-/// Waits until the import has rows in the database (it is past inference, loading).
-async fn wait_loading(client: &reqwest::Client, on: &Instance, id: &str) {
-    let start = Instant::now();
-    loop {
-        let s = status(client, on, id).await;
-        if s["rows_done"].as_u64().unwrap_or(0) > 0 {
-            return;
-        }
-        assert_ne!(s["status"], "succeeded", "finished before the test could act on it");
-        assert!(start.elapsed() < Duration::from_secs(60), "never started loading: {s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Every event of one import's SSE stream on `on`, until the stream ends.
-async fn events(client: &reqwest::Client, on: &Instance, id: &str) -> Vec<Sse> {
-    let resp = client.get(on.url(&format!("/api/imports/{id}/events"))).send().await.expect("events");
-    read_events(resp, Duration::from_secs(300)).await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_of_an_upload_to_one_instance_streams_live_from_the_other() {
@@ -201,23 +90,19 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     // Wait until A is loading (rows accepted), then start B and kill A.
     wait_loading(&client, &a, &id).await;
     let b = Instance::start(&db, dir.path(), HEARTBEAT);
-    let a_pid = a.child.id();
     a.kill9();
     let killed = Instant::now();
-    // Nothing of the dead instance's transaction is visible: no staging table, no partial target.
-    let leftovers = db
-        .scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%' OR tablename = 'big'")
-        .await;
-    assert_eq!(leftovers, 0);
 
-    // B notices within the heartbeat window (plus its check interval) and takes the job back.
-    let not_a =
-        format!("SELECT count(*) FROM imports WHERE id = '{id}' AND (worker IS NULL OR worker NOT LIKE '%:{a_pid}:%')");
-    while db.scalar(&not_a).await == 0 {
-        assert!(killed.elapsed() < Duration::from_secs_f64(HEARTBEAT * 2.0 + 2.0), "not taken over in time");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // B's reaper finds A silent past the heartbeat timeout, puts the job back in the queue, and B
+    // claims it: the row is B's, on its second attempt, counting from zero again.
+    b.log.wait_for("re-queued or failed", Duration::from_secs(60));
+    b.log.wait_for("claimed an import", Duration::from_secs(60));
     let taken_over = killed.elapsed();
+    let row = format!(
+        "SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '{}' AND attempts = 2",
+        b.worker_like()
+    );
+    assert_eq!(db.scalar(&row).await, 1, "the job is B's, on its second attempt");
     let end = wait_final(&client, &b, &id, Duration::from_secs(300)).await;
     assert_eq!(end["status"], "succeeded", "{end}");
     assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64);
@@ -239,17 +124,17 @@ async fn an_import_is_cancelled_from_the_instance_not_running_it() {
     let big = long_csv(dir.path());
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
-    let a_pid = a.child.id();
-    let runs_on_a =
-        db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '%:{a_pid}:%'")).await == 1;
+    let runs_on_a = db
+        .scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '{}'", a.worker_like()))
+        .await
+        == 1;
     let other = if runs_on_a { &b } else { &a };
 
-    let asked = Instant::now();
     let resp = client.delete(other.url(&format!("/api/imports/{id}"))).send().await.expect("delete");
     assert_eq!(resp.status(), 202);
     let end = wait_final(&client, other, &id, Duration::from_secs(30)).await;
     assert_eq!(end["status"], "cancelled", "{end}");
-    assert!(asked.elapsed() < Duration::from_secs(2), "stopped in {:?}", asked.elapsed());
+    assert_eq!(end["rows_done"], 0, "{end}");
     assert_eq!(
         db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'big' OR tablename LIKE '_sheetport_staging%'")
             .await,
@@ -267,9 +152,8 @@ async fn a_stopping_instance_hands_its_running_import_back_to_the_queue() {
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
     // SIGTERM: a graceful stop, as a deploy or a scale-down does it.
-    let term = Command::new("kill").args(["-TERM", &a.child.id().to_string()]).status().expect("kill");
-    assert!(term.success());
-    let code = a.child.wait().expect("wait");
+    a.signal("TERM");
+    let code = a.wait_exit(Duration::from_secs(30));
     assert!(code.success(), "a clean exit: {code:?}");
     let back = db
         .scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'queued' AND attempts = 0"))
@@ -332,14 +216,14 @@ async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complet
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
     // Freeze A (a long GC-like pause, a hung VM): B declares it dead and runs the import itself.
-    let pid = a.child.id().to_string();
-    assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    a.signal("STOP");
     let b = Instance::start(&db, dir.path(), HEARTBEAT);
     let end = wait_final(&client, &b, &id, Duration::from_secs(120)).await;
-    // A wakes up: its next checkpoint finds the job is no longer its own, and it stops.
-    assert!(Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    // A wakes up: its next checkpoint (or its final statement) finds the job no longer its own,
+    // and it stops, rolling back what it had loaded.
+    a.signal("CONT");
     assert_eq!(end["status"], "succeeded", "{end}");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    a.log.wait_for("import taken over by another server", Duration::from_secs(60));
     assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64, "exactly one run's rows");
     assert_eq!(
         db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'succeeded' AND attempts = 2"))
@@ -348,4 +232,31 @@ async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complet
     );
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%'").await, 0);
     assert_eq!(status(&client, &a, &id).await["status"], "succeeded", "A reports the real outcome too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_streaming_an_import_another_one_runs_stops_at_once_on_sigterm() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let client = reqwest::Client::new();
+    let a = Instance::start(&db, dir.path(), 15.0);
+    let big = long_csv(dir.path());
+    let id = upload(&client, &a, &big, "big").await;
+    wait_loading(&client, &a, &id).await;
+    // B joins only now, so the job is certainly A's; B serves its stream from the row (a mirror).
+    let mut b = Instance::start(&db, dir.path(), 15.0);
+    let resp = client.get(b.url(&format!("/api/imports/{id}/events"))).send().await.expect("events");
+    let stream = tokio::spawn(read_events(resp, Duration::from_secs(60)));
+
+    b.signal("TERM");
+    // Without the stream ending at shutdown, B waited for the import to finish on A (or forever).
+    let code = b.wait_exit(Duration::from_secs(30));
+    assert!(code.success(), "a clean exit: {code:?}");
+    b.log.wait_for("sheetport stopped", Duration::from_secs(10));
+    assert!(!b.log.has("connections still open"), "the stream kept the server waiting");
+    let events = stream.await.expect("the stream ended");
+    assert!(!events.is_empty() && events.iter().all(|e| e.event == "progress"), "{events:?}");
+    // A carries on undisturbed.
+    let end = wait_final(&client, &a, &id, Duration::from_secs(300)).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
 }

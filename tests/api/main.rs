@@ -1,10 +1,13 @@
 //! Integration tests: real servers on port 0, real SQLite files (or PostgreSQL databases with
 //! `SHEETPORT_TEST_DB=postgres`), real uploads and SSE streams, real `sheetport serve` processes.
 
+mod cli;
 #[path = "../../bench/dataset.rs"]
 mod dataset;
 mod helpers;
 mod imports;
 mod instances;
+mod lifecycle;
+mod process;
 mod rejects;
 mod uploads;

@@ -6,7 +6,7 @@
 use crate::api::cancel_import;
 use crate::app::browser;
 use crate::format;
-use crate::model::{ImportStatus, Phase, Progress};
+use crate::model::{ImportId, ImportStatus, Phase, Progress};
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ struct Seen {
 #[component]
 pub fn ImportProgress(
     /// The import to show.
-    id: String,
+    id: ImportId,
     /// The state to render before the first event (from SSR, or `None` right after starting).
     #[prop(optional)]
     initial: Option<Progress>,
@@ -73,10 +73,10 @@ pub fn ImportProgress(
         let table_href = format!("/tables/{}", p.table);
         let columns = p.columns.clone();
         view! {
-            <section class="card progress-card" data-status=status.as_str() aria-live="polite">
+            <section class="card progress-card" data-status=status.to_string() aria-live="polite">
                 <header class="progress-head">
                     <h2 class="file-name">{p.file_name.clone()}</h2>
-                    <span class=format!("badge badge-{}", status.as_str())>{status_label(status)}</span>
+                    <span class=format!("badge badge-{}", status.to_string())>{status_label(status)}</span>
                 </header>
                 <p class="phase">{phase_label(&p)}</p>
                 <progress
@@ -99,7 +99,7 @@ pub fn ImportProgress(
                             {columns.into_iter().map(|c| {
                                 let renamed = c.label.to_lowercase() != c.name.replace('_', " ");
                                 view! {
-                                <li><code>{c.name}</code>" "<span class="type">{c.ty.as_str()}</span>
+                                <li><code>{c.name}</code>" "<span class="type">{c.ty.to_string()}</span>
                                     {renamed.then(|| view! { <span class="label">" from “"{c.label}"”"</span> })}
                                 </li>
                             }}).collect_view()}

@@ -7,7 +7,7 @@ use super::SheetPreview;
 use crate::api::{inspect_upload, start_import};
 use crate::app::browser::{self, PickedFile};
 use crate::format;
-use crate::model::Inspection;
+use crate::model::{ImportId, ImportMode, Inspection, UploadId};
 use leptos::prelude::*;
 
 #[derive(Clone, PartialEq)]
@@ -37,19 +37,19 @@ impl Stage {
 #[component]
 pub fn UploadForm(
     /// Called with the new import's id once it is queued.
-    on_started: Callback<String>,
+    on_started: Callback<ImportId>,
 ) -> impl IntoView {
     let stage = RwSignal::new(Stage::Idle);
     let table = RwSignal::new(String::new());
-    let mode = RwSignal::new(String::from("create"));
+    let mode = RwSignal::new(ImportMode::Create);
     let dragging = RwSignal::new(false);
 
-    let inspect = move |upload_id: String, name: String, sheet: Option<String>| {
+    let inspect = move |upload_id: UploadId, name: String, sheet: Option<String>| {
         stage.set(Stage::Inspecting { name });
         leptos::task::spawn_local(async move {
             stage.set(match inspect_upload(upload_id, sheet).await {
                 Ok(found) => Stage::Ready(Box::new(found)),
-                Err(e) => Stage::Failed(server_message(&e.to_string())),
+                Err(e) => Stage::Failed(e.to_string()),
             });
         });
     };
@@ -82,9 +82,9 @@ pub fn UploadForm(
                 Ok(id) => {
                     stage.set(Stage::Idle);
                     table.set(String::new());
-                    on_started.run(id.0);
+                    on_started.run(id);
                 }
-                Err(e) => stage.set(Stage::Failed(server_message(&e.to_string()))),
+                Err(e) => stage.set(Stage::Failed(e.to_string())),
             }
         });
     };
@@ -139,8 +139,8 @@ pub fn UploadForm(
 fn ImportOptions(
     found: Inspection,
     table: RwSignal<String>,
-    mode: RwSignal<String>,
-    on_sheet: impl Fn(String, String, Option<String>) + Copy + 'static,
+    mode: RwSignal<ImportMode>,
+    on_sheet: impl Fn(UploadId, String, Option<String>) + Copy + 'static,
     on_start: impl Fn(Inspection) + Copy + 'static,
 ) -> impl IntoView {
     let (upload_id, name) = (found.upload.upload_id.clone(), found.upload.file_name.clone());
@@ -171,10 +171,13 @@ fn ImportOptions(
                 </p>
                 <p class="field">
                     <label for="mode">"If the table exists"</label>
-                    <select id="mode" on:change=move |ev| mode.set(event_target_value(&ev)) prop:value=move || mode.get()>
-                        <option value="create">"Stop: never touch an existing table"</option>
-                        <option value="append">"Append the rows to it"</option>
-                        <option value="replace">"Replace it"</option>
+                    <select id="mode" prop:value=move || mode.get().to_string()
+                        on:change=move |ev| if let Ok(m) = event_target_value(&ev).parse() { mode.set(m) }>
+                        {[
+                            (ImportMode::Create, "Stop: never touch an existing table"),
+                            (ImportMode::Append, "Append the rows to it"),
+                            (ImportMode::Replace, "Replace it"),
+                        ].into_iter().map(|(m, words)| view! { <option value=m.to_string()>{words}</option> }).collect_view()}
                     </select>
                 </p>
             </div>
@@ -184,9 +187,4 @@ fn ImportOptions(
             </p>
         </div>
     }
-}
-
-/// Server function errors arrive as "error running server function: ..."; keep the sentence.
-fn server_message(raw: &str) -> String {
-    raw.strip_prefix("error running server function: ").unwrap_or(raw).to_owned()
 }

@@ -1,11 +1,12 @@
 //! `/`: upload a spreadsheet and watch its import, right here.
 
 use crate::app::components::{ImportProgress, UploadForm};
+use crate::model::ImportId;
 use leptos::prelude::*;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let current = RwSignal::new(None::<String>);
+    let current = RwSignal::new(None::<ImportId>);
     view! {
         <section class="intro">
             <h1>"Import a spreadsheet"</h1>

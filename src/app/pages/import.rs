@@ -3,21 +3,28 @@
 
 use crate::api::get_import;
 use crate::app::components::ImportProgress;
+use crate::model::ImportId;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn ImportPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let state = Resource::new(id, get_import);
+    // A path that cannot be an import id is "no such import" without asking the server.
+    let id = move || params.read().get("id").and_then(|id| ImportId::parse(&id));
+    let state = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_import(id).await,
+            None => Ok(None),
+        }
+    });
     view! {
         <p class="back"><a href="/imports">"← All imports"</a></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match state.await {
                     Ok(Some(p)) => {
-                        let id = p.id.0.clone();
+                        let id = p.id.clone();
                         view! { <ImportProgress id=id initial=p /> }.into_any()
                     }
                     Ok(None) => view! { <section class="card"><h1>"No such import"</h1><p><a href="/">"Upload a spreadsheet"</a></p></section> }.into_any(),

@@ -57,10 +57,10 @@ fn ImportsTable(list: Vec<Progress>) -> impl IntoView {
                         let href = format!("/imports/{}", p.id);
                         let percent = p.fraction().filter(|_| !p.status.is_final()).map(|f| format!(" {}", format::percent(f))).unwrap_or_default();
                         view! {
-                            <tr data-status=p.status.as_str()>
+                            <tr data-status=p.status.to_string()>
                                 <td><a href=href>{p.file_name.clone()}</a></td>
                                 <td><code>{p.table.clone()}</code></td>
-                                <td><span class=format!("badge badge-{}", p.status.as_str())>{p.status.as_str()}</span>{percent}</td>
+                                <td><span class=format!("badge badge-{}", p.status.to_string())>{p.status.to_string()}</span>{percent}</td>
                                 <td class="num">{format::count(p.rows_done)}</td>
                                 <td class="num">{format::duration_ms(p.elapsed_ms)}</td>
                             </tr>

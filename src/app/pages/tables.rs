@@ -74,7 +74,7 @@ fn RowsView(name: String, rows: RowsPage) -> impl IntoView {
                 <thead>
                     <tr>
                         <th class="num">"#"</th>
-                        {columns.iter().map(|c| view! { <th title=c.label.clone()>{c.name.clone()}<span class="type">{c.ty.as_str()}</span></th> }).collect_view()}
+                        {columns.iter().map(|c| view! { <th title=c.label.clone()>{c.name.clone()}<span class="type">{c.ty.to_string()}</span></th> }).collect_view()}
                     </tr>
                 </thead>
                 <tbody>

@@ -9,7 +9,7 @@
 //! the encoded chunks to the server while the writer encodes the next ones. They talk over a
 //! bounded channel, so at most a few chunks are in flight.
 
-use super::{FinalStatement, Kind, LOST, sql_type};
+use super::{FinalStatement, Kind, sql_type};
 use crate::import::ImportError;
 use crate::import::dates::DAY_MS;
 use crate::import::infer::{fits, join};
@@ -358,7 +358,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<()
             };
         }
         if q.execute(&mut *conn).await?.rows_affected() != 1 {
-            return Err(ImportError::Conflict(LOST.into()));
+            return Err(ImportError::TakenOver);
         }
     }
     Ok(())

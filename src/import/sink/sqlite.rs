@@ -2,7 +2,7 @@
 //! statement reused for every row is an order of magnitude faster than sqlx's per-statement path
 //! for a bulk load, and the load runs on a blocking thread anyway.
 
-use super::{FinalStatement, Kind, LOST, STAGING_PREFIX, sql_type};
+use super::{FinalStatement, Kind, STAGING_PREFIX, sql_type};
 use crate::import::ImportError;
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
@@ -209,7 +209,7 @@ impl SqliteSink {
                 }
             }
             if stmt.raw_execute()? != 1 {
-                return Err(ImportError::Conflict(LOST.into()));
+                return Err(ImportError::TakenOver);
             }
         }
         tx.commit()?;

@@ -53,7 +53,9 @@ pub fn stream(path: &Path, format: Format, visitor: &mut dyn RowVisitor) -> Resu
                 parse_text(&text)
             });
         }
-        visitor.row(&mut cells)?;
+        if visitor.row(&mut cells)?.is_break() {
+            return Ok(());
+        }
         cells.clear();
         rows += 1;
         if rows % ESTIMATE_EVERY == 0 {

@@ -1,7 +1,7 @@
 //! Binary Excel workbooks through calamine: xlsb with its streaming cell reader, legacy xls through
 //! its range reader (the format itself caps a sheet at 65,536 × 256 cells).
 
-use super::{RowAssembler, RowVisitor, choose_sheet};
+use super::{Flow, RowAssembler, RowVisitor, choose_sheet};
 use crate::import::ImportError;
 use crate::import::dates;
 use crate::import::detect::Format;
@@ -45,9 +45,12 @@ fn stream_xlsb(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -
         if let DataRef::Error(_) = cell.get_value() {
             visitor.error_cell();
         }
-        rows.push(r, c, from_calamine(cell.get_value()), visitor)?;
+        if rows.push(r, c, from_calamine(cell.get_value()), visitor)?.is_break() {
+            return Ok(name);
+        }
     }
-    rows.flush(visitor)?;
+    // The last row; whatever the visitor answers, the sheet ends here.
+    let _: Flow = rows.flush(visitor)?;
     Ok(name)
 }
 
@@ -73,10 +76,12 @@ pub fn stream(
                     if let Data::Error(_) = data {
                         visitor.error_cell();
                     }
-                    rows.push(r0 + r as u32, c0 + c as u32, from_data(data), visitor)?;
+                    if rows.push(r0 + r as u32, c0 + c as u32, from_data(data), visitor)?.is_break() {
+                        return Ok(name);
+                    }
                 }
             }
-            rows.flush(visitor)?;
+            let _: Flow = rows.flush(visitor)?;
             Ok(name)
         }
         _ => stream_xlsb(path, sheet, visitor),

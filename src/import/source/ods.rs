@@ -5,7 +5,7 @@
 //! LibreOffice writes to the sheet's edge.
 
 use super::xml::{Chunks, Tag, attrs, broken, decode_xml, next_tag};
-use super::{RowVisitor, choose_sheet};
+use super::{Flow, RowVisitor, choose_sheet};
 use crate::import::ImportError;
 use crate::import::dates::{self, DAY_MS};
 use crate::import::value::{Value, parse_text};
@@ -155,7 +155,7 @@ struct Table {
 
 impl Table {
     /// Handles one tag inside the table (and the text after it, moving `at` past that text);
-    /// true once the table ends.
+    /// true once the table ends or the visitor has read enough.
     fn tag(
         &mut self,
         tag: &Tag<'_>,
@@ -171,7 +171,11 @@ impl Table {
                 // A self-closing row has no cells and no end tag: a blank row, skipped.
                 self.row_repeat = repeat(tag, b"number-rows-repeated");
             }
-            b"table-row" => self.end_row(visitor)?,
+            b"table-row" => {
+                if self.end_row(visitor)?.is_break() {
+                    return Ok(true);
+                }
+            }
             b"table-cell" | b"covered-table-cell" if !tag.closing => {
                 let c = start_cell(tag)?;
                 if tag.empty {
@@ -227,18 +231,20 @@ impl Table {
         }
     }
 
-    fn end_row(&mut self, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+    fn end_row(&mut self, visitor: &mut dyn RowVisitor) -> Result<Flow, ImportError> {
         if self.row.iter().all(|v| matches!(v, Value::Null)) {
-            return Ok(());
+            return Ok(Flow::Continue(()));
         }
         for i in 0..self.row_repeat.min(MAX_REPEAT) {
             // The last (usually only) copy takes the row itself.
             let mut cells =
                 if i + 1 == self.row_repeat.min(MAX_REPEAT) { std::mem::take(&mut self.row) } else { self.row.clone() };
-            visitor.row(&mut cells)?;
             self.emitted += 1;
+            if visitor.row(&mut cells)?.is_break() {
+                return Ok(Flow::Break(()));
+            }
         }
-        Ok(())
+        Ok(Flow::Continue(()))
     }
 }
 
@@ -340,9 +346,9 @@ mod tests {
 
     impl RowVisitor for Collect {
         fn total(&mut self, _rows: u64, _estimated: bool) {}
-        fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError> {
+        fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
             self.rows.push(std::mem::take(cells));
-            Ok(())
+            Ok(Flow::Continue(()))
         }
         fn sheet(&mut self, name: &str) {
             self.sheet = Some(name.to_owned());

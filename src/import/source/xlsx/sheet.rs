@@ -6,7 +6,7 @@ use super::parts::SharedStrings;
 use crate::import::ImportError;
 use crate::import::dates::from_serial;
 use crate::import::source::xml::{Chunks, attr, attrs, broken, decode, next_tag, number};
-use crate::import::source::{RowAssembler, RowVisitor};
+use crate::import::source::{Flow, RowAssembler, RowVisitor};
 use crate::import::value::{Value, parse_text};
 use memchr::memchr;
 use std::io::Read;
@@ -43,7 +43,8 @@ struct Scanner<'a> {
 }
 
 impl Scanner<'_> {
-    /// Reads a chunk of whole elements; true once `</sheetData>` was reached.
+    /// Reads a chunk of whole elements; true once `</sheetData>` was reached or the visitor has
+    /// read enough.
     fn chunk(&mut self, xml: &[u8], visitor: &mut dyn RowVisitor) -> Result<bool, ImportError> {
         let mut at = 0;
         while let Some((tag, next)) = next_tag(xml, at)? {
@@ -82,10 +83,13 @@ impl Scanner<'_> {
                     }
                     let (value, next) = cell(xml, at, kind, style, self.ctx, &mut self.text, visitor)?;
                     at = next;
-                    rows.push(self.row, col, value, visitor)?;
+                    if rows.push(self.row, col, value, visitor)?.is_break() {
+                        return Ok(true);
+                    }
                 }
                 b"sheetData" if tag.closing => {
-                    rows.flush(visitor)?;
+                    // The last row; whatever the visitor answers, the sheet ends here.
+                    let _: Flow = rows.flush(visitor)?;
                     return Ok(true);
                 }
                 _ => {}
@@ -256,9 +260,9 @@ mod tests {
         fn total(&mut self, rows: u64, _estimated: bool) {
             self.total = Some(rows);
         }
-        fn row(&mut self, cells: &mut Vec<Value>) -> Result<(), ImportError> {
+        fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
             self.rows.push(std::mem::take(cells));
-            Ok(())
+            Ok(Flow::Continue(()))
         }
         fn error_cell(&mut self) {
             self.errors += 1;

@@ -1,19 +1,17 @@
-//! `GET /api/imports/{id}/events`: the progress of one import as Server-Sent Events. The current
+//! The progress of one import as Server-Sent Events (`GET /api/imports/{id}/events`). The current
 //! state goes out at once, then `progress` events at most ten times a second while the job's
 //! `watch` value changes, then exactly one final `done` / `failed` / `cancelled` event as soon as
 //! the job ends, and the stream ends. A client connecting after the end gets the final event at once.
 
-use super::import_id;
 use crate::db::now_ms;
-use crate::error::AppError;
 use crate::model::Progress;
-use crate::state::AppState;
-use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::StreamExt;
 use futures::stream::{self, Stream};
 use std::convert::Infallible;
+use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -23,26 +21,19 @@ const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// Comment lines that keep proxies from closing a quiet stream (queued, or a long final swap).
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
-pub async fn import_events(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, AppError> {
-    let id = import_id(&id)?;
-    let (first, live) = match state.jobs.watch(&id).await? {
-        Some(mut rx) => {
-            let first = rx.borrow_and_update().clone().at(now_ms());
-            (first, Some(rx))
-        }
-        None => {
-            let p =
-                state.jobs.status(&id).await?.ok_or_else(|| AppError::NotFound(format!("no import with id {id}")))?;
-            (p, None)
-        }
-    };
-    let sse = Sse::new(progress_stream(first, live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+/// The SSE stream of one import, starting from `first` and following `live` while the job lives;
+/// it also ends when `stopping` resolves (the server shuts down: the browser reconnects, to
+/// another instance or after the restart, and picks up where the job is).
+pub fn events(
+    first: Progress,
+    live: Option<watch::Receiver<Progress>>,
+    stopping: impl Future<Output = ()> + Send + 'static,
+) -> impl IntoResponse {
+    let stream = progress_stream(first, live).take_until(stopping);
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     // `X-Accel-Buffering: no` tells nginx not to hold events back; axum's Sse sets no-cache too,
     // but saying it here keeps the contract visible in one place.
-    Ok(([(header::CACHE_CONTROL, "no-cache"), (header::HeaderName::from_static("x-accel-buffering"), "no")], sse))
+    ([(header::CACHE_CONTROL, "no-cache"), (header::HeaderName::from_static("x-accel-buffering"), "no")], sse)
 }
 
 enum StreamState {

@@ -1,0 +1,235 @@
+//! The queue protocol on the `imports` table: workers claim queued jobs (`FOR UPDATE SKIP LOCKED`
+//! on PostgreSQL, so instances never take the same row), write checkpoints that double as their
+//! heartbeat, and end their jobs only while they still hold them; other instances re-queue the
+//! jobs of workers that went silent. Every statement that ends or moves a job names the worker
+//! that must hold it, so a worker that lost its job can no longer change it.
+
+use super::imports::{ImportRecord, RECORD_COLUMNS, columns_to_json};
+use super::{Db, Pool, on_pool};
+use crate::import::sink::FinalStatement;
+use crate::import::value::Value;
+use crate::model::{ColumnInfo, ImportId, Progress};
+
+/// Claims the oldest queued job for `worker`: it becomes `running` and its attempt counts. On
+/// PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side without ever taking the
+/// same row; SQLite runs one writer at a time, so the same statement is exclusive there too.
+/// With `only`, claims that job and no other (the CLI runs exactly what it submitted).
+pub async fn claim(
+    db: &Db,
+    worker: &str,
+    now: i64,
+    only: Option<&ImportId>,
+) -> Result<Option<ImportRecord>, sqlx::Error> {
+    let (order, lock) = match db.pool() {
+        Pool::Sqlite(_) => ("rowid", ""),
+        Pool::Postgres(_) => ("seq", "FOR UPDATE SKIP LOCKED"),
+    };
+    let which = if only.is_some() { "AND id = $3" } else { "" };
+    let beat = db_clock(db);
+    let sql = format!(
+        "UPDATE imports SET status = 'running', phase = 'inspecting', worker = $1, heartbeat_at = {beat}, \
+         started_at = $2, attempts = attempts + 1, rows_done = 0, rows_parsed = 0 \
+         WHERE id = (SELECT id FROM imports WHERE status = 'queued' {which} ORDER BY created_at, {order} LIMIT 1 {lock}) \
+         RETURNING {RECORD_COLUMNS}"
+    );
+    on_pool!(db, p => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(worker).bind(now);
+        if let Some(id) = only {
+            q = q.bind(id);
+        }
+        q.fetch_optional(p).await
+    })
+}
+
+/// What a checkpoint learned: whether the job is still this worker's, and whether a person asked
+/// (on any instance) for it to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    Owned {
+        cancel_requested: bool,
+    },
+    /// The job is no longer running under this worker (another instance declared it dead).
+    Lost,
+}
+
+/// Records a running job's numbers and that its worker is alive.
+pub async fn checkpoint(db: &Db, p: &Progress, worker: &str) -> Result<Checkpoint, sqlx::Error> {
+    let sql = format!(
+        "UPDATE imports SET phase = $1, rows_parsed = $2, rows_done = $3, rows_total = $4, rows_total_estimated = $5, \
+         error_cells = $6, columns = $7, sheet = COALESCE($8, sheet), heartbeat_at = {} \
+         WHERE id = $9 AND worker = $10 AND status = 'running' RETURNING cancel_requested",
+        db_clock(db)
+    );
+    let row: Option<(bool,)> = on_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(p.phase)
+        .bind(p.rows_parsed as i64)
+        .bind(p.rows_done as i64)
+        .bind(p.rows_total.map(|n| n as i64))
+        .bind(p.rows_total_estimated)
+        .bind(p.error_cells as i64)
+        .bind(columns_to_json(&p.columns))
+        .bind(&p.sheet)
+        .bind(&p.id)
+        .bind(worker)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(match row {
+        Some((cancel_requested,)) => Checkpoint::Owned { cancel_requested },
+        None => Checkpoint::Lost,
+    })
+}
+
+/// Records a job that ended without a table: failed (with the reason) or cancelled. Only while
+/// `worker` still holds it: a job another instance took over is that instance's to record.
+pub async fn mark_ended(db: &Db, p: &Progress, worker: &str, finished_at: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE imports SET status = $1, phase = 'finished', error = $2, rows_done = 0, rows_total = $3, \
+         error_cells = $4, columns = $5, sheet = COALESCE($6, sheet), finished_at = $7, elapsed_ms = $8 \
+         WHERE id = $9 AND worker = $10 AND status = 'running'",
+    )
+    .bind(p.status)
+    .bind(&p.error)
+    .bind(p.rows_total.map(|n| n as i64))
+    .bind(p.error_cells as i64)
+    .bind(columns_to_json(&p.columns))
+    .bind(&p.sheet)
+    .bind(finished_at)
+    .bind(p.elapsed_ms as i64)
+    .bind(&p.id)
+    .bind(worker)
+    .execute(pool)
+    .await
+    .map(drop))
+}
+
+/// How a successful import is recorded. The bulk loader writes it inside the transaction that
+/// puts the table in place, so the table and this row always agree.
+#[derive(Debug, Clone)]
+pub struct Succeeded {
+    pub id: ImportId,
+    /// The worker that must still hold the job, or the whole import rolls back.
+    pub worker: String,
+    pub rows: u64,
+    pub error_cells: u64,
+    pub columns: Vec<ColumnInfo>,
+    pub sheet: Option<String>,
+    pub finished_at: i64,
+    pub elapsed_ms: i64,
+}
+
+impl Succeeded {
+    /// From the job's last progress and what the loader ended with.
+    pub fn new(p: &Progress, worker: &str, columns: &[ColumnInfo], rows: u64, finished_at: i64) -> Self {
+        Self {
+            id: p.id.clone(),
+            worker: worker.to_owned(),
+            rows,
+            error_cells: p.error_cells,
+            columns: columns.to_vec(),
+            sheet: p.sheet.clone(),
+            finished_at,
+            elapsed_ms: p.started_at.map_or(0, |s| finished_at - s),
+        }
+    }
+
+    /// The update, for the loader to run in its final transaction on either database.
+    pub fn statement(&self) -> FinalStatement {
+        let text = |s: &str| Value::Text(s.to_owned());
+        FinalStatement {
+            sql: "UPDATE imports SET status = 'succeeded', phase = 'finished', error = NULL, rows_done = $1, \
+                  rows_total = $1, error_cells = $2, columns = $3, sheet = $4, finished_at = $5, elapsed_ms = $6 \
+                  WHERE id = $7 AND worker = $8 AND status = 'running'",
+            params: vec![
+                Value::Int(self.rows as i64),
+                Value::Int(self.error_cells as i64),
+                text(&columns_to_json(&self.columns)),
+                self.sheet.as_deref().map_or(Value::Null, text),
+                Value::Int(self.finished_at),
+                Value::Int(self.elapsed_ms),
+                text(self.id.as_str()),
+                text(&self.worker),
+            ],
+        }
+    }
+}
+
+/// Jobs whose worker has not said it is alive for `timeout_ms`: re-queued to run again from the
+/// start, or failed once they have been claimed `max_attempts` times (a file that kills its
+/// worker must not kill every instance in turn). Returns the ids that changed. Heartbeats are
+/// stamped and judged by the database's clock, so instances' clocks need not agree.
+pub async fn reap(db: &Db, timeout_ms: i64, max_attempts: i64, now: i64) -> Result<Vec<ImportId>, sqlx::Error> {
+    let stale = format!("status = 'running' AND heartbeat_at < {} - $1", db_clock(db));
+    let failed = format!(
+        "UPDATE imports SET status = 'failed', phase = 'finished', rows_done = 0, finished_at = $3, \
+         error = 'the server running this import stopped every time it tried; it was not imported' \
+         WHERE {stale} AND attempts >= $2 RETURNING id"
+    );
+    let mut ids: Vec<ImportId> = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(failed))
+        .bind(timeout_ms)
+        .bind(max_attempts)
+        .bind(now)
+        .fetch_all(p)
+        .await)?;
+    let requeue = format!(
+        "UPDATE imports SET status = 'queued', phase = 'queued', worker = NULL, rows_done = 0, rows_parsed = 0, \
+         started_at = NULL WHERE {stale} RETURNING id"
+    );
+    let requeued: Vec<ImportId> =
+        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(requeue)).bind(timeout_ms).fetch_all(p).await)?;
+    ids.extend(requeued);
+    Ok(ids)
+}
+
+/// Puts a job this worker holds back in the queue (the server is shutting down).
+pub async fn release(db: &Db, id: &ImportId, worker: &str) -> Result<(), sqlx::Error> {
+    on_pool!(db, p => sqlx::query(
+        "UPDATE imports SET status = 'queued', phase = 'queued', worker = NULL, rows_done = 0, rows_parsed = 0, \
+         started_at = NULL, attempts = attempts - 1 WHERE id = $1 AND worker = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(worker)
+    .execute(p)
+    .await
+    .map(drop))
+}
+
+/// Every running job back to the queue: at the start of a process that is the database's only
+/// user (SQLite), whatever is `running` belongs to a process that is gone.
+pub async fn requeue_all_running(db: &Db) -> Result<u64, sqlx::Error> {
+    on_pool!(db, p => sqlx::query(
+        "UPDATE imports SET status = 'queued', phase = 'queued', worker = NULL, rows_done = 0, rows_parsed = 0, \
+         started_at = NULL WHERE status = 'running'",
+    )
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
+/// Cancels a job no worker has claimed yet; false when it is not (or no longer) queued.
+pub async fn cancel_queued(db: &Db, id: &ImportId, now: i64) -> Result<bool, sqlx::Error> {
+    on_pool!(db, p => sqlx::query(
+        "UPDATE imports SET status = 'cancelled', phase = 'finished', finished_at = $2 WHERE id = $1 AND status = 'queued'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected() == 1))
+}
+
+/// Asks whichever worker runs the job to stop; it sees the flag at its next checkpoint.
+pub async fn request_cancel(db: &Db, id: &ImportId) -> Result<bool, sqlx::Error> {
+    on_pool!(db, p => sqlx::query("UPDATE imports SET cancel_requested = TRUE WHERE id = $1 AND status = 'running'")
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected() == 1))
+}
+
+/// The database's own clock in Unix milliseconds, as SQL.
+fn db_clock(db: &Db) -> &'static str {
+    match db.pool() {
+        Pool::Sqlite(_) => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+        Pool::Postgres(_) => "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)",
+    }
+}

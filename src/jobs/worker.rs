@@ -1,0 +1,299 @@
+//! Running jobs on this instance: the claim loop (a server takes the oldest queued job whenever its
+//! import slot is free, woken by a `Queued` signal or a poll in case one was lost), one run per
+//! claimed job (the engine on a blocking thread, its progress into the hub's channel), and, on
+//! PostgreSQL, checkpoints into the job's row a few times a second, which double as the heartbeat
+//! other instances judge this one by and carry cancel requests made elsewhere. Success is recorded
+//! by the engine inside the transaction that swaps the table in, and only while this worker still
+//! holds the job.
+
+use super::bus::Signal;
+use super::shared::Shared;
+use crate::db::imports::ImportRecord;
+use crate::db::queue::{self, Checkpoint, Succeeded};
+use crate::db::{self, Pool};
+use crate::import::sink::STAGING_PREFIX;
+use crate::import::{self, ImportError, ImportSpec, Outcome};
+use crate::model::{ImportId, ImportStatus, Phase, Progress};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+/// How often an idle server looks at the queue without being told to.
+const POLL: Duration = Duration::from_secs(1);
+/// How often a running job's numbers go to its row (PostgreSQL) and out as a signal.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Starts claiming queued jobs (servers; the CLI runs only what it submits, see [`run_now`]).
+pub(super) fn start(shared: &Arc<Shared>) {
+    // It ends with the shutdown token; nothing waits for it (running jobs are tracked).
+    tokio::spawn(claim_loop(shared.clone()));
+}
+
+/// Claims the job `id` (just submitted by this process) and runs it.
+pub(super) async fn run_now(shared: &Arc<Shared>, id: &ImportId) -> Result<(), sqlx::Error> {
+    let Some(permit) = shared.slot().await else { return Ok(()) };
+    if let Some(record) = queue::claim(&shared.db, &shared.worker, db::now_ms(), Some(id)).await? {
+        shared.spawn(run(shared.clone(), record, permit));
+    }
+    Ok(())
+}
+
+async fn claim_loop(shared: Arc<Shared>) {
+    let mut signals = shared.bus.subscribe();
+    loop {
+        // Take the slot first, so a claimed job never waits on this instance.
+        let Some(permit) = shared.slot().await else { return };
+        match queue::claim(&shared.db, &shared.worker, db::now_ms(), None).await {
+            Ok(Some(record)) => {
+                tracing::info!(id = %record.id, table = %record.table, worker = %shared.worker, "claimed an import");
+                shared.spawn(run(shared.clone(), record, permit));
+                continue;
+            }
+            Ok(None) => drop(permit),
+            Err(e) => {
+                drop(permit);
+                tracing::warn!(error = %e, "could not look at the import queue");
+            }
+        }
+        tokio::select! {
+            () = shared.shutdown.cancelled() => return,
+            () = queued(&mut signals) => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Resolves at the next `Queued` signal (or when signals were lost, which may have been one).
+async fn queued(signals: &mut broadcast::Receiver<Signal>) {
+    loop {
+        match signals.recv().await {
+            Ok(Signal::Queued) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Ok(Signal::Progress(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
+}
+
+/// How a run ended, which decides what is recorded, where, and who is told.
+enum Ending {
+    /// The table is in place; the loader recorded the success in the same transaction.
+    Succeeded(Outcome),
+    /// A person asked it to stop; nothing was written.
+    Cancelled,
+    /// It failed, for the reason given; nothing was written.
+    Failed(ImportError),
+    /// Shutdown stopped it: it goes back to the queue, for another instance or the next start.
+    Interrupted,
+    /// Another instance declared this one dead and runs the job now; it is theirs to record.
+    TakenOver,
+}
+
+impl Ending {
+    fn of(result: Result<Outcome, ImportError>, lost: bool, shutting_down: bool) -> Self {
+        match result {
+            Ok(outcome) => Ending::Succeeded(outcome),
+            // A success proves this worker still held the job (the final statement checked it in
+            // the same transaction), so a checkpoint that found the row no longer `running` only
+            // raced that commit. A run that did not succeed was taken over when its final
+            // statement or a checkpoint found the row another worker's.
+            Err(ImportError::TakenOver) => Ending::TakenOver,
+            Err(_) if lost => Ending::TakenOver,
+            Err(ImportError::Cancelled) if shutting_down => Ending::Interrupted,
+            Err(ImportError::Cancelled) => Ending::Cancelled,
+            Err(e) => Ending::Failed(e),
+        }
+    }
+}
+
+/// Runs one claimed job to its end, holding this instance's import slot.
+async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePermit) {
+    let id = record.id.clone();
+    let cancel = shared.shutdown.child_token();
+    // Fired by a checkpoint that found the job taken over by another instance.
+    let lost = CancellationToken::new();
+    let tx = shared.hub.run_here(first_state(&record, db::now_ms()), cancel.clone());
+    shared.bus.publish(Signal::Progress(id.clone())).await;
+
+    let stop_checkpoints = CancellationToken::new();
+    let checkpoints = matches!(shared.db.pool(), Pool::Postgres(_)).then(|| {
+        let (shared, rx, cancel, lost, stop) =
+            (shared.clone(), tx.subscribe(), cancel.clone(), lost.clone(), stop_checkpoints.clone());
+        tokio::spawn(async move { checkpoint_loop(&shared, rx, &cancel, &lost, &stop).await })
+    });
+    let result = execute(&shared, &record, &tx, &cancel).await;
+    let ending = Ending::of(result, lost.is_cancelled(), shared.shutdown.is_cancelled());
+    let finished_at = db::now_ms();
+    // Watchers here see a real end at once: a success is already in the row (the loader wrote it
+    // in its final transaction), so this instance must not say "running" a moment longer.
+    end_state(&tx, &ending, finished_at);
+    stop_checkpoints.cancel();
+    if let Some(task) = checkpoints {
+        let _ = task.await;
+    }
+
+    match ending {
+        Ending::TakenOver => {
+            // Its watchers here follow the other instance's run through the row (the mirror).
+            tracing::warn!(%id, "import taken over by another server; stopped here");
+            shared.hub.finished(&id);
+            return;
+        }
+        Ending::Interrupted => {
+            tracing::info!(%id, "import interrupted by shutdown; it goes back to the queue");
+            if let Err(e) = queue::release(&shared.db, &id, &shared.worker).await {
+                tracing::error!(%id, error = %e, "could not put an interrupted import back in the queue");
+            }
+            shared.bus.publish(Signal::Queued).await;
+            shared.hub.finished(&id);
+            return;
+        }
+        Ending::Succeeded(outcome) => {
+            let t = outcome.timings;
+            tracing::info!(
+                %id,
+                rows = outcome.rows,
+                parse_cpu_ms = t.parse_cpu.as_millis() as u64,
+                write_cpu_ms = t.write_cpu.as_millis() as u64,
+                finalize_ms = t.finalize.as_millis() as u64,
+                parser_blocked_ms = t.parse_blocked.as_millis() as u64,
+                writer_starved_ms = t.write_starved.as_millis() as u64,
+                "import succeeded"
+            );
+        }
+        Ending::Cancelled | Ending::Failed(_) => {
+            if let Ending::Failed(e) = &ending {
+                // The detail (database text, a panic's message) is for the log; the person
+                // reads the sentence `end_state` put into the job's state.
+                tracing::warn!(%id, error = ?e, "import failed");
+            }
+            let snapshot = tx.borrow().clone();
+            if let Err(e) = queue::mark_ended(&shared.db, &snapshot, &shared.worker, finished_at).await {
+                tracing::error!(%id, error = %e, "could not record the end of an import");
+            }
+        }
+    }
+    shared.bus.publish(Signal::Progress(id.clone())).await;
+    shared.hub.finished(&id);
+}
+
+/// A job's state the moment a worker claims it.
+fn first_state(r: &ImportRecord, started_at: i64) -> Progress {
+    Progress {
+        id: r.id.clone(),
+        status: ImportStatus::Running,
+        phase: Phase::Inspecting,
+        file_name: r.file_name.clone(),
+        sheet: r.sheet.clone(),
+        table: r.table.clone(),
+        mode: r.mode,
+        bytes_total: r.bytes_total.map(|b| b as u64),
+        created_at: r.created_at,
+        started_at: Some(started_at),
+        ..Progress::default()
+    }
+}
+
+/// The job's final state, from how the run ended; an interrupted or taken-over run is not over.
+fn end_state(tx: &watch::Sender<Progress>, ending: &Ending, finished_at: i64) {
+    let (status, error) = match ending {
+        Ending::Succeeded(_) => (ImportStatus::Succeeded, None),
+        Ending::Cancelled => (ImportStatus::Cancelled, None),
+        Ending::Failed(e) => (ImportStatus::Failed, Some(e.to_string())),
+        Ending::Interrupted | Ending::TakenOver => return,
+    };
+    tx.send_modify(|p| {
+        p.status = status;
+        p.error = error;
+        p.phase = Phase::Finished;
+        p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
+        match ending {
+            Ending::Succeeded(outcome) => {
+                p.rows_done = outcome.rows;
+                p.rows_parsed = outcome.rows;
+                p.rows_total = Some(outcome.rows);
+                p.rows_total_estimated = false;
+                p.columns = outcome.columns.clone();
+            }
+            _ => p.rows_done = 0,
+        }
+    });
+}
+
+/// The engine, on a blocking thread, with this run's own staging table.
+async fn execute(
+    shared: &Shared,
+    record: &ImportRecord,
+    tx: &watch::Sender<Progress>,
+    cancel: &CancellationToken,
+) -> Result<Outcome, ImportError> {
+    let spec = ImportSpec {
+        path: PathBuf::from(&record.file_path),
+        format: record.format,
+        sheet: record.sheet.clone(),
+        dest: shared.db.destination().clone(),
+        table: record.table.clone(),
+        mode: record.mode,
+        // A name of this attempt's own: on PostgreSQL the staging table of an earlier attempt whose
+        // worker stalled may still exist in that worker's open transaction, and a second CREATE of
+        // the same name would wait for it.
+        staging: format!("{STAGING_PREFIX}{}_{}", record.id, &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        live_progress: true,
+    };
+    let (tx, cancel, worker) = (tx.clone(), cancel.clone(), shared.worker.clone());
+    let engine = tokio::task::spawn_blocking(move || {
+        import::run(&spec, &tx, &cancel, &|columns, rows| {
+            Some(Succeeded::new(&tx.borrow(), &worker, columns, rows, db::now_ms()).statement())
+        })
+    });
+    engine.await.unwrap_or_else(|e| {
+        let message = e.try_into_panic().map_or_else(|e| e.to_string(), |p| import::panic_message(p.as_ref()));
+        tracing::error!(id = %record.id, panic = %message, "the import's thread panicked");
+        Err(ImportError::Internal(message))
+    })
+}
+
+/// Writes the job's numbers to its row when they change (and at least a few times per heartbeat
+/// timeout, as the heartbeat), signals watchers elsewhere, and obeys what the row says back.
+async fn checkpoint_loop(
+    shared: &Shared,
+    mut rx: watch::Receiver<Progress>,
+    cancel: &CancellationToken,
+    lost: &CancellationToken,
+    stop: &CancellationToken,
+) {
+    let beat = (shared.options.heartbeat_timeout / 5).max(Duration::from_millis(100));
+    let mut last_write = Instant::now();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(CHECKPOINT_EVERY.min(beat)) => {}
+        }
+        let changed = rx.has_changed().unwrap_or(false);
+        if !changed && last_write.elapsed() < beat {
+            continue;
+        }
+        let p = rx.borrow_and_update().clone();
+        if p.status.is_final() {
+            return;
+        }
+        match queue::checkpoint(&shared.db, &p, &shared.worker).await {
+            Ok(Checkpoint::Owned { cancel_requested }) => {
+                last_write = Instant::now();
+                if cancel_requested {
+                    cancel.cancel();
+                }
+                if changed {
+                    shared.bus.publish(Signal::Progress(p.id.clone())).await;
+                }
+            }
+            Ok(Checkpoint::Lost) => {
+                lost.cancel();
+                cancel.cancel();
+                return;
+            }
+            Err(e) => tracing::warn!(id = %p.id, error = %e, "could not checkpoint an import"),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Reading an upload request (`multipart/form-data`): the `file` field streamed chunk by chunk
+//! into [`uploads::Incoming`], the text fields that may accompany it, each refused past
+//! [`MAX_FIELD`] bytes as soon as it gets there (never buffered whole first). Anything wrong, and
+//! nothing of the request is kept.
+
+use crate::db::uploads::UploadRecord;
+use crate::error::AppError;
+use crate::model::ImportMode;
+use crate::state::AppState;
+use crate::uploads::Incoming;
+use axum::extract::Multipart;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::http::{HeaderMap, StatusCode, header};
+
+/// Longest text field (table, sheet, mode).
+const MAX_FIELD: usize = 1024;
+/// Room for multipart boundaries and text fields on top of the file itself.
+const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+
+/// The text fields that may accompany the file (all optional).
+#[derive(Debug, Default)]
+pub struct Fields {
+    pub table: Option<String>,
+    pub sheet: Option<String>,
+    /// `create` when absent or blank.
+    pub mode: ImportMode,
+}
+
+/// The `mode` field's value.
+fn mode(text: &str) -> Result<ImportMode, AppError> {
+    match text.trim() {
+        "" => Ok(ImportMode::Create),
+        m => m
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|_| AppError::BadRequest(format!("mode {m:?} is not one of create, append, replace"))),
+    }
+}
+
+/// Stores the request's `file` and records it as an upload; returns it with the text fields.
+pub async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut multipart: Multipart,
+) -> Result<(UploadRecord, Fields), AppError> {
+    let limit = state.config.max_upload_bytes;
+    // A request that says up front it is too big is refused before a byte is stored; one that
+    // does not say (chunked) or says less is refused by `Incoming` once it has sent too much.
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit + MULTIPART_OVERHEAD) {
+        return Err(AppError::TooLarge(limit));
+    }
+    let mut fields = Fields::default();
+    let mut file: Option<(Incoming, String)> = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
+        match field.name().unwrap_or("") {
+            "file" if file.is_none() => {
+                let name = field.file_name().filter(|n| !n.is_empty()).unwrap_or("upload").to_owned();
+                let mut incoming = Incoming::create(&state.config).await?;
+                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+                    incoming.write(&chunk).await?;
+                }
+                file = Some((incoming, name));
+            }
+            "file" => return Err(AppError::BadRequest("send one file per request".into())),
+            "table" => fields.table = Some(text(field, limit).await?),
+            "sheet" => fields.sheet = Some(text(field, limit).await?),
+            "mode" => fields.mode = mode(&text(field, limit).await?)?,
+            _ => {} // unknown fields are ignored, as browsers may add their own
+        }
+    }
+    let Some((incoming, name)) = file else {
+        return Err(AppError::BadRequest(
+            "no file in the request: send it as multipart/form-data in a field named \"file\"".into(),
+        ));
+    };
+    Ok((incoming.finish(&state.db, name).await?, fields))
+}
+
+/// A text field, read only as far as [`MAX_FIELD`] bytes.
+async fn text(mut field: Field<'_>, limit: u64) -> Result<String, AppError> {
+    let name = field.name().unwrap_or("").to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+        if bytes.len() + chunk.len() > MAX_FIELD {
+            return Err(AppError::BadRequest(format!("the field {name:?} is longer than {MAX_FIELD} bytes")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| AppError::BadRequest(format!("the field {name:?} is not UTF-8 text")))
+}
+
+fn multipart_error(e: MultipartError, limit: u64) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge(limit)
+    } else {
+        AppError::BadRequest(format!("the upload could not be read: {}", e.body_text()))
+    }
+}

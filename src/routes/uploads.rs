@@ -1,0 +1,37 @@
+//! Stored files: `POST /api/uploads` (store a file and say what it is; importing it is a separate
+//! step, the page's first) and `GET /api/uploads/{id}?sheet=` (its sheets, header, column types
+//! and first rows).
+
+use super::multipart;
+use crate::error::AppError;
+use crate::model::{Inspection, UploadInfo};
+use crate::state::AppState;
+use crate::uploads;
+use axum::Json;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+/// `POST /api/uploads`: 201 with what was stored.
+pub async fn create_upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Multipart,
+) -> Result<(StatusCode, Json<UploadInfo>), AppError> {
+    let (upload, _) = multipart::receive(&state, &headers, body).await?;
+    Ok((StatusCode::CREATED, Json(upload.info())))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SheetQuery {
+    sheet: Option<String>,
+}
+
+/// `GET /api/uploads/{id}?sheet=`: a first look at a stored file.
+pub async fn inspect_upload(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SheetQuery>,
+) -> Result<Json<Inspection>, AppError> {
+    Ok(Json(uploads::inspect(&state.db, &id, q.sheet).await?))
+}

@@ -1,0 +1,99 @@
+//! `sheetport import FILE`, run as a person runs it: the summary line on stdout, the exit code
+//! (0 done, 1 failed, 2 a wrong command line, 130 cancelled with Ctrl-C), and the database left
+//! whole or as it was.
+
+use crate::dataset;
+use crate::helpers::TestDb;
+use crate::process::{long_csv, signal, wait_exit};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn sheetport() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetport"));
+    cmd.env("RUST_LOG", "warn").env("NO_COLOR", "1").env_remove("SHEETPORT_DATABASE_URL");
+    cmd
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = sheetport().args(args).output().expect("run sheetport");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8 output");
+    (status.code().expect("an exit code"), text(stdout), text(stderr))
+}
+
+#[test]
+fn a_good_file_is_imported_with_one_summary_line_and_exit_code_0() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("orders.csv");
+    dataset::write_csv(&file, 2_000).expect("csv");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let (code, out, err) = run(&["import", file.to_str().expect("path"), "--database", &url, "--table", "orders"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with("imported 2000 rows into table orders in "), "{out}");
+
+    // The same again with --mode create: the table is there, the import fails in words.
+    let (code, out, _) = run(&["import", file.to_str().expect("path"), "--database", &url, "--table", "orders"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("import failed: ") && out.contains("already exists"), "{out}");
+    // --mode append adds the rows; the mode is read case-insensitively.
+    let append = ["import", file.to_str().expect("path"), "--database", &url, "--table", "orders", "--mode", "Append"];
+    assert_eq!(run(&append).0, 0);
+    let conn = rusqlite::Connection::open(dir.path().join("cli.db")).expect("open");
+    let rows: i64 = conn.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).expect("count");
+    assert_eq!(rows, 4_000);
+}
+
+#[test]
+fn a_file_that_is_not_a_spreadsheet_or_a_wrong_command_line_says_why() {
+    let dir = tempfile::tempdir().expect("dir");
+    let png = dir.path().join("photo.xlsx");
+    std::fs::write(&png, [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).expect("write");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let (code, out, err) = run(&["import", png.to_str().expect("path"), "--database", &url]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("error: ") && err.contains("not a spreadsheet"), "{err}");
+
+    let (code, _, err) = run(&["import", png.to_str().expect("path"), "--mode", "sideways"]);
+    assert_eq!(code, 2, "a usage error");
+    assert!(err.contains("sideways") && err.contains("create"), "{err}");
+    let (code, _, err) = run(&["import", "/no/such/file.csv", "--database", &url]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot open /no/such/file.csv"), "{err}");
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("import") && out.contains("serve") && out.contains("profile"), "{out}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_import_and_leaves_the_database_as_it_was() {
+    let dir = tempfile::tempdir().expect("dir");
+    let big = long_csv(dir.path());
+    let db_path = dir.path().join("cli.db");
+    let url = format!("sqlite://{}", db_path.display());
+    let mut child = sheetport()
+        .args(["import", big.to_str().expect("path"), "--database", &url, "--table", "big"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sheetport import");
+    // Wait until rows are going in (the staging table exists), then press Ctrl-C.
+    let db = TestDb::Sqlite(db_path.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let started = Instant::now();
+    while !runtime.block_on(db.tables()).iter().any(|t| t.starts_with("_sheetport_staging")) {
+        assert!(child.try_wait().expect("try_wait").is_none(), "sheetport import ended before it was interrupted");
+        assert!(started.elapsed() < Duration::from_secs(60), "the import never started loading");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(&child, "INT");
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    let out = std::io::read_to_string(child.stdout.take().expect("stdout")).expect("stdout");
+    assert_eq!(status.code(), Some(130), "{out}");
+    assert_eq!(out.trim(), "import cancelled; the database is unchanged");
+    let tables = runtime.block_on(db.tables());
+    assert!(!tables.iter().any(|t| t == "big" || t.starts_with("_sheetport_staging")), "{tables:?}");
+    let cancelled = "SELECT count(*) FROM imports WHERE status = 'cancelled' AND rows_done = 0";
+    assert_eq!(runtime.block_on(db.scalar(cancelled)), 1);
+}
