@@ -87,7 +87,7 @@ pub fn row(i: u64) -> Row {
     note.truncate(target as usize);
     let note = note.trim_end().to_owned();
     // Every 97th note carries the characters CSV and XML writers must escape.
-    let note = if i % 97 == 0 { format!("{note}, \"quoted\" & <tagged>") } else { note };
+    let note = if i.is_multiple_of(97) { format!("{note}, \"quoted\" & <tagged>") } else { note };
     let date = 18_262 + ((r >> 16) % 2_000) as i32; // from 2020-01-01
     let datetime = i64::from(date) * 86_400 + 3_600 + ((r >> 24) % 80_000) as i64;
     Row {
@@ -98,7 +98,7 @@ pub fn row(i: u64) -> Row {
         date,
         datetime,
         active: (r >> 40) & 1 == 1,
-        score: ((r >> 44) % 10 != 0).then(|| ((r >> 48) % 1000) as i64),
+        score: (!(r >> 44).is_multiple_of(10)).then_some(((r >> 48) % 1000) as i64),
         category: CATEGORIES[((r >> 52) % CATEGORIES.len() as u64) as usize],
         email: format!("{}.{}@example.com", name.to_lowercase(), i + 1),
     }

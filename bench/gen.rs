@@ -6,12 +6,14 @@ mod dataset;
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> Result {
     let mut args = std::env::args().skip(1);
     let rows: u64 = args.next().ok_or("usage: gen ROWS DIR")?.replace('_', "").parse()?;
     let dir = PathBuf::from(args.next().unwrap_or_else(|| "bench/out".into()));
     std::fs::create_dir_all(&dir)?;
-    let step = |name: String, f: &dyn Fn(&std::path::Path) -> Result<(), Box<dyn std::error::Error>>| {
+    let step = |name: String, f: &dyn Fn(&std::path::Path) -> Result| {
         let path = dir.join(&name);
         let t = Instant::now();
         f(&path)?;
@@ -21,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::metadata(&path)?.len(),
             t.elapsed().as_secs_f64()
         );
-        Ok::<_, Box<dyn std::error::Error>>(())
+        Result::Ok(())
     };
     step(format!("rows-{rows}.csv"), &|p| Ok(dataset::write_csv(p, rows)?))?;
     step(format!("rows-{rows}-shared.xlsx"), &|p| Ok(dataset::write_xlsx(p, rows, dataset::Strings::Shared)?))?;

@@ -395,7 +395,7 @@ impl<W: Write> Sheet<W> {
 /// that division, which is how the check below is made.
 fn rk(v: f64) -> Option<u32> {
     const LIMIT: f64 = (1 << 29) as f64;
-    let int = |n: f64| (n.fract() == 0.0 && (-LIMIT..LIMIT).contains(&n)).then(|| ((n as i32) << 2) as u32 | 0b10);
+    let int = |n: f64| (n.fract() == 0.0 && (-LIMIT..LIMIT).contains(&n)).then_some(((n as i32) << 2) as u32 | 0b10);
     if let Some(rk) = int(v) {
         return Some(rk);
     }
@@ -404,7 +404,7 @@ fn rk(v: f64) -> Option<u32> {
         return Some(rk | 0b01);
     }
     let bits = v.to_bits();
-    (bits & ((1 << 34) - 1) == 0).then(|| (bits >> 32) as u32)
+    (bits & ((1 << 34) - 1) == 0).then_some((bits >> 32) as u32)
 }
 
 #[cfg(test)]

@@ -37,16 +37,19 @@ fn picked(file: web_sys::File) -> PickedFile {
 /// The file chosen in an `<input type=file>` change event.
 pub fn input_file(ev: &leptos::ev::Event) -> Option<PickedFile> {
     #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let input: web_sys::HtmlInputElement = ev.target()?.dyn_into().ok()?;
-        return input.files()?.get(0).map(picked);
-    }
+    return input_file_web(ev);
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = ev;
         None
     }
+}
+
+#[cfg(feature = "hydrate")]
+fn input_file_web(ev: &leptos::ev::Event) -> Option<PickedFile> {
+    use wasm_bindgen::JsCast;
+    let input: web_sys::HtmlInputElement = ev.target()?.dyn_into().ok()?;
+    input.files()?.get(0).map(picked)
 }
 
 /// The file dropped on the drop zone.
@@ -118,37 +121,38 @@ async fn xhr_upload(file: PickedFile, on_progress: impl Fn(u64, u64) + 'static) 
 /// Returns a handle that stops following when aborted (the page left).
 pub fn follow(id: &ImportId, on_event: impl Fn(Progress) + 'static) -> Option<futures::future::AbortHandle> {
     #[cfg(feature = "hydrate")]
-    {
-        use futures::StreamExt;
-        use gloo_net::eventsource::futures::EventSource;
-        let mut source = EventSource::new(&format!("/api/imports/{id}/events")).ok()?;
-        let streams: Vec<_> = ["progress", "done", "failed", "cancelled"]
-            .iter()
-            .filter_map(|kind| source.subscribe(*kind).ok())
-            .collect();
-        let mut events = futures::stream::select_all(streams);
-        let (task, handle) = futures::future::abortable(async move {
-            while let Some(item) = events.next().await {
-                // Connection errors are retried by the browser itself; keep listening.
-                let Ok((_, message)) = item else { continue };
-                let Some(text) = message.data().as_string() else { continue };
-                let Ok(progress) = serde_json::from_str::<Progress>(&text) else { continue };
-                let is_final = progress.status.is_final();
-                on_event(progress);
-                if is_final {
-                    break;
-                }
-            }
-            source.close();
-        });
-        leptos::task::spawn_local(async move {
-            let _ = task.await;
-        });
-        return Some(handle);
-    }
+    return follow_web(id, on_event);
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = (id, on_event);
         None
     }
+}
+
+#[cfg(feature = "hydrate")]
+fn follow_web(id: &ImportId, on_event: impl Fn(Progress) + 'static) -> Option<futures::future::AbortHandle> {
+    use futures::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
+    let mut source = EventSource::new(&format!("/api/imports/{id}/events")).ok()?;
+    let streams: Vec<_> =
+        ["progress", "done", "failed", "cancelled"].iter().filter_map(|kind| source.subscribe(*kind).ok()).collect();
+    let mut events = futures::stream::select_all(streams);
+    let (task, handle) = futures::future::abortable(async move {
+        while let Some(item) = events.next().await {
+            // Connection errors are retried by the browser itself; keep listening.
+            let Ok((_, message)) = item else { continue };
+            let Some(text) = message.data().as_string() else { continue };
+            let Ok(progress) = serde_json::from_str::<Progress>(&text) else { continue };
+            let is_final = progress.status.is_final();
+            on_event(progress);
+            if is_final {
+                break;
+            }
+        }
+        source.close();
+    });
+    leptos::task::spawn_local(async move {
+        let _ = task.await;
+    });
+    Some(handle)
 }

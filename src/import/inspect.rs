@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn a_csv_preview_has_named_typed_columns_and_the_first_rows() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
-        write!(f, "Order ID,Amount,When,Note\n").expect("write");
+        writeln!(f, "Order ID,Amount,When,Note").expect("write");
         for i in 1..=3000 {
             writeln!(f, "{i},{}.5,2024-01-{:02},n{i}", i, i % 28 + 1).expect("write");
         }

@@ -260,21 +260,19 @@ fn write(
         // The parser ended without a row: an empty sheet, or its own error (reported by `run`).
         _ => return Err(ImportError::Invalid("the sheet is empty: there is no header row".into())),
     };
-    let mut sample: Vec<Vec<Value>> = Vec::with_capacity(SAMPLE_ROWS);
-    let mut pending: Option<Vec<Vec<Value>>> = None;
-    let mut ended = false;
-    while sample.len() < SAMPLE_ROWS && pending.is_none() {
+    let mut sampled = Sampled { rows: Vec::with_capacity(SAMPLE_ROWS), pending: None, ended: false };
+    while sampled.rows.len() < SAMPLE_ROWS && sampled.pending.is_none() {
         match rx.recv() {
-            Some(Msg::Rows(rows)) if sample.len() + rows.len() <= SAMPLE_ROWS * 4 => sample.extend(rows),
-            Some(Msg::Rows(rows)) => pending = Some(rows),
+            Some(Msg::Rows(rows)) if sampled.rows.len() + rows.len() <= SAMPLE_ROWS * 4 => sampled.rows.extend(rows),
+            Some(Msg::Rows(rows)) => sampled.pending = Some(rows),
             Some(Msg::End) => {
-                ended = true;
+                sampled.ended = true;
                 break;
             }
             Some(Msg::Header(_)) | None => break,
         }
     }
-    let columns = describe(header, &mut sample);
+    let columns = describe(header, &mut sampled.rows);
     let width = columns.len();
 
     let mut sink = Sink::create(&spec.dest, &spec.staging, columns.clone())?;
@@ -283,7 +281,7 @@ fn write(
         p.phase = Phase::Loading;
     });
     let commit_every = if spec.live_progress { COMMIT_EVERY } else { Duration::MAX };
-    let loaded = load(&mut sink, sample, pending, ended, &mut rx, width, progress, commit_every, cancel);
+    let loaded = load(&mut sink, sampled, &mut rx, width, progress, commit_every, cancel);
     let rows = match loaded {
         Ok(rows) => rows,
         Err(e) => {
@@ -300,12 +298,18 @@ fn write(
     Ok(Outcome { rows, columns, timings })
 }
 
+/// What the writer read before the table could be created: the type sample, the batch that did
+/// not fit into it, and whether the parser already said the sheet ended.
+struct Sampled {
+    rows: Vec<Vec<Value>>,
+    pending: Option<Vec<Vec<Value>>>,
+    ended: bool,
+}
+
 /// Inserts the sample and every later batch, committing every `commit_every`.
 fn load(
     sink: &mut Sink,
-    sample: Vec<Vec<Value>>,
-    pending: Option<Vec<Vec<Value>>>,
-    mut ended: bool,
+    sampled: Sampled,
     rx: &mut Inbox,
     width: usize,
     progress: &watch::Sender<Progress>,
@@ -315,6 +319,7 @@ fn load(
     let mut written = 0u64;
     // The first commit comes right after the sample, so the first rows show up at once.
     let mut last_commit = Instant::now().checked_sub(COMMIT_EVERY).unwrap_or_else(Instant::now);
+    let Sampled { rows: sample, pending, mut ended } = sampled;
     let mut prefetched = std::iter::once(sample).chain(pending);
     loop {
         let mut batch = match prefetched.next() {

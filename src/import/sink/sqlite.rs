@@ -101,10 +101,10 @@ impl SqliteSink {
         for row in rows {
             for (i, value) in row.iter().enumerate() {
                 let col = &mut self.columns[i];
-                if !fits(col.ty, value) {
-                    if let Some(kind) = value.kind() {
-                        col.ty = join(col.ty, kind);
-                    }
+                if !fits(col.ty, value)
+                    && let Some(kind) = value.kind()
+                {
+                    col.ty = join(col.ty, kind);
                 }
                 let idx = i + 1;
                 match (value, col.ty) {

@@ -58,7 +58,7 @@ pub fn stream(path: &Path, format: Format, visitor: &mut dyn RowVisitor) -> Resu
         }
         cells.clear();
         rows += 1;
-        if rows % ESTIMATE_EVERY == 0 {
+        if rows.is_multiple_of(ESTIMATE_EVERY) {
             let at = record.position().map_or(0, |p| p.byte()).max(1);
             visitor.total(((rows - 1) as f64 * size as f64 / at as f64) as u64, true);
         }

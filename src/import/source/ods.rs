@@ -172,7 +172,8 @@ impl Table {
                 self.row_repeat = repeat(tag, b"number-rows-repeated");
             }
             b"table-row" => {
-                if self.end_row(visitor)?.is_break() {
+                let flow = self.end_row(visitor)?;
+                if flow.is_break() {
                     return Ok(true);
                 }
             }
@@ -314,7 +315,7 @@ fn time_value(v: &str) -> Value {
 /// Puts a finished cell (and its repeats) into the row; blanks are held back until a value
 /// follows, so a trailing run of 16,384 empty cells costs nothing.
 fn place(row: &mut Vec<Value>, pending_blanks: &mut u64, c: CellState) -> Result<(), ImportError> {
-    let value = c.value.or_else(|| (c.is_string && !c.text.trim().is_empty()).then(|| Value::Text(c.text)));
+    let value = c.value.or_else(|| (c.is_string && !c.text.trim().is_empty()).then_some(Value::Text(c.text)));
     match value {
         None => *pending_blanks += c.repeat,
         Some(v) => {

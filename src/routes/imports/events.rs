@@ -37,7 +37,7 @@ pub fn events(
 }
 
 enum StreamState {
-    First(Progress, Option<watch::Receiver<Progress>>),
+    First(Box<Progress>, Option<watch::Receiver<Progress>>),
     Live { rx: watch::Receiver<Progress>, seq: u64, last: Instant },
     Done,
 }
@@ -50,7 +50,7 @@ fn progress_stream(
     first: Progress,
     live: Option<watch::Receiver<Progress>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold(StreamState::First(first, live), |st| async move {
+    stream::unfold(StreamState::First(Box::new(first), live), |st| async move {
         match st {
             StreamState::Done => None,
             StreamState::First(p, live) => {
