@@ -32,7 +32,7 @@ fn state() -> Result<crate::state::AppState, ApiError> {
 /// A stored upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).
 #[server(prefix = "/rpc", endpoint = "inspect_upload")]
 pub async fn inspect_upload(upload_id: UploadId, sheet: Option<String>) -> Result<Inspection, ApiError> {
-    Ok(crate::uploads::inspect(&state()?.db, upload_id.as_str(), sheet).await?)
+    Ok(crate::uploads::inspect(&state()?.db, &upload_id, sheet).await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.
@@ -45,7 +45,7 @@ pub async fn start_import(
 ) -> Result<ImportId, ApiError> {
     let state = state()?;
     let mode = mode.unwrap_or_default();
-    Ok(crate::uploads::start(&state.db, &state.jobs, upload_id.as_str(), table, sheet, mode).await?)
+    Ok(crate::uploads::start(&state.db, &state.jobs, &upload_id, table, sheet, mode).await?)
 }
 
 /// One import's current state, `None` when there is no such import.

@@ -101,14 +101,12 @@ impl Drop for Incoming {
     }
 }
 
-async fn find(db: &Db, upload_id: &str) -> Result<UploadRecord, UploadError> {
-    let not_found = || UploadError::NotFound(upload_id.to_owned());
-    let id = UploadId::parse(upload_id).ok_or_else(not_found)?;
-    db::uploads::get(db, &id).await?.ok_or_else(not_found)
+async fn find(db: &Db, upload_id: &UploadId) -> Result<UploadRecord, UploadError> {
+    db::uploads::get(db, upload_id).await?.ok_or_else(|| UploadError::NotFound(upload_id.to_string()))
 }
 
 /// The upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).
-pub async fn inspect(db: &Db, upload_id: &str, sheet: Option<String>) -> Result<Inspection, UploadError> {
+pub async fn inspect(db: &Db, upload_id: &UploadId, sheet: Option<String>) -> Result<Inspection, UploadError> {
     let upload = find(db, upload_id).await?;
     let (path, format) = (PathBuf::from(&upload.path), upload.format);
     let sheet = sheet.filter(|s| !s.is_empty());
@@ -135,7 +133,7 @@ pub async fn inspect(db: &Db, upload_id: &str, sheet: Option<String>) -> Result<
 pub async fn start(
     db: &Db,
     jobs: &Jobs,
-    upload_id: &str,
+    upload_id: &UploadId,
     table: Option<String>,
     sheet: Option<String>,
     mode: ImportMode,

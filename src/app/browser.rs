@@ -110,10 +110,8 @@ async fn xhr_upload(file: PickedFile, on_progress: impl Fn(u64, u64) + 'static) 
     match status {
         201 => serde_json::from_str(&body).map_err(|_| "the server's answer could not be read".to_string()),
         0 => Err("the connection was lost during the upload; check the network and try again".into()),
-        _ => Err(serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| format!("the server answered {status}"))),
+        _ => Err(serde_json::from_str::<crate::model::ApiError>(&body)
+            .map_or_else(|_| format!("the server answered {status}"), |e| e.error)),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::multipart;
 use crate::error::AppError;
-use crate::model::{Inspection, UploadInfo};
+use crate::model::{Inspection, UploadId, UploadInfo};
 use crate::state::AppState;
 use crate::uploads;
 use axum::Json;
@@ -33,5 +33,7 @@ pub async fn inspect_upload(
     Path(id): Path<String>,
     Query(q): Query<SheetQuery>,
 ) -> Result<Json<Inspection>, AppError> {
+    // Anything that cannot be an upload id is no upload, as an unknown one is.
+    let id = UploadId::parse(&id).ok_or(uploads::UploadError::NotFound(id))?;
     Ok(Json(uploads::inspect(&state.db, &id, q.sheet).await?))
 }
