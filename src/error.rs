@@ -1,7 +1,7 @@
 //! The server's one error type: every handler and server function fails with an [`AppError`],
 //! whose variant decides the HTTP status and the sentence the person reads (an [`ApiError`], sent
-//! as `{"error": "..."}` by handlers and as the error of server functions). 5xx details are logged
-//! here, once, and never sent.
+//! as `{"error": "..."}` by handlers and as the error of server functions, with the same status).
+//! 5xx details are logged here, once, and never sent.
 
 use crate::import::ImportError;
 use crate::jobs::JobError;
@@ -46,6 +46,11 @@ impl AppError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
+        // Inside a server function, its response gets the status a handler would answer with
+        // (server functions answer 500 for any error otherwise); elsewhere there is no such context.
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(e.status());
+        }
         if e.status().is_server_error() {
             tracing::error!(error = %e, "request failed");
             ApiError::new(INTERNAL)

@@ -84,6 +84,20 @@ impl TestDb {
         }
     }
 
+    /// Runs one statement directly (not through the app).
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite(path) => {
+                rusqlite::Connection::open(path).expect("open db").execute_batch(sql).expect("execute");
+            }
+            TestDb::Postgres { url, .. } => {
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&pool).await.expect("execute");
+                pool.close().await;
+            }
+        }
+    }
+
     /// Names of all tables in the database, read directly (not through the app).
     pub async fn tables(&self) -> Vec<String> {
         match self {

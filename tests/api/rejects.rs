@@ -113,3 +113,38 @@ async fn an_upload_that_does_not_declare_its_size_is_stopped_at_the_limit_as_it_
     let (_, imports) = app.get_json("/api/imports").await;
     assert_eq!(imports, serde_json::json!([]), "no import was queued");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_functions_fail_as_the_http_api_does_and_internal_errors_stay_in_the_log() {
+    let app = spawn_app().await;
+    dataset::write_csv(&app.file("a.csv"), 10).expect("write csv");
+    let id = app.start_import(&app.file("a.csv"), "a.csv", &[("table", "a")]).await;
+    assert_eq!(app.wait_final(&id).await["status"], "succeeded");
+    let rpc = |name: &str, form: &[(&str, &str)]| app.client.post(app.url(&format!("/rpc/{name}"))).form(form).send();
+    let answer =
+        |resp: reqwest::Response| async move { (resp.status().as_u16(), resp.json::<Value>().await.expect("json")) };
+
+    // The same refusal, the same status and the same words, whichever way the page or a script asks.
+    let by_rest = answer(app.client.delete(app.url(&format!("/api/imports/{id}"))).send().await.expect("delete")).await;
+    let by_rpc = answer(rpc("cancel_import", &[("id", &id)]).await.expect("rpc")).await;
+    assert_eq!(by_rest, (409, serde_json::json!({ "error": "the import has already succeeded" })));
+    assert_eq!(by_rpc, by_rest);
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let by_rest = answer(app.client.get(app.url(&format!("/api/uploads/{unknown}"))).send().await.expect("get")).await;
+    let by_rpc = answer(rpc("inspect_upload", &[("upload_id", unknown)]).await.expect("rpc")).await;
+    assert_eq!(by_rest.0, 404);
+    assert_eq!(by_rpc, by_rest);
+
+    // A failure of the server's own (here: its table of imports is gone) reaches the person as a
+    // plain sentence, never the database's text.
+    app.db.execute("DROP TABLE imports").await;
+    for (status, body) in [
+        answer(app.client.get(app.url("/api/imports")).send().await.expect("get")).await,
+        answer(rpc("list_imports", &[]).await.expect("rpc")).await,
+    ] {
+        assert_eq!(status, 500);
+        let text = body["error"].as_str().expect("an error sentence");
+        assert!(text.starts_with("something went wrong on the server"), "{text}");
+        assert!(!text.contains("imports") && !text.contains("relation") && !text.contains("table"), "{text}");
+    }
+}
