@@ -50,6 +50,23 @@ pub enum ImportError {
     Internal(String),
 }
 
+/// Runs synchronous engine work (the readers, the loader) on tokio's blocking pool, off the
+/// runtime. A panic in it becomes [`ImportError::Internal`], logged here with its message and
+/// `task` (the person reads a plain sentence).
+pub async fn off_runtime<T: Send + 'static>(
+    task: &'static str,
+    work: impl FnOnce() -> Result<T, ImportError> + Send + 'static,
+) -> Result<T, ImportError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => {
+            let message = e.try_into_panic().map_or_else(|e| e.to_string(), |p| panic_message(p.as_ref()));
+            tracing::error!(task, panic = %message, "a blocking task panicked");
+            Err(ImportError::Internal(message))
+        }
+    }
+}
+
 /// The text of a panic's payload (what `panic!` and `expect` were given).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {

@@ -74,9 +74,7 @@ impl Incoming {
         self.out.get_ref().sync_all().await?;
         tokio::fs::rename(&self.part, &self.path).await?;
         let probe = self.path.clone();
-        let format = tokio::task::spawn_blocking(move || detect::detect(&probe))
-            .await
-            .map_err(|e| ImportError::Internal(format!("format detection stopped: {e}")))??;
+        let format = import::off_runtime("format detection", move || detect::detect(&probe)).await?;
         let record = UploadRecord {
             id: self.id.clone(),
             file_name,
@@ -111,13 +109,8 @@ pub async fn inspect(db: &Db, upload_id: &UploadId, sheet: Option<String>) -> Re
     let (path, format) = (PathBuf::from(&upload.path), upload.format);
     let sheet = sheet.filter(|s| !s.is_empty());
     // The readers are synchronous and may read a whole shared-string table: keep them off the runtime.
-    let preview = tokio::task::spawn_blocking(move || import::inspect(&path, format, sheet.as_deref(), PREVIEW_ROWS))
-        .await
-        .unwrap_or_else(|e| {
-            let message = e.try_into_panic().map_or_else(|e| e.to_string(), |p| import::panic_message(p.as_ref()));
-            tracing::error!(upload = %upload.id, panic = %message, "the preview's reader panicked");
-            Err(ImportError::Internal(message))
-        })?;
+    let preview =
+        import::off_runtime("preview", move || import::inspect(&path, format, sheet.as_deref(), PREVIEW_ROWS)).await?;
     Ok(Inspection {
         table: table_name_for_file(&upload.file_name),
         upload: upload.info(),

@@ -242,16 +242,12 @@ async fn execute(
         live_progress: true,
     };
     let (tx, cancel, worker) = (tx.clone(), cancel.clone(), shared.worker.clone());
-    let engine = tokio::task::spawn_blocking(move || {
+    import::off_runtime("import", move || {
         import::run(&spec, &tx, &cancel, &|columns, rows| {
             Some(Succeeded::new(&tx.borrow(), &worker, columns, rows, db::now_ms()).statement())
         })
-    });
-    engine.await.unwrap_or_else(|e| {
-        let message = e.try_into_panic().map_or_else(|e| e.to_string(), |p| import::panic_message(p.as_ref()));
-        tracing::error!(id = %record.id, panic = %message, "the import's thread panicked");
-        Err(ImportError::Internal(message))
     })
+    .await
 }
 
 /// Writes the job's numbers to its row when they change (and at least a few times per heartbeat
