@@ -153,19 +153,21 @@ impl Succeeded {
     }
 }
 
-/// Jobs whose worker has not said it is alive for `timeout_ms`: re-queued to run again from the
-/// start, or failed once they have been claimed `max_attempts` times (a file that kills its
-/// worker must not kill every instance in turn). Returns the ids that changed. Heartbeats are
-/// stamped and judged by the database's clock, so instances' clocks need not agree.
-pub async fn reap(db: &Db, timeout_ms: i64, max_attempts: i64, now: i64) -> Result<Vec<ImportId>, sqlx::Error> {
-    let stale = format!("status = 'running' AND heartbeat_at < {} - $1", db_clock(db));
+/// Jobs whose worker is gone: re-queued to run again from the start, or failed once they have been
+/// claimed `max_attempts` times (a file that kills its worker must not kill every instance in
+/// turn, nor a lone server at every start). Gone means silent for `silent_ms` (heartbeats are
+/// stamped and judged by the database's clock, so instances' clocks need not agree), or, with
+/// `None`, every running job (a SQLite server starting: whatever runs belonged to a dead process).
+/// Returns the ids that changed.
+pub async fn reap(db: &Db, silent_ms: Option<i64>, max_attempts: i64, now: i64) -> Result<Vec<ImportId>, sqlx::Error> {
+    let stale = format!("status = 'running' AND ($1 IS NULL OR heartbeat_at < {} - $1)", db_clock(db));
     let failed = format!(
         "UPDATE imports SET status = 'failed', phase = 'finished', rows_done = 0, finished_at = $3, \
          error = 'the server running this import stopped every time it tried; it was not imported' \
          WHERE {stale} AND attempts >= $2 RETURNING id"
     );
     let mut ids: Vec<ImportId> = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(failed))
-        .bind(timeout_ms)
+        .bind(silent_ms)
         .bind(max_attempts)
         .bind(now)
         .fetch_all(p)
@@ -175,7 +177,7 @@ pub async fn reap(db: &Db, timeout_ms: i64, max_attempts: i64, now: i64) -> Resu
          started_at = NULL WHERE {stale} RETURNING id"
     );
     let requeued: Vec<ImportId> =
-        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(requeue)).bind(timeout_ms).fetch_all(p).await)?;
+        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(requeue)).bind(silent_ms).fetch_all(p).await)?;
     ids.extend(requeued);
     Ok(ids)
 }
@@ -191,18 +193,6 @@ pub async fn release(db: &Db, id: &ImportId, worker: &str) -> Result<(), sqlx::E
     .execute(p)
     .await
     .map(drop))
-}
-
-/// Every running job back to the queue: at the start of a process that is the database's only
-/// user (SQLite), whatever is `running` belongs to a process that is gone.
-pub async fn requeue_all_running(db: &Db) -> Result<u64, sqlx::Error> {
-    on_pool!(db, p => sqlx::query(
-        "UPDATE imports SET status = 'queued', phase = 'queued', worker = NULL, rows_done = 0, rows_parsed = 0, \
-         started_at = NULL WHERE status = 'running'",
-    )
-    .execute(p)
-    .await
-    .map(|r| r.rows_affected()))
 }
 
 /// Cancels a job no worker has claimed yet; false when it is not (or no longer) queued.

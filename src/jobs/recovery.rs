@@ -1,6 +1,6 @@
 //! What a server does about jobs whose process is gone. At start, on SQLite (one server per
 //! database file), every `running` job belonged to a process that died or was killed: its staging
-//! table is dropped and the job goes back to the queue. On PostgreSQL a staging table lives in its
+//! table is dropped and the job goes back to the queue (or fails after [`MAX_ATTEMPTS`] claims). On PostgreSQL a staging table lives in its
 //! import's transaction and dies with it, and instances come and go while others run: a reaper on
 //! every server re-queues jobs whose instance stopped heartbeating, or fails them after
 //! [`MAX_ATTEMPTS`] claims, so one poisonous file cannot take every instance down in turn.
@@ -24,9 +24,14 @@ pub(super) async fn at_start(db: &Db) -> anyhow::Result<()> {
     if dropped > 0 {
         tracing::info!(dropped, "dropped staging tables left by an interrupted process");
     }
-    let requeued = queue::requeue_all_running(db).await?;
-    if requeued > 0 {
-        tracing::info!(requeued, "re-queued imports interrupted by a restart");
+    // Counted like the reaper's: an import whose file kills the server fails after its third
+    // claim instead of killing the server again at every start.
+    let ids = queue::reap(db, None, MAX_ATTEMPTS, db::now_ms()).await?;
+    if !ids.is_empty() {
+        tracing::info!(
+            ?ids,
+            "re-queued imports interrupted by a restart (or failed them after {MAX_ATTEMPTS} attempts)"
+        );
     }
     Ok(())
 }
@@ -48,7 +53,7 @@ async fn reaper(shared: Arc<Shared>) {
             () = shared.shutdown.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        match queue::reap(&shared.db, timeout.as_millis() as i64, MAX_ATTEMPTS, db::now_ms()).await {
+        match queue::reap(&shared.db, Some(timeout.as_millis() as i64), MAX_ATTEMPTS, db::now_ms()).await {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(?ids, "imports whose server stopped answering were re-queued or failed");
                 for id in ids {

@@ -77,3 +77,33 @@ async fn sigterm_ends_open_event_streams_and_the_server_exits_then_the_imports_r
         assert_eq!(db.scalar(&format!("SELECT count(*) FROM {table}")).await, LONG as i64);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_that_kills_its_server_every_time_fails_after_three_attempts_and_the_server_stays_up() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = TestDb::Sqlite(dir.path().join("sheetport.db"));
+    let client = reqwest::Client::new();
+    let big = long_csv(dir.path());
+    let mut server = Instance::start(&db, dir.path(), 15.0);
+    let id = upload(&client, &server, &big, "big").await;
+    // Three starts in turn claim it and die with it (SIGKILL, as a crash or the OOM killer would).
+    for attempt in 1..=3 {
+        wait_loading(&client, &server, &id).await;
+        let claimed = format!("SELECT count(*) FROM imports WHERE id = '{id}' AND attempts = {attempt}");
+        assert_eq!(db.scalar(&claimed).await, 1, "attempt {attempt}");
+        server.kill9();
+        server = Instance::start(&db, dir.path(), 15.0);
+    }
+    // The fourth start does not run it again: it fails it in words, and serves on.
+    let end = wait_final(&client, &server, &id, Duration::from_secs(30)).await;
+    assert_eq!(end["status"], "failed", "{end}");
+    assert!(end["error"].as_str().unwrap_or("").contains("stopped every time"), "{end}");
+    assert_eq!(status(&client, &server, &id).await["rows_done"], 0);
+    let tables = db.tables().await;
+    assert!(!tables.iter().any(|t| t == "big" || t.starts_with("_sheetport_staging")), "{tables:?}");
+    // And it still imports what it is given.
+    let small = dir.path().join("small.csv");
+    crate::dataset::write_csv(&small, 100).expect("csv");
+    let next = upload(&client, &server, &small, "small").await;
+    assert_eq!(wait_final(&client, &server, &next, Duration::from_secs(60)).await["status"], "succeeded");
+}
