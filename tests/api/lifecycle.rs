@@ -5,15 +5,33 @@
 
 use crate::helpers::{TestDb, read_events};
 use crate::process::{Instance, LONG, long_csv, status, upload, wait_final, wait_loading};
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// A lone server's heartbeat timeout (judged by nobody: SQLite has no reaper).
+const HEARTBEAT: f64 = 15.0;
+
+/// What every test here starts from: a directory with a SQLite file, a client, the long CSV.
+struct Site {
+    dir: tempfile::TempDir,
+    db: TestDb,
+    client: reqwest::Client,
+    big: PathBuf,
+}
+
+impl Site {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = TestDb::Sqlite(dir.path().join("sheetport.db"));
+        let big = long_csv(dir.path());
+        Site { dir, db, client: reqwest::Client::new(), big }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_killed_with_its_server_runs_again_from_the_start_when_the_server_restarts() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = TestDb::Sqlite(dir.path().join("sheetport.db"));
-    let client = reqwest::Client::new();
-    let big = long_csv(dir.path());
-    let mut first = Instance::start(&db, dir.path(), 15.0);
+    let Site { dir, db, client, big } = Site::new();
+    let mut first = Instance::start(&db, dir.path(), HEARTBEAT);
     let id = upload(&client, &first, &big, "big").await;
     wait_loading(&client, &first, &id).await;
     first.kill9();
@@ -23,7 +41,7 @@ async fn an_import_killed_with_its_server_runs_again_from_the_start_when_the_ser
     assert_eq!(db.scalar(&running).await, 1);
     assert!(db.tables().await.iter().any(|t| t.starts_with("_sheetport_staging")), "a staging table is left");
 
-    let second = Instance::start(&db, dir.path(), 15.0);
+    let second = Instance::start(&db, dir.path(), HEARTBEAT);
     second.log.wait_for("dropped staging tables left by an interrupted process", Duration::from_secs(10));
     second.log.wait_for("re-queued imports interrupted by a restart", Duration::from_secs(10));
     let end = wait_final(&client, &second, &id, Duration::from_secs(300)).await;
@@ -37,11 +55,8 @@ async fn an_import_killed_with_its_server_runs_again_from_the_start_when_the_ser
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_open_event_streams_and_the_server_exits_then_the_imports_resume() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = TestDb::Sqlite(dir.path().join("sheetport.db"));
-    let client = reqwest::Client::new();
-    let big = long_csv(dir.path());
-    let mut server = Instance::start(&db, dir.path(), 15.0);
+    let Site { dir, db, client, big } = Site::new();
+    let mut server = Instance::start(&db, dir.path(), HEARTBEAT);
     let running = upload(&client, &server, &big, "running").await;
     wait_loading(&client, &server, &running).await;
     // One import slot: the second waits in the queue behind the first.
@@ -70,7 +85,7 @@ async fn sigterm_ends_open_event_streams_and_the_server_exits_then_the_imports_r
     let back = "SELECT count(*) FROM imports WHERE status = 'queued' AND attempts = 0";
     assert_eq!(db.scalar(back).await, 2, "both wait in the queue, the interrupted attempt not counted");
 
-    let again = Instance::start(&db, dir.path(), 15.0);
+    let again = Instance::start(&db, dir.path(), HEARTBEAT);
     for (id, table) in [(&running, "running"), (&queued, "queued")] {
         let end = wait_final(&client, &again, id, Duration::from_secs(300)).await;
         assert_eq!(end["status"], "succeeded", "{end}");
@@ -80,11 +95,8 @@ async fn sigterm_ends_open_event_streams_and_the_server_exits_then_the_imports_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_that_kills_its_server_every_time_fails_after_three_attempts_and_the_server_stays_up() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = TestDb::Sqlite(dir.path().join("sheetport.db"));
-    let client = reqwest::Client::new();
-    let big = long_csv(dir.path());
-    let mut server = Instance::start(&db, dir.path(), 15.0);
+    let Site { dir, db, client, big } = Site::new();
+    let mut server = Instance::start(&db, dir.path(), HEARTBEAT);
     let id = upload(&client, &server, &big, "big").await;
     // Three starts in turn claim it and die with it (SIGKILL, as a crash or the OOM killer would).
     for attempt in 1..=3 {
@@ -92,7 +104,7 @@ async fn an_import_that_kills_its_server_every_time_fails_after_three_attempts_a
         let claimed = format!("SELECT count(*) FROM imports WHERE id = '{id}' AND attempts = {attempt}");
         assert_eq!(db.scalar(&claimed).await, 1, "attempt {attempt}");
         server.kill9();
-        server = Instance::start(&db, dir.path(), 15.0);
+        server = Instance::start(&db, dir.path(), HEARTBEAT);
     }
     // The fourth start does not run it again: it fails it in words, and serves on.
     let end = wait_final(&client, &server, &id, Duration::from_secs(30)).await;
