@@ -32,7 +32,8 @@ fn state() -> Result<crate::state::AppState, ApiError> {
 /// A stored upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).
 #[server(prefix = "/rpc", endpoint = "inspect_upload")]
 pub async fn inspect_upload(upload_id: UploadId, sheet: Option<String>) -> Result<Inspection, ApiError> {
-    Ok(crate::uploads::inspect(&state()?.db, &upload_id, sheet).await?)
+    let state = state()?;
+    Ok(crate::uploads::inspect(&state.db, &upload_id, sheet, state.config.limits()).await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.

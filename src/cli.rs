@@ -6,10 +6,11 @@
 //! Exit codes: 0 done; 1 the import (or the server) failed, with the reason; 2 the command line
 //! was wrong; 130 the import was cancelled with Ctrl-C (or SIGTERM) and the database is unchanged.
 
-use crate::config::{Config, DEFAULT_DATABASE};
+use crate::config::{Config, DEFAULT_DATA_SCHEMA, DEFAULT_DATABASE};
 use crate::db::{self, Db};
 use crate::format;
 use crate::import::detect;
+use crate::import::limits::{DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_ROWS, Limits};
 use crate::jobs::{JobOptions, Jobs, NewImport};
 use crate::model::{ImportMode, ImportStatus, Progress};
 use clap::{Parser, Subcommand};
@@ -42,6 +43,9 @@ enum Command {
     Import(ImportArgs),
     /// Where an import's time goes, as JSON (the benchmark harness reads it).
     Profile(ProfileArgs),
+    /// The contained reader of .xls and .xlsb workbooks, which sheetport runs as a child process.
+    #[command(hide = true)]
+    ReadWorkbook(crate::import::source::contained::ChildArgs),
 }
 
 /// What `sheetport import` was asked to do.
@@ -51,6 +55,9 @@ pub struct ImportArgs {
     pub file: PathBuf,
     #[arg(long = "database", env = "SHEETPORT_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     pub database_url: String,
+    /// PostgreSQL: the schema the table goes into.
+    #[arg(long, env = "SHEETPORT_DATA_SCHEMA", default_value = DEFAULT_DATA_SCHEMA)]
+    pub data_schema: String,
     /// The table to write (default: named after the file, made unique).
     #[arg(long)]
     pub table: Option<String>,
@@ -60,6 +67,15 @@ pub struct ImportArgs {
     /// What to do when the table exists.
     #[arg(long, value_enum, ignore_case = true, default_value_t = ImportMode::Create)]
     pub mode: ImportMode,
+    /// Most memory, in MB, reading an .xls or .xlsb workbook may take.
+    #[arg(long, env = "SHEETPORT_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
+    pub max_memory_mb: u64,
+    /// Most data rows the import may write.
+    #[arg(long, env = "SHEETPORT_MAX_ROWS", default_value_t = DEFAULT_MAX_ROWS)]
+    pub max_rows: u64,
+    /// Most bytes of text one cell may hold.
+    #[arg(long, env = "SHEETPORT_MAX_CELL_BYTES", default_value_t = DEFAULT_MAX_CELL_BYTES)]
+    pub max_cell_bytes: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,9 +90,16 @@ struct ProfileArgs {
 }
 
 impl Cli {
-    /// Runs the command on `runtime` and says how the process should exit.
-    pub fn run(self, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    /// Runs the command (on a tokio runtime it makes, but for the contained reader) and says how
+    /// the process should exit.
+    pub fn run(self) -> ExitCode {
+        if let Some(Command::ReadWorkbook(args)) = &self.command {
+            // No runtime: the reader is one thread under a memory limit.
+            return crate::import::source::contained::child_main(args);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
         let result = match self.command {
+            Some(Command::ReadWorkbook(_)) => unreachable!("handled above"),
             Some(Command::Import(args)) => return runtime.block_on(import_command(args)),
             Some(Command::Serve(config)) => runtime.block_on(crate::server::serve(config)),
             None => runtime.block_on(crate::server::serve(self.serve)),
@@ -115,8 +138,10 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
     let path = args.file.canonicalize().map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file.display()))?;
     let bytes = std::fs::metadata(&path)?.len();
     let format = detect::detect(&path)?;
-    let db = Db::connect(&args.database_url).await?;
-    let options = JobOptions { serve_queue: false, heartbeat_timeout: Config::default().heartbeat_timeout };
+    let db = Db::connect(&args.database_url, &args.data_schema).await?;
+    let limits =
+        Limits { max_rows: args.max_rows, max_cell_bytes: args.max_cell_bytes, max_memory_mb: args.max_memory_mb };
+    let options = JobOptions { serve_queue: false, heartbeat_timeout: Config::default().heartbeat_timeout, limits };
     // Listening before the job starts, so a Ctrl-C at any moment after this is seen.
     let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
     let jobs = Jobs::start(db, options, CancellationToken::new()).await?;

@@ -2,12 +2,15 @@
 //! `SHEETPORT_*` environment variables (flags win, clap does both), with defaults that need
 //! nothing set: 127.0.0.1:3000 and SQLite in ./data.
 
+use crate::import::limits::{DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_ROWS, Limits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where sheetport keeps its database unless told otherwise.
 pub const DEFAULT_DATABASE: &str = "sqlite://data/sheetport.db";
+/// The PostgreSQL schema imports go into unless told otherwise.
+pub const DEFAULT_DATA_SCHEMA: &str = "public";
 
 /// Everything `sheetport serve` needs to know.
 #[derive(Debug, Clone, clap::Args)]
@@ -19,12 +22,27 @@ pub struct Config {
     /// instances can then share it, and one --data-dir on a shared volume).
     #[arg(long = "database", env = "SHEETPORT_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     pub database_url: String,
+    /// PostgreSQL: the schema imported tables go into (created if missing). sheetport's own tables
+    /// are in the schema "sheetport", out of every import's reach. (SQLite keeps them in a file of
+    /// their own beside the database file: sheetport.db → sheetport.state.db.)
+    #[arg(long, env = "SHEETPORT_DATA_SCHEMA", default_value = DEFAULT_DATA_SCHEMA)]
+    pub data_schema: String,
     /// Where uploaded files are stored (under uploads/).
     #[arg(long, env = "SHEETPORT_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
     /// Largest file one upload may send, in bytes.
     #[arg(long, env = "SHEETPORT_MAX_UPLOAD_BYTES", default_value_t = 1 << 30)]
     pub max_upload_bytes: u64,
+    /// Most memory, in MB, one import or preview may take to read an .xls or .xlsb workbook: those
+    /// are read by a contained child process that dies past it (the other formats stream).
+    #[arg(long, env = "SHEETPORT_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
+    pub max_memory_mb: u64,
+    /// Most data rows one import may write.
+    #[arg(long, env = "SHEETPORT_MAX_ROWS", default_value_t = DEFAULT_MAX_ROWS)]
+    pub max_rows: u64,
+    /// Most bytes of text one cell may hold.
+    #[arg(long, env = "SHEETPORT_MAX_CELL_BYTES", default_value_t = DEFAULT_MAX_CELL_BYTES)]
+    pub max_cell_bytes: usize,
     /// Seconds a running job's instance may stay silent before another instance declares it
     /// dead and runs the job again (PostgreSQL deployments; a lone SQLite server re-runs at start).
     #[arg(long = "heartbeat-timeout", env = "SHEETPORT_HEARTBEAT_TIMEOUT", default_value = "15",
@@ -37,14 +55,23 @@ impl Default for Config {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             database_url: DEFAULT_DATABASE.into(),
+            data_schema: DEFAULT_DATA_SCHEMA.into(),
             data_dir: PathBuf::from("data"),
             max_upload_bytes: 1 << 30,
+            max_memory_mb: DEFAULT_MAX_MEMORY_MB,
+            max_rows: DEFAULT_MAX_ROWS,
+            max_cell_bytes: DEFAULT_MAX_CELL_BYTES,
             heartbeat_timeout: Duration::from_secs(15),
         }
     }
 }
 
 impl Config {
+    /// The bounds every import and preview of this server reads within.
+    pub fn limits(&self) -> Limits {
+        Limits { max_rows: self.max_rows, max_cell_bytes: self.max_cell_bytes, max_memory_mb: self.max_memory_mb }
+    }
+
     /// Where uploaded files are stored.
     pub fn upload_dir(&self) -> PathBuf {
         self.data_dir.join("uploads")

@@ -1,16 +1,20 @@
 //! The database: the pool, the migrations, and every SQL statement the app runs outside the bulk
 //! load itself (which lives in `import::sink`), split by what it stores: `uploads`, `imports` (the
 //! record of jobs), `queue` (how workers claim, checkpoint and end them) and `tables` (what imports
-//! made). SQLite is the embedded default; PostgreSQL serves deployments of several instances. Statements are written once, with `$1`-style parameters that
-//! both databases read the same way, and run on whichever pool this is through [`on_pool!`].
+//! made). SQLite is the embedded default; PostgreSQL serves deployments of several instances.
+//! Statements are written once, with `$1`-style parameters that both databases read the same way,
+//! and run on whichever pool this is through [`on_pool!`]. The app's own tables and imported
+//! tables never share a namespace (see [`Db`]).
 
+mod adopt;
 pub mod imports;
 pub mod queue;
 pub mod tables;
 pub mod uploads;
 
+use crate::import::names::qualify;
 use crate::import::sink::Destination;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -27,7 +31,16 @@ pub enum DbError {
     Open(#[source] sqlx::Error),
     #[error("the database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("--data-schema {0:?} cannot hold imports: choose a schema that is not sheetport's own nor a system one")]
+    DataSchema(String),
 }
+
+/// The PostgreSQL schema that holds the app's own tables (and its migrations' record). Imports go
+/// to the data schema, and every statement about imported tables names that schema, so no table
+/// name an import is given can reach these.
+pub const APP_SCHEMA: &str = "sheetport";
+/// The name the data file is attached under on the app's SQLite connections.
+const DATA: &str = "data";
 
 /// The app's connection pool, on one of the two databases it runs on.
 #[derive(Clone, Debug)]
@@ -49,7 +62,14 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// A handle on the app's database: the sqlx pool for metadata, and where bulk loads go.
+/// A handle on the app's database: the sqlx pool for the app's own tables (which it names
+/// unqualified), and where imported tables live (which it always names through [`Db::data_table`]).
+///
+/// On SQLite the app's state is a file of its own beside the data file (`sheetport.db` →
+/// `sheetport.state.db`), and the data file is attached to the app's connections as `data`; the
+/// loader opens only the data file. On PostgreSQL the app's tables are in the schema
+/// [`APP_SCHEMA`] (its connections' `search_path`), imports in the data schema (`public` unless
+/// configured).
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
@@ -57,51 +77,101 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `url` and runs the migrations.
-    pub async fn connect(url: &str) -> Result<Self, DbError> {
+    /// Opens (creating if needed) the database at `url`, runs the migrations, and moves the app's
+    /// tables out of the data's way if an earlier version kept them together.
+    pub async fn connect(url: &str, data_schema: &str) -> Result<Self, DbError> {
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
-                .await
-                .map_err(DbError::Open)?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            return Ok(Self { dest: Destination::Postgres(pool.clone()), pool: Pool::Postgres(pool) });
+            return Self::connect_postgres(url, data_schema).await;
         }
         if !url.starts_with("sqlite:") {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         }
-        let options = SqliteConnectOptions::from_str(url)
+        let data = SqliteConnectOptions::from_str(url)
             .map_err(|_| DbError::UnsupportedUrl(url.to_owned()))?
+            .get_filename()
+            .to_path_buf();
+        if let Some(dir) = data.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| DbError::Directory(dir.to_path_buf(), e))?;
+        }
+        let state = state_file(&data);
+        let data_text = data.to_str().ok_or_else(|| DbError::UnsupportedUrl(url.to_owned()))?.to_owned();
+        let options = SqliteConnectOptions::new()
+            .filename(&state)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30));
-        let path = options.get_filename().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DbError::Directory(dir.to_path_buf(), e))?;
-        }
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(DbError::Open)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .after_connect(move |conn, _| {
+                let data = data_text.clone();
+                Box::pin(async move {
+                    sqlx::query("ATTACH DATABASE $1 AS data").bind(data).execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA data.journal_mode = WAL").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(DbError::Open)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool: Pool::Sqlite(pool), dest: Destination::Sqlite(path) })
+        adopt::sqlite(&pool).await.map_err(DbError::Open)?;
+        Ok(Self { pool: Pool::Sqlite(pool), dest: Destination::Sqlite(data) })
+    }
+
+    async fn connect_postgres(url: &str, data_schema: &str) -> Result<Self, DbError> {
+        let lowered = data_schema.to_ascii_lowercase();
+        if data_schema.is_empty()
+            || lowered == APP_SCHEMA
+            || lowered == "information_schema"
+            || lowered.starts_with("pg_")
+        {
+            return Err(DbError::DataSchema(data_schema.to_owned()));
+        }
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| DbError::UnsupportedUrl(url.to_owned()))?
+            .options([("search_path", APP_SCHEMA)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(DbError::Open)?;
+        adopt::postgres(&pool, data_schema).await.map_err(DbError::Open)?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let dest = Destination::Postgres { pool: pool.clone(), schema: data_schema.to_owned() };
+        Ok(Self { pool: Pool::Postgres(pool), dest })
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
-    /// Where the bulk loader writes: the SQLite file it opens its own connection to, or the
-    /// PostgreSQL pool it borrows a connection from.
+    /// Where the bulk loader writes: the SQLite data file it opens its own connection to, or the
+    /// PostgreSQL pool it borrows a connection from and the schema it writes into.
     pub fn destination(&self) -> &Destination {
         &self.dest
     }
 
-    /// The SQLite database file; `None` on PostgreSQL.
+    /// The SQLite data file; `None` on PostgreSQL.
     pub fn sqlite_path(&self) -> Option<&Path> {
         match &self.dest {
             Destination::Sqlite(path) => Some(path),
-            Destination::Postgres(_) => None,
+            Destination::Postgres { .. } => None,
+        }
+    }
+
+    /// An imported table's name as the app's connections must write it: in the data file or
+    /// schema, never where the app's own tables are.
+    pub fn data_table(&self, name: &str) -> String {
+        qualify(self.data_schema(), name)
+    }
+
+    /// The schema imported tables are in, as the app's connections see it.
+    pub fn data_schema(&self) -> &str {
+        match &self.dest {
+            Destination::Sqlite(_) => DATA,
+            Destination::Postgres { schema, .. } => schema,
         }
     }
 
@@ -109,6 +179,12 @@ impl Db {
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop))
     }
+}
+
+/// The app's own SQLite file for the data file `data`: `sheetport.db` → `sheetport.state.db`.
+pub fn state_file(data: &Path) -> PathBuf {
+    let stem = data.file_stem().map_or_else(|| "sheetport".into(), |s| s.to_string_lossy().into_owned());
+    data.with_file_name(format!("{stem}.state.db"))
 }
 
 /// Milliseconds since the Unix epoch.

@@ -19,6 +19,7 @@ pub use recovery::MAX_ATTEMPTS;
 use crate::db::imports::ImportRecord;
 use crate::db::uploads::UploadRecord;
 use crate::db::{self, Db};
+use crate::import::limits::Limits;
 use crate::import::names::{sanitize, table_name_for_file};
 use crate::model::{Format, ImportId, ImportMode, ImportStatus, Progress, UploadId};
 use bus::Signal;
@@ -88,6 +89,8 @@ pub struct JobOptions {
     pub serve_queue: bool,
     /// Silence after which a running job's instance counts as dead (PostgreSQL deployments).
     pub heartbeat_timeout: Duration,
+    /// The bounds every import's reading stays within.
+    pub limits: Limits,
 }
 
 /// The job system of this process; cheap to clone.
@@ -114,6 +117,7 @@ impl Jobs {
     /// Records the import and queues it; returns at once with its id.
     pub async fn submit(&self, req: NewImport) -> Result<ImportId, JobError> {
         let db = &self.shared.db;
+        let _naming = self.shared.naming.lock().await;
         let explicit = req.table.as_deref().map(|t| sanitize(t, "imported"));
         let table = match (explicit, req.mode) {
             (Some(t), _) => t,
@@ -137,6 +141,7 @@ impl Jobs {
             created_at: db::now_ms(),
         };
         db::imports::insert(db, &record).await?;
+        drop(_naming);
         if self.shared.options.serve_queue {
             self.shared.bus.publish(Signal::Queued).await;
         } else {

@@ -17,7 +17,5 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = sheetport::cli::Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    cli.run(&runtime)
+    sheetport::cli::Cli::parse().run()
 }

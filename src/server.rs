@@ -80,8 +80,9 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
         let shutdown = CancellationToken::new();
-        let db = Db::connect(&config.database_url).await?;
-        let options = JobOptions { serve_queue: true, heartbeat_timeout: config.heartbeat_timeout };
+        let db = Db::connect(&config.database_url, &config.data_schema).await?;
+        let options =
+            JobOptions { serve_queue: true, heartbeat_timeout: config.heartbeat_timeout, limits: config.limits() };
         let jobs = Jobs::start(db.clone(), options, shutdown.clone()).await?;
         let leptos_options = leptos_options(&config);
         let state = AppState { config: Arc::new(config), db, jobs, leptos_options };

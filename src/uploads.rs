@@ -7,6 +7,7 @@
 use crate::config::Config;
 use crate::db::uploads::UploadRecord;
 use crate::db::{self, Db};
+use crate::import::limits::Limits;
 use crate::import::names::table_name_for_file;
 use crate::import::{self, ImportError, detect};
 use crate::jobs::{JobError, Jobs, NewImport};
@@ -104,13 +105,19 @@ async fn find(db: &Db, upload_id: &UploadId) -> Result<UploadRecord, UploadError
 }
 
 /// The upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).
-pub async fn inspect(db: &Db, upload_id: &UploadId, sheet: Option<String>) -> Result<Inspection, UploadError> {
+pub async fn inspect(
+    db: &Db,
+    upload_id: &UploadId,
+    sheet: Option<String>,
+    limits: Limits,
+) -> Result<Inspection, UploadError> {
     let upload = find(db, upload_id).await?;
     let (path, format) = (PathBuf::from(&upload.path), upload.format);
     let sheet = sheet.filter(|s| !s.is_empty());
     // The readers are synchronous and may read a whole shared-string table: keep them off the runtime.
     let preview =
-        import::off_runtime("preview", move || import::inspect(&path, format, sheet.as_deref(), PREVIEW_ROWS)).await?;
+        import::off_runtime("preview", move || import::inspect(&path, format, sheet.as_deref(), PREVIEW_ROWS, &limits))
+            .await?;
     Ok(Inspection {
         table: table_name_for_file(&upload.file_name),
         upload: upload.info(),

@@ -7,8 +7,10 @@
 use super::imports::{ImportRecord, RECORD_COLUMNS, columns_to_json};
 use super::{Db, Pool, on_pool};
 use crate::import::sink::FinalStatement;
+use crate::import::sink::sqlite::RECEIPTS;
 use crate::import::value::Value;
 use crate::model::{ColumnInfo, ImportId, Progress};
+use sqlx::AssertSqlSafe;
 
 /// Claims the oldest queued job for `worker`: it becomes `running` and its attempt counts. On
 /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side without ever taking the
@@ -118,6 +120,10 @@ pub struct Succeeded {
 }
 
 impl Succeeded {
+    const SQL: &str = "UPDATE imports SET status = 'succeeded', phase = 'finished', error = NULL, rows_done = $1, \
+        rows_total = $1, error_cells = $2, columns = $3, sheet = $4, finished_at = $5, elapsed_ms = $6 \
+        WHERE id = $7 AND worker = $8 AND status = 'running'";
+
     /// From the job's last progress and what the loader ended with.
     pub fn new(p: &Progress, worker: &str, columns: &[ColumnInfo], rows: u64, finished_at: i64) -> Self {
         Self {
@@ -136,9 +142,7 @@ impl Succeeded {
     pub fn statement(&self) -> FinalStatement {
         let text = |s: &str| Value::Text(s.to_owned());
         FinalStatement {
-            sql: "UPDATE imports SET status = 'succeeded', phase = 'finished', error = NULL, rows_done = $1, \
-                  rows_total = $1, error_cells = $2, columns = $3, sheet = $4, finished_at = $5, elapsed_ms = $6 \
-                  WHERE id = $7 AND worker = $8 AND status = 'running'",
+            sql: Self::SQL,
             params: vec![
                 Value::Int(self.rows as i64),
                 Value::Int(self.error_cells as i64),
@@ -151,6 +155,53 @@ impl Succeeded {
             ],
         }
     }
+}
+
+/// Applies the receipts of SQLite swaps (see [`RECEIPTS`]) to the app's file and forgets them: right
+/// after a swap, and at start for a process that died between its swap and this. Applying one
+/// twice is harmless: it only changes a job still running under the worker that swapped it in.
+/// Returns how many jobs it marked succeeded.
+pub async fn settle_receipts(db: &Db) -> Result<u64, sqlx::Error> {
+    let Pool::Sqlite(pool) = db.pool() else { return Ok(0) };
+    let table = db.data_table(RECEIPTS);
+    let exists: i64 = sqlx::query_scalar("SELECT count(*) FROM data.sqlite_schema WHERE type = 'table' AND name = $1")
+        .bind(RECEIPTS)
+        .fetch_one(pool)
+        .await?;
+    if exists == 0 {
+        return Ok(0);
+    }
+    let receipts: Vec<(i64, String)> =
+        sqlx::query_as(AssertSqlSafe(format!("SELECT rowid, params FROM {table}"))).fetch_all(pool).await?;
+    let mut settled = 0;
+    for (rowid, params) in receipts {
+        let mut tx = pool.begin().await?;
+        let params: Vec<serde_json::Value> = serde_json::from_str(&params).unwrap_or_default();
+        let mut q = sqlx::query(Succeeded::SQL);
+        for p in params {
+            q = match p {
+                serde_json::Value::Number(n) => q.bind(n.as_i64()),
+                serde_json::Value::String(s) => q.bind(s),
+                _ => q.bind(None::<String>),
+            };
+        }
+        settled += q.execute(&mut *tx).await?.rows_affected();
+        sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE rowid = $1")))
+            .bind(rowid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    // Gone again once empty, so the data file holds only data between imports. In one
+    // transaction: another process's swap may just have written a receipt.
+    let mut tx = pool.begin().await?;
+    let left: i64 =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {table}"))).fetch_one(&mut *tx).await?;
+    if left == 0 {
+        sqlx::query(AssertSqlSafe(format!("DROP TABLE {table}"))).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(settled)
 }
 
 /// Jobs whose worker is gone: re-queued to run again from the start, or failed once they have been

@@ -1,5 +1,6 @@
 //! Reading the tables imports made: which exist, and pages of their rows as JSON. Only tables an
-//! import created are reachable by name, so the API can never be pointed at internal tables.
+//! import created are reachable by name, and only in the data file or schema, so the API can never
+//! be pointed at the app's own tables.
 
 use super::imports::columns_from_json;
 use super::{Db, Pool, on_pool};
@@ -15,13 +16,19 @@ use std::collections::HashSet;
 /// Most rows one page may ask for.
 pub const MAX_PAGE: u64 = 1000;
 
-/// Every table in the app's database (PostgreSQL: in the connection's schema).
+/// Every table where imports go (the SQLite data file, or the PostgreSQL data schema).
 pub async fn existing(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
-    let sql = match db.pool() {
-        Pool::Sqlite(_) => "SELECT name FROM sqlite_schema WHERE type = 'table'",
-        Pool::Postgres(_) => "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+    let names: Vec<String> = match db.pool() {
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT name FROM data.sqlite_schema WHERE type = 'table'").fetch_all(p).await?
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = $1")
+                .bind(db.data_schema())
+                .fetch_all(p)
+                .await?
+        }
     };
-    let names: Vec<String> = on_pool!(db, p => sqlx::query_scalar(sql).fetch_all(p).await)?;
     Ok(names.into_iter().collect())
 }
 
@@ -42,7 +49,7 @@ async fn owner(
 }
 
 async fn count(db: &Db, name: &str) -> Result<u64, sqlx::Error> {
-    let sql = format!("SELECT count(*) FROM {}", quote(name));
+    let sql = format!("SELECT count(*) FROM {}", db.data_table(name));
     let n: i64 = on_pool!(db, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(p).await)?;
     Ok(n as u64)
 }
@@ -73,15 +80,18 @@ pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option
     let (limit_i, offset_i) = (limit as i64, offset as i64);
     let rows: Vec<Vec<J>> = match db.pool() {
         Pool::Sqlite(p) => {
-            let sql = format!("SELECT * FROM {} ORDER BY rowid LIMIT $1 OFFSET $2", quote(name));
+            let sql = format!("SELECT * FROM {} ORDER BY rowid LIMIT $1 OFFSET $2", db.data_table(name));
             let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
             rows.iter().map(|r| sqlite_json_row(r, &columns)).collect::<Result<_, _>>()?
         }
         Pool::Postgres(p) => {
             // Dates and timestamps come back as text (as SQLite stores them); sqlx needs no
             // date-time crate for that. A freshly loaded table's physical order is its insertion order.
-            let sql =
-                format!("SELECT {} FROM {} ORDER BY ctid LIMIT $1 OFFSET $2", pg_select_list(&actual), quote(name));
+            let sql = format!(
+                "SELECT {} FROM {} ORDER BY ctid LIMIT $1 OFFSET $2",
+                pg_select_list(&actual),
+                db.data_table(name)
+            );
             let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
             rows.iter().map(pg_json_row).collect::<Result<_, _>>()?
         }
@@ -93,13 +103,14 @@ pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option
 /// The table's columns as the database declares them.
 async fn table_columns(db: &Db, name: &str) -> Result<Vec<ColumnInfo>, sqlx::Error> {
     let sql = match db.pool() {
-        Pool::Sqlite(_) => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
+        Pool::Sqlite(_) => "SELECT name, type FROM pragma_table_info($1, $2) ORDER BY cid",
         Pool::Postgres(_) => {
             "SELECT column_name::text, data_type::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+             WHERE table_name = $1 AND table_schema = $2 ORDER BY ordinal_position"
         }
     };
-    let cols: Vec<(String, String)> = on_pool!(db, p => sqlx::query_as(sql).bind(name).fetch_all(p).await)?;
+    let cols: Vec<(String, String)> =
+        on_pool!(db, p => sqlx::query_as(sql).bind(name).bind(db.data_schema()).fetch_all(p).await)?;
     Ok(cols
         .into_iter()
         .map(|(name, decl)| ColumnInfo { label: name.clone(), name, ty: column_type_of(&decl) })

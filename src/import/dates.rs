@@ -99,7 +99,7 @@ pub fn write_time(out: &mut String, ms: i64) {
 }
 
 /// What an Excel date cell holds once its serial is decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ExcelMoment {
     /// A whole day: days since 1970-01-01.
     Date(i32),
@@ -107,11 +107,21 @@ pub enum ExcelMoment {
     DateTime(i64),
     /// A time of day with no date (serial below 1), or a duration: milliseconds.
     Time(i64),
+    /// A serial past 9999-12-31, the last day spreadsheets know (or not finite): no date at
+    /// all, so the number itself (once stored as a year -1701602 on SQLite, `-infinity` on PostgreSQL).
+    Number(f64),
 }
+
+/// The serial of 10000-01-01 in the 1900 system; the 1904 system's is 1,462 lower, so this bound
+/// lets a 1904 workbook reach four years past 9999, which still prints as a four-digit year.
+const PAST_LAST_DAY: f64 = 2_958_466.0;
 
 /// Decodes an Excel date serial in either date system (calamine knows which one the workbook uses).
 pub fn from_excel(dt: &ExcelDateTime) -> ExcelMoment {
     let serial = dt.as_f64();
+    if !serial.is_finite() || serial >= PAST_LAST_DAY || (serial < 0.0 && !dt.is_duration()) {
+        return ExcelMoment::Number(serial);
+    }
     if dt.is_duration() || (0.0..1.0).contains(&serial) {
         return ExcelMoment::Time((serial * DAY_MS as f64).round() as i64);
     }
@@ -126,6 +136,9 @@ pub fn from_excel(dt: &ExcelDateTime) -> ExcelMoment {
 /// with the fraction as the time of day, to the millisecond. Below 1 it is a time of day, as
 /// [`from_excel`] reads it.
 pub fn from_serial(serial: f64, date1904: bool) -> ExcelMoment {
+    if !serial.is_finite() || serial >= PAST_LAST_DAY {
+        return ExcelMoment::Number(serial);
+    }
     let total_ms = (serial * DAY_MS as f64).round() as i64;
     if serial < 1.0 {
         return ExcelMoment::Time(total_ms);
@@ -184,6 +197,13 @@ mod tests {
     fn excel_1904_serials_become_dates() {
         assert_eq!(excel(0.0 + 1.0, true), ExcelMoment::Date(days_from_civil(1904, 1, 2)));
         assert_eq!(excel(43_830.0, true), ExcelMoment::Date(days_from_civil(2024, 1, 1)));
+    }
+
+    #[test]
+    fn serials_past_the_last_day_are_numbers() {
+        assert_eq!(excel(1e15, false), ExcelMoment::Number(1e15));
+        assert_eq!(from_serial(1e15, false), ExcelMoment::Number(1e15));
+        assert_eq!(excel(2_958_465.0, false), ExcelMoment::Date(days_from_civil(9999, 12, 31)));
     }
 
     #[test]

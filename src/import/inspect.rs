@@ -5,6 +5,7 @@
 use super::ImportError;
 use super::detect::Format;
 use super::infer::{SAMPLE_ROWS, describe};
+use super::limits::Limits;
 use super::names::header_labels;
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
@@ -26,10 +27,16 @@ pub struct Preview {
 }
 
 /// Reads `sheet` (the first when `None`) up to the type sample and keeps its first `show` rows.
-pub fn inspect(path: &Path, format: Format, sheet: Option<&str>, show: usize) -> Result<Preview, ImportError> {
-    let sheets = source::sheet_names(path, format)?;
+pub fn inspect(
+    path: &Path,
+    format: Format,
+    sheet: Option<&str>,
+    show: usize,
+    limits: &Limits,
+) -> Result<Preview, ImportError> {
+    let sheets = source::sheet_names(path, format, limits)?;
     let mut sampler = Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None };
-    source::stream(path, format, sheet, &mut sampler)?;
+    source::stream(path, format, sheet, limits, &mut sampler)?;
     let labels =
         sampler.header.ok_or_else(|| ImportError::Invalid("the sheet is empty: there is no header row".into()))?;
     let mut rows = sampler.rows;
@@ -83,7 +90,7 @@ mod tests {
         for i in 1..=3000 {
             writeln!(f, "{i},{}.5,2024-01-{:02},n{i}", i, i % 28 + 1).expect("write");
         }
-        let p = inspect(f.path(), Format::Csv, None, 5).expect("inspect");
+        let p = inspect(f.path(), Format::Csv, None, 5, &Limits::default()).expect("inspect");
         let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["order_id", "amount", "when", "note"]);
         let types: Vec<ColumnType> = p.columns.iter().map(|c| c.ty).collect();
@@ -97,7 +104,7 @@ mod tests {
     fn an_empty_file_says_so() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         f.write_all(b"\n\n").expect("write");
-        let err = inspect(f.path(), Format::Csv, None, 5).expect_err("empty");
+        let err = inspect(f.path(), Format::Csv, None, 5, &Limits::default()).expect_err("empty");
         assert!(err.to_string().contains("no header row"), "{err}");
     }
 }

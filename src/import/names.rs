@@ -65,10 +65,17 @@ pub fn header_labels(cells: &[Value]) -> Vec<String> {
     labels
 }
 
+/// Column names the databases keep for themselves: PostgreSQL's system columns (a table cannot
+/// have a column `xmin`, a bounding box's header) and SQLite's names for the row id (a column
+/// `rowid` would hide it from the table viewer's `ORDER BY rowid`).
+const RESERVED_COLUMNS: [&str; 9] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid", "oid", "rowid", "_rowid_"];
+
 /// Column identifiers for a header row: sanitized, `column_N` for blank cells, and made unique
 /// (case-insensitively, as SQL compares them) with `_2`, `_3`, ... suffixes.
 pub fn column_names<S: AsRef<str>>(header: &[S]) -> Vec<String> {
-    let mut taken = HashSet::with_capacity(header.len());
+    let mut taken = HashSet::with_capacity(header.len() + RESERVED_COLUMNS.len());
+    // A header named after a system column takes the next free name (`xmin` → `xmin_2`).
+    taken.extend(RESERVED_COLUMNS.iter().map(|c| c.to_string()));
     header
         .iter()
         .enumerate()
@@ -101,6 +108,12 @@ pub fn table_name_for_file(file_name: &str) -> String {
 /// `name` in double quotes, with inner quotes doubled: valid in SQLite and PostgreSQL alike.
 pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `"schema"."name"`: a table named with its schema, so no search path can send it elsewhere
+/// (PostgreSQL looks in `pg_catalog` before the search path for an unqualified name).
+pub fn qualify(schema: &str, name: &str) -> String {
+    format!("{}.{}", quote(schema), quote(name))
 }
 
 #[cfg(test)]

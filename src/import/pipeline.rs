@@ -7,6 +7,7 @@
 use super::ImportError;
 use super::detect::Format;
 use super::infer::{SAMPLE_ROWS, describe};
+use super::limits::{Limits, value_bytes};
 use super::names::header_labels;
 use super::sink::{Destination, FinalStatement, Sink};
 use super::source::{self, Flow, RowVisitor};
@@ -18,9 +19,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// Rows per message between the threads: big enough to amortise the hand-off, small enough that
-/// the bounded channel holds some 16 MB at most.
+/// Rows per message between the threads: big enough to amortise the hand-off.
 const BATCH_ROWS: usize = 2048;
+/// Bytes per message at most (roughly, plus one row of at most `limits::MAX_ROW_BYTES`), so the
+/// channel holds some 16 MB whatever the rows are like (bounded in rows only, 2,048 wide rows of
+/// a 515-byte .ods took 1.6 GB).
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight between parser and writer (~1 MB each): enough to ride out the writer's
 /// pauses at each commit without stopping the parser. Measured on 1,048,575 .xlsx rows: 4 batches
 /// left the parser blocked 0.2 s and took 1.80 s; 16 never block it and take 1.61 s (+8 MB RSS).
@@ -39,6 +43,8 @@ pub struct ImportSpec {
     pub dest: Destination,
     pub table: String,
     pub mode: ImportMode,
+    /// The bounds the reading stays within.
+    pub limits: Limits,
     /// This import's own staging table name (see [`super::sink::STAGING_PREFIX`]).
     pub staging: String,
     /// Whether to publish progress while loading. Off, nothing is sent to the `watch` channel
@@ -106,6 +112,7 @@ pub fn run(
                 let mut feeder = Feeder {
                     tx,
                     batch: Vec::with_capacity(BATCH_ROWS),
+                    batch_bytes: 0,
                     header_sent: false,
                     progress,
                     live: spec.live_progress,
@@ -115,7 +122,7 @@ pub fn run(
                 };
                 // A `Break` only ever means the writer stopped (it reports why); sending `End`
                 // then finds the channel closed too.
-                source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &mut feeder)?;
+                source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &spec.limits, &mut feeder)?;
                 if feeder.flush()?.is_continue() {
                     let _: Flow = feeder.send(Msg::End)?;
                 }
@@ -137,6 +144,9 @@ pub fn run(
                 w.timings.write_cpu = write_cpu;
                 Ok(w)
             }
+            // A cancel that stopped the parser before the writer had a header would otherwise read
+            // as "the sheet is empty" (a contained reader killed while it computes).
+            _ if cancel.is_cancelled() => Err(ImportError::Cancelled),
             // A parse error is the real reason the writer stopped.
             (_, Err(e)) if !matches!(e, ImportError::Cancelled) => Err(e),
             // The writer stopping first makes the parser's send fail; the writer's reason is the real one.
@@ -149,6 +159,8 @@ pub fn run(
 struct Feeder<'a> {
     tx: SyncSender<Msg>,
     batch: Vec<Vec<Value>>,
+    /// Roughly what `batch` holds ([`value_bytes`]), so wide or text-heavy rows go in smaller batches.
+    batch_bytes: usize,
     header_sent: bool,
     progress: &'a watch::Sender<Progress>,
     live: bool,
@@ -179,6 +191,7 @@ impl Feeder<'_> {
             return Ok(Flow::Continue(()));
         }
         self.parsed += self.batch.len() as u64;
+        self.batch_bytes = 0;
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
         let flow = self.send(Msg::Rows(batch))?;
         if self.live {
@@ -206,13 +219,22 @@ impl RowVisitor for Feeder<'_> {
         if cells.iter().all(|v| matches!(v, Value::Null)) {
             return Ok(Flow::Continue(()));
         }
+        // PostgreSQL text cannot hold NUL (one failed a whole import there); no sheet means one.
+        for v in cells.iter_mut() {
+            if let Value::Text(s) = v
+                && s.contains('\0')
+            {
+                s.retain(|c| c != '\0');
+            }
+        }
         if !self.header_sent {
             self.header_sent = true;
             return self.send(Msg::Header(header_labels(cells)));
         }
         let width = cells.len();
+        self.batch_bytes += cells.iter().map(value_bytes).sum::<usize>();
         self.batch.push(std::mem::replace(cells, Vec::with_capacity(width)));
-        if self.batch.len() >= BATCH_ROWS {
+        if self.batch.len() >= BATCH_ROWS || self.batch_bytes >= BATCH_BYTES {
             return self.flush();
         }
         Ok(Flow::Continue(()))
@@ -224,6 +246,10 @@ impl RowVisitor for Feeder<'_> {
 
     fn error_cell(&mut self) {
         self.progress.send_modify(|p| p.error_cells += 1);
+    }
+
+    fn cancel_token(&self) -> Option<CancellationToken> {
+        Some(self.cancel.clone())
     }
 }
 

@@ -9,6 +9,7 @@
 
 use super::ImportError;
 use super::detect::Format;
+use super::limits::Limits;
 use super::pipeline::{self, ImportSpec, Timings};
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
@@ -105,7 +106,7 @@ fn parse(path: &Path, format: Format) -> Result<u64, ImportError> {
         }
     }
     let mut count = Count(0);
-    source::stream(path, format, None, &mut count)?;
+    source::stream(path, format, None, &Limits::default(), &mut count)?;
     Ok(count.0.saturating_sub(1))
 }
 
@@ -126,6 +127,7 @@ fn import_once(path: &Path, format: Format, scratch: &Path, live: bool) -> Resul
         table: "t".into(),
         mode: ImportMode::Create,
         staging: format!("{}profile", super::sink::STAGING_PREFIX),
+        limits: Limits::default(),
         live_progress: live,
     };
     let (progress, _rx) = watch::channel(Progress::default());

@@ -12,13 +12,15 @@ use postgres::PgSink;
 use sqlite::SqliteSink;
 use std::path::PathBuf;
 
-/// The database an import loads into.
+/// The database an import loads into: never where the app keeps its own state.
 #[derive(Debug, Clone)]
 pub enum Destination {
-    /// A SQLite file, which the loader opens with a connection of its own.
+    /// A SQLite data file, which the loader opens with a connection of its own. The app's state
+    /// is another file, which that connection never opens: no table name can reach it.
     Sqlite(PathBuf),
-    /// A PostgreSQL pool, from which the loader takes one connection for its transaction.
-    Postgres(sqlx::PgPool),
+    /// A PostgreSQL pool (its connections' `search_path` is the app's own schema) and the schema
+    /// imports go into, which every data statement names explicitly.
+    Postgres { pool: sqlx::PgPool, schema: String },
 }
 
 /// Which SQL dialect a type or statement is for.
@@ -28,11 +30,16 @@ pub enum Kind {
     Postgres,
 }
 
-/// A statement the sink runs inside the transaction that puts the table in place: the job marks
-/// itself succeeded there, so the table and the record of it can never disagree. Parameters are
-/// `$1`, `$2`, ... in order; integers bind as integers, NULL as NULL, anything else as its text.
-/// It must change exactly one row, or the whole import rolls back with [`ImportError::TakenOver`]:
-/// that is how a worker that lost its job to another instance can never also put the table in place.
+/// How the job records its success, bound to the transaction that puts the table in place, so the
+/// table and the record of it can never disagree. Parameters are `$1`, `$2`, ... in order;
+/// integers bind as integers, NULL as NULL, anything else as its text.
+///
+/// On PostgreSQL the sink runs it in that transaction, and it must change exactly one row or the
+/// whole import rolls back with [`ImportError::TakenOver`]: that is how a worker that lost its job
+/// to another instance can never also put the table in place. On SQLite the app's state is in
+/// another file, so the sink writes the parameters as a receipt into the data file in that
+/// transaction, and the caller applies it to the app's file afterwards (or the next start does,
+/// if the process died in between; see `sink::sqlite::receipts`).
 #[derive(Debug, Clone)]
 pub struct FinalStatement {
     pub sql: &'static str,
@@ -50,7 +57,7 @@ impl Sink {
     pub fn create(dest: &Destination, staging: &str, columns: Vec<ColumnInfo>) -> Result<Self, ImportError> {
         Ok(match dest {
             Destination::Sqlite(path) => Sink::Sqlite(SqliteSink::create(sqlite::open(path)?, staging, columns)?),
-            Destination::Postgres(pool) => Sink::Postgres(PgSink::create(pool, staging, columns)?),
+            Destination::Postgres { pool, schema } => Sink::Postgres(PgSink::create(pool, schema, staging, columns)?),
         })
     }
 

@@ -1,8 +1,9 @@
 //! Where rows come from. Every format streams its chosen sheet row by row, header first, into a
 //! [`RowVisitor`], so no source ever holds a whole sheet: our own streaming readers for xlsx/xlsm
-//! and ods, calamine's cell reader for xlsb, the `csv` crate for delimited text, and calamine's
-//! range for legacy .xls, whose format caps a sheet at 65,536 rows.
+//! and ods, the `csv` crate for delimited text, and calamine (its cell reader for xlsb, its range
+//! for legacy .xls) in a contained child process (see [`contained`]).
 
+pub mod contained;
 mod delimited;
 mod excel;
 mod ods;
@@ -11,6 +12,7 @@ mod xml;
 
 use super::ImportError;
 use super::detect::Format;
+use super::limits::{Bounded, Limits};
 use super::value::Value;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -36,34 +38,42 @@ pub trait RowVisitor {
 
     /// A spreadsheet error cell (`#DIV/0!`, `#N/A`, ...) was read; it arrives in its row as NULL.
     fn error_cell(&mut self) {}
+
+    /// Fires when the reading should stop even between rows (a reader that computes for long
+    /// before its first row, such as a contained one, watches it).
+    fn cancel_token(&self) -> Option<tokio_util::sync::CancellationToken> {
+        None
+    }
 }
 
 /// Sheet names of a workbook, in order (one unnamed sheet for CSV/TSV).
-pub fn sheet_names(path: &Path, format: Format) -> Result<Vec<String>, ImportError> {
+pub fn sheet_names(path: &Path, format: Format, limits: &Limits) -> Result<Vec<String>, ImportError> {
     match format {
         Format::Csv | Format::Tsv => Ok(Vec::new()),
         Format::Ods => ods::sheet_names(path),
         Format::Xlsx | Format::Xlsm => xlsx::sheet_names(path),
-        Format::Xlsb | Format::Xls => excel::sheet_names(path, format),
+        Format::Xlsb | Format::Xls => contained::sheet_names(path, format, limits),
     }
 }
 
-/// Streams the rows of `sheet` (the first sheet when `None`) into `visitor` and returns the name
-/// of the sheet read (`None` for CSV/TSV).
+/// Streams the rows of `sheet` (the first sheet when `None`) into `visitor`, within `limits`, and
+/// returns the name of the sheet read (`None` for CSV/TSV).
 pub fn stream(
     path: &Path,
     format: Format,
     sheet: Option<&str>,
+    limits: &Limits,
     visitor: &mut dyn RowVisitor,
 ) -> Result<Option<String>, ImportError> {
+    let visitor = &mut Bounded::new(visitor, limits);
     match format {
         Format::Csv | Format::Tsv => {
-            delimited::stream(path, format, visitor)?;
+            delimited::stream(path, format, limits, visitor)?;
             Ok(None)
         }
-        Format::Ods => ods::stream(path, sheet, visitor).map(Some),
-        Format::Xlsx | Format::Xlsm => xlsx::stream(path, sheet, visitor).map(Some),
-        Format::Xlsb | Format::Xls => excel::stream(path, format, sheet, visitor).map(Some),
+        Format::Ods => ods::stream(path, sheet, limits, visitor).map(Some),
+        Format::Xlsx | Format::Xlsm => xlsx::stream(path, sheet, limits, visitor).map(Some),
+        Format::Xlsb | Format::Xls => contained::stream(path, format, sheet, limits, visitor).map(Some),
     }
 }
 

@@ -24,6 +24,12 @@ pub(super) async fn at_start(db: &Db) -> anyhow::Result<()> {
     if dropped > 0 {
         tracing::info!(dropped, "dropped staging tables left by an interrupted process");
     }
+    // Before the reaper below sees them as running: jobs whose table is in place but whose
+    // success the app's file had not recorded yet when the process died.
+    let settled = queue::settle_receipts(db).await?;
+    if settled > 0 {
+        tracing::info!(settled, "recorded imports that had finished just before the process stopped");
+    }
     // Counted like the reaper's: an import whose file kills the server fails after its third
     // claim instead of killing the server again at every start.
     let ids = queue::reap(db, None, MAX_ATTEMPTS, db::now_ms()).await?;

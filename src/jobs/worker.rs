@@ -3,8 +3,8 @@
 //! claimed job (the engine on a blocking thread, its progress into the hub's channel), and, on
 //! PostgreSQL, checkpoints into the job's row a few times a second, which double as the heartbeat
 //! other instances judge this one by and carry cancel requests made elsewhere. Success is recorded
-//! by the engine inside the transaction that swaps the table in, and only while this worker still
-//! holds the job.
+//! by the engine inside the transaction that swaps the table in (on SQLite as a receipt in the data
+//! file, applied to the app's file right after), and only while this worker still holds the job.
 
 use super::bus::Signal;
 use super::shared::Shared;
@@ -123,6 +123,13 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
         tokio::spawn(async move { checkpoint_loop(&shared, rx, &cancel, &lost, &stop).await })
     });
     let result = execute(&shared, &record, &tx, &cancel).await;
+    if result.is_ok() {
+        // SQLite: the success is a receipt in the data file until it is applied here, before any
+        // watcher is told it succeeded (the record must say so by then).
+        if let Err(e) = queue::settle_receipts(&shared.db).await {
+            tracing::error!(%id, error = %e, "could not record a finished import (the next start will)");
+        }
+    }
     let ending = Ending::of(result, lost.is_cancelled(), shared.shutdown.is_cancelled());
     let finished_at = db::now_ms();
     // Watchers here see a real end at once: a success is already in the row (the loader wrote it
@@ -239,6 +246,7 @@ async fn execute(
         // worker stalled may still exist in that worker's open transaction, and a second CREATE of
         // the same name would wait for it.
         staging: format!("{STAGING_PREFIX}{}_{}", record.id, &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        limits: shared.options.limits,
         live_progress: true,
     };
     let (tx, cancel, worker) = (tx.clone(), cancel.clone(), shared.worker.clone());

@@ -35,5 +35,5 @@ pub async fn inspect_upload(
 ) -> Result<Json<Inspection>, AppError> {
     // Anything that cannot be an upload id is no upload, as an unknown one is.
     let id = UploadId::parse(&id).ok_or(uploads::UploadError::NotFound(id))?;
-    Ok(Json(uploads::inspect(&state.db, &id, q.sheet).await?))
+    Ok(Json(uploads::inspect(&state.db, &id, q.sheet, state.config.limits()).await?))
 }

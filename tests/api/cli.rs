@@ -94,6 +94,6 @@ fn ctrl_c_cancels_the_import_and_leaves_the_database_as_it_was() {
     assert_eq!(out.trim(), "import cancelled; the database is unchanged");
     let tables = runtime.block_on(db.tables());
     assert!(!tables.iter().any(|t| t == "big" || t.starts_with("_sheetport_staging")), "{tables:?}");
-    let cancelled = "SELECT count(*) FROM imports WHERE status = 'cancelled' AND rows_done = 0";
+    let cancelled = "SELECT count(*) FROM sheetport.imports WHERE status = 'cancelled' AND rows_done = 0";
     assert_eq!(runtime.block_on(db.scalar(cancelled)), 1);
 }

@@ -67,11 +67,22 @@ impl TestDb {
         }
     }
 
-    /// One number from the database, read directly (not through the app).
+    /// A direct connection to a SQLite test database: the data file, with the app's own file
+    /// attached as `sheetport`, so statements name the app's tables as on PostgreSQL
+    /// (`sheetport.imports`).
+    fn open_sqlite(path: &Path) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(path).expect("open db");
+        let state = sheetport::db::state_file(path);
+        conn.execute("ATTACH DATABASE ?1 AS sheetport", [state.to_str().expect("UTF-8 path")]).expect("attach");
+        conn
+    }
+
+    /// One number from the database, read directly (not through the app). The app's own tables
+    /// are `sheetport.imports` and `sheetport.uploads` on both databases.
     pub async fn scalar(&self, sql: &str) -> i64 {
         match self {
             TestDb::Sqlite(path) => {
-                let conn = rusqlite::Connection::open(path).expect("open db");
+                let conn = Self::open_sqlite(path);
                 conn.query_row(sql, [], |r| r.get(0)).expect("query")
             }
             TestDb::Postgres { url, .. } => {
@@ -88,7 +99,7 @@ impl TestDb {
     pub async fn execute(&self, sql: &str) {
         match self {
             TestDb::Sqlite(path) => {
-                rusqlite::Connection::open(path).expect("open db").execute_batch(sql).expect("execute");
+                Self::open_sqlite(path).execute_batch(sql).expect("execute");
             }
             TestDb::Postgres { url, .. } => {
                 let pool = sqlx::PgPool::connect(url).await.expect("connect");
@@ -98,7 +109,7 @@ impl TestDb {
         }
     }
 
-    /// Names of all tables in the database, read directly (not through the app).
+    /// Names of all tables where imports go (the data file or schema), read directly.
     pub async fn tables(&self) -> Vec<String> {
         match self {
             TestDb::Sqlite(path) => {
@@ -160,6 +171,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = TestDb::create(dir.path()).await;
+    spawn_app_on(dir, db, tweak).await
+}
+
+/// Starts a server on a database the test prepared (in `dir`, for SQLite).
+pub async fn spawn_app_on(dir: tempfile::TempDir, db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    // This process is the test harness: workbooks are read by the real binary.
+    sheetport::import::source::contained::set_reader_program(env!("CARGO_BIN_EXE_sheetport").into());
     let mut config = Config {
         addr: "127.0.0.1:0".parse().expect("addr"),
         database_url: db.url(),

@@ -64,11 +64,15 @@ async fn ten_imports_across_two_instances_each_run_exactly_once() {
         assert_eq!(db.scalar(&format!("SELECT count(*) FROM t{i}")).await, ROWS as i64);
     }
     assert_eq!(
-        db.scalar("SELECT count(*) FROM imports WHERE status = 'succeeded' AND attempts = 1").await,
+        db.scalar("SELECT count(*) FROM sheetport.imports WHERE status = 'succeeded' AND attempts = 1").await,
         10,
         "each claimed once"
     );
-    assert_eq!(db.scalar("SELECT count(DISTINCT worker) FROM imports").await, 2, "both instances took a share");
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT worker) FROM sheetport.imports").await,
+        2,
+        "both instances took a share"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +103,7 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     b.log.wait_for("claimed an import", Duration::from_secs(60));
     let taken_over = killed.elapsed();
     let row = format!(
-        "SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '{}' AND attempts = 2",
+        "SELECT count(*) FROM sheetport.imports WHERE id = '{id}' AND worker LIKE '{}' AND attempts = 2",
         b.worker_like()
     );
     assert_eq!(db.scalar(&row).await, 1, "the job is B's, on its second attempt");
@@ -107,7 +111,8 @@ async fn killing_the_instance_running_an_import_hands_it_to_the_other() {
     assert_eq!(end["status"], "succeeded", "{end}");
     assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64);
     assert_eq!(
-        db.scalar("SELECT attempts::bigint FROM imports WHERE status = 'succeeded' AND table_name = 'big'").await,
+        db.scalar("SELECT attempts::bigint FROM sheetport.imports WHERE status = 'succeeded' AND table_name = 'big'")
+            .await,
         2
     );
     assert_eq!(db.scalar("SELECT count(*) FROM earlier").await, 1_000, "earlier imports are intact");
@@ -125,7 +130,10 @@ async fn an_import_is_cancelled_from_the_instance_not_running_it() {
     let id = upload(&client, &a, &big, "big").await;
     wait_loading(&client, &a, &id).await;
     let runs_on_a = db
-        .scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND worker LIKE '{}'", a.worker_like()))
+        .scalar(&format!(
+            "SELECT count(*) FROM sheetport.imports WHERE id = '{id}' AND worker LIKE '{}'",
+            a.worker_like()
+        ))
         .await
         == 1;
     let other = if runs_on_a { &b } else { &a };
@@ -156,7 +164,9 @@ async fn a_stopping_instance_hands_its_running_import_back_to_the_queue() {
     let code = a.wait_exit(Duration::from_secs(30));
     assert!(code.success(), "a clean exit: {code:?}");
     let back = db
-        .scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'queued' AND attempts = 0"))
+        .scalar(&format!(
+            "SELECT count(*) FROM sheetport.imports WHERE id = '{id}' AND status = 'queued' AND attempts = 0"
+        ))
         .await;
     assert_eq!(back, 1, "queued again, the interrupted attempt not counted");
 
@@ -178,7 +188,7 @@ async fn an_import_whose_instances_keep_dying_fails_after_three_attempts() {
     let id = upload(&client, &first, &big, "big").await;
     let claimed = |n: i64| {
         format!(
-            "SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'running' AND attempts = {n} AND rows_done > 0"
+            "SELECT count(*) FROM sheetport.imports WHERE id = '{id}' AND status = 'running' AND attempts = {n} AND rows_done > 0"
         )
     };
     // Three instances in turn claim it and die with it (SIGKILL, as a crash would).
@@ -226,8 +236,10 @@ async fn a_stalled_instance_that_wakes_up_after_losing_its_import_cannot_complet
     a.log.wait_for("import taken over by another server", Duration::from_secs(60));
     assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64, "exactly one run's rows");
     assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'succeeded' AND attempts = 2"))
-            .await,
+        db.scalar(&format!(
+            "SELECT count(*) FROM sheetport.imports WHERE id = '{id}' AND status = 'succeeded' AND attempts = 2"
+        ))
+        .await,
         1
     );
     assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_sheetport_staging%'").await, 0);

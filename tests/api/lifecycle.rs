@@ -37,7 +37,7 @@ async fn an_import_killed_with_its_server_runs_again_from_the_start_when_the_ser
     first.kill9();
     // What the killed process left: its job `running` under a worker that is gone, and its
     // staging table with the rows it had committed.
-    let running = format!("SELECT count(*) FROM imports WHERE id = '{id}' AND status = 'running'");
+    let running = format!("SELECT count(*) FROM sheetport.imports WHERE id = '{id}' AND status = 'running'");
     assert_eq!(db.scalar(&running).await, 1);
     assert!(db.tables().await.iter().any(|t| t.starts_with("_sheetport_staging")), "a staging table is left");
 
@@ -48,7 +48,7 @@ async fn an_import_killed_with_its_server_runs_again_from_the_start_when_the_ser
     assert_eq!(end["status"], "succeeded", "{end}");
     assert_eq!(end["rows_done"], LONG);
     assert_eq!(db.scalar("SELECT count(*) FROM big").await, LONG as i64, "exactly one run's rows");
-    assert_eq!(db.scalar(&format!("SELECT attempts FROM imports WHERE id = '{id}'")).await, 2);
+    assert_eq!(db.scalar(&format!("SELECT attempts FROM sheetport.imports WHERE id = '{id}'")).await, 2);
     let tables = db.tables().await;
     assert!(!tables.iter().any(|t| t.starts_with("_sheetport_staging")), "{tables:?}");
 }
@@ -82,7 +82,7 @@ async fn sigterm_ends_open_event_streams_and_the_server_exits_then_the_imports_r
             "{name}: no final event, the job is not over: {events:?}"
         );
     }
-    let back = "SELECT count(*) FROM imports WHERE status = 'queued' AND attempts = 0";
+    let back = "SELECT count(*) FROM sheetport.imports WHERE status = 'queued' AND attempts = 0";
     assert_eq!(db.scalar(back).await, 2, "both wait in the queue, the interrupted attempt not counted");
 
     let again = Instance::start(&db, dir.path(), HEARTBEAT);
@@ -101,7 +101,7 @@ async fn an_import_that_kills_its_server_every_time_fails_after_three_attempts_a
     // Three starts in turn claim it and die with it (SIGKILL, as a crash or the OOM killer would).
     for attempt in 1..=3 {
         wait_loading(&client, &server, &id).await;
-        let claimed = format!("SELECT count(*) FROM imports WHERE id = '{id}' AND attempts = {attempt}");
+        let claimed = format!("SELECT count(*) FROM sheetport.imports WHERE id = '{id}' AND attempts = {attempt}");
         assert_eq!(db.scalar(&claimed).await, 1, "attempt {attempt}");
         server.kill9();
         server = Instance::start(&db, dir.path(), HEARTBEAT);

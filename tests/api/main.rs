@@ -5,9 +5,11 @@ mod cli;
 #[path = "../../bench/dataset.rs"]
 mod dataset;
 mod helpers;
+mod hostile;
 mod imports;
 mod instances;
 mod lifecycle;
 mod process;
+mod reach;
 mod rejects;
 mod uploads;

@@ -139,7 +139,7 @@ async fn server_functions_fail_as_the_http_api_does_and_internal_errors_stay_in_
 
     // A failure of the server's own (here: its table of imports is gone) reaches the person as a
     // plain sentence, never the database's text.
-    app.db.execute("DROP TABLE imports").await;
+    app.db.execute("DROP TABLE sheetport.imports").await;
     for (status, body) in [
         answer(app.client.get(app.url("/api/imports")).send().await.expect("get")).await,
         answer(rpc("list_imports", &[]).await.expect("rpc")).await,

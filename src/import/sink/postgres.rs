@@ -13,7 +13,7 @@ use super::{FinalStatement, Kind, sql_type};
 use crate::import::ImportError;
 use crate::import::dates::DAY_MS;
 use crate::import::infer::{fits, join};
-use crate::import::names::quote;
+use crate::import::names::{qualify, quote};
 use crate::import::value::Value;
 use crate::model::{ColumnInfo, ColumnType, ImportMode};
 use sqlx::postgres::{PgPool, Postgres};
@@ -58,6 +58,7 @@ enum Cmd {
 }
 
 struct Swap {
+    schema: String,
     staging: String,
     target: String,
     mode: ImportMode,
@@ -80,6 +81,8 @@ pub struct PgSink {
     cmds: mpsc::Sender<Cmd>,
     /// The copier; its result says why it stopped when a request goes unanswered.
     copier: Option<JoinHandle<Result<(), ImportError>>>,
+    /// The data schema; the connection's search path is the app's own schema.
+    schema: String,
     staging: String,
     columns: Vec<ColumnInfo>,
     /// Rows of the current batch in COPY's binary format.
@@ -88,25 +91,26 @@ pub struct PgSink {
 }
 
 impl PgSink {
-    /// Opens the import's transaction and creates the staging table in it.
-    pub fn create(pool: &PgPool, staging: &str, columns: Vec<ColumnInfo>) -> Result<Self, ImportError> {
+    /// Opens the import's transaction and creates the staging table in it, in `schema`.
+    pub fn create(pool: &PgPool, schema: &str, staging: &str, columns: Vec<ColumnInfo>) -> Result<Self, ImportError> {
         let rt = Handle::try_current()
             .map_err(|_| ImportError::Database("the PostgreSQL loader needs the tokio runtime".into()))?;
         let defs: Vec<String> =
             columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Postgres, c.ty))).collect();
-        let create = format!("CREATE TABLE {} ({})", quote(staging), defs.join(", "));
+        let create = format!("CREATE TABLE {} ({})", qualify(schema, staging), defs.join(", "));
         let tx = rt.block_on(async {
             let mut tx = pool.begin().await?;
             (&mut *tx).execute(AssertSqlSafe(create)).await?;
             Ok::<_, sqlx::Error>(tx)
         })?;
         let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
-        let copy_sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", quote(staging), names.join(", "));
+        let copy_sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", qualify(schema, staging), names.join(", "));
         let (cmds, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         Ok(Self {
             copier: Some(rt.spawn(copier(tx, copy_sql, rx))),
             rt,
             cmds,
+            schema: schema.to_owned(),
             staging: staging.to_owned(),
             columns,
             buf: Vec::new(),
@@ -198,7 +202,8 @@ impl PgSink {
             }
             self.commit()?;
             let wider = join(ty, kind);
-            let (t, c, pg) = (quote(&self.staging), quote(&self.columns[i].name), sql_type(Kind::Postgres, wider));
+            let t = qualify(&self.schema, &self.staging);
+            let (c, pg) = (quote(&self.columns[i].name), sql_type(Kind::Postgres, wider));
             let sql = format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {pg} USING {c}::{pg}");
             self.call(|reply| Cmd::Exec(sql, reply))?;
             self.columns[i].ty = wider;
@@ -215,6 +220,7 @@ impl PgSink {
         last: Option<FinalStatement>,
     ) -> Result<Vec<ColumnInfo>, ImportError> {
         let swap = Swap {
+            schema: self.schema.clone(),
             staging: self.staging.clone(),
             target: target.to_owned(),
             mode,
@@ -303,9 +309,10 @@ async fn copier(
 /// The final swap, inside the import's transaction.
 async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<(), ImportError> {
     let conn = &mut **tx;
-    let (staging, t, target, columns) = (quote(&s.staging), quote(&s.target), s.target.as_str(), &s.columns);
+    let (staging, t) = (qualify(&s.schema, &s.staging), qualify(&s.schema, &s.target));
+    let (target, columns) = (s.target.as_str(), &s.columns);
     // Two imports into one new name must not both see it free: lock the name first.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(target).execute(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&t).execute(&mut *conn).await?;
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&t).fetch_one(&mut *conn).await?;
     match s.mode {
         ImportMode::Create if exists => {
@@ -316,8 +323,9 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<()
         ImportMode::Append if exists => {
             let have: Vec<String> = sqlx::query_scalar(
                 "SELECT column_name::text FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = $1",
+                 WHERE table_schema = $1 AND table_name = $2",
             )
+            .bind(&s.schema)
             .bind(target)
             .fetch_all(&mut *conn)
             .await?;
@@ -338,10 +346,10 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<()
         }
         ImportMode::Replace if exists => {
             (&mut *conn).execute(AssertSqlSafe(format!("DROP TABLE {t}"))).await?;
-            (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {t}"))).await?;
+            (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {}", quote(target)))).await?;
         }
         _ => {
-            (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {t}"))).await?;
+            (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {}", quote(target)))).await?;
         }
     }
     if let Some(last) = &s.last {

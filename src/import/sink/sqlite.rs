@@ -52,6 +52,33 @@ pub fn drop_all_staging(conn: &Connection) -> Result<usize, ImportError> {
     Ok(names.len())
 }
 
+/// Where a swap leaves its [`FinalStatement`]'s parameters: the app's own file is another file, and
+/// SQLite commits two files atomically only with a rollback journal (a WAL database commits each
+/// file on its own), so the success is written here, in the swap's transaction, and applied to the
+/// app's file right after, or at the next start when the process died in between. A name no import
+/// can take (table names never start with `_`).
+pub const RECEIPTS: &str = "_sheetport_receipts";
+
+fn write_receipt(conn: &Connection, last: &FinalStatement) -> Result<(), ImportError> {
+    let params: Vec<serde_json::Value> = last
+        .params
+        .iter()
+        .map(|p| match p {
+            Value::Int(n) => serde_json::Value::from(*n),
+            Value::Null => serde_json::Value::Null,
+            other => {
+                let mut s = String::new();
+                other.write_text(&mut s);
+                serde_json::Value::from(s)
+            }
+        })
+        .collect();
+    conn.execute_batch(&format!("CREATE TABLE IF NOT EXISTS {RECEIPTS} (params TEXT NOT NULL)"))?;
+    let json = serde_json::Value::from(params).to_string();
+    conn.execute(&format!("INSERT INTO {RECEIPTS} (params) VALUES (?1)"), [json])?;
+    Ok(())
+}
+
 /// One import's staging table and the open transaction rows go into.
 pub struct SqliteSink {
     conn: Connection,
@@ -140,8 +167,8 @@ impl SqliteSink {
         Ok(())
     }
 
-    /// Puts the staging table in place of (or into) `target` in one transaction, running `last`
-    /// inside that same transaction. Returns the final columns.
+    /// Puts the staging table in place of (or into) `target` in one transaction, with `last`'s
+    /// receipt written in that same transaction (see [`receipts`]). Returns the final columns.
     pub fn finish(
         mut self,
         target: &str,
@@ -195,22 +222,7 @@ impl SqliteSink {
             _ => tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?,
         }
         if let Some(last) = last {
-            // Dropped before the commit below, which needs the transaction unborrowed.
-            let mut stmt = tx.prepare(last.sql)?;
-            for (i, p) in last.params.iter().enumerate() {
-                match p {
-                    Value::Int(n) => stmt.raw_bind_parameter(i + 1, n)?,
-                    Value::Null => stmt.raw_bind_parameter(i + 1, Null)?,
-                    other => {
-                        let mut s = String::new();
-                        other.write_text(&mut s);
-                        stmt.raw_bind_parameter(i + 1, s)?
-                    }
-                }
-            }
-            if stmt.raw_execute()? != 1 {
-                return Err(ImportError::TakenOver);
-            }
+            write_receipt(&tx, &last)?;
         }
         tx.commit()?;
         Ok(())

@@ -8,6 +8,7 @@ use super::xml::{Chunks, Tag, attrs, broken, decode_xml, next_tag};
 use super::{Flow, RowVisitor, choose_sheet};
 use crate::import::ImportError;
 use crate::import::dates::{self, DAY_MS};
+use crate::import::limits::{self, Limits};
 use crate::import::value::{Value, parse_text};
 use memchr::memchr;
 use std::cell::Cell;
@@ -86,7 +87,12 @@ pub fn sheet_names(path: &Path) -> Result<Vec<String>, ImportError> {
 }
 
 /// Streams the rows of one sheet (the first when `sheet` is `None`) in a single pass.
-pub fn stream(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
+pub fn stream(
+    path: &Path,
+    sheet: Option<&str>,
+    limits: &Limits,
+    visitor: &mut dyn RowVisitor,
+) -> Result<String, ImportError> {
     with_content(path, |chunks, read, size| {
         let mut seen: Vec<String> = Vec::new();
         let mut table: Option<(String, Table)> = None;
@@ -114,7 +120,7 @@ pub fn stream(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) ->
                         return Ok(name);
                     } else if wanted {
                         visitor.sheet(&name);
-                        table = Some((name, Table::default()));
+                        table = Some((name, Table { max_cell: limits.max_cell_bytes, ..Table::default() }));
                     } else {
                         seen.push(name);
                     }
@@ -146,6 +152,11 @@ struct Table {
     row: Vec<Value>,
     /// Empty cells not yet placed: only a later value makes them real.
     pending_blanks: u64,
+    /// Roughly what `row` holds (`limits::value_bytes`), priced before repeats are written out.
+    row_bytes: usize,
+    /// `--max-cell-bytes`, checked as a cell's text grows (a `<text:s text:c="1024"/>` is 1 KB of
+    /// spaces in 20 bytes of XML).
+    max_cell: usize,
     row_repeat: u64,
     cell: Option<CellState>,
     in_annotation: bool,
@@ -168,6 +179,7 @@ impl Table {
             b"table-row" if !tag.closing => {
                 self.row.clear();
                 self.pending_blanks = 0;
+                self.row_bytes = 0;
                 // A self-closing row has no cells and no end tag: a blank row, skipped.
                 self.row_repeat = repeat(tag, b"number-rows-repeated");
             }
@@ -180,14 +192,14 @@ impl Table {
             b"table-cell" | b"covered-table-cell" if !tag.closing => {
                 let c = start_cell(tag)?;
                 if tag.empty {
-                    place(&mut self.row, &mut self.pending_blanks, c)?;
+                    self.place(c)?;
                 } else {
                     self.cell = Some(c);
                 }
             }
             b"table-cell" | b"covered-table-cell" => {
                 if let Some(c) = self.cell.take() {
-                    place(&mut self.row, &mut self.pending_blanks, c)?;
+                    self.place(c)?;
                 }
             }
             // A cell's comment is not its value.
@@ -209,6 +221,9 @@ impl Table {
             b"s" if tag.empty => {
                 if let Some(c) = self.cell.as_mut() {
                     let n = repeat(tag, b"c").min(1024) as usize;
+                    if c.text.len() + n > self.max_cell {
+                        return Err(limits::cell_too_big(self.max_cell));
+                    }
                     c.text.extend(std::iter::repeat_n(' ', n));
                 }
             }
@@ -220,10 +235,41 @@ impl Table {
         let in_annotation = self.in_annotation;
         if let Some(c) = self.cell.as_mut().filter(|c| c.is_string && c.in_paragraph && !in_annotation) {
             let end = memchr(b'<', &xml[*at..]).map_or(xml.len(), |i| *at + i);
+            if c.text.len() + (end - *at) > self.max_cell {
+                return Err(limits::cell_too_big(self.max_cell));
+            }
             decode_xml(&mut c.text, &xml[*at..end])?;
             *at = end;
         }
         Ok(false)
+    }
+
+    /// Puts a finished cell (and its repeats) into the row; blanks are held back until a value
+    /// follows, so a trailing run of 16,384 empty cells costs nothing. Its size is priced before
+    /// its repeats are written out (one 1 MB cell repeated 1,600 times was a 1.6 GB row).
+    fn place(&mut self, c: CellState) -> Result<(), ImportError> {
+        let value = c.value.or_else(|| (c.is_string && !c.text.trim().is_empty()).then_some(Value::Text(c.text)));
+        match value {
+            None => self.pending_blanks = self.pending_blanks.saturating_add(c.repeat),
+            Some(v) => {
+                let width = (self.row.len() as u64).saturating_add(self.pending_blanks).saturating_add(c.repeat);
+                if width > crate::import::MAX_COLUMNS as u64 {
+                    return Err(ImportError::Invalid(format!(
+                        "a row has values in {width} columns; at most {} columns can be imported",
+                        crate::import::MAX_COLUMNS
+                    )));
+                }
+                // At most 1,000 columns (checked above), so this cannot overflow.
+                self.row_bytes += limits::value_bytes(&v) * c.repeat as usize + 16 * self.pending_blanks as usize;
+                if self.row_bytes > limits::MAX_ROW_BYTES {
+                    return Err(limits::row_too_big());
+                }
+                self.row.extend(std::iter::repeat_n(Value::Null, self.pending_blanks as usize));
+                self.pending_blanks = 0;
+                self.row.extend(std::iter::repeat_n(v, c.repeat as usize));
+            }
+        }
+        Ok(())
     }
 
     fn push_text(&mut self, s: &str) {
@@ -312,28 +358,6 @@ fn time_value(v: &str) -> Value {
     Value::Text(s)
 }
 
-/// Puts a finished cell (and its repeats) into the row; blanks are held back until a value
-/// follows, so a trailing run of 16,384 empty cells costs nothing.
-fn place(row: &mut Vec<Value>, pending_blanks: &mut u64, c: CellState) -> Result<(), ImportError> {
-    let value = c.value.or_else(|| (c.is_string && !c.text.trim().is_empty()).then_some(Value::Text(c.text)));
-    match value {
-        None => *pending_blanks += c.repeat,
-        Some(v) => {
-            let width = row.len() as u64 + *pending_blanks + c.repeat;
-            if width > crate::import::MAX_COLUMNS as u64 {
-                return Err(ImportError::Invalid(format!(
-                    "a row has values in {width} columns; at most {} columns can be imported",
-                    crate::import::MAX_COLUMNS
-                )));
-            }
-            row.extend(std::iter::repeat_n(Value::Null, *pending_blanks as usize));
-            *pending_blanks = 0;
-            row.extend(std::iter::repeat_n(v, c.repeat as usize));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,7 +404,7 @@ mod tests {
             </table:table>"#,
         );
         let mut out = Collect::default();
-        assert_eq!(stream(file.path(), Some("r&d"), &mut out).expect("reads"), "R&D");
+        assert_eq!(stream(file.path(), Some("r&d"), &Limits::default(), &mut out).expect("reads"), "R&D");
         assert_eq!(out.sheet.as_deref(), Some("R&D"));
         let day = crate::import::dates::days_from_civil(2024, 1, 31);
         let data = vec![Value::Text("a  b & c\nsecond".into()), Value::Real(2.5), Value::Bool(true), Value::Date(day)];
@@ -393,7 +417,8 @@ mod tests {
             ]
         );
         assert_eq!(sheet_names(file.path()).expect("names"), ["Notes", "R&D"]);
-        let err = stream(file.path(), Some("Nope"), &mut Collect::default()).expect_err("no such sheet");
+        let err =
+            stream(file.path(), Some("Nope"), &Limits::default(), &mut Collect::default()).expect_err("no such sheet");
         assert!(err.to_string().contains("its sheets are: Notes, R&D"), "{err}");
     }
 

@@ -10,6 +10,7 @@ mod sheet;
 use super::xml::broken;
 use super::{RowVisitor, choose_sheet};
 use crate::import::ImportError;
+use crate::import::limits::Limits;
 use parts::{SharedStrings, Workbook};
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -48,7 +49,12 @@ pub fn sheet_names(path: &Path) -> Result<Vec<String>, ImportError> {
 }
 
 /// Streams one sheet's rows into the visitor; returns its name.
-pub fn stream(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) -> Result<String, ImportError> {
+pub fn stream(
+    path: &Path,
+    sheet: Option<&str>,
+    limits: &Limits,
+    visitor: &mut dyn RowVisitor,
+) -> Result<String, ImportError> {
     let mut zip = open(path)?;
     let book = workbook(&mut zip)?;
     let names: Vec<String> = book.sheets.iter().map(|s| s.name.clone()).collect();
@@ -65,7 +71,7 @@ pub fn stream(path: &Path, sheet: Option<&str>, visitor: &mut dyn RowVisitor) ->
         None => Vec::new(),
     };
     let shared = match zip.by_name("xl/sharedStrings.xml") {
-        Ok(part) => SharedStrings::read(part)?,
+        Ok(part) => SharedStrings::read(part, limits)?,
         Err(zip::result::ZipError::FileNotFound) => SharedStrings::default(),
         Err(e) => return Err(broken(e)),
     };

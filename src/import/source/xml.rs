@@ -240,20 +240,34 @@ impl<R: Read> Chunks<R> {
     /// End (exclusive) of the last `</unit>` or `</prefix:unit>` in the buffer whose name starts at
     /// or after `from`, if any. Text and attribute values cannot hold a raw `<`, so a `</` always
     /// starts a real tag.
+    ///
+    /// O(bytes) whatever the text holds: a tag opened at some `<` ends at its first `>`, so of all
+    /// the hits after that `<` only the one ending there can be a unit end, and the next search
+    /// starts before that `<`. (Judging each hit on its own rescanned back to the same `<` for each
+    /// one: cells full of `row>`, 8 MiB of XML, took over 125 CPU-seconds.)
     fn last_unit_end(&self, from: usize) -> Option<usize> {
         let mut hay = &self.buf[..];
         let needle_len = self.finder.needle().len();
         while let Some(i) = self.finder.rfind(&hay[from.min(hay.len())..]).map(|i| i + from) {
-            let head = &hay[..i];
-            let lt = memchr::memrchr(b'<', head)?;
-            let between = &head[lt + 1..];
-            if between.first() == Some(&b'/') && between[1..].iter().all(|b| *b != b'>' && !b.is_ascii_whitespace()) {
-                let prefix = &between[1..];
-                if prefix.is_empty() || prefix.last() == Some(&b':') {
-                    return Some(i + needle_len);
+            // A unit end's name starts at or after `from`, so its `</` is no earlier than `from - 2`:
+            // looking further back would rescan a huge element at every fill.
+            let floor = from.saturating_sub(2).min(i);
+            let lt = floor + memchr::memrchr(b'<', &hay[floor..i])?;
+            // The hit's own `>` is at i + needle_len - 1, so there is a first one.
+            let gt = lt + 1 + memchr(b'>', &hay[lt + 1..i + needle_len])?;
+            let start = (gt + 1).checked_sub(needle_len).filter(|j| *j > lt && *j >= from);
+            if let Some(j) = start
+                && &hay[j..=gt] == self.finder.needle()
+            {
+                let between = &hay[lt + 1..j];
+                if between.first() == Some(&b'/') && !between[1..].iter().any(u8::is_ascii_whitespace) {
+                    let prefix = &between[1..];
+                    if prefix.is_empty() || prefix.last() == Some(&b':') {
+                        return Some(gt + 1);
+                    }
                 }
             }
-            hay = head;
+            hay = &hay[..lt];
         }
         None
     }
@@ -329,5 +343,29 @@ mod tests {
         let second = chunks.next().expect("ok").expect("chunk").len();
         assert_eq!(first + second, xml.len());
         assert!(chunks.next().expect("ok").is_none());
+    }
+
+    #[test]
+    fn text_full_of_unit_ends_is_chunked_in_linear_time() {
+        // 8 MiB of `row>` in cells: once over 125 CPU-seconds, as
+        // every hit rescanned back to its cell's start. Linear, it takes milliseconds; the bound
+        // here only tells linear from quadratic.
+        let mut xml = Vec::new();
+        for _ in 0..4 {
+            xml.extend_from_slice(b"<row><c t=\"inlineStr\"><is><t>");
+            for _ in 0..(1 << 19) {
+                xml.extend_from_slice(b"row>");
+            }
+            xml.extend_from_slice(b"</t></is></c></row>");
+        }
+        let started = std::time::Instant::now();
+        let mut chunks = Chunks::new(&xml[..], "row");
+        let mut total = 0;
+        while let Some(chunk) = chunks.next().expect("ok") {
+            assert!(chunk.ends_with(b"</row>"));
+            total += chunk.len();
+        }
+        assert_eq!(total, xml.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
     }
 }

@@ -278,7 +278,8 @@ mod tests {
 
     #[test]
     fn every_cell_kind() {
-        let shared = SharedStrings::read(&b"<sst><si><t>Name</t></si><si><t>Ada</t></si></sst>"[..]).expect("sst");
+        let xml = &b"<sst><si><t>Name</t></si><si><t>Ada</t></si></sst>"[..];
+        let shared = SharedStrings::read(xml, &crate::import::limits::Limits::default()).expect("sst");
         let sheet = r#"<worksheet><dimension ref="B2:F4"/><sheetData>
             <row r="2"><c r="B2" t="s"><v>0</v></c><c r="C2" t="inlineStr"><is><t>When</t></is></c><c r="D2" t="str"><f>"Ok"</f><v>Ok</v></c><c r="F2" t="s"><v>0</v></c></row>
             <row r="3"><c r="B3" t="s"><v>1</v></c><c r="C3" s="1"><v>45292</v></c><c r="D3" t="b"><v>1</v></c><c r="E3" t="e"><f>1/0</f><v>#DIV/0!</v></c><c r="F3"><v>-12.5</v></c></row>
