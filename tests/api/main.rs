@@ -13,3 +13,4 @@ mod process;
 mod reach;
 mod rejects;
 mod uploads;
+mod valid;
