@@ -37,6 +37,21 @@ pub struct Config {
     /// are read by a contained child process that dies past it (the other formats stream).
     #[arg(long, env = "SHEETPORT_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
     pub max_memory_mb: u64,
+    /// Most connections open at once (the next ones wait); lowered at start to what the
+    /// open-file limit allows, which is raised to its hard limit first.
+    #[arg(long, env = "SHEETPORT_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long = "header-timeout", env = "SHEETPORT_HEADER_TIMEOUT", default_value = "30",
+          value_name = "SECONDS", value_parser = seconds)]
+    pub header_timeout: Duration,
+    /// Seconds an upload may go without sending a byte before it is refused (408).
+    #[arg(long = "body-idle-timeout", env = "SHEETPORT_BODY_IDLE_TIMEOUT", default_value = "60",
+          value_name = "SECONDS", value_parser = seconds)]
+    pub body_idle_timeout: Duration,
+    /// Uploads received at once; past it a request is refused (503) until one ends.
+    #[arg(long, env = "SHEETPORT_MAX_CONCURRENT_UPLOADS", default_value_t = 32)]
+    pub max_concurrent_uploads: usize,
     /// Most data rows one import may write.
     #[arg(long, env = "SHEETPORT_MAX_ROWS", default_value_t = DEFAULT_MAX_ROWS)]
     pub max_rows: u64,
@@ -59,6 +74,10 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             max_upload_bytes: 1 << 30,
             max_memory_mb: DEFAULT_MAX_MEMORY_MB,
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(60),
+            max_concurrent_uploads: 32,
             max_rows: DEFAULT_MAX_ROWS,
             max_cell_bytes: DEFAULT_MAX_CELL_BYTES,
             heartbeat_timeout: Duration::from_secs(15),

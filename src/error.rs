@@ -21,6 +21,12 @@ pub enum AppError {
     Conflict(String),
     #[error("the file is larger than the {0}-byte upload limit")]
     TooLarge(u64),
+    /// The client stopped sending mid-request for this long.
+    #[error("the upload stopped: nothing arrived for {} seconds; try again", .0.as_secs())]
+    Stalled(std::time::Duration),
+    /// The server is at a bound it keeps for everyone's sake; trying later works.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Unsupported(String),
     /// A failure of the server's own; the text is for the log.
@@ -38,6 +44,8 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -51,11 +59,13 @@ impl From<AppError> for ApiError {
         if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(e.status());
         }
-        if e.status().is_server_error() {
-            tracing::error!(error = %e, "request failed");
-            ApiError::new(INTERNAL)
-        } else {
-            ApiError::new(e.to_string())
+        match e {
+            AppError::Internal(_) => {
+                tracing::error!(error = %e, "request failed");
+                ApiError::new(INTERNAL)
+            }
+            // A bound the server keeps (503): its own sentence says what to do.
+            _ => ApiError::new(e.to_string()),
         }
     }
 }

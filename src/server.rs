@@ -3,6 +3,8 @@
 //! [`Application::build`] serves `main` and the tests alike, so the tests run the real start-up
 //! and shutdown path; only the future that says "stop" differs (a signal, or a test's token).
 
+mod connections;
+
 use crate::app::{App, shell};
 use crate::config::Config;
 use crate::db::Db;
@@ -15,6 +17,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::Request;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use connections::ConnectionLimits;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
@@ -85,7 +88,8 @@ impl Application {
             JobOptions { serve_queue: true, heartbeat_timeout: config.heartbeat_timeout, limits: config.limits() };
         let jobs = Jobs::start(db.clone(), options, shutdown.clone()).await?;
         let leptos_options = leptos_options(&config);
-        let state = AppState { config: Arc::new(config), db, jobs, leptos_options };
+        let uploads = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1)));
+        let state = AppState { config: Arc::new(config), db, jobs, leptos_options, uploads };
         Ok(Self { listener, state, shutdown })
     }
 
@@ -102,7 +106,11 @@ impl Application {
         let jobs = state.jobs.clone();
         tracing::info!("sheetport listening on http://{}", listener.local_addr()?);
         let signal = shutdown.clone();
-        let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        let limits = ConnectionLimits {
+            max_connections: connections::make_room(state.config.max_connections),
+            header_timeout: state.config.header_timeout,
+        };
+        let server = connections::serve(listener, router(state), limits, async move {
             stop.await;
             tracing::info!("shutting down");
             signal.cancel();
@@ -112,7 +120,7 @@ impl Application {
             tokio::time::sleep(GRACE).await;
         };
         tokio::select! {
-            served = server => served?,
+            () = server => {},
             () = grace => tracing::warn!("connections still open {GRACE:?} after shutdown began; closing them"),
         }
         jobs.wait().await;

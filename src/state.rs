@@ -1,5 +1,5 @@
 //! The state every handler, server function and SSR render shares: configuration, the database,
-//! the jobs, and Leptos' options. Put into context by `leptos_routes_with_context`.
+//! the jobs, Leptos' options and the permits of uploads being received. Put into context by `leptos_routes_with_context`.
 
 use crate::config::Config;
 use crate::db::Db;
@@ -14,4 +14,6 @@ pub struct AppState {
     pub db: Db,
     pub jobs: Jobs,
     pub leptos_options: LeptosOptions,
+    /// One permit per upload being received (`--max-concurrent-uploads`).
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }

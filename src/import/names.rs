@@ -122,7 +122,10 @@ mod tests {
 
     #[test]
     fn headers_named_after_system_columns_take_the_next_free_name() {
-        assert_eq!(column_names(&["xmin", "xmax", "ctid", "rowid", "a"]), ["xmin_2", "xmax_2", "ctid_2", "rowid_2", "a"]);
+        assert_eq!(
+            column_names(&["xmin", "xmax", "ctid", "rowid", "a"]),
+            ["xmin_2", "xmax_2", "ctid_2", "rowid_2", "a"]
+        );
         assert_eq!(column_names(&["xmin", "xmin_2"]), ["xmin_2", "xmin_2_2"]);
     }
 

@@ -52,11 +52,24 @@ pub async fn receive(
     headers: &HeaderMap,
     mut multipart: Multipart,
 ) -> Result<(UploadRecord, Fields), AppError> {
+    // Held until the upload is stored or refused: each one holds a file and a write buffer.
+    let Ok(_permit) = state.uploads.clone().try_acquire_owned() else {
+        linger(&mut multipart).await;
+        return Err(AppError::Busy(format!(
+            "the server is receiving {} uploads already, as many as it takes at once; try again in a moment",
+            state.config.max_concurrent_uploads
+        )));
+    };
     let received = read(state, headers, &mut multipart).await;
     if received.is_err() {
         linger(&mut multipart).await;
     }
     received
+}
+
+/// `next` (the next field, or chunk), unless the client sends nothing for `idle`.
+async fn within<T>(idle: Duration, next: impl Future<Output = T>) -> Result<T, AppError> {
+    tokio::time::timeout(idle, next).await.map_err(|_| AppError::Stalled(idle))
 }
 
 /// Reads and drops the rest of a refused request, up to [`LINGER_BYTES`] or [`LINGER_TIME`].
@@ -88,22 +101,23 @@ async fn read(
     if declared.is_some_and(|n| n > limit + MULTIPART_OVERHEAD) {
         return Err(AppError::TooLarge(limit));
     }
+    let idle = state.config.body_idle_timeout;
     let mut fields = Fields::default();
     let mut file: Option<(Incoming, String)> = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
+    while let Some(mut field) = within(idle, multipart.next_field()).await?.map_err(|e| multipart_error(e, limit))? {
         match field.name().unwrap_or("") {
             "file" if file.is_none() => {
                 let name = field.file_name().filter(|n| !n.is_empty()).unwrap_or("upload").to_owned();
                 let mut incoming = Incoming::create(&state.config).await?;
-                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+                while let Some(chunk) = within(idle, field.chunk()).await?.map_err(|e| multipart_error(e, limit))? {
                     incoming.write(&chunk).await?;
                 }
                 file = Some((incoming, name));
             }
             "file" => return Err(AppError::BadRequest("send one file per request".into())),
-            "table" => fields.table = Some(text(field, limit).await?),
-            "sheet" => fields.sheet = Some(text(field, limit).await?),
-            "mode" => fields.mode = mode(&text(field, limit).await?)?,
+            "table" => fields.table = Some(within(idle, text(field, limit)).await??),
+            "sheet" => fields.sheet = Some(within(idle, text(field, limit)).await??),
+            "mode" => fields.mode = mode(&within(idle, text(field, limit)).await??)?,
             _ => {} // unknown fields are ignored, as browsers may add their own
         }
     }

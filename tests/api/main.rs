@@ -2,6 +2,7 @@
 //! `SHEETPORT_TEST_DB=postgres`), real uploads and SSE streams, real `sheetport serve` processes.
 
 mod cli;
+mod connections;
 #[path = "../../bench/dataset.rs"]
 mod dataset;
 mod helpers;

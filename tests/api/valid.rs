@@ -17,7 +17,8 @@ async fn a_nul_byte_deep_in_a_csv_and_system_column_headers_import_on_both_datab
     let id = app.start_import(&path, "boxes.csv", &[]).await;
     let end = app.wait_final(&id).await;
     assert_eq!(end["status"], "succeeded", "{end}");
-    let names: Vec<&str> = end["columns"].as_array().expect("columns").iter().filter_map(|c| c["name"].as_str()).collect();
+    let names: Vec<&str> =
+        end["columns"].as_array().expect("columns").iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names, ["xmin_2", "ctid_2", "note"]);
     assert_eq!(end["columns"][0]["label"], "xmin", "the header text is kept as the label");
     let (_, rows) = app.all_rows("boxes").await;
