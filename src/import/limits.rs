@@ -77,6 +77,7 @@ fn bytes(n: u64) -> String {
 }
 
 /// Roughly what a value occupies: its text, or a machine word.
+#[inline]
 pub fn value_bytes(v: &Value) -> usize {
     match v {
         Value::Text(s) => s.len() + 16,

@@ -219,20 +219,23 @@ impl RowVisitor for Feeder<'_> {
         if cells.iter().all(|v| matches!(v, Value::Null)) {
             return Ok(Flow::Continue(()));
         }
-        // PostgreSQL text cannot hold NUL (one failed a whole import there); no sheet means one.
+        // One pass: the row's size, for the batch's byte bound, and NUL out of text (PostgreSQL
+        // text cannot hold it, and one failed a whole import there; no sheet means one).
+        let mut bytes = 0;
         for v in cells.iter_mut() {
             if let Value::Text(s) = v
-                && s.contains('\0')
+                && memchr::memchr(0, s.as_bytes()).is_some()
             {
                 s.retain(|c| c != '\0');
             }
+            bytes += value_bytes(v);
         }
         if !self.header_sent {
             self.header_sent = true;
             return self.send(Msg::Header(header_labels(cells)));
         }
         let width = cells.len();
-        self.batch_bytes += cells.iter().map(value_bytes).sum::<usize>();
+        self.batch_bytes += bytes;
         self.batch.push(std::mem::replace(cells, Vec::with_capacity(width)));
         if self.batch.len() >= BATCH_ROWS || self.batch_bytes >= BATCH_BYTES {
             return self.flush();
