@@ -120,7 +120,7 @@ impl RowVisitor for Bounded<'_> {
                         "the header of column {} is {} bytes long; a header may be at most {MAX_LABEL_BYTES} bytes \
                          (is the first row really the header?)",
                         i + 1,
-                        thousands(s.trim().len() as u64)
+                        crate::format::count(s.trim().len() as u64)
                     )));
                 }
             }
@@ -134,7 +134,7 @@ impl RowVisitor for Bounded<'_> {
             if self.rows > self.limits.max_rows {
                 return Err(ImportError::Invalid(format!(
                     "the sheet has more than {} rows, more than this server imports at once (--max-rows)",
-                    thousands(self.limits.max_rows)
+                    crate::format::count(self.limits.max_rows)
                 )));
             }
         }
@@ -153,19 +153,6 @@ impl RowVisitor for Bounded<'_> {
     fn cancel_token(&self) -> Option<tokio_util::sync::CancellationToken> {
         self.inner.cancel_token()
     }
-}
-
-/// `10,000,000`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -202,7 +189,5 @@ mod tests {
         let label = "x".repeat(MAX_LABEL_BYTES + 1);
         let e = feed(Limits::default(), vec![vec![t("a"), t(&label)]]).unwrap_err();
         assert!(e.to_string().starts_with("the header of column 2 is 1,025 bytes long"), "{e}");
-        assert_eq!(thousands(10_000_000), "10,000,000");
-        assert_eq!(thousands(999), "999");
     }
 }

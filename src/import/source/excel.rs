@@ -1,5 +1,6 @@
 //! Binary Excel workbooks through calamine: xlsb with its streaming cell reader, legacy xls through
-//! its range reader (the format itself caps a sheet at 65,536 × 256 cells).
+//! its range reader. Run only by the contained reader (`source::contained`), a child process
+//! whose memory and processor time are limited, because calamine trusts what these files declare.
 
 use super::{Flow, RowAssembler, RowVisitor, choose_sheet};
 use crate::import::ImportError;
@@ -66,7 +67,8 @@ pub fn stream(
             let mut wb = open::<Xls<_>>(path)?;
             let name = choose_sheet(&wb.sheet_names(), sheet)?;
             visitor.sheet(&name);
-            // Whole-range read is bounded here: BIFF8 sheets hold at most 65,536 × 256 cells.
+            // A whole range, as calamine gives .xls sheets (it built them all when the workbook
+            // opened): this runs only inside the contained reader, under its memory limit.
             let range = wb.worksheet_range(&name).map_err(broken)?;
             let Some((r0, c0)) = range.start() else { return Ok(name) };
             visitor.total(range.height().saturating_sub(1) as u64, false);
