@@ -67,8 +67,12 @@ pub fn stream(
             let mut wb = open::<Xls<_>>(path)?;
             let name = choose_sheet(&wb.sheet_names(), sheet)?;
             visitor.sheet(&name);
-            // A whole range, as calamine gives .xls sheets (it built them all when the workbook
-            // opened): this runs only inside the contained reader, under its memory limit.
+            // A whole range: calamine 0.38 builds every .xls sheet's dense range when the workbook
+            // opens (`Xls::new`), before any extent could be checked, and `worksheet_range` hands
+            // out a copy of it, so a sheet costs twice its extent (65,536 × 256 cells: 537 MB,
+            // measured as corners.xls's failed allocation, and as much again for the copy). No
+            // streaming API exists for .xls; the bound is the contained reader's memory limit,
+            // which this runs under, and past it the person reads "needs more than N MB".
             let range = wb.worksheet_range(&name).map_err(broken)?;
             let Some((r0, c0)) = range.start() else { return Ok(name) };
             visitor.total(range.height().saturating_sub(1) as u64, false);
