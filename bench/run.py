@@ -277,15 +277,17 @@ class Bench:
 
         return self.repeat(case, name, cmd, before=clean)
 
-    def sheetport_http(self, name: str, path: Path, rows: int) -> Result:
-        """Upload with curl and follow the SSE stream to its final event; the server's peak RSS."""
+    def sheetport_http(self, name: str, path: Path, rows: int) -> list[Result]:
+        """Upload with curl and follow the SSE stream to its final event; the server's peak RSS;
+        then the same with one and with a thousand streams following the import."""
         data_dir = Path(tempfile.mkdtemp(dir=self.work))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         server = subprocess.Popen(
             [str(self.sheetport), "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", str(data_dir),
-             "--database", f"sqlite://{data_dir}/sheetport.db", "--max-upload-bytes", str(8 << 30)],
+             "--database", f"sqlite://{data_dir}/sheetport.db", "--max-upload-bytes", str(8 << 30),
+             "--max-stored-bytes", str(64 << 30), "--max-connections", "4096"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
@@ -305,7 +307,16 @@ class Bench:
             res.rss_kb = peak_rss_kb(server.pid)
             res.note = "peak RSS of the server"
             say(f"{'':<28} {'':<12} server peak RSS {res.rss_kb / 1024:.1f} MB")
-            return res
+            # The same import followed by one SSE stream, then by a thousand (issue 11: many
+            # watchers of one import must not slow it); one client script for both, so the
+            # difference is what the server spends on the streams.
+            fanout = Path(__file__).with_name("sse_fanout.py")
+            out = [res]
+            for streams in (1, 1000):
+                out.append(self.repeat(f"sheetport HTTP + {streams:,} SSE stream{'s' if streams > 1 else ''}", name,
+                                       [sys.executable, str(fanout), base, str(path), str(streams)],
+                                       after=lambda: assert_rows(count_rows(db, "t"), rows, "HTTP import")))
+            return out
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -364,7 +375,7 @@ def bench_size(b: Bench, release: Path, rows: int, py: Path | None) -> list[Resu
             res = b.sheetport_pg(name, f[name], rows)
             if res:
                 out.append(res)
-    out.append(b.sheetport_http("xlsx-shared", f["xlsx-shared"], rows))
+    out.extend(b.sheetport_http("xlsx-shared", f["xlsx-shared"], rows))
     if py:
         out.append(b.peer(py, "polars read_excel + write_database", "polars_sqlite.py", "xlsx-shared", f["xlsx-shared"], rows, "polars.db"))
         out.append(b.peer(py, "DuckDB read_xlsx", "duckdb_xlsx.py", "xlsx-shared", f["xlsx-shared"], rows, "duck.db"))
@@ -478,6 +489,10 @@ def targets(rows: int, results: list[Result], profiles: list[dict]) -> str:
     if http and cli["xlsx-shared"]:
         x = http.wall / cli["xlsx-shared"].wall - 1
         check("HTTP path adds < 10% over the CLI", f"{x:+.0%}", x < 0.10)
+    one, thousand = wall("sheetport HTTP + 1 SSE stream", "xlsx-shared"), wall("sheetport HTTP + 1,000 SSE streams", "xlsx-shared")
+    if one and thousand:
+        x = thousand.wall / one.wall - 1
+        check("1,000 SSE streams of one import slow it < 5%", f"{x:+.1%}", x < 0.05)
     pg_xlsx, pg_csv, psql = wall("sheetport → PostgreSQL (CLI)", "xlsx-inline"), wall("sheetport → PostgreSQL (CLI)", "csv"), wall("psql", "csv")
     if pg_csv and psql:
         x = psql.wall / pg_csv.wall

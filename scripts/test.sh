@@ -28,9 +28,17 @@ export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 say "lints (clippy -D warnings), unit and integration tests (SQLite; several instances on PostgreSQL)"
 cargo test --quiet --features ssr
 
-# The command line and the one-server lifecycle are SQLite's; the instances are PostgreSQL's already.
+# The command line, the one-server lifecycle and the full disk (a tmpfs) are SQLite's; the instances
+# are PostgreSQL's already.
 say "integration tests again, on PostgreSQL"
-SHEETPORT_TEST_DB=postgres cargo test --quiet --features ssr --test api -- --skip instances:: --skip cli:: --skip lifecycle::
+SHEETPORT_TEST_DB=postgres cargo test --quiet --features ssr --test api -- --skip instances:: --skip cli:: --skip lifecycle:: --skip disk:: --skip bounded::
+
+say "fuzzing: the kept crashers, then a short mutation pass in-process and through the server"
+# `cargo test` built the example; a long run is `cargo run --release --features ssr --example fuzz -- --seconds 3600`.
+fuzz="$CARGO_TARGET_DIR/debug/examples/fuzz"
+"$fuzz" --replay tests/fixtures/fuzz --out "$CARGO_TARGET_DIR/fuzz"
+"$fuzz" --seconds "${FUZZ_SECONDS:-90}" --out "$CARGO_TARGET_DIR/fuzz"
+"$fuzz" --server --seconds "${FUZZ_SERVER_SECONDS:-60}" --out "$CARGO_TARGET_DIR/fuzz"
 
 say "building the site for the browser tests"
 # (A failed build, a lint in the WASM lib included, fails the script: pipefail sees cargo's status.)

@@ -29,11 +29,16 @@ fn state() -> Result<crate::state::AppState, ApiError> {
         .ok_or_else(|| crate::error::AppError::Internal("no AppState in the server function's context".into()).into())
 }
 
-/// A stored upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).
+/// A stored upload's sheets, header, inferred column types and first rows, for `sheet` (or the
+/// first), read in `encoding` when it is CSV/TSV and the person chose one.
 #[server(prefix = "/rpc", endpoint = "inspect_upload")]
-pub async fn inspect_upload(upload_id: UploadId, sheet: Option<String>) -> Result<Inspection, ApiError> {
+pub async fn inspect_upload(
+    upload_id: UploadId,
+    sheet: Option<String>,
+    encoding: Option<String>,
+) -> Result<Inspection, ApiError> {
     let state = state()?;
-    Ok(crate::uploads::inspect(&state.db, &upload_id, sheet, state.config.limits()).await?)
+    Ok(crate::uploads::inspect(&state.db, &upload_id, sheet, encoding, state.config.limits()).await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.
@@ -42,11 +47,12 @@ pub async fn start_import(
     upload_id: UploadId,
     table: Option<String>,
     sheet: Option<String>,
+    encoding: Option<String>,
     mode: Option<ImportMode>,
 ) -> Result<ImportId, ApiError> {
     let state = state()?;
-    let mode = mode.unwrap_or_default();
-    Ok(crate::uploads::start(&state.db, &state.jobs, &upload_id, table, sheet, mode).await?)
+    let choice = crate::jobs::Choice { table, sheet, encoding, mode: mode.unwrap_or_default() };
+    Ok(crate::uploads::start(&state.db, &state.jobs, &upload_id, choice).await?)
 }
 
 /// One import's current state, `None` when there is no such import.

@@ -64,6 +64,9 @@ pub struct ImportArgs {
     /// The sheet to read (default: the first).
     #[arg(long)]
     pub sheet: Option<String>,
+    /// The text encoding of a CSV/TSV file, such as windows-1252 or UTF-16LE (default: detected).
+    #[arg(long)]
+    pub encoding: Option<String>,
     /// What to do when the table exists.
     #[arg(long, value_enum, ignore_case = true, default_value_t = ImportMode::Create)]
     pub mode: ImportMode,
@@ -153,6 +156,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             format,
             bytes,
             sheet: args.sheet,
+            encoding: args.encoding,
             table: args.table,
             mode: args.mode,
         })

@@ -58,6 +58,18 @@ pub struct Config {
     /// Most bytes of text one cell may hold.
     #[arg(long, env = "SHEETPORT_MAX_CELL_BYTES", default_value_t = DEFAULT_MAX_CELL_BYTES)]
     pub max_cell_bytes: usize,
+    /// How long a stored file is kept after its last import ended (for another look or a re-run),
+    /// as 90s, 30m, 24h or 7d; it is deleted after that.
+    #[arg(long, env = "SHEETPORT_KEEP_UPLOADS", default_value = "24h", value_name = "SPAN", value_parser = span)]
+    pub keep_uploads: Duration,
+    /// How long a stored file that no import used is kept (a preview someone left), as 90s, 30m,
+    /// 24h or 7d.
+    #[arg(long, env = "SHEETPORT_KEEP_UNIMPORTED", default_value = "24h", value_name = "SPAN", value_parser = span)]
+    pub keep_unimported: Duration,
+    /// Most bytes all stored files may take together; past it an upload is refused (507) until
+    /// older files are deleted.
+    #[arg(long, env = "SHEETPORT_MAX_STORED_BYTES", default_value_t = DEFAULT_MAX_STORED_BYTES)]
+    pub max_stored_bytes: u64,
     /// Seconds a running job's instance may stay silent before another instance declares it
     /// dead and runs the job again (PostgreSQL deployments; a lone SQLite server re-runs at start).
     #[arg(long = "heartbeat-timeout", env = "SHEETPORT_HEARTBEAT_TIMEOUT", default_value = "15",
@@ -81,6 +93,9 @@ impl Default for Config {
             max_rows: DEFAULT_MAX_ROWS,
             max_cell_bytes: DEFAULT_MAX_CELL_BYTES,
             heartbeat_timeout: Duration::from_secs(15),
+            keep_uploads: Duration::from_secs(24 * 3600),
+            keep_unimported: Duration::from_secs(24 * 3600),
+            max_stored_bytes: DEFAULT_MAX_STORED_BYTES,
         }
     }
 }
@@ -95,6 +110,33 @@ impl Config {
     pub fn upload_dir(&self) -> PathBuf {
         self.data_dir.join("uploads")
     }
+}
+
+/// Stored files, all together: ten uploads of the largest size (1 GiB each by default).
+pub const DEFAULT_MAX_STORED_BYTES: u64 = 10 << 30;
+
+/// A span of time: a number with `s`, `m`, `h` or `d` (seconds without one), at least a second.
+fn span(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_lowercase()),
+        _ => (t, 's'),
+    };
+    let scale = match unit {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3600.0,
+        'd' => 86_400.0,
+        _ => f64::NAN,
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|s| *s >= 1.0 && *s <= 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{text:?} is not a span of time such as 90s, 30m, 24h or 7d"))
 }
 
 /// A number of seconds, at least half of one.
@@ -126,5 +168,10 @@ mod tests {
         assert!(Serve::try_parse_from(["serve", "--nope", "1"]).is_err());
         assert!(Serve::try_parse_from(["serve", "--addr"]).is_err());
         assert!(Serve::try_parse_from(["serve", "--heartbeat-timeout", "0.1"]).is_err());
+        let c = Serve::try_parse_from(["serve", "--keep-uploads", "7d", "--keep-unimported", "90"]).expect("valid");
+        assert_eq!(c.config.keep_uploads, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.config.keep_unimported, Duration::from_secs(90));
+        assert_eq!(span("1.5h"), Ok(Duration::from_secs(5400)));
+        assert!(span("soon").is_err() && span("3w").is_err() && span("0s").is_err());
     }
 }

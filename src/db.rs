@@ -76,6 +76,32 @@ pub struct Db {
     dest: Destination,
 }
 
+/// See [`Db::naming_lock`].
+pub struct NamingLock(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl NamingLock {
+    /// Lets the next instance choose.
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.0.take()
+            && let Err(e) =
+                sqlx::query("SELECT pg_advisory_unlock(hashtext('sheetport: naming'))").execute(&mut *conn).await
+        {
+            tracing::warn!(error = %e, "could not release the naming lock; closing its connection instead");
+            drop(conn.detach());
+        }
+    }
+}
+
+impl Drop for NamingLock {
+    fn drop(&mut self) {
+        // Not released (an error on the way): closing the session releases its lock; back in the
+        // pool, the connection would keep it.
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
 impl Db {
     /// Opens (creating if needed) the database at `url`, runs the migrations, and moves the app's
     /// tables out of the data's way if an earlier version kept them together.
@@ -107,6 +133,9 @@ impl Db {
                 let data = data_text.clone();
                 Box::pin(async move {
                     sqlx::query("ATTACH DATABASE $1 AS data").bind(data).execute(&mut *conn).await?;
+                    // Before WAL writes a new file's header: only a file without tables takes it,
+                    // and with it a failed import's space can be given back (`sink::sqlite::give_back`).
+                    sqlx::query("PRAGMA data.auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
                     sqlx::query("PRAGMA data.journal_mode = WAL").execute(&mut *conn).await?;
                     Ok(())
                 })
@@ -145,6 +174,17 @@ impl Db {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Holds the right to choose a new table's name across every instance on this database until
+    /// [`NamingLock::release`]: two instances naming `sales.csv` at once would both pick `sales`.
+    /// On PostgreSQL a session advisory lock on a connection of its own; on SQLite (one server
+    /// per file) nothing beyond the caller's own mutex.
+    pub async fn naming_lock(&self) -> Result<NamingLock, sqlx::Error> {
+        let Pool::Postgres(pool) = &self.pool else { return Ok(NamingLock(None)) };
+        let mut conn = pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock(hashtext('sheetport: naming'))").execute(&mut *conn).await?;
+        Ok(NamingLock(Some(conn)))
     }
 
     /// Where the bulk loader writes: the SQLite data file it opens its own connection to, or the

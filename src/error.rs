@@ -27,6 +27,9 @@ pub enum AppError {
     /// The server is at a bound it keeps for everyone's sake; trying later works.
     #[error("{0}")]
     Busy(String),
+    /// No room to store: the disk is full, or the stored files are at their quota (507).
+    #[error("{0}")]
+    Storage(String),
     #[error("{0}")]
     Unsupported(String),
     /// A failure of the server's own; the text is for the log.
@@ -46,6 +49,7 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Storage(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,6 +97,7 @@ impl From<JobError> for AppError {
         match e {
             JobError::NotFound(_) => AppError::NotFound(e.to_string()),
             JobError::AlreadyEnded(_) => AppError::Conflict(e.to_string()),
+            JobError::Invalid(m) => AppError::BadRequest(m),
             JobError::Db(e) => e.into(),
         }
     }
@@ -103,6 +108,8 @@ impl From<UploadError> for AppError {
         match e {
             UploadError::NotFound(_) => AppError::NotFound(e.to_string()),
             UploadError::TooLarge(limit) => AppError::TooLarge(limit),
+            UploadError::QuotaFull(_) | UploadError::DiskFull => AppError::Storage(e.to_string()),
+            UploadError::Invalid(m) => AppError::BadRequest(m),
             UploadError::Import(e) => e.into(),
             UploadError::Job(e) => e.into(),
             UploadError::Io(e) => e.into(),
@@ -119,6 +126,7 @@ impl From<ImportError> for AppError {
             ImportError::Cancelled | ImportError::TakenOver => AppError::Conflict(e.to_string()),
             ImportError::Io(e) => e.into(),
             ImportError::Database(m) | ImportError::Internal(m) => AppError::Internal(m),
+            ImportError::DiskFull => AppError::Storage(e.to_string()),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod dates;
 pub mod detect;
+pub mod encoding;
 pub mod infer;
 pub mod inspect;
 pub mod limits;
@@ -45,6 +46,12 @@ pub enum ImportError {
     TakenOver,
     #[error("the file could not be read: {0}")]
     Io(#[from] std::io::Error),
+    /// The database's disk is full. What the import wrote is rolled back and its space given back.
+    #[error(
+        "the disk is full: the database could not store the rows, and nothing of this import was kept; free some \
+         space (or ask the operator to) and import the file again"
+    )]
+    DiskFull,
     /// The database failed; the detail (its own message) is for the log, not the person.
     #[error("the database could not store the rows; the server's log has the details")]
     Database(String),

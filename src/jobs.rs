@@ -9,16 +9,20 @@
 //! them depends on `Shared` (or on nothing of the others), never on another's internals.
 
 mod bus;
+mod fanout;
 mod hub;
 mod recovery;
 mod shared;
 mod worker;
 
+pub use fanout::Snapshot;
+pub use hub::Following;
 pub use recovery::MAX_ATTEMPTS;
 
 use crate::db::imports::ImportRecord;
 use crate::db::uploads::UploadRecord;
 use crate::db::{self, Db};
+use crate::import::encoding;
 use crate::import::limits::Limits;
 use crate::import::names::{sanitize, table_name_for_file};
 use crate::model::{Format, ImportId, ImportMode, ImportStatus, Progress, UploadId};
@@ -38,15 +42,18 @@ pub struct NewImport {
     pub format: Format,
     pub bytes: u64,
     pub sheet: Option<String>,
+    /// The text encoding of a CSV/TSV file as the person named it; `None`: detect it.
+    pub encoding: Option<String>,
     /// `None`: named after the file, made unique if that name is taken.
     pub table: Option<String>,
     pub mode: ImportMode,
 }
 
 impl NewImport {
-    /// The import of a stored upload; blank `table` and `sheet` mean "the default".
-    pub fn of_upload(upload: UploadRecord, table: Option<String>, sheet: Option<String>, mode: ImportMode) -> Self {
+    /// The import of a stored upload as `choice` says; its blank fields mean "the default".
+    pub fn of_upload(upload: UploadRecord, choice: Choice) -> Self {
         let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        let Choice { table, sheet, encoding, mode } = choice;
         Self {
             file_name: upload.file_name,
             file_path: upload.path,
@@ -54,10 +61,21 @@ impl NewImport {
             bytes: upload.bytes as u64,
             upload_id: Some(upload.id),
             sheet: given(sheet),
+            encoding: given(encoding),
             table: given(table),
             mode,
         }
     }
+}
+
+/// What the person chose for an import of a stored upload (the page's form, the API's fields).
+#[derive(Debug, Clone, Default)]
+pub struct Choice {
+    pub table: Option<String>,
+    pub sheet: Option<String>,
+    /// A text encoding label for CSV/TSV (see [`crate::import::encoding::named`]).
+    pub encoding: Option<String>,
+    pub mode: ImportMode,
 }
 
 /// Why a job request was refused.
@@ -67,6 +85,9 @@ pub enum JobError {
     NotFound(ImportId),
     #[error("the import has already {}", ended(*.0))]
     AlreadyEnded(ImportStatus),
+    /// The request cannot be run as it stands (an unknown encoding, say): the sentence says why.
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -117,7 +138,16 @@ impl Jobs {
     /// Records the import and queues it; returns at once with its id.
     pub async fn submit(&self, req: NewImport) -> Result<ImportId, JobError> {
         let db = &self.shared.db;
+        // Checked now, so a misspelt encoding is refused with the request, not failed in the queue;
+        // stored by its canonical name. Workbooks have no text encoding of their own to choose.
+        let encoding = match (&req.encoding, req.format) {
+            (Some(label), Format::Csv | Format::Tsv) => {
+                Some(encoding::named(label).map_err(|e| JobError::Invalid(e.to_string()))?.name().to_owned())
+            }
+            _ => None,
+        };
         let _naming = self.shared.naming.lock().await;
+        let naming = db.naming_lock().await?;
         let explicit = req.table.as_deref().map(|t| sanitize(t, "imported"));
         let table = match (explicit, req.mode) {
             (Some(t), _) => t,
@@ -135,12 +165,14 @@ impl Jobs {
             file_path: req.file_path,
             format: req.format,
             sheet: req.sheet,
+            encoding,
             table,
             mode: req.mode,
             bytes_total: Some(req.bytes as i64),
             created_at: db::now_ms(),
         };
         db::imports::insert(db, &record).await?;
+        naming.release().await;
         drop(_naming);
         if self.shared.options.serve_queue {
             self.shared.bus.publish(Signal::Queued).await;
@@ -154,6 +186,12 @@ impl Jobs {
     /// other; `None` when there is no such job or it has ended (read [`Jobs::status`] then).
     pub async fn watch(&self, id: &ImportId) -> Result<Option<watch::Receiver<Progress>>, JobError> {
         Ok(self.shared.hub.watch(id).await?)
+    }
+
+    /// For an SSE stream: the job's current state as an event and a receiver of the events that
+    /// follow (shared by every stream of the job); `None` when it has ended or does not exist.
+    pub async fn follow(&self, id: &ImportId) -> Result<Option<Following>, JobError> {
+        Ok(self.shared.hub.snapshots(id).await?)
     }
 
     /// The current state of an import, live or stored, with its clock-derived fields filled in.

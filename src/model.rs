@@ -254,6 +254,9 @@ pub struct Inspection {
     pub sheets: Vec<String>,
     /// The sheet shown (the first unless another was asked for); `None` for CSV/TSV.
     pub sheet: Option<String>,
+    /// The text encoding a CSV/TSV file is read in (detected unless one was asked for), by its
+    /// WHATWG name (`UTF-8`, `UTF-16LE`, `windows-1252`, ...); `None` for workbooks.
+    pub encoding: Option<String>,
     /// Columns as an import would create them, typed from the sampled rows.
     pub columns: Vec<ColumnInfo>,
     /// The first data rows, each an array of JSON values in column order.
@@ -263,6 +266,35 @@ pub struct Inspection {
     /// The table an import would create by default.
     pub table: String,
 }
+
+/// The text encodings the page offers for CSV/TSV files, by WHATWG name, with words for people.
+/// The server takes any WHATWG label; these are the ones spreadsheet programs write.
+pub const TEXT_ENCODINGS: &[(&str, &str)] = &[
+    ("UTF-8", "Unicode (UTF-8)"),
+    ("UTF-16LE", "Unicode (UTF-16, Excel's \"Unicode Text\")"),
+    ("UTF-16BE", "Unicode (UTF-16 big-endian)"),
+    ("windows-1252", "Western European (Windows-1252, Latin-1)"),
+    ("ISO-8859-15", "Western European (ISO-8859-15)"),
+    ("macintosh", "Western European (Mac OS Roman)"),
+    ("windows-1250", "Central European (Windows-1250)"),
+    ("ISO-8859-2", "Central European (ISO-8859-2)"),
+    ("windows-1257", "Baltic (Windows-1257)"),
+    ("windows-1251", "Cyrillic (Windows-1251)"),
+    ("KOI8-R", "Cyrillic (KOI8-R)"),
+    ("IBM866", "Cyrillic (DOS 866)"),
+    ("windows-1253", "Greek (Windows-1253)"),
+    ("windows-1254", "Turkish (Windows-1254)"),
+    ("windows-1255", "Hebrew (Windows-1255)"),
+    ("windows-1256", "Arabic (Windows-1256)"),
+    ("windows-1258", "Vietnamese (Windows-1258)"),
+    ("windows-874", "Thai (Windows-874)"),
+    ("Shift_JIS", "Japanese (Shift_JIS)"),
+    ("EUC-JP", "Japanese (EUC-JP)"),
+    ("GBK", "Chinese, simplified (GBK)"),
+    ("gb18030", "Chinese, simplified (GB18030)"),
+    ("Big5", "Chinese, traditional (Big5)"),
+    ("EUC-KR", "Korean (EUC-KR)"),
+];
 
 /// Why a request was refused or failed, in words for the person: the body of every error response
 /// of the HTTP API (`{"error": "..."}`) and the error of every server function, made from the

@@ -89,7 +89,10 @@ impl Application {
         let jobs = Jobs::start(db.clone(), options, shutdown.clone()).await?;
         let leptos_options = leptos_options(&config);
         let uploads = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1)));
-        let state = AppState { config: Arc::new(config), db, jobs, leptos_options, uploads };
+        let config = Arc::new(config);
+        crate::uploads::retention::start(db.clone(), config.clone(), shutdown.clone());
+        let receiving = Arc::default();
+        let state = AppState { config, db, jobs, leptos_options, uploads, receiving };
         Ok(Self { listener, state, shutdown })
     }
 

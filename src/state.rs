@@ -16,4 +16,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// One permit per upload being received (`--max-concurrent-uploads`).
     pub uploads: Arc<tokio::sync::Semaphore>,
+    /// Bytes of uploads being received, not yet counted in the `uploads` table; the quota on
+    /// stored files (`--max-stored-bytes`) counts them too.
+    pub receiving: Arc<std::sync::atomic::AtomicU64>,
 }

@@ -10,10 +10,14 @@ use crate::db::{self, Db};
 use crate::import::limits::Limits;
 use crate::import::names::table_name_for_file;
 use crate::import::{self, ImportError, detect};
-use crate::jobs::{JobError, Jobs, NewImport};
-use crate::model::{ImportId, ImportMode, Inspection, UploadId};
+use crate::jobs::{Choice, JobError, Jobs, NewImport};
+use crate::model::{ImportId, Inspection, UploadId};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
+
+pub mod retention;
 
 /// Rows of the sheet a preview shows.
 pub const PREVIEW_ROWS: usize = 8;
@@ -25,6 +29,18 @@ pub enum UploadError {
     NotFound(String),
     #[error("the file is larger than the {0}-byte upload limit")]
     TooLarge(u64),
+    /// The stored files together would pass `--max-stored-bytes`.
+    #[error(
+        "the server keeps at most {} of uploaded files and has no room for this one now; try again once \
+         earlier imports have finished and their files are removed, or ask the operator for more room",
+        crate::format::bytes(*.0)
+    )]
+    QuotaFull(u64),
+    #[error("the server's disk is full, so the file could not be stored; try again later or tell the operator")]
+    DiskFull,
+    /// A parameter of the request is not one the server takes (an unknown encoding, say).
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Import(#[from] ImportError),
     #[error(transparent)]
@@ -44,35 +60,63 @@ pub struct Incoming {
     out: tokio::io::BufWriter<tokio::fs::File>,
     written: u64,
     limit: u64,
+    /// Bytes stored when this upload began, and the quota on them (see `Config::max_stored_bytes`).
+    stored: u64,
+    quota: u64,
+    /// Bytes of all uploads being received by this process, and this one's share of them.
+    receiving: Arc<AtomicU64>,
+    counted: u64,
     done: bool,
 }
 
 impl Incoming {
     /// Starts a new upload in the configured directory.
-    pub async fn create(config: &Config) -> Result<Self, UploadError> {
+    pub async fn create(config: &Config, db: &Db, receiving: &Arc<AtomicU64>) -> Result<Self, UploadError> {
+        let stored = db::uploads::stored_bytes(db).await?;
+        if stored >= config.max_stored_bytes {
+            return Err(UploadError::QuotaFull(config.max_stored_bytes));
+        }
         let dir = config.upload_dir();
-        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::create_dir_all(&dir).await.map_err(storage)?;
         let id = UploadId::random();
         let path = dir.join(id.as_str());
         let part = path.with_extension("part");
-        let out = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::create(&part).await?);
-        Ok(Self { id, path, part, out, written: 0, limit: config.max_upload_bytes, done: false })
+        let out = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::create(&part).await.map_err(storage)?);
+        Ok(Self {
+            id,
+            path,
+            part,
+            out,
+            written: 0,
+            limit: config.max_upload_bytes,
+            stored,
+            quota: config.max_stored_bytes,
+            receiving: receiving.clone(),
+            counted: 0,
+            done: false,
+        })
     }
 
     /// Appends the next piece of the file; refused once the file outgrows the limit, whatever the
-    /// request declared up front.
+    /// request declared up front, or once the stored files would outgrow the quota.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
-        self.written += chunk.len() as u64;
+        let n = chunk.len() as u64;
+        self.written += n;
         if self.written > self.limit {
             return Err(UploadError::TooLarge(self.limit));
         }
-        Ok(self.out.write_all(chunk).await?)
+        let receiving = self.receiving.fetch_add(n, Ordering::Relaxed) + n;
+        self.counted += n;
+        if self.stored + receiving > self.quota {
+            return Err(UploadError::QuotaFull(self.quota));
+        }
+        self.out.write_all(chunk).await.map_err(storage)
     }
 
     /// Completes the file, recognises its format from its bytes and records it.
     pub async fn finish(mut self, db: &Db, file_name: String) -> Result<UploadRecord, UploadError> {
-        self.out.flush().await?;
-        self.out.get_ref().sync_all().await?;
+        self.out.flush().await.map_err(storage)?;
+        self.out.get_ref().sync_all().await.map_err(storage)?;
         tokio::fs::rename(&self.part, &self.path).await?;
         let probe = self.path.clone();
         let format = import::off_runtime("format detection", move || detect::detect(&probe)).await?;
@@ -92,6 +136,8 @@ impl Incoming {
 
 impl Drop for Incoming {
     fn drop(&mut self) {
+        // Counted as being received until now; stored (in the table) or gone from here on.
+        self.receiving.fetch_sub(self.counted, Ordering::Relaxed);
         if !self.done {
             // Two unlinks of files this upload made; cheap enough for a destructor.
             let _ = std::fs::remove_file(&self.part);
@@ -100,44 +146,52 @@ impl Drop for Incoming {
     }
 }
 
+/// A full disk in words; any other failure to write stays an I/O error (logged, not shown).
+fn storage(e: std::io::Error) -> UploadError {
+    if e.kind() == std::io::ErrorKind::StorageFull { UploadError::DiskFull } else { UploadError::Io(e) }
+}
+
 async fn find(db: &Db, upload_id: &UploadId) -> Result<UploadRecord, UploadError> {
     db::uploads::get(db, upload_id).await?.ok_or_else(|| UploadError::NotFound(upload_id.to_string()))
 }
 
-/// The upload's sheets, header, inferred column types and first rows, for `sheet` (or the first).
+/// The upload's sheets, header, inferred column types and first rows, for `sheet` (or the first),
+/// read in `encoding` (a label; detected when `None`) if it is CSV/TSV.
 pub async fn inspect(
     db: &Db,
     upload_id: &UploadId,
     sheet: Option<String>,
+    encoding: Option<String>,
     limits: Limits,
 ) -> Result<Inspection, UploadError> {
     let upload = find(db, upload_id).await?;
     let (path, format) = (PathBuf::from(&upload.path), upload.format);
     let sheet = sheet.filter(|s| !s.is_empty());
+    let encoding = encoding
+        .filter(|s| !s.trim().is_empty())
+        .as_deref()
+        .map(import::encoding::named)
+        .transpose()
+        .map_err(|e| UploadError::Invalid(e.to_string()))?;
     // The readers are synchronous and may read a whole shared-string table: keep them off the runtime.
-    let preview =
-        import::off_runtime("preview", move || import::inspect(&path, format, sheet.as_deref(), PREVIEW_ROWS, &limits))
-            .await?;
+    let preview = import::off_runtime("preview", move || {
+        import::inspect(&path, format, sheet.as_deref(), encoding, PREVIEW_ROWS, &limits)
+    })
+    .await?;
     Ok(Inspection {
         table: table_name_for_file(&upload.file_name),
         upload: upload.info(),
         sheets: preview.sheets,
         sheet: preview.sheet,
+        encoding: preview.encoding.map(|e| e.name().to_owned()),
         columns: preview.columns,
         rows: preview.rows.iter().map(|r| r.iter().map(|v| v.to_json()).collect()).collect(),
         rows_total: preview.rows_total,
     })
 }
 
-/// Queues the import of a stored upload; returns at once with the job's id.
-pub async fn start(
-    db: &Db,
-    jobs: &Jobs,
-    upload_id: &UploadId,
-    table: Option<String>,
-    sheet: Option<String>,
-    mode: ImportMode,
-) -> Result<ImportId, UploadError> {
+/// Queues the import of a stored upload as `choice` says; returns at once with the job's id.
+pub async fn start(db: &Db, jobs: &Jobs, upload_id: &UploadId, choice: Choice) -> Result<ImportId, UploadError> {
     let upload = find(db, upload_id).await?;
-    Ok(jobs.submit(NewImport::of_upload(upload, table, sheet, mode)).await?)
+    Ok(jobs.submit(NewImport::of_upload(upload, choice)).await?)
 }

@@ -15,6 +15,8 @@ pub struct ImportRecord {
     pub file_path: String,
     pub format: Format,
     pub sheet: Option<String>,
+    /// The text encoding the person chose for a CSV/TSV file (a WHATWG name); `None`: detect it.
+    pub encoding: Option<String>,
     #[sqlx(rename = "table_name")]
     pub table: String,
     pub mode: ImportMode,
@@ -24,13 +26,13 @@ pub struct ImportRecord {
 
 /// The columns of an [`ImportRecord`], for statements that return one.
 pub(super) const RECORD_COLUMNS: &str =
-    "id, upload_id, file_name, file_path, format, sheet, table_name, mode, bytes_total, created_at";
+    "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at";
 
 /// Records a new job, queued.
 pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query(
         "INSERT INTO imports (id, upload_id, file_name, file_path, format, sheet, table_name, mode, status, phase, \
-         bytes_total, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         bytes_total, created_at, encoding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&r.id)
     .bind(&r.upload_id)
@@ -44,6 +46,7 @@ pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     .bind(Phase::Queued)
     .bind(r.bytes_total)
     .bind(r.created_at)
+    .bind(&r.encoding)
     .execute(p)
     .await
     .map(drop))

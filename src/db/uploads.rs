@@ -47,3 +47,32 @@ pub async fn get(db: &Db, id: &UploadId) -> Result<Option<UploadRecord>, sqlx::E
     const SQL: &str = "SELECT id, file_name, path, format, bytes, created_at FROM uploads WHERE id = $1";
     on_pool!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)
 }
+
+/// Bytes of all stored uploads, for the quota.
+pub async fn stored_bytes(db: &Db) -> Result<u64, sqlx::Error> {
+    const SQL: &str = "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM uploads";
+    let total: i64 = on_pool!(db, p => sqlx::query_scalar(SQL).fetch_one(p).await)?;
+    Ok(total.max(0) as u64)
+}
+
+/// Uploads whose time is up, oldest first, at most `limit`: no queued or running import uses them,
+/// and either every import of them ended before `ended_before` or none ever used them and they
+/// were stored before `stored_before` (Unix milliseconds).
+pub async fn expired(
+    db: &Db,
+    ended_before: i64,
+    stored_before: i64,
+    limit: i64,
+) -> Result<Vec<UploadRecord>, sqlx::Error> {
+    const SQL: &str = "SELECT id, file_name, path, format, bytes, created_at FROM uploads u \
+        WHERE NOT EXISTS (SELECT 1 FROM imports i WHERE i.upload_id = u.id \
+            AND (i.status IN ('queued', 'running') OR COALESCE(i.finished_at, i.created_at) >= $1)) \
+        AND (u.created_at < $2 OR EXISTS (SELECT 1 FROM imports i WHERE i.upload_id = u.id)) \
+        ORDER BY u.created_at LIMIT $3";
+    on_pool!(db, p => sqlx::query_as(SQL).bind(ended_before).bind(stored_before).bind(limit).fetch_all(p).await)
+}
+
+/// Forgets an upload (its file is the caller's to delete).
+pub async fn delete(db: &Db, id: &UploadId) -> Result<(), sqlx::Error> {
+    on_pool!(db, p => sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(p).await.map(drop))
+}

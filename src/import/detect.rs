@@ -2,7 +2,7 @@
 //! archives are told apart by the parts inside them, OLE2 files are legacy .xls, and the rest must
 //! read as delimited text. Also guards zip archives whose declared sizes make them bombs.
 
-use super::ImportError;
+use super::{ImportError, encoding};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -77,21 +77,22 @@ fn detect_zip(path: &Path) -> Result<Format, ImportError> {
 }
 
 fn detect_text(head: &[u8]) -> Result<Format, ImportError> {
-    if head.contains(&0) {
-        return Err(ImportError::Unsupported(
+    let binary = || {
+        ImportError::Unsupported(
             "this is a binary file, not a spreadsheet; upload .xlsx, .xlsm, .xlsb, .xls, .ods, .csv or .tsv".into(),
-        ));
-    }
-    // The sample may end inside a multi-byte character; only reject bytes that are wrong early.
-    let text = match std::str::from_utf8(head) {
-        Ok(t) => t,
-        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
-        Err(_) => {
-            return Err(ImportError::Unsupported(
-                "this text file is not UTF-8; save it as \"CSV UTF-8\" and upload it again".into(),
-            ));
-        }
+        )
     };
+    let encoding = encoding::sniff(head);
+    if encoding != encoding_rs::UTF_16LE && encoding != encoding_rs::UTF_16BE && head.contains(&0) {
+        return Err(binary());
+    }
+    let text = encoding::decode_head(head, encoding);
+    // Any byte decodes in a legacy encoding, so text is what has few control characters (a PNG
+    // without zero bytes in its first 64 KB would otherwise read as windows-1252).
+    let odd = text.chars().filter(|&c| (c.is_control() && !matches!(c, '\t' | '\r' | '\n')) || c == '\u{fffd}').count();
+    if odd * 100 > text.chars().count().max(1) {
+        return Err(binary());
+    }
     if text.trim_start_matches('\u{feff}').trim_start().starts_with('<') {
         return Err(ImportError::Unsupported(
             "this looks like an HTML or XML document, not a spreadsheet; export the data as .xlsx or .csv".into(),
@@ -118,6 +119,13 @@ mod tests {
         assert_eq!(detect_bytes(b"a,b\n1,2\n").ok(), Some(Format::Csv));
         assert_eq!(detect_bytes(b"a\tb\n1\t2\n").ok(), Some(Format::Tsv));
         assert_eq!(detect_bytes("\u{feff}name;city\n".as_bytes()).ok(), Some(Format::Csv));
+        // Excel's "Unicode Text" (UTF-16 with a byte-order mark, tab-separated) and windows-1252.
+        let unicode_text: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("name\tcity\nZo\u{eb}\tK\u{f6}ln\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(detect_bytes(&unicode_text).ok(), Some(Format::Tsv));
+        assert_eq!(detect_bytes(b"caf\xe9,x\n").ok(), Some(Format::Csv));
     }
 
     #[test]
@@ -127,7 +135,7 @@ mod tests {
             b"\x89PNG\r\n\x1a\n\0\0\0",
             b"<html><body>hi</body></html>",
             b"PK\x03\x04garbage",
-            b"caf\xe9,x\n",
+            b"\x89PNG\r\n\x1a\n\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f",
         ] {
             let err = detect_bytes(bytes).expect_err("must be rejected");
             assert!(matches!(err, ImportError::Unsupported(_)), "{err:?}");

@@ -10,6 +10,7 @@ use super::names::header_labels;
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
 use crate::model::ColumnInfo;
+use encoding_rs::Encoding;
 use std::path::Path;
 
 /// What [`inspect`] found.
@@ -19,6 +20,8 @@ pub struct Preview {
     pub sheets: Vec<String>,
     /// The sheet read; `None` for CSV/TSV.
     pub sheet: Option<String>,
+    /// The text encoding read in (CSV/TSV only).
+    pub encoding: Option<&'static Encoding>,
     pub columns: Vec<ColumnInfo>,
     /// The first data rows, padded to the columns' width.
     pub rows: Vec<Vec<Value>>,
@@ -26,23 +29,29 @@ pub struct Preview {
     pub rows_total: Option<u64>,
 }
 
-/// Reads `sheet` (the first when `None`) up to the type sample and keeps its first `show` rows.
+/// Reads `sheet` (the first when `None`) up to the type sample, in `encoding` when it is CSV/TSV
+/// and one was chosen, and keeps its first `show` rows.
 pub fn inspect(
     path: &Path,
     format: Format,
     sheet: Option<&str>,
+    encoding: Option<&'static Encoding>,
     show: usize,
     limits: &Limits,
 ) -> Result<Preview, ImportError> {
     let sheets = source::sheet_names(path, format, limits)?;
+    let encoding = match format {
+        Format::Csv | Format::Tsv => Some(super::encoding::of_file(path, encoding)?),
+        _ => None,
+    };
     let mut sampler = Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None };
-    source::stream(path, format, sheet, limits, &mut sampler)?;
+    source::stream(path, format, sheet, encoding, limits, &mut sampler)?;
     let labels =
         sampler.header.ok_or_else(|| ImportError::Invalid("the sheet is empty: there is no header row".into()))?;
     let mut rows = sampler.rows;
     let columns = describe(labels, &mut rows);
     rows.truncate(show);
-    Ok(Preview { sheets, sheet: sampler.sheet, columns, rows, rows_total: sampler.total })
+    Ok(Preview { sheets, sheet: sampler.sheet, encoding, columns, rows, rows_total: sampler.total })
 }
 
 /// Keeps the header and the first [`SAMPLE_ROWS`] non-blank rows, then stops the reader.
@@ -90,7 +99,7 @@ mod tests {
         for i in 1..=3000 {
             writeln!(f, "{i},{}.5,2024-01-{:02},n{i}", i, i % 28 + 1).expect("write");
         }
-        let p = inspect(f.path(), Format::Csv, None, 5, &Limits::default()).expect("inspect");
+        let p = inspect(f.path(), Format::Csv, None, None, 5, &Limits::default()).expect("inspect");
         let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["order_id", "amount", "when", "note"]);
         let types: Vec<ColumnType> = p.columns.iter().map(|c| c.ty).collect();
@@ -104,7 +113,7 @@ mod tests {
     fn an_empty_file_says_so() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         f.write_all(b"\n\n").expect("write");
-        let err = inspect(f.path(), Format::Csv, None, 5, &Limits::default()).expect_err("empty");
+        let err = inspect(f.path(), Format::Csv, None, None, 5, &Limits::default()).expect_err("empty");
         assert!(err.to_string().contains("no header row"), "{err}");
     }
 }

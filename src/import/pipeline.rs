@@ -39,6 +39,8 @@ pub struct ImportSpec {
     pub format: Format,
     /// The sheet to read; the first when `None`.
     pub sheet: Option<String>,
+    /// The text encoding of a CSV/TSV file, when the person chose one (see [`super::encoding`]).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     /// The database that receives the table.
     pub dest: Destination,
     pub table: String,
@@ -122,7 +124,14 @@ pub fn run(
                 };
                 // A `Break` only ever means the writer stopped (it reports why); sending `End`
                 // then finds the channel closed too.
-                source::stream(&spec.path, spec.format, spec.sheet.as_deref(), &spec.limits, &mut feeder)?;
+                source::stream(
+                    &spec.path,
+                    spec.format,
+                    spec.sheet.as_deref(),
+                    spec.encoding,
+                    &spec.limits,
+                    &mut feeder,
+                )?;
                 if feeder.flush()?.is_continue() {
                     let _: Flow = feeder.send(Msg::End)?;
                 }
@@ -327,6 +336,19 @@ fn write(
     Ok(Outcome { rows, columns, timings })
 }
 
+/// Data row `row` (1-based, blank rows not counted) has a value in 0-based column `col`, past the
+/// `width` columns the header and the first `sampled` rows made.
+fn beyond_columns(row: u64, col: usize, width: usize, sampled: u64) -> ImportError {
+    ImportError::Invalid(format!(
+        "data row {} has a value in column {}, but the header and the first {} rows have only {} columns; give \
+         that column a header (or remove the value) and import the file again",
+        crate::format::count(row),
+        col + 1,
+        crate::format::count(sampled),
+        width
+    ))
+}
+
 /// What the writer read before the table could be created: the type sample, the batch that did
 /// not fit into it, and whether the parser already said the sheet ended.
 struct Sampled {
@@ -349,6 +371,7 @@ fn load(
     // The first commit comes right after the sample, so the first rows show up at once.
     let mut last_commit = Instant::now().checked_sub(COMMIT_EVERY).unwrap_or_else(Instant::now);
     let Sampled { rows: sample, pending, mut ended } = sampled;
+    let sampled_rows = sample.len() as u64;
     let mut prefetched = std::iter::once(sample).chain(pending);
     loop {
         let mut batch = match prefetched.next() {
@@ -367,7 +390,11 @@ fn load(
         if cancel.is_cancelled() {
             return Err(ImportError::Cancelled);
         }
-        for row in &mut batch {
+        for (i, row) in batch.iter_mut().enumerate() {
+            // Wider than the header and the sample: a value there has no column to go to.
+            if let Some(col) = row.iter().skip(width).position(|v| !matches!(v, Value::Null)) {
+                return Err(beyond_columns(written + i as u64 + 1, width + col, width, sampled_rows));
+            }
             row.resize(width, Value::Null);
         }
         sink.insert(&batch)?;

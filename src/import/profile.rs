@@ -106,7 +106,7 @@ fn parse(path: &Path, format: Format) -> Result<u64, ImportError> {
         }
     }
     let mut count = Count(0);
-    source::stream(path, format, None, &Limits::default(), &mut count)?;
+    source::stream(path, format, None, None, &Limits::default(), &mut count)?;
     Ok(count.0.saturating_sub(1))
 }
 
@@ -123,6 +123,7 @@ fn import_once(path: &Path, format: Format, scratch: &Path, live: bool) -> Resul
         path: path.to_path_buf(),
         format,
         sheet: None,
+        encoding: None,
         dest: super::sink::Destination::Sqlite(db.clone()),
         table: "t".into(),
         mode: ImportMode::Create,

@@ -1,6 +1,6 @@
 //! Where rows come from. Every format streams its chosen sheet row by row, header first, into a
 //! [`RowVisitor`], so no source ever holds a whole sheet: our own streaming readers for xlsx/xlsm
-//! and ods, the `csv` crate for delimited text, and calamine (its cell reader for xlsb, its range
+//! and ods, `csv-core` for delimited text, and calamine (its cell reader for xlsb, its range
 //! for legacy .xls) in a contained child process (see [`contained`]).
 
 pub mod contained;
@@ -14,6 +14,7 @@ use super::ImportError;
 use super::detect::Format;
 use super::limits::{Bounded, Limits};
 use super::value::Value;
+use encoding_rs::Encoding;
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -57,18 +58,21 @@ pub fn sheet_names(path: &Path, format: Format, limits: &Limits) -> Result<Vec<S
 }
 
 /// Streams the rows of `sheet` (the first sheet when `None`) into `visitor`, within `limits`, and
-/// returns the name of the sheet read (`None` for CSV/TSV).
+/// returns the name of the sheet read (`None` for CSV/TSV). CSV/TSV is read in `encoding` when
+/// the person chose one (a byte-order mark still wins), else in the one its bytes suggest.
 pub fn stream(
     path: &Path,
     format: Format,
     sheet: Option<&str>,
+    encoding: Option<&'static Encoding>,
     limits: &Limits,
     visitor: &mut dyn RowVisitor,
 ) -> Result<Option<String>, ImportError> {
     let visitor = &mut Bounded::new(visitor, limits);
     match format {
         Format::Csv | Format::Tsv => {
-            delimited::stream(path, format, limits, visitor)?;
+            let encoding = super::encoding::of_file(path, encoding)?;
+            delimited::stream(path, format, encoding, limits, visitor)?;
             Ok(None)
         }
         Format::Ods => ods::stream(path, sheet, limits, visitor).map(Some),
@@ -88,36 +92,71 @@ fn choose_sheet(names: &[String], wanted: Option<&str>) -> Result<String, Import
 }
 
 /// Builds rows from cells that arrive with (row, column) positions, as the cell readers give them:
-/// gaps become NULLs, and a row is handed over when the next one starts.
+/// gaps become NULLs, and a row is handed over when the next one starts. Columns left of
+/// `first_col` (where the sheet's declared range starts) are dropped as empty, which a value there
+/// disproves: up to the header row the columns move right to take it, later it is an error. Cells
+/// come in reading order; one that does not (a cell or a row given twice) is an error too, as
+/// merging the two would lose one of them.
 struct RowAssembler {
     current: Option<u32>,
+    /// The last column given in the current row.
+    last_col: Option<u32>,
     first_col: u32,
+    /// Whether a row with a value has been handed over (the header, so its columns are fixed).
+    header_done: bool,
     cells: Vec<Value>,
 }
 
 impl RowAssembler {
     fn new(first_col: u32) -> Self {
-        Self { current: None, first_col, cells: Vec::with_capacity(64) }
+        Self { current: None, last_col: None, first_col, header_done: false, cells: Vec::with_capacity(64) }
     }
 
     fn push(&mut self, row: u32, col: u32, value: Value, visitor: &mut dyn RowVisitor) -> Result<Flow, ImportError> {
         if self.current != Some(row) {
+            if let Some(before) = self.current.filter(|&c| row < c) {
+                return Err(ImportError::Invalid(format!(
+                    "the sheet gives row {} after row {}, out of order; open the file in a spreadsheet program, save \
+                     it again and import the new file",
+                    row + 1,
+                    before + 1
+                )));
+            }
             let flow = self.flush(visitor)?;
-            self.current = Some(row);
+            (self.current, self.last_col) = (Some(row), None);
             if flow.is_break() {
                 return Ok(flow);
             }
         }
-        if matches!(value, Value::Null) || col < self.first_col {
+        if self.last_col.is_some_and(|c| col <= c) {
+            return Err(ImportError::Invalid(format!(
+                "the sheet gives cell {} twice; open the file in a spreadsheet program, save it again and import the \
+                 new file",
+                cell_name(row, col)
+            )));
+        }
+        self.last_col = Some(col);
+        if matches!(value, Value::Null) {
             return Ok(Flow::Continue(()));
+        }
+        if col < self.first_col {
+            if self.header_done {
+                return Err(ImportError::Invalid(format!(
+                    "cell {} has a value left of the header's first column, outside the range the sheet declares; \
+                     open the file in a spreadsheet program, save it again and import the new file",
+                    cell_name(row, col)
+                )));
+            }
+            // The row's first value (cells come in column order, so none is to its right yet).
+            self.first_col = col;
         }
         let i = (col - self.first_col) as usize;
         if i >= self.cells.len() {
-            if i > super::MAX_COLUMNS {
+            if i >= super::MAX_COLUMNS {
                 return Err(ImportError::Invalid(format!(
                     "row {} has a value in column {}; at most {} columns can be imported",
                     row + 1,
-                    col + 1,
+                    column_name(col),
                     super::MAX_COLUMNS
                 )));
             }
@@ -131,8 +170,72 @@ impl RowAssembler {
         if self.current.take().is_none() {
             return Ok(Flow::Continue(()));
         }
+        self.header_done |= !self.cells.is_empty();
         let flow = visitor.row(&mut self.cells)?;
         self.cells.clear();
         Ok(flow)
+    }
+}
+
+/// A 0-based column as a spreadsheet names it: 0 → A, 27 → AB.
+fn column_name(col: u32) -> String {
+    let (mut n, mut letters) = (col + 1, Vec::new());
+    while n > 0 {
+        letters.push(b'A' + ((n - 1) % 26) as u8);
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().map(|&b| b as char).collect()
+}
+
+/// A 0-based cell position as a spreadsheet names it: (2, 0) → A3.
+fn cell_name(row: u32, col: u32) -> String {
+    format!("{}{}", column_name(col), u64::from(row) + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Rows(Vec<Vec<Value>>);
+
+    impl RowVisitor for Rows {
+        fn total(&mut self, _rows: u64, _estimated: bool) {}
+        fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+            self.0.push(std::mem::take(cells));
+            Ok(Flow::Continue(()))
+        }
+    }
+
+    fn assemble(first_col: u32, cells: &[(u32, u32, i64)]) -> Result<Vec<Vec<Value>>, ImportError> {
+        let (mut rows, mut out) = (RowAssembler::new(first_col), Rows::default());
+        for &(r, c, v) in cells {
+            let _: Flow = rows.push(r, c, Value::Int(v), &mut out)?;
+        }
+        let _: Flow = rows.flush(&mut out)?;
+        Ok(out.0)
+    }
+
+    #[test]
+    fn a_declared_range_that_starts_too_far_right_loses_nothing() {
+        // `<dimension ref="C1:D3">` over a header in A..D: the columns move right.
+        let rows = assemble(2, &[(0, 0, 1), (0, 2, 3), (0, 3, 4), (1, 0, 5), (1, 3, 8)]);
+        let rows = rows.expect("assembled");
+        assert_eq!(rows[0], [Value::Int(1), Value::Null, Value::Int(3), Value::Int(4)]);
+        assert_eq!(rows[1], [Value::Int(5), Value::Null, Value::Null, Value::Int(8)]);
+        // A value left of the header's columns, after the header: said, not dropped.
+        let err = assemble(2, &[(0, 2, 1), (1, 0, 2)]).expect_err("left of the header");
+        assert!(err.to_string().contains("cell A2 has a value left of"), "{err}");
+    }
+
+    #[test]
+    fn a_cell_or_row_given_twice_is_an_error_not_a_merge() {
+        let err = assemble(0, &[(0, 0, 1), (2, 0, 2), (2, 1, 3), (2, 0, 4)]).expect_err("A3 twice");
+        assert!(err.to_string().contains("cell A3 twice"), "{err}");
+        let err = assemble(0, &[(0, 0, 1), (2, 0, 2), (1, 0, 4)]).expect_err("row 2 after row 3");
+        assert!(err.to_string().contains("row 2 after row 3"), "{err}");
+        assert_eq!(column_name(0), "A");
+        assert_eq!(column_name(27), "AB");
+        assert_eq!(column_name(16383), "XFD");
     }
 }

@@ -5,6 +5,7 @@
 //! never has to re-subscribe. The hub runs its own mirror task, which ends at shutdown.
 
 use super::bus::{Bus, Signal};
+use super::fanout::{self, Release, Snapshot};
 use crate::db::{self, Db};
 use crate::model::{ImportId, ImportStatus, Progress};
 use std::collections::HashMap;
@@ -13,6 +14,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+/// A job's current state as an event, and the receiver of its next ones.
+pub type Following = (Arc<Snapshot>, watch::Receiver<Arc<Snapshot>>);
+
 /// How often mirrors are re-read without a signal.
 const MIRROR_POLL: Duration = Duration::from_secs(1);
 
@@ -20,6 +24,14 @@ struct Entry {
     tx: watch::Sender<Progress>,
     /// `Some` while the job runs in this instance: the token that stops it.
     runner: Option<CancellationToken>,
+    /// `Some` while someone follows the job's events: where its sampler puts them (see `fanout`).
+    snapshots: Option<watch::Sender<Arc<Snapshot>>>,
+}
+
+impl Entry {
+    fn new(p: Progress) -> Self {
+        Self { tx: watch::Sender::new(p), runner: None, snapshots: None }
+    }
 }
 
 /// The watched jobs of this instance; cheap to clone (the mirror task holds a clone).
@@ -67,8 +79,7 @@ impl Hub {
     /// The job starts running here: the channel its runner writes into.
     pub fn run_here(&self, p: Progress, cancel: CancellationToken) -> watch::Sender<Progress> {
         let mut entries = self.lock();
-        let entry =
-            entries.entry(p.id.clone()).or_insert_with(|| Entry { tx: watch::Sender::new(p.clone()), runner: None });
+        let entry = entries.entry(p.id.clone()).or_insert_with(|| Entry::new(p.clone()));
         entry.runner = Some(cancel);
         entry.tx.send_replace(p);
         entry.tx.clone()
@@ -82,16 +93,48 @@ impl Hub {
     /// A receiver of the job's state while it is queued or running anywhere; `None` when there is
     /// no such job or it has ended (its row is then the whole story).
     pub async fn watch(&self, id: &ImportId) -> Result<Option<watch::Receiver<Progress>>, sqlx::Error> {
-        if let Some(e) = self.lock().get(id) {
-            return Ok(Some(e.tx.subscribe()));
+        if !self.follow(id).await? {
+            return Ok(None);
         }
-        let Some(p) = db::imports::get_progress(&self.db, id).await? else { return Ok(None) };
-        if p.status.is_final() {
+        Ok(self.lock().get(id).map(|e| e.tx.subscribe()))
+    }
+
+    /// The job's current state as an event, and a receiver of the events that follow, shared with
+    /// every other stream of the job (see `fanout`); `None` as for [`Hub::watch`].
+    pub async fn snapshots(&self, id: &ImportId) -> Result<Option<Following>, sqlx::Error> {
+        if !self.follow(id).await? {
             return Ok(None);
         }
         let mut entries = self.lock();
-        let entry = entries.entry(id.clone()).or_insert_with(|| Entry { tx: watch::Sender::new(p), runner: None });
-        Ok(Some(entry.tx.subscribe()))
+        let Some(entry) = entries.get_mut(id) else { return Ok(None) };
+        // Every stream starts from the sampler's latest snapshot (at most one interval old), so
+        // all of them carry the same events, the final one with the same id.
+        let mut rx = match &entry.snapshots {
+            Some(out) => out.subscribe(),
+            None => {
+                let first = Arc::new(Snapshot::new(&entry.tx.borrow().clone().at(db::now_ms()), 0));
+                let (out, rx) = watch::channel(first);
+                entry.snapshots = Some(out.clone());
+                tokio::spawn(fanout::sample(self.clone(), id.clone(), entry.tx.subscribe(), out));
+                rx
+            }
+        };
+        let first = rx.borrow_and_update().clone();
+        Ok(Some((first, rx)))
+    }
+
+    /// Makes sure the job has an entry here while it is queued or running; false when it has ended
+    /// or does not exist.
+    async fn follow(&self, id: &ImportId) -> Result<bool, sqlx::Error> {
+        if self.lock().contains_key(id) {
+            return Ok(true);
+        }
+        let Some(p) = db::imports::get_progress(&self.db, id).await? else { return Ok(false) };
+        if p.status.is_final() {
+            return Ok(false);
+        }
+        self.lock().entry(id.clone()).or_insert_with(|| Entry::new(p));
+        Ok(true)
     }
 
     /// The current state of a job this instance runs or mirrors.
@@ -151,6 +194,22 @@ impl Hub {
             if let Err(e) = self.refresh(&id).await {
                 tracing::warn!(%id, error = %e, "could not refresh a mirrored job");
             }
+        }
+    }
+}
+
+impl Release for Hub {
+    fn release(&self, id: &ImportId) -> bool {
+        let mut entries = self.lock();
+        match entries.get_mut(id) {
+            // Under the lock that `snapshots` subscribes under: no stream can join in between.
+            Some(e) if e.snapshots.as_ref().is_some_and(|out| out.receiver_count() == 0) => {
+                e.snapshots = None;
+                true
+            }
+            Some(e) if e.snapshots.is_some() => false,
+            // The job is gone from here: nothing more to sample.
+            _ => true,
         }
     }
 }

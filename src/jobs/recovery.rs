@@ -23,6 +23,7 @@ pub(super) async fn at_start(db: &Db) -> anyhow::Result<()> {
     let dropped = sqlite::drop_all_staging(&conn)?;
     if dropped > 0 {
         tracing::info!(dropped, "dropped staging tables left by an interrupted process");
+        sqlite::give_back(&conn);
     }
     // Before the reaper below sees them as running: jobs whose table is in place but whose
     // success the app's file had not recorded yet when the process died.

@@ -239,6 +239,7 @@ async fn execute(
         path: PathBuf::from(&record.file_path),
         format: record.format,
         sheet: record.sheet.clone(),
+        encoding: record.encoding.as_deref().map(import::encoding::named).transpose()?,
         dest: shared.db.destination().clone(),
         table: record.table.clone(),
         mode: record.mode,

@@ -5,9 +5,8 @@
 mod events;
 
 use super::multipart;
-use crate::db::now_ms;
 use crate::error::AppError;
-use crate::jobs::NewImport;
+use crate::jobs::{NewImport, Snapshot};
 use crate::model::{ImportCreated, ImportId, ImportStatus, Progress};
 use crate::state::AppState;
 use axum::Json;
@@ -15,6 +14,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// An import id from a path segment, or 404 for anything that cannot be one.
 fn import_id(raw: &str) -> Result<ImportId, AppError> {
@@ -32,7 +32,7 @@ pub async fn create_import(
     body: Multipart,
 ) -> Result<impl IntoResponse, AppError> {
     let (upload, fields) = multipart::receive(&state, &headers, body).await?;
-    let id = state.jobs.submit(NewImport::of_upload(upload, fields.table, fields.sheet, fields.mode)).await?;
+    let id = state.jobs.submit(NewImport::of_upload(upload, fields)).await?;
     let status_url = format!("/api/imports/{id}");
     let body = ImportCreated {
         events_url: format!("{status_url}/events"),
@@ -66,16 +66,18 @@ pub async fn get_import(State(state): State<AppState>, Path(id): Path<String>) -
 pub async fn import_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<impl IntoResponse, AppError> {
     let id = import_id(&id)?;
-    let (first, live) = match state.jobs.watch(&id).await? {
-        Some(mut rx) => {
-            let first = rx.borrow_and_update().clone().at(now_ms());
-            (first, Some(rx))
+    let seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    let (first, live) = match state.jobs.follow(&id).await? {
+        Some((first, rx)) => (first, Some(rx)),
+        None => {
+            let ended = state.jobs.status(&id).await?.ok_or_else(|| not_found(id.as_str()))?;
+            (Arc::new(Snapshot::new(&ended, 0)), None)
         }
-        None => (state.jobs.status(&id).await?.ok_or_else(|| not_found(id.as_str()))?, None),
     };
-    Ok(events::events(first, live, state.jobs.stopping()))
+    Ok(events::events(first, live, seen, state.jobs.stopping()))
 }
 
 /// `DELETE /api/imports/{id}`: cancels a queued or running import; 202, and the job reaches

@@ -5,6 +5,7 @@
 
 use crate::db::uploads::UploadRecord;
 use crate::error::AppError;
+use crate::jobs::Choice;
 use crate::model::ImportMode;
 use crate::state::AppState;
 use crate::uploads::Incoming;
@@ -13,19 +14,13 @@ use axum::extract::multipart::{Field, MultipartError};
 use axum::http::{HeaderMap, StatusCode, header};
 use std::time::Duration;
 
-/// Longest text field (table, sheet, mode).
+/// Longest text field (table, sheet, encoding, mode).
 const MAX_FIELD: usize = 1024;
 /// Room for multipart boundaries and text fields on top of the file itself.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
-/// The text fields that may accompany the file (all optional).
-#[derive(Debug, Default)]
-pub struct Fields {
-    pub table: Option<String>,
-    pub sheet: Option<String>,
-    /// `create` when absent or blank.
-    pub mode: ImportMode,
-}
+/// The text fields that may accompany the file (all optional; `mode` is `create` when absent or blank).
+pub type Fields = Choice;
 
 /// The `mode` field's value.
 fn mode(text: &str) -> Result<ImportMode, AppError> {
@@ -108,7 +103,7 @@ async fn read(
         match field.name().unwrap_or("") {
             "file" if file.is_none() => {
                 let name = field.file_name().filter(|n| !n.is_empty()).unwrap_or("upload").to_owned();
-                let mut incoming = Incoming::create(&state.config).await?;
+                let mut incoming = Incoming::create(&state.config, &state.db, &state.receiving).await?;
                 while let Some(chunk) = within(idle, field.chunk()).await?.map_err(|e| multipart_error(e, limit))? {
                     incoming.write(&chunk).await?;
                 }
@@ -117,6 +112,7 @@ async fn read(
             "file" => return Err(AppError::BadRequest("send one file per request".into())),
             "table" => fields.table = Some(within(idle, text(field, limit)).await??),
             "sheet" => fields.sheet = Some(within(idle, text(field, limit)).await??),
+            "encoding" => fields.encoding = Some(within(idle, text(field, limit)).await??),
             "mode" => fields.mode = mode(&within(idle, text(field, limit)).await??)?,
             _ => {} // unknown fields are ignored, as browsers may add their own
         }

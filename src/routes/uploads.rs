@@ -1,6 +1,6 @@
 //! Stored files: `POST /api/uploads` (store a file and say what it is; importing it is a separate
-//! step, the page's first) and `GET /api/uploads/{id}?sheet=` (its sheets, header, column types
-//! and first rows).
+//! step, the page's first) and `GET /api/uploads/{id}?sheet=&encoding=` (its sheets, text encoding,
+//! header, column types and first rows).
 
 use super::multipart;
 use crate::error::AppError;
@@ -25,9 +25,10 @@ pub async fn create_upload(
 #[derive(Debug, Deserialize)]
 pub struct SheetQuery {
     sheet: Option<String>,
+    encoding: Option<String>,
 }
 
-/// `GET /api/uploads/{id}?sheet=`: a first look at a stored file.
+/// `GET /api/uploads/{id}?sheet=&encoding=`: a first look at a stored file.
 pub async fn inspect_upload(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -35,5 +36,5 @@ pub async fn inspect_upload(
 ) -> Result<Json<Inspection>, AppError> {
     // Anything that cannot be an upload id is no upload, as an unknown one is.
     let id = UploadId::parse(&id).ok_or(uploads::UploadError::NotFound(id))?;
-    Ok(Json(uploads::inspect(&state.db, &id, q.sheet, state.config.limits()).await?))
+    Ok(Json(uploads::inspect(&state.db, &id, q.sheet, q.encoding, state.config.limits()).await?))
 }

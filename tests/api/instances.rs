@@ -272,3 +272,32 @@ async fn an_instance_streaming_an_import_another_one_runs_stops_at_once_on_sigte
     let end = wait_final(&client, &a, &id, Duration::from_secs(300)).await;
     assert_eq!(end["status"], "succeeded", "{end}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_file_uploaded_to_two_instances_at_once_makes_distinct_tables() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (a, b) = (Instance::start(&db, dir.path(), 15.0), Instance::start(&db, dir.path(), 15.0));
+    let client = reqwest::Client::new();
+    let bytes = b"a\n1\n".to_vec();
+    // No table name: each is named after the file, made unique across both instances.
+    let posts = (0..8).map(|i| {
+        let (client, to, bytes) = (&client, if i % 2 == 0 { &a } else { &b }, bytes.clone());
+        async move {
+            let form = reqwest::multipart::Form::new()
+                .part("file", reqwest::multipart::Part::bytes(bytes).file_name("sales.csv"));
+            let resp = client.post(to.url("/api/imports")).multipart(form).send().await.expect("post");
+            assert_eq!(resp.status(), 202);
+            resp.json::<serde_json::Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
+        }
+    });
+    let ids = futures::future::join_all(posts).await;
+    let mut tables = Vec::new();
+    for id in &ids {
+        let end = wait_final(&client, &a, id, Duration::from_secs(120)).await;
+        assert_eq!(end["status"], "succeeded", "{end}");
+        tables.push(end["table"].as_str().expect("table").to_owned());
+    }
+    tables.sort();
+    assert_eq!(tables, ["sales", "sales_2", "sales_3", "sales_4", "sales_5", "sales_6", "sales_7", "sales_8"]);
+}

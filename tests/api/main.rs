@@ -1,17 +1,22 @@
 //! Integration tests: real servers on port 0, real SQLite files (or PostgreSQL databases with
 //! `SHEETPORT_TEST_DB=postgres`), real uploads and SSE streams, real `sheetport serve` processes.
 
+mod bounded;
 mod cli;
 mod connections;
 #[path = "../../bench/dataset.rs"]
 mod dataset;
+mod disk;
 mod helpers;
 mod hostile;
 mod imports;
 mod instances;
 mod lifecycle;
+mod loss;
 mod process;
 mod reach;
 mod rejects;
+mod retention;
+mod sse;
 mod uploads;
 mod valid;

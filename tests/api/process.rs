@@ -31,6 +31,11 @@ impl Log {
         log
     }
 
+    /// Every line written so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.0.lock().expect("log lock").clone()
+    }
+
     /// Whether a line written so far contains `needle`.
     pub fn has(&self, needle: &str) -> bool {
         self.0.0.lock().expect("log lock").iter().any(|l| l.contains(needle))
@@ -62,11 +67,19 @@ pub struct Instance {
 impl Instance {
     /// Starts a server on `db` with its uploads in `data_dir`, and waits until it listens.
     pub fn start(db: &TestDb, data_dir: &Path, heartbeat_secs: f64) -> Instance {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sheetport"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sheetport"));
+        command
             .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url()])
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--heartbeat-timeout", &heartbeat_secs.to_string()])
+            .args(["--heartbeat-timeout", &heartbeat_secs.to_string()]);
+        Instance::spawn(command)
+    }
+
+    /// Runs `command` (a `sheetport serve` on port 0, perhaps behind a wrapper that `exec`s it)
+    /// and waits until it listens.
+    pub fn spawn(mut command: Command) -> Instance {
+        let mut child = command
             .env("RUST_LOG", "info,sqlx=warn")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

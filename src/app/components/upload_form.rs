@@ -1,13 +1,13 @@
 //! `UploadForm`: a drop zone and a file picker. A chosen file is uploaded with a byte progress
 //! bar, then the `inspect_upload` server function shows its sheets, columns, types and first rows,
-//! and the person picks the sheet, table name and mode before `start_import` queues the import;
+//! and the person picks the sheet (or a CSV's text encoding), table name and mode before `start_import` queues the import;
 //! `on_started` gets the new import's id.
 
 use super::SheetPreview;
 use crate::api::{inspect_upload, start_import};
 use crate::app::browser::{self, PickedFile};
 use crate::format;
-use crate::model::{ImportId, ImportMode, Inspection, UploadId};
+use crate::model::{ImportId, ImportMode, Inspection, TEXT_ENCODINGS, UploadId};
 use leptos::prelude::*;
 
 #[derive(Clone, PartialEq)]
@@ -44,10 +44,10 @@ pub fn UploadForm(
     let mode = RwSignal::new(ImportMode::Create);
     let dragging = RwSignal::new(false);
 
-    let inspect = move |upload_id: UploadId, name: String, sheet: Option<String>| {
+    let inspect = move |upload_id: UploadId, name: String, sheet: Option<String>, encoding: Option<String>| {
         stage.set(Stage::Inspecting { name });
         leptos::task::spawn_local(async move {
-            stage.set(match inspect_upload(upload_id, sheet).await {
+            stage.set(match inspect_upload(upload_id, sheet, encoding).await {
                 Ok(found) => Stage::Ready(Box::new(found)),
                 Err(e) => Stage::Failed(e.to_string()),
             });
@@ -67,7 +67,7 @@ pub fn UploadForm(
             })
             .await;
             match uploaded {
-                Ok(info) => inspect(info.upload_id, name, None),
+                Ok(info) => inspect(info.upload_id, name, None, None),
                 Err(e) => stage.set(Stage::Failed(e)),
             }
         });
@@ -78,7 +78,8 @@ pub fn UploadForm(
         let wanted = Some(table.get_untracked()).filter(|t| !t.trim().is_empty());
         let mode = Some(mode.get_untracked());
         leptos::task::spawn_local(async move {
-            match start_import(found.upload.upload_id, wanted, found.sheet, mode).await {
+            // The encoding the preview was read in, so the import reads what the person saw.
+            match start_import(found.upload.upload_id, wanted, found.sheet, found.encoding, mode).await {
                 Ok(id) => {
                     stage.set(Stage::Idle);
                     table.set(String::new());
@@ -125,7 +126,7 @@ pub fn UploadForm(
                 }.into_any(),
                 Stage::Ready(found) => {
                     let found = *found;
-                    view! { <ImportOptions found table mode on_sheet=inspect on_start=start /> }.into_any()
+                    view! { <ImportOptions found table mode on_look=inspect on_start=start /> }.into_any()
                 }
                 Stage::Starting => view! { <p class="upload-progress">"Starting the import…"</p> }.into_any(),
                 Stage::Failed(e) => view! { <p class="outcome error" role="alert">{e}</p> }.into_any(),
@@ -134,18 +135,27 @@ pub fn UploadForm(
     }
 }
 
-/// The looked-into file: which sheet, which table, which mode, the preview, and the start button.
+/// The looked-into file: which sheet (or text encoding), which table, which mode, the preview, and
+/// the start button. Another sheet or encoding is looked into again (`on_look`).
 #[component]
 fn ImportOptions(
     found: Inspection,
     table: RwSignal<String>,
     mode: RwSignal<ImportMode>,
-    on_sheet: impl Fn(UploadId, String, Option<String>) + Copy + 'static,
+    on_look: impl Fn(UploadId, String, Option<String>, Option<String>) + Copy + 'static,
     on_start: impl Fn(Inspection) + Copy + 'static,
 ) -> impl IntoView {
     let (upload_id, name) = (found.upload.upload_id.clone(), found.upload.file_name.clone());
     let sheets = found.sheets.clone();
     let current = found.sheet.clone().unwrap_or_default();
+    let encoding = found.encoding.clone();
+    // The detected encoding is offered even when it is not one of the usual ones.
+    let mut encodings: Vec<(String, String)> =
+        TEXT_ENCODINGS.iter().map(|&(name, words)| (name.to_owned(), words.to_owned())).collect();
+    if let Some(e) = encoding.as_ref().filter(|e| !encodings.iter().any(|(n, _)| n == *e)) {
+        encodings.push((e.clone(), e.clone()));
+    }
+    let (look_id, look_name) = (upload_id.clone(), name.clone());
     let placeholder = found.table.clone();
     let rows = found.rows_total.map(|n| format!("Import {} rows", format::count(n))).unwrap_or_else(|| "Import".into());
     let start_with = found.clone();
@@ -156,10 +166,22 @@ fn ImportOptions(
                 {(sheets.len() > 1).then(|| view! {
                     <p class="field">
                         <label for="sheet">"Sheet"</label>
-                        <select id="sheet" on:change=move |ev| on_sheet(upload_id.clone(), name.clone(), Some(event_target_value(&ev)))>
+                        <select id="sheet" on:change=move |ev| on_look(upload_id.clone(), name.clone(), Some(event_target_value(&ev)), None)>
                             {sheets.into_iter().map(|s| {
                                 let (selected, label) = (s == current, s.clone());
                                 view! { <option value=s selected=selected>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                    </p>
+                })}
+                {encoding.map(|current| view! {
+                    <p class="field">
+                        <label for="encoding">"Text encoding"</label>
+                        <select id="encoding"
+                            on:change=move |ev| on_look(look_id.clone(), look_name.clone(), None, Some(event_target_value(&ev)))>
+                            {encodings.into_iter().map(|(value, words)| {
+                                let selected = value == current;
+                                view! { <option value=value selected=selected>{words}</option> }
                             }).collect_view()}
                         </select>
                     </p>

@@ -69,6 +69,8 @@ struct Swap {
 impl From<sqlx::Error> for ImportError {
     fn from(e: sqlx::Error) -> Self {
         match e.as_database_error() {
+            // 53100 disk_full: the transaction is gone with everything it wrote.
+            Some(db) if db.code().as_deref() == Some("53100") => ImportError::DiskFull,
             Some(db) => ImportError::Database(db.message().to_owned()),
             None => ImportError::Database(e.to_string()),
         }

@@ -15,7 +15,10 @@ use std::time::Duration;
 
 impl From<rusqlite::Error> for ImportError {
     fn from(e: rusqlite::Error) -> Self {
-        ImportError::Database(e.to_string())
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => ImportError::DiskFull,
+            _ => ImportError::Database(e.to_string()),
+        }
     }
 }
 
@@ -26,7 +29,13 @@ impl From<rusqlite::Error> for ImportError {
 pub fn open(path: &Path) -> Result<Connection, ImportError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(30))?;
+    // Only a file without tables takes it (the server's pool sets it first, see `db`): the space
+    // of a failed import's staging table can then be given back (see [`give_back`]).
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // A checkpoint leaves the write-ahead log at most this long, instead of as long as the largest
+    // transaction ever made it.
+    conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -4096)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -50,6 +59,24 @@ pub fn drop_all_staging(conn: &Connection) -> Result<usize, ImportError> {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(name)))?;
     }
     Ok(names.len())
+}
+
+/// Returns the free pages at the end of the file to the file system and truncates the write-ahead
+/// log, so a failed import leaves no more disk in use than before it (in a file made with
+/// `auto_vacuum = INCREMENTAL`; in an older file the pages stay free for the next import).
+/// Best effort: on a full disk even this may not be possible, and the next start tries again.
+pub fn give_back(conn: &Connection) {
+    let run = || -> rusqlite::Result<()> {
+        // Each step frees one page: step the statement to its end.
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = vacuum.query([])?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+    };
+    if let Err(e) = run() {
+        tracing::warn!(error = %e, "could not give a failed import's space back to the file system");
+    }
 }
 
 /// Where a swap leaves its [`FinalStatement`]'s parameters: the app's own file is another file, and
@@ -228,13 +255,17 @@ impl SqliteSink {
         Ok(())
     }
 
-    /// Drops the staging table and everything uncommitted: the database is as it was.
+    /// Drops the staging table and everything uncommitted, and gives the space back: the
+    /// database is as it was.
     pub fn abort(mut self) -> Result<(), ImportError> {
-        if self.in_tx {
+        // SQLite ends the transaction itself on some errors (a full disk), and a ROLLBACK then
+        // fails with "no transaction is active" before the staging table is dropped.
+        if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
-            self.in_tx = false;
         }
+        self.in_tx = false;
         self.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(&self.staging)))?;
+        give_back(&self.conn);
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! CSV and TSV through `csv-core`: the delimiter is sniffed from the first line (comma, semicolon
 //! as European Excel writes, or tab), every field is read as the value it spells, and the row total
-//! is estimated from the bytes read so far. `csv-core` writes fields into a buffer this reader
+//! is estimated from the bytes read so far. UTF-8 is read as it is stored (and must be valid);
+//! any other encoding (see [`crate::import::encoding`]) is decoded to UTF-8 on the way in. `csv-core` writes fields into a buffer this reader
 //! owns, so a record is bounded while it is read (the `csv` crate grows its own buffer to whatever
 //! a field needs: a CSV of 100 MB fields took 2.66 GB for a preview).
 
@@ -10,30 +11,52 @@ use crate::import::limits::{self, Limits, MAX_ROW_BYTES};
 use crate::import::value::{Value, parse_text};
 use crate::import::{ImportError, MAX_COLUMNS};
 use csv_core::{ReadRecordResult, ReaderBuilder};
+use encoding_rs::Encoding;
+use std::cell::Cell;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 /// How often (in rows) the total is re-estimated from the byte position.
 const ESTIMATE_EVERY: u64 = 16 * 1024;
 
-pub fn stream(path: &Path, format: Format, limits: &Limits, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+/// Reads the file in `encoding` (see [`crate::import::encoding::of_file`]).
+pub fn stream(
+    path: &Path,
+    format: Format,
+    encoding: &'static Encoding,
+    limits: &Limits,
+    visitor: &mut dyn RowVisitor,
+) -> Result<(), ImportError> {
     let size = std::fs::metadata(path)?.len();
     let max_cell = limits.max_cell_bytes;
-    let mut input = BufReader::with_capacity(256 * 1024, File::open(path)?);
-    let delimiter = if format == Format::Tsv { b'\t' } else { sniff_delimiter(input.fill_buf()?) };
+    // Bytes taken from the file, for the estimate of the total (the decoder reads ahead of the parser).
+    let read = Rc::new(Cell::new(0u64));
+    let file = Counted { inner: File::open(path)?, read: read.clone() };
+    let mut input: Box<dyn BufRead> = if encoding == encoding_rs::UTF_8 {
+        Box::new(BufReader::with_capacity(256 * 1024, file))
+    } else {
+        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(encoding))
+            .bom_override(true)
+            .strip_bom(true)
+            .build(file);
+        Box::new(BufReader::with_capacity(256 * 1024, decoded))
+    };
+    // From the file's start as text: the decoder's first reads may hand over only a few bytes.
+    let delimiter = if format == Format::Tsv { b'\t' } else { sniff_delimiter(head(path, encoding)?.as_bytes()) };
     let mut parser = ReaderBuilder::new().delimiter(delimiter).build();
     let (mut out, mut ends) = (vec![0u8; 64 * 1024], vec![0usize; 64]);
     let (mut out_len, mut ends_len) = (0, 0);
     let mut cells = Vec::with_capacity(64);
     // `line`: the line the current record started on, for messages.
-    let (mut rows, mut read, mut line, mut lines) = (0u64, 0u64, 1u64, 1u64);
+    let (mut rows, mut line, mut lines) = (0u64, 1u64, 1u64);
     loop {
         let buf = input.fill_buf()?;
         let (result, n_in, n_out, n_ends) = parser.read_record(buf, &mut out[out_len..], &mut ends[ends_len..]);
         lines += memchr::memchr_iter(b'\n', &buf[..n_in]).count() as u64;
         input.consume(n_in);
-        read += n_in as u64;
         out_len += n_out;
         ends_len += n_ends;
         match result {
@@ -68,10 +91,11 @@ pub fn stream(path: &Path, format: Format, limits: &Limits, visitor: &mut dyn Ro
                     if field.len() > max_cell {
                         return Err(limits::cell_too_big(max_cell));
                     }
+                    // Decoded text is valid UTF-8 by construction; only UTF-8 as stored can be wrong.
                     let text = std::str::from_utf8(field).map_err(|_| {
                         ImportError::Invalid(format!(
-                            "line {line} is not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\") and \
-                             upload it again"
+                            "line {line} is not UTF-8 text: choose the file's encoding (such as windows-1252) and \
+                             import it again, or save it as \"CSV UTF-8\""
                         ))
                     })?;
                     cells.push(if rows == 0 { Value::Text(text.to_owned()) } else { parse_text(text) });
@@ -83,7 +107,7 @@ pub fn stream(path: &Path, format: Format, limits: &Limits, visitor: &mut dyn Ro
                 cells.clear();
                 rows += 1;
                 if rows.is_multiple_of(ESTIMATE_EVERY) {
-                    visitor.total(((rows - 1) as f64 * size as f64 / read.max(1) as f64) as u64, true);
+                    visitor.total(((rows - 1) as f64 * size as f64 / read.get().max(1) as f64) as u64, true);
                 }
             }
             ReadRecordResult::End => break,
@@ -91,6 +115,27 @@ pub fn stream(path: &Path, format: Format, limits: &Limits, visitor: &mut dyn Ro
     }
     visitor.total(rows.saturating_sub(1), false);
     Ok(())
+}
+
+/// The first 64 KB of the file as text in `encoding`.
+fn head(path: &Path, encoding: &'static Encoding) -> std::io::Result<String> {
+    let mut bytes = Vec::with_capacity(64 * 1024);
+    File::open(path)?.take(64 * 1024).read_to_end(&mut bytes)?;
+    Ok(crate::import::encoding::decode_head(&bytes, encoding).into_owned())
+}
+
+/// A reader that counts the bytes taken from it.
+struct Counted<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// The most frequent of comma, semicolon and tab on the first line (outside quotes); comma on a tie.

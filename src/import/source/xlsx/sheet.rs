@@ -22,7 +22,8 @@ pub struct Context<'a> {
 /// Streams the rows of one worksheet part into `visitor`.
 pub fn scan(part: impl Read, ctx: &Context<'_>, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
     let mut chunks = Chunks::new(part, "row");
-    let mut scanner = Scanner { ctx, rows: None, first_col: 0, row: 0, col: 0, text: String::with_capacity(256) };
+    let mut scanner =
+        Scanner { ctx, rows: None, first_col: 0, row: 0, next_row: 0, col: 0, text: String::with_capacity(256) };
     while let Some(chunk) = chunks.next()? {
         if scanner.chunk(chunk, visitor)? {
             return Ok(());
@@ -38,6 +39,8 @@ struct Scanner<'a> {
     first_col: u32,
     /// 0-based row and next column, for cells and rows that omit their `r` reference.
     row: u32,
+    /// The row a `<row>` without `r` is: the one after the last (0 for the first).
+    next_row: u32,
     col: u32,
     text: String,
 }
@@ -62,8 +65,9 @@ impl Scanner<'_> {
                 b"row" if !tag.closing => {
                     self.row = match attr(tag.attrs, b"r").and_then(number) {
                         Some(r) if r > 0 => r - 1,
-                        _ => self.row + 1,
+                        _ => self.next_row,
                     };
+                    self.next_row = self.row.saturating_add(1);
                     self.col = 0;
                 }
                 b"c" if !tag.closing => {
@@ -316,6 +320,44 @@ mod tests {
         let sheet = "<worksheet><sheetData><row><c><v>1</v></c><c><v>2</v></c></row><row><c><v>3</v></c></row></sheetData></worksheet>";
         let out = read(sheet, &SharedStrings::default());
         assert_eq!(out.rows, vec![vec![Value::Int(1), Value::Int(2)], vec![Value::Int(3)]]);
+    }
+
+    #[test]
+    fn a_wrong_dimension_and_a_first_row_without_a_number_lose_nothing() {
+        let sheet = r#"<worksheet><dimension ref="C1:D3"/><sheetData>
+            <row><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="D1" t="inlineStr"><is><t>amount</t></is></c></row>
+            <row r="2"><c r="A2"><v>7</v></c><c r="D2"><v>9</v></c></row></sheetData></worksheet>"#;
+        let out = read(sheet, &SharedStrings::default());
+        assert_eq!(
+            out.rows,
+            vec![
+                vec![Value::Text("id".into()), Value::Null, Value::Null, Value::Text("amount".into())],
+                vec![Value::Int(7), Value::Null, Value::Null, Value::Int(9)],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_or_cell_given_twice_is_an_error() {
+        let ctx = Context { shared: &SharedStrings::default(), date_styles: &[], date1904: false };
+        for (sheet, says) in [
+            (
+                r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="2"><c r="A2"><v>2</v></c></row><row r="2"><c r="A2"><v>3</v></c></row>"#,
+                "cell A2 twice",
+            ),
+            (
+                r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="3"><c r="A3"><v>2</v></c><c r="A3"><v>3</v></c></row>"#,
+                "cell A3 twice",
+            ),
+            (
+                r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="3"><c r="A3"><v>2</v></c></row><row r="2"><c r="A2"><v>3</v></c></row>"#,
+                "row 2 after row 3",
+            ),
+        ] {
+            let xml = format!("<worksheet><sheetData>{sheet}</sheetData></worksheet>");
+            let err = scan(xml.as_bytes(), &ctx, &mut Collect::default()).expect_err("given twice");
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]

@@ -1,0 +1,106 @@
+//! One sampled, serialised state per watched job, shared by every SSE stream of it: a sampler task
+//! reads the job's `watch` value at most ten times a second (at once for the end), turns it into
+//! JSON once and hands the same [`Snapshot`] to every stream. Per-stream sampling and
+//! serialisation made 1,000 streams of one import slow it by 35–44 %: each stream woke at every
+//! change of the job's value and wrote its own JSON.
+//!
+//! Event ids grow for the job's whole life, on every instance and across restarts: live events
+//! carry the Unix milliseconds of their sample, and the final event [`FINAL_ID`], past every live
+//! one whichever instance sends it, so a client reconnecting with `Last-Event-ID` can be told
+//! whether it has seen the end already.
+
+use crate::db::now_ms;
+use crate::model::{ImportId, Progress};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// The id of every final event (2^53 - 1, still exact as a JavaScript number): a job's end is
+/// the same event wherever it is read, the runner's stream or the row read after a restart.
+pub const FINAL_ID: u64 = (1 << 53) - 1;
+
+/// Least time between two samples of one job.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A job's state as one SSE event carries it.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The event id: see the module's note.
+    pub id: u64,
+    /// The event name: `progress`, then `done`, `failed` or `cancelled`.
+    pub name: &'static str,
+    /// The state as JSON (the body of `GET /api/imports/{id}` too).
+    pub json: String,
+    pub is_final: bool,
+}
+
+impl Snapshot {
+    /// `p` as an event whose id follows `after`.
+    pub fn new(p: &Progress, after: u64) -> Self {
+        let is_final = p.status.is_final();
+        Self {
+            id: if is_final { FINAL_ID } else { (now_ms().max(0) as u64).max(after.saturating_add(1)) },
+            name: p.event_name(),
+            json: serde_json::to_string(p).unwrap_or_default(),
+            is_final,
+        }
+    }
+}
+
+/// Where a sampler asks whether it may stop: the hub, which hands out its snapshots.
+pub(super) trait Release: Send + Sync + 'static {
+    /// Forgets the job's sampler if nobody receives its snapshots; true when it did.
+    fn release(&self, id: &ImportId) -> bool;
+}
+
+/// Samples `rx` into `out` until the job ends or nobody listens (and `owner` agrees).
+pub(super) async fn sample(
+    owner: impl Release,
+    id: ImportId,
+    mut rx: watch::Receiver<Progress>,
+    out: watch::Sender<Arc<Snapshot>>,
+) {
+    let mut last_id = out.borrow().id;
+    let mut last = Instant::now();
+    loop {
+        let ended = tokio::select! {
+            ended = next_change(&mut rx, last + MIN_INTERVAL) => ended,
+            () = out.closed() => {
+                if owner.release(&id) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let snapshot = Snapshot::new(&rx.borrow_and_update().clone().at(now_ms()), last_id);
+        let is_final = snapshot.is_final;
+        last_id = snapshot.id;
+        out.send_replace(Arc::new(snapshot));
+        last = Instant::now();
+        if ended || is_final {
+            return;
+        }
+    }
+}
+
+/// Waits until the value changed and `not_before` has passed, except that the end (a final
+/// status) is answered at once, so a client learns of it without waiting out the interval. True
+/// when the job dropped its sender: its last value is then final.
+async fn next_change(rx: &mut watch::Receiver<Progress>, not_before: Instant) -> bool {
+    let mut changed = false;
+    loop {
+        tokio::select! {
+            r = rx.changed() => {
+                if r.is_err() {
+                    return true;
+                }
+                changed = true;
+                if rx.borrow().status.is_final() {
+                    return false;
+                }
+            }
+            () = tokio::time::sleep_until(not_before), if changed => return false,
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! How long stored files stay. A file is deleted once its last import ended `--keep-uploads` ago,
+//! or, when no import ever used it (a preview someone left), `--keep-unimported` after it was
+//! stored; a `.part` file of an upload that stopped is deleted once no byte could still arrive,
+//! and a stored file without a record (a crash between storing and recording) like an unused one.
+//! A sweep runs at start and then every minute (sooner when the spans are shorter).
+
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::model::UploadId;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// Upload records looked at per query; a sweep repeats until it finds fewer.
+const BATCH: i64 = 500;
+
+/// Runs sweeps until `shutdown`.
+pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
+    let every = Duration::from_secs(60).min(config.keep_uploads / 2).min(config.keep_unimported / 2);
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = sweep(&db, &config).await {
+                tracing::warn!(error = %e, "could not delete expired uploads; trying again later");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+}
+
+/// Deletes what has expired; returns how many files went.
+pub async fn sweep(db: &Db, config: &Config) -> Result<usize, sqlx::Error> {
+    let dir = config.upload_dir();
+    let now = db::now_ms();
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let (ended_before, stored_before) =
+        (now.saturating_sub(ms(config.keep_uploads)), now.saturating_sub(ms(config.keep_unimported)));
+    let mut deleted = 0;
+    loop {
+        let expired = db::uploads::expired(db, ended_before, stored_before, BATCH).await?;
+        for upload in &expired {
+            // The record first: a preview or import asked for after this finds no upload and says
+            // so, instead of finding a record whose file is gone.
+            db::uploads::delete(db, &upload.id).await?;
+            // Only ever a file in the upload folder, whatever a record says.
+            let path = Path::new(&upload.path);
+            if path.parent() == Some(dir.as_path()) && remove(path).await {
+                deleted += 1;
+            }
+        }
+        if (expired.len() as i64) < BATCH {
+            break;
+        }
+    }
+    deleted += sweep_folder(db, &dir, config).await?;
+    if deleted > 0 {
+        tracing::info!(deleted, "deleted stored files whose time was up");
+    }
+    Ok(deleted)
+}
+
+/// Files in the upload folder that no record keeps: `.part` files no upload writes any more,
+/// and stored files without a record, once they are as old as an unused upload may get.
+async fn sweep_folder(db: &Db, dir: &Path, config: &Config) -> Result<usize, sqlx::Error> {
+    // An upload that receives nothing for the idle timeout is refused and deletes its own part.
+    let part_dead_after = config.body_idle_timeout + Duration::from_secs(60);
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return Ok(0) };
+    let mut deleted = 0;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let (path, name) = (entry.path(), entry.file_name().to_string_lossy().into_owned());
+        let age = entry
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .unwrap_or_default();
+        let expired = match name.strip_suffix(".part") {
+            Some(id) if UploadId::parse(id).is_some() => age > part_dead_after,
+            Some(_) => false,
+            None => match UploadId::parse(&name) {
+                Some(id) => age > config.keep_unimported && db::uploads::get(db, &id).await?.is_none(),
+                None => false,
+            },
+        };
+        if expired && remove(&path).await {
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Deletes a file; true if it was there.
+async fn remove(path: &Path) -> bool {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "could not delete a stored file");
+            false
+        }
+    }
+}
