@@ -79,6 +79,9 @@ const TOKENS: &[&[u8]] = &[
     b"9999999999999999999999",
 ];
 
+/// Bytes set in place of others: what delimits, quotes, escapes or ends things.
+const BYTES: &[u8] = b"\0\xFF<>\"&0919 ,;\t\n\r";
+
 /// xorshift64*: enough randomness for mutations, reproducible from `--seed`.
 struct Rng(u64);
 
@@ -102,7 +105,7 @@ fn mutate_bytes(data: &mut Vec<u8>, rng: &mut Rng) {
         let last = data.len().saturating_sub(1);
         match rng.below(7) {
             0 if !data.is_empty() => data[at.min(last)] ^= 1 << rng.below(8),
-            1 if !data.is_empty() => data[at.min(last)] = b"\0\xFF<>\"&0919 "[rng.below(12)],
+            1 if !data.is_empty() => data[at.min(last)] = BYTES[rng.below(BYTES.len())],
             2 => {
                 let token = TOKENS[rng.below(TOKENS.len())];
                 data.splice(at..at, token.iter().copied());
@@ -288,7 +291,8 @@ fn replay(dir: &Path, out: &Path) -> Result<ExitCode> {
     let mut failed = 0;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| Some(e.ok()?.path())).collect();
     files.sort();
-    for path in files.iter().filter(|p| p.is_file() && p.extension().is_some_and(|e| e != "md")) {
+    files.retain(|p| p.is_file() && p.extension().is_some_and(|e| e != "md"));
+    for path in &files {
         let started = Instant::now();
         let why = match run_in_process(path, out) {
             Err(why) if !why.is_empty() => why,

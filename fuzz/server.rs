@@ -27,7 +27,7 @@ impl Server {
             .arg("--database")
             .arg(format!("sqlite://{}/sheetport.db", data.display()))
             .env("MIMALLOC_ARENA_RESERVE", "0")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;

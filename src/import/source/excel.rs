@@ -19,11 +19,25 @@ where
     R::Error: std::fmt::Display,
 {
     let file = BufReader::with_capacity(256 * 1024, File::open(path)?);
-    R::new(file).map_err(|e| ImportError::Invalid(format!("the workbook cannot be read: {e}")))
+    R::new(file).map_err(|e| {
+        // calamine's words ("Cfb error: Sector 128 points past end of file") are for the log: this
+        // runs in the contained reader, whose stderr the server logs.
+        eprintln!("calamine could not open the workbook: {e}");
+        ImportError::Invalid(
+            "the workbook cannot be read, the file may be damaged; open it in a spreadsheet program, save it again \
+             and import the new file"
+                .into(),
+        )
+    })
 }
 
 fn broken(e: impl std::fmt::Display) -> ImportError {
-    ImportError::Invalid(format!("the sheet cannot be read, the file may be damaged: {e}"))
+    eprintln!("calamine could not read the sheet: {e}");
+    ImportError::Invalid(
+        "the sheet cannot be read, the file may be damaged; open it in a spreadsheet program, save it again and \
+         import the new file"
+            .into(),
+    )
 }
 
 /// Sheet names in workbook order.
