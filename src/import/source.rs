@@ -81,6 +81,21 @@ pub fn stream(
     }
 }
 
+/// A reader that counts the bytes taken from it, for the row total estimated from bytes read
+/// (CSV's file bytes, an .ods file's inflated XML: neither declares its rows).
+struct Counting<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
 /// The sheet to read: the one asked for (which must exist) or the first.
 fn choose_sheet(names: &[String], wanted: Option<&str>) -> Result<String, ImportError> {
     match wanted {

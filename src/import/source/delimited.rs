@@ -5,7 +5,7 @@
 //! owns, so a record is bounded while it is read (the `csv` crate grows its own buffer to whatever
 //! a field needs: a CSV of 100 MB fields took 2.66 GB for a preview).
 
-use super::RowVisitor;
+use super::{Counting, RowVisitor};
 use crate::import::detect::Format;
 use crate::import::limits::{self, Limits, MAX_ROW_BYTES};
 use crate::import::value::{Value, parse_text};
@@ -33,7 +33,7 @@ pub fn stream(
     let max_cell = limits.max_cell_bytes;
     // Bytes taken from the file, for the estimate of the total (the decoder reads ahead of the parser).
     let read = Rc::new(Cell::new(0u64));
-    let file = Counted { inner: File::open(path)?, read: read.clone() };
+    let file = Counting { inner: File::open(path)?, read: read.clone() };
     let mut input: Box<dyn BufRead> = if encoding == encoding_rs::UTF_8 {
         Box::new(BufReader::with_capacity(256 * 1024, file))
     } else {
@@ -122,20 +122,6 @@ fn head(path: &Path, encoding: &'static Encoding) -> std::io::Result<String> {
     let mut bytes = Vec::with_capacity(64 * 1024);
     File::open(path)?.take(64 * 1024).read_to_end(&mut bytes)?;
     Ok(crate::import::encoding::decode_head(&bytes, encoding).into_owned())
-}
-
-/// A reader that counts the bytes taken from it.
-struct Counted<R> {
-    inner: R,
-    read: Rc<Cell<u64>>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.set(self.read.get() + n as u64);
-        Ok(n)
-    }
 }
 
 /// The most frequent of comma, semicolon and tab on the first line (outside quotes); comma on a tie.

@@ -5,7 +5,7 @@
 //! LibreOffice writes to the sheet's edge.
 
 use super::xml::{Chunks, Tag, attrs, broken, decode_xml, next_tag};
-use super::{Flow, RowVisitor, choose_sheet};
+use super::{Counting, Flow, RowVisitor, choose_sheet};
 use crate::import::ImportError;
 use crate::import::dates::{self, DAY_MS};
 use crate::import::limits::{self, Limits};
@@ -21,20 +21,6 @@ use std::rc::Rc;
 const MAX_REPEAT: u64 = 1_048_576;
 /// How often (in rows) the total is re-estimated from the bytes read.
 const ESTIMATE_EVERY: u64 = 16 * 1024;
-
-/// Counts the inflated bytes read, to estimate the row total as CSV does (ODS declares none).
-struct Counting<R> {
-    inner: R,
-    read: Rc<Cell<u64>>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.set(self.read.get() + n as u64);
-        Ok(n)
-    }
-}
 
 /// Runs `f` over `content.xml` in chunks of whole rows, with the bytes read so far and its size.
 fn with_content<T>(
