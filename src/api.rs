@@ -2,7 +2,10 @@
 //! uploads, the jobs or the database, speaking in model types; each fails with the same
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
-use crate::model::{ApiError, ImportId, ImportMode, Inspection, Progress, RowsPage, TableSummary, UploadId};
+use crate::model::{
+    Account, ApiError, AuditEntry, ImportId, ImportMode, Inspection, NewToken, Progress, RowsPage, TableSummary,
+    TokenInfo, UploadId, UserInfo,
+};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -29,6 +32,21 @@ fn state() -> Result<crate::state::AppState, ApiError> {
         .ok_or_else(|| crate::error::AppError::Internal("no AppState in the server function's context".into()).into())
 }
 
+/// Who called, from the request (a server function called while a page renders sees the page's).
+#[cfg(feature = "ssr")]
+fn asker() -> crate::auth::Asker {
+    use_context::<axum::http::request::Parts>()
+        .map_or(crate::auth::Asker { viewer: crate::auth::Viewer::Anonymous, address: String::new() }, |parts| {
+            crate::auth::Asker::of(&parts)
+        })
+}
+
+/// Who the page is showing things to.
+#[server(prefix = "/rpc", endpoint = "who_am_i")]
+pub async fn who_am_i() -> Result<Account, ApiError> {
+    Ok(asker().viewer.account())
+}
+
 /// A stored upload's sheets, header, inferred column types and first rows, for `sheet` (or the
 /// first), read in `encoding` when it is CSV/TSV and the person chose one.
 #[server(prefix = "/rpc", endpoint = "inspect_upload")]
@@ -38,7 +56,7 @@ pub async fn inspect_upload(
     encoding: Option<String>,
 ) -> Result<Inspection, ApiError> {
     let state = state()?;
-    Ok(crate::uploads::inspect(&state.db, &upload_id, sheet, encoding, state.config.limits()).await?)
+    Ok(crate::uploads::inspect(&state.db, &asker().viewer, &upload_id, sheet, encoding, state.config.limits()).await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.
@@ -52,35 +70,115 @@ pub async fn start_import(
 ) -> Result<ImportId, ApiError> {
     let state = state()?;
     let choice = crate::jobs::Choice { table, sheet, encoding, mode: mode.unwrap_or_default() };
-    Ok(crate::uploads::start(&state.db, &state.jobs, &upload_id, choice).await?)
+    Ok(crate::uploads::start(&state.db, &state.jobs, &asker(), &upload_id, choice).await?)
 }
 
 /// One import's current state, `None` when there is no such import.
 #[server(prefix = "/rpc", endpoint = "get_import")]
 pub async fn get_import(id: ImportId) -> Result<Option<Progress>, ApiError> {
-    Ok(state()?.jobs.status(&id).await?)
+    let state = state()?;
+    if crate::auth::rules::import_of(&state.db, &asker().viewer, &id).await.is_err() {
+        return Ok(None);
+    }
+    Ok(state.jobs.status(&id).await?)
 }
 
 /// Recent imports, newest first.
 #[server(prefix = "/rpc", endpoint = "list_imports")]
 pub async fn list_imports() -> Result<Vec<Progress>, ApiError> {
-    Ok(state()?.jobs.list(100).await?)
+    let viewer = asker().viewer;
+    let only = if viewer.is_admin() { None } else { Some(viewer.owner_id().unwrap_or(-1)) };
+    Ok(state()?.jobs.list(100, only).await?)
 }
 
 /// Asks a running import to stop.
 #[server(prefix = "/rpc", endpoint = "cancel_import")]
 pub async fn cancel_import(id: ImportId) -> Result<(), ApiError> {
-    Ok(state()?.jobs.cancel(&id).await?)
+    let state = state()?;
+    Ok(crate::auth::rules::cancel(&state.db, &state.jobs, &asker(), &id).await?)
 }
 
 /// Tables made by imports.
 #[server(prefix = "/rpc", endpoint = "list_tables")]
 pub async fn list_tables() -> Result<Vec<TableSummary>, ApiError> {
-    Ok(crate::db::tables::list(&state()?.db).await?)
+    Ok(crate::routes::tables::readable(&state()?, &asker().viewer).await?)
 }
 
 /// A page of an imported table's rows; `None` when no import made a table of that name.
 #[server(prefix = "/rpc", endpoint = "table_rows")]
 pub async fn table_rows(name: String, offset: u64, limit: u64) -> Result<Option<RowsPage>, ApiError> {
-    Ok(crate::db::tables::rows(&state()?.db, &name, offset, limit).await?)
+    Ok(crate::routes::tables::rows(&state()?, &asker().viewer, &name, offset, limit).await?)
+}
+
+/// The signed-in person's API tokens (admins: everyone's).
+#[server(prefix = "/rpc", endpoint = "list_tokens")]
+pub async fn list_tokens() -> Result<Vec<TokenInfo>, ApiError> {
+    let (state, asker) = (state()?, asker());
+    let only = if asker.viewer.is_admin() { None } else { Some(asker.viewer.owner_id().unwrap_or(-1)) };
+    Ok(crate::db::accounts::tokens(&state.db, only).await?)
+}
+
+/// A new API token for the signed-in person, with its secret (shown once).
+#[server(prefix = "/rpc", endpoint = "create_token")]
+pub async fn create_token(name: String) -> Result<NewToken, ApiError> {
+    let (state, asker) = (state()?, asker());
+    let crate::auth::Viewer::Person(p) = &asker.viewer else {
+        return Err(
+            crate::error::AppError::Forbidden("sign in to make a token: a token acts for a person".into()).into()
+        );
+    };
+    let me = crate::db::accounts::User { id: p.id, name: p.name.clone(), admin: p.admin, disabled: false };
+    Ok(crate::auth::manage::create_token(&state.db, &me, &name, asker.by()).await?)
+}
+
+/// Revokes one of the signed-in person's tokens (admins: anyone's).
+#[server(prefix = "/rpc", endpoint = "revoke_token")]
+pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
+    let (state, asker) = (state()?, asker());
+    let (me, admin) = (asker.viewer.owner_id(), asker.viewer.is_admin());
+    Ok(crate::auth::manage::revoke_token(&state.db, id, |owner| admin || me == Some(owner), asker.by()).await?)
+}
+
+/// Every account (admins only).
+#[server(prefix = "/rpc", endpoint = "list_users")]
+pub async fn list_users() -> Result<Vec<UserInfo>, ApiError> {
+    let (state, asker) = (state()?, asker());
+    only_admins(&asker)?;
+    Ok(crate::db::accounts::users(&state.db).await?)
+}
+
+/// Adds an account (admins only).
+#[server(prefix = "/rpc", endpoint = "add_user")]
+pub async fn add_user(name: String, password: String, admin: Option<String>) -> Result<UserInfo, ApiError> {
+    let (state, asker) = (state()?, asker());
+    only_admins(&asker)?;
+    Ok(crate::auth::manage::add_user(&state.db, name.trim(), &password, admin.is_some(), asker.by()).await?)
+}
+
+/// Disables or enables an account (admins only; not their own).
+#[server(prefix = "/rpc", endpoint = "set_disabled")]
+pub async fn set_disabled(name: String, disabled: bool) -> Result<(), ApiError> {
+    let (state, asker) = (state()?, asker());
+    only_admins(&asker)?;
+    if disabled && asker.viewer.name().is_some_and(|me| me.eq_ignore_ascii_case(&name)) {
+        return Err(crate::error::AppError::Conflict("you cannot disable yourself; another admin can".into()).into());
+    }
+    Ok(crate::auth::manage::set_disabled(&state.db, &name, disabled, asker.by()).await?)
+}
+
+/// The audit log, newest first, before the entry `before` (admins only).
+#[server(prefix = "/rpc", endpoint = "audit_log")]
+pub async fn audit_log(before: Option<i64>) -> Result<Vec<AuditEntry>, ApiError> {
+    let (state, asker) = (state()?, asker());
+    only_admins(&asker)?;
+    Ok(crate::db::audit::recent(&state.db, 100, before).await?)
+}
+
+#[cfg(feature = "ssr")]
+fn only_admins(asker: &crate::auth::Asker) -> Result<(), ApiError> {
+    if asker.viewer.is_admin() {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden("only an admin may see or change this".into()).into())
+    }
 }

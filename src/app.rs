@@ -10,6 +10,25 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 
+/// The signed-in person's name and a sign-out button (a plain form: it works before hydration);
+/// nothing on a server without accounts or before signing in.
+#[component]
+fn Who() -> impl IntoView {
+    let me = Resource::new(|| (), |_| crate::api::who_am_i());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().and_then(|a| a.name).map(|name| view! {
+                    <form class="who" method="post" action="/signout">
+                        <span class="who-name">{name}</span>
+                        <button type="submit" class="link">"Sign out"</button>
+                    </form>
+                })
+            })}
+        </Suspense>
+    }
+}
+
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -48,7 +67,9 @@ pub fn App() -> impl IntoView {
                     <A href="/">"Upload"</A>
                     <A href="/imports">"Imports"</A>
                     <A href="/tables">"Tables"</A>
+                    <A href="/account">"Account"</A>
                 </nav>
+                <Who />
             </header>
             <main>
                 <Routes fallback=|| view! { <pages::NotFound /> }>
@@ -57,6 +78,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/imports/:id") view=pages::ImportPage />
                     <Route path=path!("/tables") view=pages::TablesPage />
                     <Route path=path!("/tables/:name") view=pages::TablePage />
+                    <Route path=path!("/signin") view=pages::SignInPage />
+                    <Route path=path!("/account") view=pages::AccountPage />
                 </Routes>
             </main>
         </Router>

@@ -1,10 +1,13 @@
 //! The command line: `sheetport [serve]` runs the web app, `sheetport import FILE` runs one import
 //! in the terminal (a progress bar on stderr when it is a terminal, one summary line on stdout),
-//! `sheetport profile FILE` measures where an import's time goes. clap reads the flags and the
+//! `sheetport profile FILE` measures where an import's time goes, `sheetport user …` and
+//! `sheetport token …` manage accounts and API tokens (see `accounts`). clap reads the flags and the
 //! `SHEETPORT_*` variables, and writes help, version and usage errors.
 //!
 //! Exit codes: 0 done; 1 the import (or the server) failed, with the reason; 2 the command line
 //! was wrong; 130 the import was cancelled with Ctrl-C (or SIGTERM) and the database is unchanged.
+
+mod accounts;
 
 use crate::config::{Config, DEFAULT_DATA_SCHEMA, DEFAULT_DATABASE};
 use crate::db::{self, Db};
@@ -43,6 +46,12 @@ enum Command {
     Import(ImportArgs),
     /// Where an import's time goes, as JSON (the benchmark harness reads it).
     Profile(ProfileArgs),
+    /// Manage accounts: add, list, disable, enable, reset-password.
+    #[command(subcommand)]
+    User(accounts::UserCommand),
+    /// Manage API tokens: create, list, revoke.
+    #[command(subcommand)]
+    Token(accounts::TokenCommand),
     /// The contained reader of .xls and .xlsb workbooks, which sheetport runs as a child process.
     #[command(hide = true)]
     ReadWorkbook(crate::import::source::contained::ChildArgs),
@@ -107,6 +116,8 @@ impl Cli {
             Some(Command::Serve(config)) => runtime.block_on(crate::server::serve(config)),
             None => runtime.block_on(crate::server::serve(self.serve)),
             Some(Command::Profile(args)) => profile(args).map(|json| println!("{json}")),
+            Some(Command::User(command)) => runtime.block_on(accounts::user(command)),
+            Some(Command::Token(command)) => runtime.block_on(accounts::token(command)),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -159,6 +170,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             encoding: args.encoding,
             table: args.table,
             mode: args.mode,
+            owner_id: None,
         })
         .await?;
     if let Some(mut rx) = jobs.watch(&id).await? {

@@ -75,6 +75,73 @@ pub struct Config {
     #[arg(long = "heartbeat-timeout", env = "SHEETPORT_HEARTBEAT_TIMEOUT", default_value = "15",
           value_name = "SECONDS", value_parser = seconds)]
     pub heartbeat_timeout: Duration,
+    /// Run without accounts even on an address beyond this machine: anyone who can reach the
+    /// server may read, import, replace and cancel anything. (On a loopback address the server runs
+    /// without accounts until the first one is made with `sheetport user add NAME --admin`.)
+    #[arg(long, env = "SHEETPORT_NO_AUTH")]
+    pub no_auth: bool,
+    /// The address people open sheetport at, such as https://sheets.example.com (several: repeat
+    /// the flag or separate with commas). Requests must name this host (or a loopback name or an IP
+    /// address), which stops DNS rebinding; sign-in cookies are Secure when it is https.
+    #[arg(long = "public-url", env = "SHEETPORT_PUBLIC_URL", value_delimiter = ',', value_name = "URL",
+          value_parser = PublicUrl::parse)]
+    pub public_urls: Vec<PublicUrl>,
+    /// Who may read an imported table: every signed-in person (all), or only its owner, the people
+    /// its owner gave write access and admins (owner).
+    #[arg(long, env = "SHEETPORT_TABLE_READERS", value_enum, default_value_t = TableReaders::All)]
+    pub table_readers: TableReaders,
+    /// How long a sign-in lasts unused, as 90s, 30m, 24h or 7d (each use extends it).
+    #[arg(long, env = "SHEETPORT_SESSION_LIFETIME", default_value = "7d", value_name = "SPAN", value_parser = span)]
+    pub session_lifetime: Duration,
+}
+
+/// Who may read an imported table (`--table-readers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TableReaders {
+    #[default]
+    All,
+    Owner,
+}
+
+/// One `--public-url`: the origin a browser sends from it and the host name requests carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `https`.
+    pub secure: bool,
+    /// `scheme://host[:port]`, lowercase, as browsers send it in `Origin`.
+    pub origin: String,
+    /// The host name alone, lowercase (an IPv6 address in brackets).
+    pub host: String,
+}
+
+impl PublicUrl {
+    /// `http(s)://host[:port][/path]`; the path is ignored.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a URL such as https://sheets.example.com");
+        let lower = text.trim().to_ascii_lowercase();
+        let (scheme, rest) = lower.split_once("://").ok_or_else(bad)?;
+        if scheme != "http" && scheme != "https" {
+            return Err(bad());
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.is_empty() || authority.contains('@') {
+            return Err(bad());
+        }
+        let host = host_name(authority).to_owned();
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self { secure: scheme == "https", origin: format!("{scheme}://{authority}"), host })
+    }
+}
+
+/// The host name of an authority (`host[:port]`): `[::1]:3000` → `[::1]`, `a.example:80` → `a.example`.
+pub fn host_name(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        authority.find(']').map_or(authority, |i| &authority[..=i])
+    } else {
+        authority.split(':').next().unwrap_or("")
+    }
 }
 
 impl Default for Config {
@@ -96,6 +163,10 @@ impl Default for Config {
             keep_uploads: Duration::from_secs(24 * 3600),
             keep_unimported: Duration::from_secs(24 * 3600),
             max_stored_bytes: DEFAULT_MAX_STORED_BYTES,
+            no_auth: false,
+            public_urls: Vec::new(),
+            table_readers: TableReaders::All,
+            session_lifetime: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -173,5 +244,21 @@ mod tests {
         assert_eq!(c.config.keep_unimported, Duration::from_secs(90));
         assert_eq!(span("1.5h"), Ok(Duration::from_secs(5400)));
         assert!(span("soon").is_err() && span("3w").is_err() && span("0s").is_err());
+    }
+
+    #[test]
+    fn public_urls_give_an_origin_and_a_host() {
+        let c = Serve::try_parse_from(["serve", "--public-url", "https://Sheets.Example.com/app,http://[::1]:8080"])
+            .expect("valid");
+        let [a, b] = c.config.public_urls.as_slice() else { panic!("two URLs") };
+        assert_eq!(
+            (a.secure, a.origin.as_str(), a.host.as_str()),
+            (true, "https://sheets.example.com", "sheets.example.com")
+        );
+        assert_eq!((b.secure, b.origin.as_str(), b.host.as_str()), (false, "http://[::1]:8080", "[::1]"));
+        for bad in ["sheets.example.com", "ftp://x", "https://", "https://user@x"] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(host_name("a.example:80"), "a.example");
     }
 }

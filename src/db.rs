@@ -6,7 +6,9 @@
 //! and run on whichever pool this is through [`on_pool!`]. The app's own tables and imported
 //! tables never share a namespace (see [`Db`]).
 
+pub mod accounts;
 mod adopt;
+pub mod audit;
 pub mod imports;
 pub mod queue;
 pub mod tables;

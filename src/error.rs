@@ -17,6 +17,15 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// No one proved who they are where someone must (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Someone is known, and may not (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many attempts (sign-ins) in a short time (429).
+    #[error("{0}")]
+    TooMany(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the file is larger than the {0}-byte upload limit")]
@@ -45,6 +54,9 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Stalled(_) => StatusCode::REQUEST_TIMEOUT,

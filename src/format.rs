@@ -47,6 +47,23 @@ pub fn percent(fraction: f64) -> String {
     format!("{:.1}%", (fraction * 100.0).clamp(0.0, 100.0))
 }
 
+/// A moment (Unix milliseconds) as `2026-12-04 06:44 UTC`.
+pub fn date_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm, proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +80,8 @@ mod tests {
         assert_eq!(duration_ms(3_725_000), "1h 02m");
         assert_eq!(rate(123_456.7), "123,457 rows/s");
         assert_eq!(percent(0.4567), "45.7%");
+        assert_eq!(date_ms(0), "1970-01-01 00:00 UTC");
+        assert_eq!(date_ms(1_796_367_840_000), "2026-12-04 07:04 UTC");
+        assert_eq!(date_ms(951_782_400_000), "2000-02-29 00:00 UTC");
     }
 }

@@ -47,10 +47,13 @@ pub struct NewImport {
     /// `None`: named after the file, made unique if that name is taken.
     pub table: Option<String>,
     pub mode: ImportMode,
+    /// Who starts it (`None` on a server without accounts, and for the CLI).
+    pub owner_id: Option<i64>,
 }
 
 impl NewImport {
-    /// The import of a stored upload as `choice` says; its blank fields mean "the default".
+    /// The import of a stored upload as `choice` says, started by whoever sent the upload; its
+    /// blank fields mean "the default".
     pub fn of_upload(upload: UploadRecord, choice: Choice) -> Self {
         let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
         let Choice { table, sheet, encoding, mode } = choice;
@@ -64,6 +67,17 @@ impl NewImport {
             encoding: given(encoding),
             table: given(table),
             mode,
+            owner_id: upload.owner_id,
+        }
+    }
+
+    /// The existing table this import will write into, when it writes into one (append, replace):
+    /// the name it asks for, or the file's name. A new table (create) is `None`: it writes over nothing.
+    pub fn target(&self) -> Option<String> {
+        match (&self.table, self.mode) {
+            (_, ImportMode::Create) => None,
+            (Some(t), _) => Some(sanitize(t, "imported")),
+            (None, _) => Some(table_name_for_file(&self.file_name)),
         }
     }
 }
@@ -170,6 +184,7 @@ impl Jobs {
             mode: req.mode,
             bytes_total: Some(req.bytes as i64),
             created_at: db::now_ms(),
+            owner_id: req.owner_id,
         };
         db::imports::insert(db, &record).await?;
         naming.release().await;
@@ -202,9 +217,9 @@ impl Jobs {
         Ok(db::imports::get_progress(&self.shared.db, id).await?.map(|p| p.at(db::now_ms())))
     }
 
-    /// Recent imports, newest first, live ones with their live numbers.
-    pub async fn list(&self, limit: i64) -> Result<Vec<Progress>, JobError> {
-        let stored = db::imports::list_progress(&self.shared.db, limit).await?;
+    /// Recent imports, newest first, live ones with their live numbers: everyone's, or `owner`'s.
+    pub async fn list(&self, limit: i64, owner: Option<i64>) -> Result<Vec<Progress>, JobError> {
+        let stored = db::imports::list_progress(&self.shared.db, limit, owner).await?;
         let now = db::now_ms();
         Ok(stored.into_iter().map(|p| self.shared.hub.current(&p.id).unwrap_or(p).at(now)).collect())
     }

@@ -341,3 +341,54 @@ pub struct RowsPage {
     pub offset: u64,
     pub limit: u64,
 }
+
+/// Who the page is showing things to (`GET /api/session`): a signed-in person, or, on a server
+/// without accounts, no one in particular (`name` is `None`) with every right.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub name: Option<String>,
+    pub admin: bool,
+    /// Whether this server has accounts at all (otherwise there is nothing to sign out of).
+    pub accounts: bool,
+}
+
+/// A person with an account, as admins see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: i64,
+    pub name: String,
+    pub admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// An API token as its owner sees it: never its secret, which is shown once, when it is made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub user: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A new API token: its record, and the secret to send as `Authorization: Bearer …`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub token: TokenInfo,
+    pub secret: String,
+}
+
+/// One line of the audit log: who did what, to what, when and from where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub user_name: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Option<String>,
+    pub address: Option<String>,
+}

@@ -6,21 +6,24 @@
 mod connections;
 
 use crate::app::{App, shell};
+use crate::auth::{Accounts, guard, resolve};
 use crate::config::Config;
 use crate::db::Db;
 use crate::jobs::{JobOptions, Jobs};
-use crate::routes::{health, imports, tables, uploads};
+use crate::routes::{accounts, health, imports, session, tables, uploads};
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::Request;
+use axum::http::{HeaderValue, Request, header};
+use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post, put};
 use connections::ConnectionLimits;
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use leptos::nonce::use_nonce;
+use leptos::prelude::{provide_context, use_context};
+use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list, handle_server_fns_with_context};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,7 +46,21 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-/// Everything the app serves.
+/// What every page render and server function gets in its context: the state, and for a page,
+/// the Content-Security-Policy with the nonce Leptos gave this render's inline scripts.
+fn page_context(state: AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(state.clone());
+        if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>())
+            && let Ok(policy) = HeaderValue::from_str(&guard::page_policy(&nonce))
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+}
+
+/// Everything the app serves, behind the guard (host, origin, headers) and the resolution of who
+/// is asking (see `auth`).
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let upload_limit = DefaultBodyLimit::max((state.config.max_upload_bytes + (1 << 20)) as usize);
@@ -55,17 +72,26 @@ pub fn router(state: AppState) -> Router {
         .route("/api/uploads/{id}", get(uploads::inspect_upload))
         .route("/api/tables", get(tables::list_tables))
         .route("/api/tables/{name}/rows", get(tables::table_rows))
+        .route("/api/session", get(session::current).post(session::sign_in).delete(session::sign_out))
+        .route("/signout", post(session::sign_out_form))
+        .route("/api/tokens", get(accounts::list_tokens).post(accounts::create_token))
+        .route("/api/tokens/{id}", delete(accounts::revoke_token))
+        .route("/api/users", get(accounts::list_users).post(accounts::add_user))
+        .route("/api/users/{name}", patch(accounts::change_user))
+        .route("/api/audit", get(accounts::audit_log))
+        .route("/api/tables/{name}/writers/{user}", put(accounts::grant).delete(accounts::revoke_grant))
         .route("/healthz", get(health::healthz))
         .route("/rpc/{*fn_name}", post(server_fn).get(server_fn));
-    let ctx = state.clone();
     let options = state.leptos_options.clone();
-    api.leptos_routes_with_context(&state, routes, move || provide_context(ctx.clone()), move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+    api.leptos_routes_with_context(&state, routes, page_context(state.clone()), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(state.clone()), shell))
+        .layer(middleware::from_fn_with_state(state.clone(), resolve::resolve))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }
 
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+    handle_server_fns_with_context(page_context(state), req).await
 }
 
 /// A server that is listening, with its database open and its jobs running, not yet serving.
@@ -84,6 +110,15 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
         let shutdown = CancellationToken::new();
         let db = Db::connect(&config.database_url, &config.data_schema).await?;
+        let accounts = Accounts::new(config.no_auth);
+        if !config.no_auth && !config.addr.ip().is_loopback() && !accounts.on(&db).await? {
+            anyhow::bail!(
+                "sheetport would listen on {}, where other machines can reach it, and it has no accounts yet. \
+                 Create the first with `sheetport user add NAME --admin` (with the same --database), or start it \
+                 with --no-auth to let anyone who can reach it read, import, replace and cancel everything",
+                config.addr
+            );
+        }
         let options =
             JobOptions { serve_queue: true, heartbeat_timeout: config.heartbeat_timeout, limits: config.limits() };
         let jobs = Jobs::start(db.clone(), options, shutdown.clone()).await?;
@@ -92,7 +127,7 @@ impl Application {
         let config = Arc::new(config);
         crate::uploads::retention::start(db.clone(), config.clone(), shutdown.clone());
         let receiving = Arc::default();
-        let state = AppState { config, db, jobs, leptos_options, uploads, receiving };
+        let state = AppState { config, db, jobs, leptos_options, uploads, receiving, accounts };
         Ok(Self { listener, state, shutdown })
     }
 

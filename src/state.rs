@@ -1,5 +1,5 @@
 //! The state every handler, server function and SSR render shares: configuration, the database,
-//! the jobs, Leptos' options and the permits of uploads being received. Put into context by `leptos_routes_with_context`.
+//! the jobs, Leptos' options, the permits of uploads being received, and whether there are accounts. Put into context by `leptos_routes_with_context`.
 
 use crate::config::Config;
 use crate::db::Db;
@@ -19,4 +19,6 @@ pub struct AppState {
     /// Bytes of uploads being received, not yet counted in the `uploads` table; the quota on
     /// stored files (`--max-stored-bytes`) counts them too.
     pub receiving: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether requests must be a person's (see `auth`).
+    pub accounts: crate::auth::Accounts,
 }

@@ -4,9 +4,11 @@
 //! types, first rows), and starting its import. Shared by the HTTP API and the page's server
 //! functions; the HTTP framing (multipart) stays in `routes`.
 
+use crate::auth::{Asker, Viewer, rules};
 use crate::config::Config;
 use crate::db::uploads::UploadRecord;
 use crate::db::{self, Db};
+use crate::error::AppError;
 use crate::import::limits::Limits;
 use crate::import::names::table_name_for_file;
 use crate::import::{self, ImportError, detect};
@@ -114,7 +116,12 @@ impl Incoming {
     }
 
     /// Completes the file, recognises its format from its bytes and records it.
-    pub async fn finish(mut self, db: &Db, file_name: String) -> Result<UploadRecord, UploadError> {
+    pub async fn finish(
+        mut self,
+        db: &Db,
+        file_name: String,
+        owner_id: Option<i64>,
+    ) -> Result<UploadRecord, UploadError> {
         self.out.flush().await.map_err(storage)?;
         self.out.get_ref().sync_all().await.map_err(storage)?;
         tokio::fs::rename(&self.part, &self.path).await?;
@@ -127,6 +134,7 @@ impl Incoming {
             format,
             bytes: self.written as i64,
             created_at: db::now_ms(),
+            owner_id,
         };
         db::uploads::insert(db, &record).await?;
         self.done = true;
@@ -151,20 +159,25 @@ fn storage(e: std::io::Error) -> UploadError {
     if e.kind() == std::io::ErrorKind::StorageFull { UploadError::DiskFull } else { UploadError::Io(e) }
 }
 
-async fn find(db: &Db, upload_id: &UploadId) -> Result<UploadRecord, UploadError> {
-    db::uploads::get(db, upload_id).await?.ok_or_else(|| UploadError::NotFound(upload_id.to_string()))
+/// The upload, when `viewer` may see it; someone else's upload is no upload.
+async fn find(db: &Db, viewer: &Viewer, upload_id: &UploadId) -> Result<UploadRecord, UploadError> {
+    db::uploads::get(db, upload_id)
+        .await?
+        .filter(|u| rules::may_see(viewer, u.owner_id))
+        .ok_or_else(|| UploadError::NotFound(upload_id.to_string()))
 }
 
 /// The upload's sheets, header, inferred column types and first rows, for `sheet` (or the first),
 /// read in `encoding` (a label; detected when `None`) if it is CSV/TSV.
 pub async fn inspect(
     db: &Db,
+    viewer: &Viewer,
     upload_id: &UploadId,
     sheet: Option<String>,
     encoding: Option<String>,
     limits: Limits,
 ) -> Result<Inspection, UploadError> {
-    let upload = find(db, upload_id).await?;
+    let upload = find(db, viewer, upload_id).await?;
     let (path, format) = (PathBuf::from(&upload.path), upload.format);
     let sheet = sheet.filter(|s| !s.is_empty());
     let encoding = encoding
@@ -190,8 +203,15 @@ pub async fn inspect(
     })
 }
 
-/// Queues the import of a stored upload as `choice` says; returns at once with the job's id.
-pub async fn start(db: &Db, jobs: &Jobs, upload_id: &UploadId, choice: Choice) -> Result<ImportId, UploadError> {
-    let upload = find(db, upload_id).await?;
-    Ok(jobs.submit(NewImport::of_upload(upload, choice)).await?)
+/// Queues the import of a stored upload as `choice` says, when the asker may (see
+/// [`rules::submit`]); returns at once with the job's id.
+pub async fn start(
+    db: &Db,
+    jobs: &Jobs,
+    asker: &Asker,
+    upload_id: &UploadId,
+    choice: Choice,
+) -> Result<ImportId, AppError> {
+    let upload = find(db, &asker.viewer, upload_id).await?;
+    rules::submit(db, jobs, asker, NewImport::of_upload(upload, choice)).await
 }

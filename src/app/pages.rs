@@ -1,13 +1,17 @@
 //! One component per route.
 
+mod account;
 mod home;
 mod import;
 mod imports;
+mod signin;
 mod tables;
 
+pub use account::AccountPage;
 pub use home::HomePage;
 pub use import::ImportPage;
 pub use imports::ImportsPage;
+pub use signin::SignInPage;
 pub use tables::{TablePage, TablesPage};
 
 use leptos::prelude::*;

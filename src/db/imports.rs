@@ -22,17 +22,19 @@ pub struct ImportRecord {
     pub mode: ImportMode,
     pub bytes_total: Option<i64>,
     pub created_at: i64,
+    /// Who started it (`None` on a server without accounts).
+    pub owner_id: Option<i64>,
 }
 
 /// The columns of an [`ImportRecord`], for statements that return one.
 pub(super) const RECORD_COLUMNS: &str =
-    "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at";
+    "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id";
 
 /// Records a new job, queued.
 pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query(
         "INSERT INTO imports (id, upload_id, file_name, file_path, format, sheet, table_name, mode, status, phase, \
-         bytes_total, created_at, encoding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         bytes_total, created_at, encoding, owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&r.id)
     .bind(&r.upload_id)
@@ -47,6 +49,7 @@ pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     .bind(r.bytes_total)
     .bind(r.created_at)
     .bind(&r.encoding)
+    .bind(r.owner_id)
     .execute(p)
     .await
     .map(drop))
@@ -136,15 +139,22 @@ pub async fn get_progress(db: &Db, id: &ImportId) -> Result<Option<Progress>, sq
     row.map(Progress::try_from).transpose()
 }
 
-/// The most recent imports, newest first.
-pub async fn list_progress(db: &Db, limit: i64) -> Result<Vec<Progress>, sqlx::Error> {
+/// Who started the import `id`: `None` when there is no such import, `Some(None)` when no one in
+/// particular did (a server without accounts).
+pub async fn owner(db: &Db, id: &ImportId) -> Result<Option<Option<i64>>, sqlx::Error> {
+    on_pool!(db, p => sqlx::query_scalar("SELECT owner_id FROM imports WHERE id = $1").bind(id).fetch_optional(p).await)
+}
+
+/// The most recent imports, newest first: everyone's, or only those `owner` started.
+pub async fn list_progress(db: &Db, limit: i64, owner: Option<i64>) -> Result<Vec<Progress>, sqlx::Error> {
     // Insertion order breaks ties between jobs created in the same millisecond.
     let order = match db.pool() {
         Pool::Sqlite(_) => "rowid",
         Pool::Postgres(_) => "seq",
     };
-    let sql = format!("{SELECT_PROGRESS} ORDER BY created_at DESC, {order} DESC LIMIT $1");
+    let only = if owner.is_some() { "WHERE owner_id = $2" } else { "WHERE $2 IS NULL" };
+    let sql = format!("{SELECT_PROGRESS} {only} ORDER BY created_at DESC, {order} DESC LIMIT $1");
     let rows: Vec<ProgressRow> =
-        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await)?;
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).bind(owner).fetch_all(p).await)?;
     rows.into_iter().map(Progress::try_from).collect()
 }

@@ -5,6 +5,7 @@
 mod events;
 
 use super::multipart;
+use crate::auth::{Asker, rules};
 use crate::error::AppError;
 use crate::jobs::{NewImport, Snapshot};
 use crate::model::{ImportCreated, ImportId, ImportStatus, Progress};
@@ -28,11 +29,12 @@ fn not_found(id: &str) -> AppError {
 /// `POST /api/imports`: store a file and queue its import; 202 with where to follow it.
 pub async fn create_import(
     State(state): State<AppState>,
+    asker: Asker,
     headers: HeaderMap,
     body: Multipart,
 ) -> Result<impl IntoResponse, AppError> {
-    let (upload, fields) = multipart::receive(&state, &headers, body).await?;
-    let id = state.jobs.submit(NewImport::of_upload(upload, fields)).await?;
+    let (upload, fields) = multipart::receive(&state, &asker.viewer, &headers, body).await?;
+    let id = rules::submit(&state.db, &state.jobs, &asker, NewImport::of_upload(upload, fields)).await?;
     let status_url = format!("/api/imports/{id}");
     let body = ImportCreated {
         events_url: format!("{status_url}/events"),
@@ -48,27 +50,37 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-/// `GET /api/imports`: recent imports, newest first (at most 200; 50 unless `?limit=` says otherwise).
+/// `GET /api/imports`: recent imports, newest first (at most 200; 50 unless `?limit=` says
+/// otherwise): the asker's own, or everyone's for an admin.
 pub async fn list_imports(
     State(state): State<AppState>,
+    asker: Asker,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Progress>>, AppError> {
-    Ok(Json(state.jobs.list(q.limit.unwrap_or(50).clamp(1, 200)).await?))
+    let only = if asker.viewer.is_admin() { None } else { Some(asker.viewer.owner_id().unwrap_or(-1)) };
+    Ok(Json(state.jobs.list(q.limit.unwrap_or(50).clamp(1, 200), only).await?))
 }
 
 /// `GET /api/imports/{id}`: one import's current state.
-pub async fn get_import(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Progress>, AppError> {
+pub async fn get_import(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+) -> Result<Json<Progress>, AppError> {
     let id = import_id(&id)?;
+    rules::import_of(&state.db, &asker.viewer, &id).await?;
     Ok(Json(state.jobs.status(&id).await?.ok_or_else(|| not_found(id.as_str()))?))
 }
 
 /// `GET /api/imports/{id}/events`: its progress, live, as Server-Sent Events.
 pub async fn import_events(
     State(state): State<AppState>,
+    asker: Asker,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, AppError> {
     let id = import_id(&id)?;
+    rules::import_of(&state.db, &asker.viewer, &id).await?;
     let seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     let (first, live) = match state.jobs.follow(&id).await? {
         Some((first, rx)) => (first, Some(rx)),
@@ -84,9 +96,10 @@ pub async fn import_events(
 /// `cancelled` within a second.
 pub async fn cancel_import(
     State(state): State<AppState>,
+    asker: Asker,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, AppError> {
     let id = import_id(&id)?;
-    state.jobs.cancel(&id).await?;
+    rules::cancel(&state.db, &state.jobs, &asker, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id, "status": "cancelling" }))))
 }

@@ -3,6 +3,7 @@
 //! [`MAX_FIELD`] bytes as soon as it gets there (never buffered whole first). Anything wrong, and
 //! nothing of the request is kept.
 
+use crate::auth::Viewer;
 use crate::db::uploads::UploadRecord;
 use crate::error::AppError;
 use crate::jobs::Choice;
@@ -44,9 +45,13 @@ const LINGER_TIME: Duration = Duration::from_secs(5);
 /// Anything wrong, and nothing of it is kept.
 pub async fn receive(
     state: &AppState,
+    viewer: &Viewer,
     headers: &HeaderMap,
     mut multipart: Multipart,
 ) -> Result<(UploadRecord, Fields), AppError> {
+    if *viewer == Viewer::Anonymous {
+        return Err(AppError::Unauthorized("sign in first".into()));
+    }
     // Held until the upload is stored or refused: each one holds a file and a write buffer.
     let Ok(_permit) = state.uploads.clone().try_acquire_owned() else {
         linger(&mut multipart).await;
@@ -55,7 +60,7 @@ pub async fn receive(
             state.config.max_concurrent_uploads
         )));
     };
-    let received = read(state, headers, &mut multipart).await;
+    let received = read(state, viewer.owner_id(), headers, &mut multipart).await;
     if received.is_err() {
         linger(&mut multipart).await;
     }
@@ -86,6 +91,7 @@ async fn linger(multipart: &mut Multipart) {
 
 async fn read(
     state: &AppState,
+    owner: Option<i64>,
     headers: &HeaderMap,
     multipart: &mut Multipart,
 ) -> Result<(UploadRecord, Fields), AppError> {
@@ -122,7 +128,7 @@ async fn read(
             "no file in the request: send it as multipart/form-data in a field named \"file\"".into(),
         ));
     };
-    Ok((incoming.finish(&state.db, name).await?, fields))
+    Ok((incoming.finish(&state.db, name, owner).await?, fields))
 }
 
 /// A text field, read only as far as [`MAX_FIELD`] bytes.

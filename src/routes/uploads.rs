@@ -3,6 +3,7 @@
 //! header, column types and first rows).
 
 use super::multipart;
+use crate::auth::Asker;
 use crate::error::AppError;
 use crate::model::{Inspection, UploadId, UploadInfo};
 use crate::state::AppState;
@@ -15,10 +16,11 @@ use serde::Deserialize;
 /// `POST /api/uploads`: 201 with what was stored.
 pub async fn create_upload(
     State(state): State<AppState>,
+    asker: Asker,
     headers: HeaderMap,
     body: Multipart,
 ) -> Result<(StatusCode, Json<UploadInfo>), AppError> {
-    let (upload, _) = multipart::receive(&state, &headers, body).await?;
+    let (upload, _) = multipart::receive(&state, &asker.viewer, &headers, body).await?;
     Ok((StatusCode::CREATED, Json(upload.info())))
 }
 
@@ -31,10 +33,11 @@ pub struct SheetQuery {
 /// `GET /api/uploads/{id}?sheet=&encoding=`: a first look at a stored file.
 pub async fn inspect_upload(
     State(state): State<AppState>,
+    asker: Asker,
     Path(id): Path<String>,
     Query(q): Query<SheetQuery>,
 ) -> Result<Json<Inspection>, AppError> {
     // Anything that cannot be an upload id is no upload, as an unknown one is.
     let id = UploadId::parse(&id).ok_or(uploads::UploadError::NotFound(id))?;
-    Ok(Json(uploads::inspect(&state.db, &id, q.sheet, q.encoding, state.config.limits()).await?))
+    Ok(Json(uploads::inspect(&state.db, &asker.viewer, &id, q.sheet, q.encoding, state.config.limits()).await?))
 }

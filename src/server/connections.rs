@@ -7,6 +7,8 @@
 //! idle timeout (`routes::multipart`).
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::Service;
 
 /// How connections are bounded.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +81,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
             biased;
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors (EMFILE) or a connection reset before it was taken:
                     // wait a moment instead of spinning.
@@ -88,8 +91,14 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
                 }
             },
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer's address, for the audit log and the bound on failed sign-ins.
+        let router = router.clone();
+        let service = TowerToHyperService::new(tower::service_fn(move |mut req: axum::http::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(req)
+        }));
         let watcher = graceful.watcher();
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {

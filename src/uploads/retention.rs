@@ -2,7 +2,8 @@
 //! or, when no import ever used it (a preview someone left), `--keep-unimported` after it was
 //! stored; a `.part` file of an upload that stopped is deleted once no byte could still arrive,
 //! and a stored file without a record (a crash between storing and recording) like an unused one.
-//! A sweep runs at start and then every minute (sooner when the spans are shorter).
+//! A sweep runs at start and then every minute (sooner when the spans are shorter), and forgets
+//! expired sign-in sessions too.
 
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -22,6 +23,10 @@ pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
         loop {
             if let Err(e) = sweep(&db, &config).await {
                 tracing::warn!(error = %e, "could not delete expired uploads; trying again later");
+            }
+            // Expired sessions are refused anyway; this keeps their table small.
+            if let Err(e) = db::accounts::sweep_sessions(&db, db::now_ms()).await {
+                tracing::warn!(error = %e, "could not forget expired sessions; trying again later");
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,

@@ -23,13 +23,13 @@ async fn headers_sent_too_slowly_and_uploads_gone_silent_are_cut_off() {
     // Half the headers, then nothing: closed after the header timeout.
     let started = Instant::now();
     let mut slow = TcpStream::connect(app.addr).await.expect("connect");
-    slow.write_all(b"POST /api/imports HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+    slow.write_all(b"POST /api/imports HTTP/1.1\r\nHost: localhost\r\n").await.expect("write");
     assert!(read_to_close(&mut slow, Duration::from_secs(10)).await.is_some(), "the connection is closed");
     assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
 
     // Headers and the start of a file, then nothing: 408 with a sentence, nothing kept.
     let body = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\na,b\n1,2\n";
-    let head = "POST /api/imports HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+    let head = "POST /api/imports HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b\r\n\
                 Content-Length: 100000\r\n\r\n";
     let mut silent = TcpStream::connect(app.addr).await.expect("connect");
     silent.write_all(head.as_bytes()).await.expect("write");
@@ -48,7 +48,7 @@ async fn uploads_past_the_bound_are_refused_in_words_until_one_ends() {
         c.body_idle_timeout = Duration::from_secs(2);
     })
     .await;
-    let head = "POST /api/imports HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+    let head = "POST /api/imports HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b\r\n\
                 Content-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; \
                 filename=\"a.csv\"\r\n\r\na,b\n";
     let mut first = TcpStream::connect(app.addr).await.expect("connect");

@@ -1,6 +1,7 @@
 //! Integration tests: real servers on port 0, real SQLite files (or PostgreSQL databases with
 //! `SHEETPORT_TEST_DB=postgres`), real uploads and SSE streams, real `sheetport serve` processes.
 
+mod access;
 mod bounded;
 mod cli;
 mod connections;

@@ -1,0 +1,41 @@
+//! `/signin`: a plain form posted to `POST /api/session`, so signing in works before the page's
+//! WASM has loaded (and without it). The server answers with a redirect: to where the person was
+//! going (`?next=`), or back here with `?error=` saying what failed.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// The sentence for the server's `?error=` code.
+fn message(code: &str) -> Option<&'static str> {
+    match code {
+        "wrong" => Some("The name or the password is wrong."),
+        "many" => Some(
+            "Too many failed sign-ins for this name or from this address. Wait 15 minutes and try again, or ask an admin to reset the password.",
+        ),
+        "disabled" => Some("This account is disabled. Ask an admin to enable it."),
+        _ => None,
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
+    let error = move || query.read().get("error").and_then(|c| message(&c));
+    view! {
+        <Title text="Sign in · sheetport" />
+        <section class="card signin">
+            <h1>"Sign in"</h1>
+            {move || error().map(|m| view! { <p class="outcome error" role="alert">{m}</p> })}
+            <form method="post" action="/api/session" class="signin-form">
+                <input type="hidden" name="next" value=next />
+                <label>"Name"<input name="name" autocomplete="username" required autofocus maxlength="64" /></label>
+                <label>"Password"<input type="password" name="password" autocomplete="current-password" required maxlength="1024" /></label>
+                <button type="submit" class="button">"Sign in"</button>
+            </form>
+            <p class="hint">"No account yet? An admin makes one on the Account page, or the operator with "
+                <code>"sheetport user add NAME"</code>"."</p>
+        </section>
+    }
+}
