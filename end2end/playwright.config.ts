@@ -2,16 +2,27 @@
 // started here, each on its own port with its own temporary data directory: one on a SQLite file
 // (the default) and one on the PostgreSQL server at 127.0.0.1:5432, in a database of its own that
 // is created fresh at the start and dropped once that server has stopped. Every test runs on both.
+// Two more servers, on the next two ports, have accounts (ana, an admin, and bob): the accounts
+// tests use them (see accounts.ts).
 import { defineConfig } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PG_DATABASE, PSQL } from "./postgres";
+import { PASSWORD, accountsPort } from "./accounts";
 
-const port = Number(process.env.E2E_PORT ?? 3939);
+const port = Number(process.env.E2E_PORT ?? 3939);  // and the next three (see accounts.ts)
 const data = mkdtempSync(join(tmpdir(), "sheetport-e2e-"));
 const bin = process.env.SHEETPORT_BIN ?? resolve(__dirname, "../target/debug/sheetport");
 const pgUrl = `postgres://postgres@127.0.0.1:5432/${PG_DATABASE}`;
+const pgAccountsUrl = `postgres://postgres@127.0.0.1:5432/${PG_DATABASE}_accounts`;
+
+/// Shell commands that make ana (an admin) and bob on `database` before its server starts.
+function people(database: string) {
+  const add = (name: string, admin: string) =>
+    `printf '%s\n' '${PASSWORD}' | ${bin} user add ${name} ${admin} --database ${database} >/dev/null && `;
+  return add("ana", "--admin") + add("bob", "");
+}
 
 function server(name: string, port: number, database: string, before = "", after = "") {
   const serve = `${bin} serve --addr 127.0.0.1:${port} --data-dir ${data}/${name} --database ${database}`;
@@ -56,6 +67,19 @@ export default defineConfig({
       pgUrl,
       `${PSQL} -c "DROP DATABASE IF EXISTS ${PG_DATABASE} WITH (FORCE)" -c "CREATE DATABASE ${PG_DATABASE}" && `,
       `${PSQL} -c "DROP DATABASE IF EXISTS ${PG_DATABASE} WITH (FORCE)"`,
+    ),
+    server(
+      "accounts-sqlite",
+      accountsPort("sqlite"),
+      `sqlite://${data}/accounts-sqlite/sheetport.db`,
+      `mkdir -p ${data}/accounts-sqlite && ${people(`sqlite://${data}/accounts-sqlite/sheetport.db`)}`,
+    ),
+    server(
+      "accounts-postgres",
+      accountsPort("postgres"),
+      pgAccountsUrl,
+      `${PSQL} -c "DROP DATABASE IF EXISTS ${PG_DATABASE}_accounts WITH (FORCE)" -c "CREATE DATABASE ${PG_DATABASE}_accounts" && ${people(pgAccountsUrl)}`,
+      `${PSQL} -c "DROP DATABASE IF EXISTS ${PG_DATABASE}_accounts WITH (FORCE)"`,
     ),
   ],
 });

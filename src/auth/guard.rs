@@ -38,7 +38,20 @@ pub fn page_policy(nonce: &str) -> String {
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut response = match check(&state.config, req.method(), req.headers(), req.uri()) {
         Ok(()) => next.run(req).await,
-        Err(refusal) => refusal,
+        Err(Refusal::Host(authority)) => {
+            let shown: String = authority.chars().take(100).collect();
+            let text = format!(
+                "this server does not answer to the name {shown:?}; if people reach it at that address, its \
+                 operator can add it with --public-url"
+            );
+            (StatusCode::MISDIRECTED_REQUEST, text).into_response()
+        }
+        Err(Refusal::Origin) => AppError::Forbidden(
+            "refused: this request came from another web site; sheetport takes changes only from its own \
+             pages, or from programs with an API token"
+                .into(),
+        )
+        .into_response(),
     };
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -50,7 +63,15 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     response
 }
 
-fn check(config: &Config, method: &Method, headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), Response> {
+/// Why a request is turned away before it reaches anything.
+enum Refusal {
+    /// For a host name that is not this server's (the name, lowercase).
+    Host(String),
+    /// A change asked for by a page of another site.
+    Origin,
+}
+
+fn check(config: &Config, method: &Method, headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), Refusal> {
     let authority = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -59,12 +80,7 @@ fn check(config: &Config, method: &Method, headers: &HeaderMap, uri: &axum::http
         .to_ascii_lowercase();
     if !known_host(config, &authority) {
         tracing::warn!(host = %authority, "refused a request for a host this server is not");
-        let shown: String = authority.chars().take(100).collect();
-        let text = format!(
-            "this server does not answer to the name {shown:?}; if people reach it at that address, its \
-             operator can add it with --public-url"
-        );
-        return Err((StatusCode::MISDIRECTED_REQUEST, text).into_response());
+        return Err(Refusal::Host(authority));
     }
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
@@ -78,12 +94,7 @@ fn check(config: &Config, method: &Method, headers: &HeaderMap, uri: &axum::http
         Some(from) if same_origin(config, &authority, &from) => Ok(()),
         Some(from) => {
             tracing::warn!(origin = %from, host = %authority, %method, "refused a change requested from another site");
-            Err(AppError::Forbidden(
-                "refused: this request came from another web site; sheetport takes changes only from its own \
-                 pages, or from programs with an API token"
-                    .into(),
-            )
-            .into_response())
+            Err(Refusal::Origin)
         }
     }
 }

@@ -149,6 +149,8 @@ pub async fn token_user(db: &Db, hash: &str, now: i64) -> Result<Option<User>, s
 const TOKEN_COLUMNS: &str = "SELECT t.id, t.name, u.name, t.created_at, t.last_used_at, t.revoked_at FROM tokens t JOIN users u ON u.id = t.user_id";
 
 type TokenRow = (i64, String, String, i64, Option<i64>, Option<i64>);
+/// A [`TokenRow`] and its owner's id.
+type TokenOwnerRow = (i64, String, String, i64, Option<i64>, Option<i64>, i64);
 
 fn token_info((id, name, user, created_at, last_used_at, revoked_at): TokenRow) -> TokenInfo {
     TokenInfo { id, name, user, created_at, last_used_at, revoked_at }
@@ -158,8 +160,7 @@ fn token_info((id, name, user, created_at, last_used_at, revoked_at): TokenRow) 
 pub async fn token(db: &Db, id: i64) -> Result<Option<(TokenInfo, i64)>, sqlx::Error> {
     const SQL: &str = "SELECT t.id, t.name, u.name, t.created_at, t.last_used_at, t.revoked_at, t.user_id \
         FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1";
-    let row: Option<(i64, String, String, i64, Option<i64>, Option<i64>, i64)> =
-        on_pool!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)?;
+    let row: Option<TokenOwnerRow> = on_pool!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)?;
     Ok(row.map(|(id, name, user, c, l, r, owner)| (token_info((id, name, user, c, l, r)), owner)))
 }
 

@@ -437,3 +437,218 @@ async fn a_server_beyond_loopback_without_accounts_refuses_to_start_unless_told(
     manage::add_user(&handle, "root", PASSWORD, true, By::CLI).await.expect("add");
     assert!(sheetport::server::Application::build(config(false)).await.is_ok());
 }
+
+/// What a request of the matrix sends.
+enum Body {
+    Empty,
+    Json(Value),
+    Form(Vec<(&'static str, String)>),
+    /// A small CSV into `table` with `mode`.
+    Import(&'static str, &'static str),
+}
+
+#[tokio::test]
+async fn the_matrix_every_route_and_server_function_by_every_kind_of_asker() {
+    let app = spawn_app().await;
+    let p = people(&app).await;
+    // ana's things: an upload, an import from it that made "sales", and its id.
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(b"region,units\nnorth,3\n".to_vec()).file_name("sales.csv"));
+    let resp = p.ana.on(app.client.post(app.url("/api/uploads"))).multipart(form).send().await.expect("upload");
+    assert_eq!(resp.status(), 201);
+    let upload = resp.json::<Value>().await.expect("json")["upload_id"].as_str().expect("id").to_owned();
+    let (code, started) = rpc(&app, &p.ana, "start_import", &[("upload_id", &upload), ("table", "sales")]).await;
+    assert_eq!(code, 200, "{started}");
+    let id = started.as_str().expect("an id").to_owned();
+    wait_final(&app, &p.ana, &id).await;
+
+    let imp = format!("/api/imports/{id}");
+    let events = format!("{imp}/events");
+    let up = format!("/api/uploads/{upload}");
+    let mut n = 0;
+    let mut fresh = || {
+        n += 1;
+        format!("person{n}")
+    };
+    // Columns: anonymous, another person (bob), the owner (ana), an admin, ana's token, a revoked token.
+    let rows: Vec<(&str, Method, String, Body, [u16; 6])> = vec![
+        ("list imports", Method::GET, "/api/imports".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
+        ("one import", Method::GET, imp.clone(), Body::Empty, [401, 404, 200, 200, 200, 401]),
+        ("its events", Method::GET, events, Body::Empty, [401, 404, 200, 200, 200, 401]),
+        ("cancel it (ended)", Method::DELETE, imp.clone(), Body::Empty, [401, 404, 409, 409, 409, 401]),
+        (
+            "append to her table",
+            Method::POST,
+            "/api/imports".into(),
+            Body::Import("sales", "append"),
+            [401, 403, 202, 202, 202, 401],
+        ),
+        (
+            "replace her table",
+            Method::POST,
+            "/api/imports".into(),
+            Body::Import("sales", "replace"),
+            [401, 403, 202, 202, 202, 401],
+        ),
+        (
+            "a new table",
+            Method::POST,
+            "/api/imports".into(),
+            Body::Import("", "create"),
+            [401, 202, 202, 202, 202, 401],
+        ),
+        (
+            "store a file",
+            Method::POST,
+            "/api/uploads".into(),
+            Body::Import("", "create"),
+            [401, 201, 201, 201, 201, 401],
+        ),
+        ("preview her upload", Method::GET, up, Body::Empty, [401, 404, 200, 200, 200, 401]),
+        ("list tables", Method::GET, "/api/tables".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
+        ("read her table", Method::GET, "/api/tables/sales/rows".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
+        (
+            "give bob write access",
+            Method::PUT,
+            "/api/tables/sales/writers/bob".into(),
+            Body::Empty,
+            [401, 403, 204, 204, 204, 401],
+        ),
+        ("list tokens", Method::GET, "/api/tokens".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
+        ("everyone's tokens", Method::GET, "/api/tokens?all=true".into(), Body::Empty, [401, 403, 403, 200, 403, 401]),
+        (
+            "make a token",
+            Method::POST,
+            "/api/tokens".into(),
+            Body::Json(json!({"name": "x"})),
+            [401, 201, 201, 201, 201, 401],
+        ),
+        ("list accounts", Method::GET, "/api/users".into(), Body::Empty, [401, 403, 403, 200, 403, 401]),
+        ("add an account", Method::POST, "/api/users".into(), Body::Json(Value::Null), [401, 403, 403, 201, 403, 401]),
+        (
+            "change an account",
+            Method::PATCH,
+            "/api/users/bob".into(),
+            Body::Json(json!({"disabled": false})),
+            [401, 403, 403, 204, 403, 401],
+        ),
+        ("audit log", Method::GET, "/api/audit".into(), Body::Empty, [401, 403, 403, 200, 403, 401]),
+        ("who am I", Method::GET, "/api/session".into(), Body::Empty, [200, 200, 200, 200, 200, 401]),
+        ("health", Method::GET, "/healthz".into(), Body::Empty, [200, 200, 200, 200, 200, 401]),
+        ("rpc who_am_i", Method::POST, "/rpc/who_am_i".into(), Body::Form(vec![]), [401, 200, 200, 200, 200, 401]),
+        (
+            "rpc inspect_upload",
+            Method::POST,
+            "/rpc/inspect_upload".into(),
+            Body::Form(vec![("upload_id", upload.clone())]),
+            [401, 404, 200, 200, 200, 401],
+        ),
+        (
+            "rpc start_import",
+            Method::POST,
+            "/rpc/start_import".into(),
+            Body::Form(vec![("upload_id", upload.clone()), ("table", "sales".into()), ("mode", "append".into())]),
+            [401, 404, 200, 200, 200, 401],
+        ),
+        (
+            "rpc get_import",
+            Method::POST,
+            "/rpc/get_import".into(),
+            Body::Form(vec![("id", id.clone())]),
+            [401, 200, 200, 200, 200, 401],
+        ),
+        (
+            "rpc list_imports",
+            Method::POST,
+            "/rpc/list_imports".into(),
+            Body::Form(vec![]),
+            [401, 200, 200, 200, 200, 401],
+        ),
+        (
+            "rpc cancel_import",
+            Method::POST,
+            "/rpc/cancel_import".into(),
+            Body::Form(vec![("id", id.clone())]),
+            [401, 404, 409, 409, 409, 401],
+        ),
+        (
+            "rpc list_tables",
+            Method::POST,
+            "/rpc/list_tables".into(),
+            Body::Form(vec![]),
+            [401, 200, 200, 200, 200, 401],
+        ),
+        (
+            "rpc table_rows",
+            Method::POST,
+            "/rpc/table_rows".into(),
+            Body::Form(vec![("name", "sales".into()), ("offset", "0".into()), ("limit", "5".into())]),
+            [401, 200, 200, 200, 200, 401],
+        ),
+        (
+            "rpc list_tokens",
+            Method::POST,
+            "/rpc/list_tokens".into(),
+            Body::Form(vec![]),
+            [401, 200, 200, 200, 200, 401],
+        ),
+        (
+            "rpc create_token",
+            Method::POST,
+            "/rpc/create_token".into(),
+            Body::Form(vec![("name", "y".into())]),
+            [401, 200, 200, 200, 200, 401],
+        ),
+        (
+            "rpc revoke_token (none)",
+            Method::POST,
+            "/rpc/revoke_token".into(),
+            Body::Form(vec![("id", "999999".into())]),
+            [401, 404, 404, 404, 404, 401],
+        ),
+        ("rpc list_users", Method::POST, "/rpc/list_users".into(), Body::Form(vec![]), [401, 403, 403, 200, 403, 401]),
+        ("rpc add_user", Method::POST, "/rpc/add_user".into(), Body::Form(vec![]), [401, 403, 403, 200, 403, 401]),
+        (
+            "rpc set_disabled",
+            Method::POST,
+            "/rpc/set_disabled".into(),
+            Body::Form(vec![("name", "bob".into()), ("disabled", "false".into())]),
+            [401, 403, 403, 200, 403, 401],
+        ),
+        ("rpc audit_log", Method::POST, "/rpc/audit_log".into(), Body::Form(vec![]), [401, 403, 403, 200, 403, 401]),
+    ];
+    let askers =
+        [As::anonymous(), p.bob.clone(), p.ana.clone(), p.root.clone(), p.ana_token.clone(), p.revoked.clone()];
+    let mut wrong = Vec::new();
+    for (label, method, path, body, expected) in &rows {
+        for (who, want) in askers.iter().zip(expected) {
+            let mut req = who.on(app.client.request(method.clone(), app.url(path)));
+            req = match body {
+                Body::Empty => req,
+                Body::Json(Value::Null) => req.json(&json!({"name": fresh(), "password": PASSWORD})),
+                Body::Json(v) => req.json(v),
+                Body::Form(fields) if fields.is_empty() && *label == "rpc add_user" => {
+                    req.form(&[("name", fresh()), ("password", PASSWORD.to_owned())])
+                }
+                Body::Form(fields) => req.form(fields),
+                Body::Import(table, mode) => {
+                    let form = reqwest::multipart::Form::new()
+                        .part(
+                            "file",
+                            reqwest::multipart::Part::bytes(b"region,units\nwest,1\n".to_vec()).file_name("more.csv"),
+                        )
+                        .text("table", table.to_string())
+                        .text("mode", mode.to_string());
+                    req.multipart(form)
+                }
+            };
+            let resp = req.send().await.expect("request");
+            let got = resp.status().as_u16();
+            if got != *want {
+                let text = resp.text().await.unwrap_or_default();
+                wrong.push(format!("{label} ({method} {path}) as {}: {got}, not {want}: {text:.200}", who.label));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
