@@ -3,8 +3,8 @@
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
 use crate::model::{
-    Account, ApiError, AuditEntry, ImportId, ImportMode, Inspection, NewToken, Progress, RowsPage, TableSummary,
-    TokenInfo, UploadId, UserInfo,
+    Account, ApiError, AuditEntry, ImportId, ImportMode, Inspection, NewToken, Progress, RowsPage, TableAccess,
+    TableSummary, TokenInfo, UploadId, UserInfo,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -172,6 +172,35 @@ pub async fn audit_log(before: Option<i64>) -> Result<Vec<AuditEntry>, ApiError>
     let (state, asker) = (state()?, asker());
     only_admins(&asker)?;
     Ok(crate::db::audit::recent(&state.db, 100, before).await?)
+}
+
+/// Sets a new password for an account (admins only); its sessions end.
+#[server(prefix = "/rpc", endpoint = "reset_password")]
+pub async fn reset_password(name: String, password: String) -> Result<(), ApiError> {
+    let (state, asker) = (state()?, asker());
+    only_admins(&asker)?;
+    Ok(crate::auth::manage::reset_password(&state.db, name.trim(), &password, asker.by()).await?)
+}
+
+/// Who may write the table `name`.
+#[server(prefix = "/rpc", endpoint = "who_may_write")]
+pub async fn who_may_write(name: String) -> Result<TableAccess, ApiError> {
+    let (state, asker) = (state()?, asker());
+    Ok(crate::auth::manage::table_access(&state.db, &asker.viewer, &name).await?)
+}
+
+/// Gives `user` write access to the table `name` (its owner or an admin).
+#[server(prefix = "/rpc", endpoint = "grant_write")]
+pub async fn grant_write(name: String, user: String) -> Result<(), ApiError> {
+    let (state, asker) = (state()?, asker());
+    Ok(crate::auth::manage::grant(&state.db, &asker.viewer, asker.by(), &name, user.trim()).await?)
+}
+
+/// Takes write access to the table `name` back from `user`.
+#[server(prefix = "/rpc", endpoint = "revoke_write")]
+pub async fn revoke_write(name: String, user: String) -> Result<(), ApiError> {
+    let (state, asker) = (state()?, asker());
+    Ok(crate::auth::manage::take_back(&state.db, &asker.viewer, asker.by(), &name, &user).await?)
 }
 
 #[cfg(feature = "ssr")]

@@ -380,6 +380,15 @@ pub struct NewToken {
     pub secret: String,
 }
 
+/// Who may write an imported table: its owner (`None`: made before accounts, or not by an import:
+/// admins only), the people the owner gave write access, and whether the asker may change that.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableAccess {
+    pub owner: Option<String>,
+    pub writers: Vec<String>,
+    pub may_change: bool,
+}
+
 /// One line of the audit log: who did what, to what, when and from where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users", get(accounts::list_users).post(accounts::add_user))
         .route("/api/users/{name}", patch(accounts::change_user))
         .route("/api/audit", get(accounts::audit_log))
+        .route("/api/tables/{name}/access", get(accounts::table_access))
         .route("/api/tables/{name}/writers/{user}", put(accounts::grant).delete(accounts::revoke_grant))
         .route("/healthz", get(health::healthz))
         .route("/rpc/{*fn_name}", post(server_fn).get(server_fn));

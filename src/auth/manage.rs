@@ -6,7 +6,7 @@ use super::secrets::{self, digest};
 use crate::db::audit::{self, Action, Event};
 use crate::db::{self, Db, accounts};
 use crate::error::AppError;
-use crate::model::{NewToken, UserInfo};
+use crate::model::{NewToken, TableAccess, UserInfo};
 
 /// Who asked for a change, for the audit log: a person's name and address, or the operator's CLI.
 #[derive(Debug, Clone, Copy, Default)]
@@ -120,4 +120,39 @@ pub async fn revoke_token(db: &Db, id: i64, may: impl Fn(i64) -> bool, by: By<'_
         return Err(AppError::Conflict(format!("token {id} was revoked already")));
     }
     log(db, Action::TokenRevoked, by, &format!("token {id} ({}) of {}", token.name, token.user), None).await
+}
+
+/// Who may write the table `table` (see [`TableAccess`]), as `viewer` sees it.
+pub async fn table_access(db: &Db, viewer: &super::Viewer, table: &str) -> Result<TableAccess, AppError> {
+    let owner = accounts::table_owner(db, table).await?.flatten();
+    let owner_name = match owner {
+        Some(id) => accounts::user_name(db, id).await?,
+        None => None,
+    };
+    let may_change = viewer.is_admin() || (owner.is_some() && viewer.owner_id() == owner);
+    Ok(TableAccess { owner: owner_name, writers: accounts::writers(db, table).await?, may_change })
+}
+
+/// The account `user`, when `viewer` owns `table` or is an admin: only they say who writes to it.
+async fn writer_for(db: &Db, viewer: &super::Viewer, table: &str, user: &str) -> Result<accounts::User, AppError> {
+    if !table_access(db, viewer, table).await?.may_change {
+        return Err(AppError::Forbidden(format!("only the owner of {table:?} or an admin may say who writes to it")));
+    }
+    self::user(db, user).await
+}
+
+/// Gives `user` write access to `table` (append, replace), when `viewer` owns it or is an admin.
+pub async fn grant(db: &Db, viewer: &super::Viewer, by: By<'_>, table: &str, user: &str) -> Result<(), AppError> {
+    let to = writer_for(db, viewer, table, user).await?;
+    accounts::grant(db, table, to.id, viewer.owner_id(), db::now_ms()).await?;
+    log(db, Action::Granted, by, table, Some(&format!("to {}", to.name))).await
+}
+
+/// Takes write access to `table` back from `user`.
+pub async fn take_back(db: &Db, viewer: &super::Viewer, by: By<'_>, table: &str, user: &str) -> Result<(), AppError> {
+    let from = writer_for(db, viewer, table, user).await?;
+    if !accounts::revoke_grant(db, table, from.id).await? {
+        return Err(AppError::NotFound(format!("{} has no write access to {table:?} to take back", from.name)));
+    }
+    log(db, Action::GrantRevoked, by, table, Some(&format!("from {}", from.name))).await
 }

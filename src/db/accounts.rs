@@ -200,6 +200,13 @@ pub async fn grant(db: &Db, table: &str, user: i64, by: Option<i64>, now: i64) -
     on_pool!(db, p => sqlx::query(SQL).bind(table).bind(user).bind(by).bind(now).execute(p).await.map(drop))
 }
 
+/// The names of the people given write access to `table`.
+pub async fn writers(db: &Db, table: &str) -> Result<Vec<String>, sqlx::Error> {
+    const SQL: &str = "SELECT u.name FROM table_grants g JOIN users u ON u.id = g.user_id WHERE g.table_name = $1 \
+        ORDER BY u.name";
+    on_pool!(db, p => sqlx::query_scalar(SQL).bind(table).fetch_all(p).await)
+}
+
 /// Takes write access to `table` back from `user`.
 pub async fn revoke_grant(db: &Db, table: &str, user: i64) -> Result<bool, sqlx::Error> {
     let done = on_pool!(db, p => sqlx::query("DELETE FROM table_grants WHERE table_name = $1 AND user_id = $2")

@@ -4,10 +4,9 @@
 //! (`/api/audit`, admins only). The operations themselves are `auth::manage`'s, shared with the CLI.
 
 use crate::auth::{Asker, Viewer, manage};
-use crate::db::audit::{self, Action, Event};
-use crate::db::{self, accounts};
+use crate::db::{accounts, audit};
 use crate::error::AppError;
-use crate::model::{AuditEntry, NewToken, TokenInfo, UserInfo};
+use crate::model::{AuditEntry, NewToken, TableAccess, TokenInfo, UserInfo};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -162,12 +161,7 @@ pub async fn grant(
     asker: Asker,
     Path((table, user)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let to = owner_changing(&state, &asker, &table, &user).await?;
-    accounts::grant(&state.db, &table, to.id, asker.viewer.owner_id(), db::now_ms()).await?;
-    let detail = format!("to {}", to.name);
-    let event =
-        Event { user: asker.viewer.name(), target: Some(&table), detail: Some(&detail), address: Some(&asker.address) };
-    audit::record(&state.db, Action::Granted, event, db::now_ms()).await?;
+    manage::grant(&state.db, &asker.viewer, asker.by(), &table, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -177,23 +171,15 @@ pub async fn revoke_grant(
     asker: Asker,
     Path((table, user)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let from = owner_changing(&state, &asker, &table, &user).await?;
-    if !accounts::revoke_grant(&state.db, &table, from.id).await? {
-        return Err(AppError::NotFound(format!("{} has no write access to {table:?} to take back", from.name)));
-    }
-    let detail = format!("from {}", from.name);
-    let event =
-        Event { user: asker.viewer.name(), target: Some(&table), detail: Some(&detail), address: Some(&asker.address) };
-    audit::record(&state.db, Action::GrantRevoked, event, db::now_ms()).await?;
+    manage::take_back(&state.db, &asker.viewer, asker.by(), &table, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The account `user`, when the asker owns `table` (or is an admin).
-async fn owner_changing(state: &AppState, asker: &Asker, table: &str, user: &str) -> Result<accounts::User, AppError> {
-    let owner = accounts::table_owner(&state.db, table).await?;
-    let owns = owner.flatten().is_some_and(|o| asker.viewer.owner_id() == Some(o));
-    if !(owns || asker.viewer.is_admin()) {
-        return Err(AppError::Forbidden(format!("only the owner of {table:?} or an admin may say who writes to it")));
-    }
-    manage::user(&state.db, user).await
+/// `GET /api/tables/{name}/access`: its owner, who else may write it, and whether you may change that.
+pub async fn table_access(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(table): Path<String>,
+) -> Result<Json<TableAccess>, AppError> {
+    Ok(Json(manage::table_access(&state.db, &asker.viewer, &table).await?))
 }

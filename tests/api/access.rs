@@ -188,6 +188,10 @@ async fn every_route_and_server_function_checks_who_is_asking() {
     assert_eq!(import(&app, &p.bob, "sales", "replace").await.0, 403);
     assert_eq!(send(&app, &p.bob, Method::PUT, "/api/tables/sales/writers/bob").await.0, 403, "only the owner gives");
     assert_eq!(send(&app, &p.ana, Method::PUT, "/api/tables/sales/writers/bob").await.0, 204);
+    let (_, access) = send(&app, &p.bob, Method::GET, "/api/tables/sales/access").await;
+    assert_eq!(access, json!({"owner": "ana", "writers": ["bob"], "may_change": false}));
+    let (_, access) = send(&app, &p.ana, Method::GET, "/api/tables/sales/access").await;
+    assert_eq!(access["may_change"], true);
     let (code, body) = import(&app, &p.bob, "sales", "append").await;
     assert_eq!(code, 202, "{body}");
     wait_final(&app, &p.bob, body["id"].as_str().expect("id")).await;
@@ -508,6 +512,13 @@ async fn the_matrix_every_route_and_server_function_by_every_kind_of_asker() {
         ("list tables", Method::GET, "/api/tables".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
         ("read her table", Method::GET, "/api/tables/sales/rows".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
         (
+            "who may write her table",
+            Method::GET,
+            "/api/tables/sales/access".into(),
+            Body::Empty,
+            [401, 200, 200, 200, 200, 401],
+        ),
+        (
             "give bob write access",
             Method::PUT,
             "/api/tables/sales/writers/bob".into(),
@@ -605,6 +616,27 @@ async fn the_matrix_every_route_and_server_function_by_every_kind_of_asker() {
             "/rpc/revoke_token".into(),
             Body::Form(vec![("id", "999999".into())]),
             [401, 404, 404, 404, 404, 401],
+        ),
+        (
+            "rpc who_may_write",
+            Method::POST,
+            "/rpc/who_may_write".into(),
+            Body::Form(vec![("name", "sales".into())]),
+            [401, 200, 200, 200, 200, 401],
+        ),
+        (
+            "rpc grant_write",
+            Method::POST,
+            "/rpc/grant_write".into(),
+            Body::Form(vec![("name", "sales".into()), ("user", "bob".into())]),
+            [401, 403, 200, 200, 200, 401],
+        ),
+        (
+            "rpc reset_password",
+            Method::POST,
+            "/rpc/reset_password".into(),
+            Body::Form(vec![("name", "nobody".into()), ("password", PASSWORD.into())]),
+            [401, 403, 403, 404, 403, 401],
         ),
         ("rpc list_users", Method::POST, "/rpc/list_users".into(), Body::Form(vec![]), [401, 403, 403, 200, 403, 401]),
         ("rpc add_user", Method::POST, "/rpc/add_user".into(), Body::Form(vec![]), [401, 403, 403, 200, 403, 401]),

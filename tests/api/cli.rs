@@ -97,3 +97,70 @@ fn ctrl_c_cancels_the_import_and_leaves_the_database_as_it_was() {
     let cancelled = "SELECT count(*) FROM sheetport.imports WHERE status = 'cancelled' AND rows_done = 0";
     assert_eq!(runtime.block_on(db.scalar(cancelled)), 1);
 }
+
+/// Runs sheetport with `input` on its stdin (a pipe, not a terminal, as in a script).
+fn run_with_stdin(args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = sheetport()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sheetport");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    let Output { status, stdout, stderr } = child.wait_with_output().expect("wait");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8 output");
+    (status.code().expect("an exit code"), text(stdout), text(stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_tokens_made_at_the_command_line_work_for_scripts_until_revoked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db_path = dir.path().join("sheetport.db");
+    let url = format!("sqlite://{}", db_path.display());
+    let password = "correct horse battery\n";
+    let (code, out, err) = run_with_stdin(&["user", "add", "ana", "--admin", "--database", &url], password);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), "added an admin account \"ana\"");
+    let (code, _, err) = run_with_stdin(&["user", "add", "bob", "--database", &url], "short\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("the password is too short"), "{err}");
+    let (code, _, err) = run_with_stdin(&["user", "add", "ANA", "--database", &url], password);
+    assert_eq!(code, 1);
+    assert!(err.contains("there is already an account named \"ANA\""), "{err}");
+    let (code, _, err) = run_with_stdin(&["user", "add", "no spaces", "--database", &url], password);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot be a name"), "{err}");
+
+    let (code, out, err) = run(&["token", "create", "--user", "ana", "--name", "ci", "--database", &url]);
+    assert_eq!(code, 0, "{err}");
+    let secret = out.lines().last().expect("the secret, last").to_owned();
+    assert!(secret.starts_with("spt_") && secret.len() == 47, "{out}");
+    let id = out.split_whitespace().nth(1).expect("the token's id").to_owned();
+    let (_, users, _) = run(&["user", "list", "--database", &url]);
+    assert!(users.starts_with("ana\tadmin\tsince "), "{users}");
+    let (_, tokens, _) = run(&["token", "list", "--database", &url]);
+    assert_eq!(tokens.trim(), format!("{id}\tana\tci\tnever used"));
+
+    // A server on that database: the token is the way in, and nothing else is.
+    let app = crate::helpers::spawn_app_on(dir, TestDb::Sqlite(db_path), |_| {}).await;
+    let get = |auth: Option<String>| {
+        let mut req = app.client.get(app.url("/api/imports"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        async move { req.send().await.expect("request").status().as_u16() }
+    };
+    assert_eq!(get(Some(format!("Bearer {secret}"))).await, 200);
+    assert_eq!(get(None).await, 401);
+    assert_eq!(get(Some("Bearer spt_guessed".into())).await, 401);
+    let (_, tokens, _) = run(&["token", "list", "--database", &url]);
+    assert!(tokens.contains("\tci\tlast used "), "{tokens}");
+    let (code, out, _) = run(&["token", "revoke", &id, "--database", &url]);
+    assert_eq!((code, out.trim()), (0, format!("revoked token {id}").as_str()));
+    assert_eq!(get(Some(format!("Bearer {secret}"))).await, 401, "revoked at once");
+    let (code, _, err) = run(&["token", "revoke", &id, "--database", &url]);
+    assert_eq!(code, 1);
+    assert!(err.contains("revoked already"), "{err}");
+}

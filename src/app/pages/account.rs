@@ -1,5 +1,5 @@
 //! `/account`: the signed-in person's API tokens (make one, shown once; revoke), and for admins
-//! the accounts (add, disable, enable) and the audit log.
+//! the accounts (add, disable, enable, set a new password) and the audit log.
 
 use crate::api::{audit_log, list_tokens, list_users, who_am_i};
 use crate::format;
@@ -113,6 +113,7 @@ fn TokenTable(list: Vec<TokenInfo>, revoke: ServerAction<crate::api::RevokeToken
 fn Users() -> impl IntoView {
     let add = ServerAction::<crate::api::AddUser>::new();
     let toggle = ServerAction::<crate::api::SetDisabled>::new();
+    let reset = ServerAction::<crate::api::ResetPassword>::new();
     let users = Resource::new(move || (add.version().get(), toggle.version().get()), |_| list_users());
     view! {
         <section class="card">
@@ -124,6 +125,16 @@ fn Users() -> impl IntoView {
                 <button type="submit" class="button">"Add"</button>
             </ActionForm>
             {move || add.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
+            <h3>"Set a new password"</h3>
+            <ActionForm action=reset attr:class="inline-form">
+                <label>"Name"<input name="name" required maxlength="64" autocomplete="off" /></label>
+                <label>"New password"<input name="password" type="password" required minlength="8" autocomplete="new-password" /></label>
+                <button type="submit" class="button">"Set"</button>
+            </ActionForm>
+            {move || reset.value().get().map(|r| match r {
+                Ok(()) => view! { <p class="outcome ok" role="status">"Password set; that person's sessions ended."</p> }.into_any(),
+                Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
             {move || toggle.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {

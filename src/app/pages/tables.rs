@@ -1,10 +1,11 @@
 //! `/tables` lists the imported tables; `/tables/{name}` pages through one of them
-//! (`?offset=`), with plain links so paging works before hydration too.
+//! (`?offset=`), with plain links so paging works before hydration too, and says who may write to
+//! it (its owner and admins give and take back write access there).
 
-use crate::api::{list_tables, table_rows};
+use crate::api::{list_tables, table_rows, who_may_write};
 use crate::app::components::cell;
 use crate::format;
-use crate::model::RowsPage;
+use crate::model::{RowsPage, TableAccess};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -51,13 +52,76 @@ pub fn TablePage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
-                        Ok(Some(rows)) => view! { <RowsView name=name() rows /> }.into_any(),
+                        Ok(Some(rows)) => view! { <RowsView name=name() rows /> <Access name=name() /> }.into_any(),
                         Ok(None) => view! { <p>"No imported table has this name. See the "<a href="/tables">"tables"</a>"."</p> }.into_any(),
                         Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// Who may write the table, and for its owner and admins, a form to change that.
+#[component]
+fn Access(name: String) -> impl IntoView {
+    let grant = ServerAction::<crate::api::GrantWrite>::new();
+    let revoke = ServerAction::<crate::api::RevokeWrite>::new();
+    let table = name.clone();
+    let access =
+        Resource::new(move || (grant.version().get(), revoke.version().get()), move |_| who_may_write(table.clone()));
+    view! {
+        <section class="access" aria-labelledby="access-title">
+            <h2 id="access-title">"Who may write to it"</h2>
+            <Transition fallback=|| ()>
+                {move || {
+                    let name = name.clone();
+                    Suspend::new(async move {
+                        match access.await {
+                            Ok(a) => view! { <AccessView name a grant revoke /> }.into_any(),
+                            Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+            {move || grant.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
+            {move || revoke.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn AccessView(
+    name: String,
+    a: TableAccess,
+    grant: ServerAction<crate::api::GrantWrite>,
+    revoke: ServerAction<crate::api::RevokeWrite>,
+) -> impl IntoView {
+    let owner = match &a.owner {
+        Some(o) => format!("Its owner, {o}, and admins"),
+        None => "Admins".into(),
+    };
+    let others = if a.writers.is_empty() { ".".to_owned() } else { format!(", and {}.", a.writers.join(", ")) };
+    let table = name.clone();
+    view! {
+        <p>{owner}{others}</p>
+        {a.may_change.then(|| view! {
+            <ul class="writers">
+                {a.writers.into_iter().map(|w| {
+                    let (table, who) = (table.clone(), w.clone());
+                    view! {
+                        <li>{w}" "<button class="button secondary" on:click=move |_| {
+                            revoke.dispatch(crate::api::RevokeWrite { name: table.clone(), user: who.clone() });
+                        }>"Take back"</button></li>
+                    }
+                }).collect_view()}
+            </ul>
+            <ActionForm action=grant attr:class="inline-form">
+                <input type="hidden" name="name" value=name.clone() />
+                <label>"Give write access to"<input name="user" required maxlength="64" autocomplete="off" placeholder="a name" /></label>
+                <button type="submit" class="button">"Give"</button>
+            </ActionForm>
+        })}
     }
 }
 
