@@ -127,8 +127,7 @@ pub async fn create_token(name: String) -> Result<NewToken, ApiError> {
             crate::error::AppError::Forbidden("sign in to make a token: a token acts for a person".into()).into()
         );
     };
-    let me = crate::db::accounts::User { id: p.id, name: p.name.clone(), admin: p.admin, disabled: false };
-    Ok(crate::auth::manage::create_token(&state.db, &me, &name, asker.by()).await?)
+    Ok(crate::auth::manage::create_token(&state.db, &p.user(), &name, asker.by()).await?)
 }
 
 /// Revokes one of the signed-in person's tokens (admins: anyone's).

@@ -44,6 +44,13 @@ pub struct Person {
     pub session: Option<String>,
 }
 
+impl Person {
+    /// The account, as the accounts tables name it (enabled: a disabled one is no one).
+    pub fn user(&self) -> db::accounts::User {
+        db::accounts::User { id: self.id, name: self.name.clone(), admin: self.admin, disabled: false }
+    }
+}
+
 impl Viewer {
     /// The id imports and uploads are recorded under (`None` on a server without accounts).
     pub fn owner_id(&self) -> Option<i64> {

@@ -61,6 +61,14 @@ test("sign in, import, sign out; the next person sees none of it", async ({ brow
     await expect(page.locator("body[data-hydrated]")).toBeAttached();
   }
   await expect(page.locator(".progress-card")).toHaveAttribute("data-status", "succeeded");
+  // Her table: she gives bob write access on its page.
+  const table = `ana_${info.project.name}`;
+  await page.goto(`${base}/tables/${table}`);
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await expect(page.locator(".access")).toContainText("Its owner, ana, and admins.");
+  await page.getByLabel("Give write access to").fill("bob");
+  await page.getByRole("button", { name: "Give", exact: true }).click();
+  await expect(page.locator(".access")).toContainText("Its owner, ana, and admins, and bob.");
   await page.goto(`${base}/account`);
   await expect(page.getByRole("heading", { name: "Audit log" })).toBeVisible();
   await page.screenshot({ path: `test-results/account-${info.project.name}.png`, fullPage: true });
@@ -78,6 +86,16 @@ test("sign in, import, sign out; the next person sees none of it", async ({ brow
   await expect(other.locator(`a[href="/imports/${id}"]`)).toHaveCount(0);
   const response = await other.request.get(`${base}/api/imports/${id}`);
   expect(response.status()).toBe(404);
+  // Her table, which she let him write: his append is taken.
+  const append = await other.request.post(`${base}/api/imports`, {
+    headers: { origin: base },
+    multipart: {
+      file: { name: "more.csv", mimeType: "text/csv", buffer: Buffer.from("region,units\neast,7\n") },
+      table,
+      mode: "append",
+    },
+  });
+  expect(append.status()).toBe(202);
   await other.goto(`${base}/account`);
   await expect(other.getByRole("heading", { name: "API tokens" })).toBeVisible();
   await expect(other.getByRole("heading", { name: "Audit log" })).toHaveCount(0);

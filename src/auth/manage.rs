@@ -44,9 +44,9 @@ pub fn check_name(name: &str) -> Result<(), AppError> {
 async fn hash(password: &str) -> Result<String, AppError> {
     secrets::check_password(password).map_err(AppError::BadRequest)?;
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+    secrets::hashing(move || secrets::hash_password(&password))
         .await
-        .map_err(|e| AppError::Internal(format!("password hash: {e}")))
+        .ok_or_else(|| AppError::Busy("the server is busy checking passwords; try again in a moment".into()))
 }
 
 /// Adds an account.

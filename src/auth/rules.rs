@@ -16,7 +16,7 @@ use crate::db::audit::{self, Action, Event};
 use crate::db::{self, Db};
 use crate::error::AppError;
 use crate::jobs::{Jobs, NewImport};
-use crate::model::ImportId;
+use crate::model::{ImportId, ImportMode};
 
 /// Whether `viewer` may see something owned by `owner` (an import, an upload).
 pub fn may_see(viewer: &Viewer, owner: Option<i64>) -> bool {
@@ -84,7 +84,8 @@ pub async fn submit(db: &Db, jobs: &Jobs, asker: &Asker, mut req: NewImport) -> 
     let detail = format!("{mode} from {file} (import {id})");
     let event =
         Event { user: asker.viewer.name(), target: Some(&table), detail: Some(&detail), address: Some(&asker.address) };
-    audit::record(db, Action::Import, event, db::now_ms()).await?;
+    let action = if mode == ImportMode::Replace { Action::Replace } else { Action::Import };
+    audit::record(db, action, event, db::now_ms()).await?;
     Ok(id)
 }
 

@@ -47,9 +47,9 @@ pub async fn sign_in(state: &AppState, name: &str, password: &str, address: &str
     let found = accounts::credentials(db, name).await?;
     let hash = found.as_ref().map_or_else(|| secrets::decoy_hash().to_owned(), |c| c.password_hash.clone());
     let given = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || secrets::verify_password(&given, &hash))
+    let matches = secrets::hashing(move || secrets::verify_password(&given, &hash))
         .await
-        .map_err(|e| AppError::Internal(format!("password check: {e}")))?;
+        .ok_or_else(|| AppError::Busy("the server is busy checking other sign-ins; try again in a moment".into()))?;
     let event = Event { user: None, target: Some(name), detail: None, address: Some(address) };
     let user = match found {
         Some(user) if matches && !user.disabled => user,

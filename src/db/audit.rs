@@ -12,6 +12,8 @@ pub enum Action {
     SignInFailed,
     SignOut,
     Import,
+    /// An import that replaces a table.
+    Replace,
     Cancel,
     TokenCreated,
     TokenRevoked,
@@ -28,6 +30,7 @@ impl Action {
             Action::SignInFailed => "sign-in failed",
             Action::SignOut => "sign-out",
             Action::Import => "import",
+            Action::Replace => "replace",
             Action::Cancel => "cancel",
             Action::TokenCreated => "token created",
             Action::TokenRevoked => "token revoked",

@@ -16,7 +16,7 @@ use serde::Deserialize;
 /// The signed-in person, or 401/403 for a server without accounts (there is no one to own a token).
 fn person(asker: &Asker) -> Result<accounts::User, AppError> {
     match &asker.viewer {
-        Viewer::Person(p) => Ok(accounts::User { id: p.id, name: p.name.clone(), admin: p.admin, disabled: false }),
+        Viewer::Person(p) => Ok(p.user()),
         Viewer::Open => Err(AppError::Forbidden(
             "this server has no accounts, so there is no one to own a token; create the first account with \
              `sheetport user add NAME --admin`"
