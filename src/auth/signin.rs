@@ -36,6 +36,10 @@ pub async fn sign_in(state: &AppState, name: &str, password: &str, address: &str
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(AppError::Unauthorized("the name or the password is wrong".into()));
     }
+    // The turn first, then the count: a flood's attempts queue here, and those past the bound's
+    // worth of failures are refused without a hash.
+    let busy = || AppError::Busy("the server is busy checking other sign-ins; try again in a moment".into());
+    let turn = secrets::turn().await.ok_or_else(busy)?;
     let (by_name, by_address) = audit::failures_since(db, name, address, now - WINDOW_MS).await?;
     if by_name >= MAX_FAILURES_PER_NAME || by_address >= MAX_FAILURES_PER_ADDRESS {
         return Err(AppError::TooMany(format!(
@@ -47,9 +51,8 @@ pub async fn sign_in(state: &AppState, name: &str, password: &str, address: &str
     let found = accounts::credentials(db, name).await?;
     let hash = found.as_ref().map_or_else(|| secrets::decoy_hash().to_owned(), |c| c.password_hash.clone());
     let given = password.to_owned();
-    let matches = secrets::hashing(move || secrets::verify_password(&given, &hash))
-        .await
-        .ok_or_else(|| AppError::Busy("the server is busy checking other sign-ins; try again in a moment".into()))?;
+    let matches =
+        tokio::task::spawn_blocking(move || secrets::verify_password(&given, &hash)).await.map_err(|_| busy())?;
     let event = Event { user: None, target: Some(name), detail: None, address: Some(address) };
     let user = match found {
         Some(user) if matches && !user.disabled => user,
@@ -65,6 +68,7 @@ pub async fn sign_in(state: &AppState, name: &str, password: &str, address: &str
     let secret = secrets::random();
     let lifetime = state.config.session_lifetime.as_millis() as i64;
     accounts::add_session(db, &digest(&secret), user.id, now, now + lifetime).await?;
+    drop(turn);
     let signed_in = Event { user: Some(&user.name), target: None, detail: None, address: Some(address) };
     audit::record(db, Action::SignIn, signed_in, now).await?;
     let person = Person { id: user.id, name: user.name, admin: user.admin, session: Some(digest(&secret)) };
