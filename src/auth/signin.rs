@@ -4,6 +4,11 @@
 //! attempts are in the audit log, and they bound the next ones on every instance alike: past
 //! [`MAX_FAILURES_PER_NAME`] for one name or [`MAX_FAILURES_PER_ADDRESS`] from one address within
 //! [`WINDOW_MS`], attempts are refused (429) until the window moves on.
+//!
+//! Sessions are this small table rather than `tower-sessions` with its sqlx store: that store needs
+//! sqlx 0.8, whose `libsqlite3-sys` 0.28–0.30 and the SQLite loader's (rusqlite 0.39: 0.37) both
+//! link `sqlite3`, which cargo refuses ("only one package in the dependency graph may specify the
+//! same links value"); and it keeps session ids as they are, where this keeps only their digest.
 
 use super::secrets::{self, digest};
 use super::{Person, Viewer};
