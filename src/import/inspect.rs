@@ -69,7 +69,7 @@ impl RowVisitor for Sampler {
         }
     }
 
-    fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+    fn row(&mut self, _number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
         if cells.iter().all(|v| matches!(v, Value::Null)) {
             return Ok(Flow::Continue(()));
         }

@@ -105,9 +105,9 @@ impl RowVisitor for Bounded<'_> {
         self.inner.total(rows, estimated);
     }
 
-    fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+    fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
         if cells.iter().all(|v| matches!(v, Value::Null)) {
-            return self.inner.row(cells);
+            return self.inner.row(number, cells);
         }
         let mut total = 0;
         for (i, v) in cells.iter().enumerate() {
@@ -139,7 +139,7 @@ impl RowVisitor for Bounded<'_> {
             }
         }
         self.header_seen = true;
-        self.inner.row(cells)
+        self.inner.row(number, cells)
     }
 
     fn sheet(&mut self, name: &str) {
@@ -162,7 +162,7 @@ mod tests {
     struct Count(u64);
     impl RowVisitor for Count {
         fn total(&mut self, _: u64, _: bool) {}
-        fn row(&mut self, _: &mut Vec<Value>) -> Result<Flow, ImportError> {
+        fn row(&mut self, _: u64, _: &mut Vec<Value>) -> Result<Flow, ImportError> {
             self.0 += 1;
             Ok(Flow::Continue(()))
         }
@@ -171,8 +171,8 @@ mod tests {
     fn feed(limits: Limits, rows: Vec<Vec<Value>>) -> Result<u64, ImportError> {
         let mut count = Count(0);
         let mut b = Bounded::new(&mut count, &limits);
-        for mut r in rows {
-            let _: Flow = b.row(&mut r)?;
+        for (i, mut r) in rows.into_iter().enumerate() {
+            let _: Flow = b.row(i as u64 + 1, &mut r)?;
         }
         Ok(count.0)
     }

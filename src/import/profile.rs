@@ -99,7 +99,7 @@ fn parse(path: &Path, format: Format) -> Result<u64, ImportError> {
     struct Count(u64);
     impl RowVisitor for Count {
         fn total(&mut self, _: u64, _: bool) {}
-        fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+        fn row(&mut self, _number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
             self.0 += u64::from(cells.iter().any(|v| !matches!(v, Value::Null)));
             cells.clear();
             Ok(Flow::Continue(()))

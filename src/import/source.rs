@@ -30,9 +30,11 @@ pub trait RowVisitor {
     /// or can guess it from bytes read so far (`estimated == true`). May be called many times.
     fn total(&mut self, rows: u64, estimated: bool);
 
-    /// One row: the header first, then data rows. Empty trailing cells may be missing; the
-    /// visitor may take the values out of `cells`.
-    fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError>;
+    /// One row: the header first, then data rows. `number` is the row's number in the sheet as a
+    /// spreadsheet program shows it (1-based, counting the blank rows a file may leave out; for
+    /// CSV/TSV the record's), so a person can be told "row 7". Empty trailing cells may be
+    /// missing; the visitor may take the values out of `cells`.
+    fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError>;
 
     /// The sheet being read, once chosen (workbooks only).
     fn sheet(&mut self, _name: &str) {}
@@ -182,11 +184,11 @@ impl RowAssembler {
     }
 
     fn flush(&mut self, visitor: &mut dyn RowVisitor) -> Result<Flow, ImportError> {
-        if self.current.take().is_none() {
+        let Some(row) = self.current.take() else {
             return Ok(Flow::Continue(()));
-        }
+        };
         self.header_done |= !self.cells.is_empty();
-        let flow = visitor.row(&mut self.cells)?;
+        let flow = visitor.row(u64::from(row) + 1, &mut self.cells)?;
         self.cells.clear();
         Ok(flow)
     }
@@ -211,24 +213,61 @@ fn cell_name(row: u32, col: u32) -> String {
 mod tests {
     use super::*;
 
+    /// Every row a reader hands over, with its number; for the readers' tests.
     #[derive(Default)]
-    struct Rows(Vec<Vec<Value>>);
+    pub(crate) struct Rows {
+        pub rows: Vec<Vec<Value>>,
+        pub numbers: Vec<u64>,
+    }
 
     impl RowVisitor for Rows {
         fn total(&mut self, _rows: u64, _estimated: bool) {}
-        fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
-            self.0.push(std::mem::take(cells));
+        fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+            self.numbers.push(number);
+            self.rows.push(std::mem::take(cells));
             Ok(Flow::Continue(()))
         }
     }
 
-    fn assemble(first_col: u32, cells: &[(u32, u32, i64)]) -> Result<Vec<Vec<Value>>, ImportError> {
+    fn assemble_numbered(first_col: u32, cells: &[(u32, u32, i64)]) -> Result<Rows, ImportError> {
         let (mut rows, mut out) = (RowAssembler::new(first_col), Rows::default());
         for &(r, c, v) in cells {
             let _: Flow = rows.push(r, c, Value::Int(v), &mut out)?;
         }
         let _: Flow = rows.flush(&mut out)?;
-        Ok(out.0)
+        Ok(out)
+    }
+
+    fn assemble(first_col: u32, cells: &[(u32, u32, i64)]) -> Result<Vec<Vec<Value>>, ImportError> {
+        assemble_numbered(first_col, cells).map(|r| r.rows)
+    }
+
+    #[test]
+    fn rows_carry_the_numbers_the_sheet_gives_them_gaps_included() {
+        let out = assemble_numbered(0, &[(0, 0, 1), (4, 1, 2), (5, 0, 3)]).expect("assembled");
+        assert_eq!(out.numbers, [1, 5, 6]);
+    }
+
+    #[test]
+    fn csv_rows_are_numbered_by_record_blank_lines_and_quoted_line_breaks_as_a_spreadsheet_shows_them() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        std::io::Write::write_all(&mut f, b"title\n\na,b\n\"two\nlines\",2\n3,4\n").expect("write");
+        let mut out = Rows::default();
+        stream(f.path(), Format::Csv, None, None, &Limits::default(), &mut out).expect("read");
+        let shown: Vec<u64> = out
+            .numbers
+            .iter()
+            .zip(&out.rows)
+            .filter(|(_, r)| r.iter().any(|v| !matches!(v, Value::Null)))
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(shown, [1, 3, 4, 5], "LibreOffice shows them in rows 1, 3, 4 and 5");
+        // A last line without its line break.
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        std::io::Write::write_all(&mut f, b"a\n\n\nb").expect("write");
+        let mut out = Rows::default();
+        stream(f.path(), Format::Csv, None, None, &Limits::default(), &mut out).expect("read");
+        assert_eq!(out.numbers, [1, 4]);
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //!
 //! The frames (child → parent), each a tag byte and its fields, integers little-endian:
 //! `N` names (u32 count, strings), `S` the sheet chosen, `T` a row total (u64, u8 estimated),
-//! `E` an error cell, `R` a row (u32 count, values), `D` done (the sheet's name), `X` failed (a
-//! sentence). A string is a u32 length and UTF-8 bytes. A value is a tag and its payload: 0 NULL,
+//! `E` an error cell, `R` a row (u64 its number in the sheet, u32 count, values), `D` done (the
+//! sheet's name), `X` failed (a sentence). A string is a u32 length and UTF-8 bytes. A value is a tag and its payload: 0 NULL,
 //! 1 i64, 2 f64, 3 bool (u8), 4 date (i32 days), 5 datetime (i64 ms), 6 text.
 
 use super::{Flow, RowVisitor};
@@ -206,6 +206,7 @@ impl Reader {
                 }
                 Some(b'E') => visitor.error_cell(),
                 Some(b'R') => {
+                    let number = read_u64(&mut self.out)?;
                     let n = read_u32(&mut self.out)? as usize;
                     if n > crate::import::MAX_COLUMNS + 1 {
                         return Err(protocol());
@@ -214,7 +215,7 @@ impl Reader {
                     for _ in 0..n {
                         cells.push(read_value(&mut self.out, max_cell)?);
                     }
-                    if visitor.row(&mut cells)?.is_break() {
+                    if visitor.row(number, &mut cells)?.is_break() {
                         return Ok(End::Stopped(sheet));
                     }
                 }
@@ -404,9 +405,10 @@ impl<W: Write> RowVisitor for Encoder<W> {
         });
     }
 
-    fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+    fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
         self.frame(|w| {
             w.write_all(b"R")?;
+            w.write_all(&number.to_le_bytes())?;
             w.write_all(&(cells.len() as u32).to_le_bytes())?;
             cells.iter().try_for_each(|v| write_value(w, v))
         });

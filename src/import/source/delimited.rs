@@ -50,10 +50,12 @@ pub fn stream(
     let (mut out, mut ends) = (vec![0u8; 64 * 1024], vec![0usize; 64]);
     let (mut out_len, mut ends_len) = (0, 0);
     let mut cells = Vec::with_capacity(64);
-    // `line`: the line the current record started on, for messages.
-    let (mut rows, mut line, mut lines) = (0u64, 1u64, 1u64);
+    // `line`: the line the current record started on, for messages; `joined`: line breaks inside
+    // the quoted fields of the records so far, which a spreadsheet shows within one row.
+    let (mut rows, mut line, mut lines, mut joined) = (0u64, 1u64, 1u64, 0u64);
     loop {
         let buf = input.fill_buf()?;
+        let at_end = buf.is_empty();
         let (result, n_in, n_out, n_ends) = parser.read_record(buf, &mut out[out_len..], &mut ends[ends_len..]);
         lines += memchr::memchr_iter(b'\n', &buf[..n_in]).count() as u64;
         input.consume(n_in);
@@ -100,8 +102,15 @@ pub fn stream(
                     })?;
                     cells.push(if rows == 0 { Value::Text(text.to_owned()) } else { parse_text(text) });
                 }
+                // The row a spreadsheet shows it in: csv-core passes over blank lines, which a
+                // spreadsheet shows as blank rows; a record's first line is where its own line
+                // breaks (inside quotes, and its end unless the file ends without one) began.
+                let inner = memchr::memchr_iter(b'\n', &out[..out_len]).count() as u64;
+                let first_line = lines.saturating_sub(inner + u64::from(!at_end));
+                let number = first_line.saturating_sub(joined).max(rows + 1);
+                joined += inner;
                 (out_len, ends_len, line) = (0, 0, lines);
-                if visitor.row(&mut cells)?.is_break() {
+                if visitor.row(number, &mut cells)?.is_break() {
                     return Ok(());
                 }
                 cells.clear();

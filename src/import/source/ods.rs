@@ -148,6 +148,8 @@ struct Table {
     in_annotation: bool,
     emitted: u64,
     estimated_at: u64,
+    /// Rows of the table so far, blank and repeated ones included: the next row's number is one more.
+    numbered: u64,
 }
 
 impl Table {
@@ -166,8 +168,11 @@ impl Table {
                 self.row.clear();
                 self.pending_blanks = 0;
                 self.row_bytes = 0;
-                // A self-closing row has no cells and no end tag: a blank row, skipped.
+                // A self-closing row has no cells and no end tag: a blank row, skipped (but counted).
                 self.row_repeat = repeat(tag, b"number-rows-repeated");
+                if tag.empty {
+                    self.numbered = self.numbered.saturating_add(self.row_repeat);
+                }
             }
             b"table-row" => {
                 let flow = self.end_row(visitor)?;
@@ -265,6 +270,8 @@ impl Table {
     }
 
     fn end_row(&mut self, visitor: &mut dyn RowVisitor) -> Result<Flow, ImportError> {
+        let first = self.numbered + 1;
+        self.numbered = self.numbered.saturating_add(self.row_repeat);
         if self.row.iter().all(|v| matches!(v, Value::Null)) {
             return Ok(Flow::Continue(()));
         }
@@ -273,7 +280,7 @@ impl Table {
             let mut cells =
                 if i + 1 == self.row_repeat.min(MAX_REPEAT) { std::mem::take(&mut self.row) } else { self.row.clone() };
             self.emitted += 1;
-            if visitor.row(&mut cells)?.is_break() {
+            if visitor.row(first + i, &mut cells)?.is_break() {
                 return Ok(Flow::Break(()));
             }
         }
@@ -353,11 +360,13 @@ mod tests {
     struct Collect {
         sheet: Option<String>,
         rows: Vec<Vec<Value>>,
+        numbers: Vec<u64>,
     }
 
     impl RowVisitor for Collect {
         fn total(&mut self, _rows: u64, _estimated: bool) {}
-        fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+        fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+            self.numbers.push(number);
             self.rows.push(std::mem::take(cells));
             Ok(Flow::Continue(()))
         }
@@ -381,6 +390,7 @@ mod tests {
         let file = ods(
             r#"<table:table table:name="Notes"><table:table-row><table:table-cell office:value-type="string"><text:p>skip me</text:p></table:table-cell></table:table-row></table:table>
             <table:table table:name="R&amp;D">
+              <table:table-row table:number-rows-repeated="2"/><table:table-row><table:table-cell/></table:table-row>
               <table:table-row><table:table-cell office:value-type="string"><text:p>Name</text:p></table:table-cell><table:table-cell table:number-columns-repeated="2"/><table:table-cell><text:p>When</text:p></table:table-cell></table:table-row>
               <table:table-row table:number-rows-repeated="2"><table:table-cell office:value-type="string"><text:p>a<text:s text:c="2"/><text:span>b</text:span> &amp; c</text:p>
                   <text:p>second</text:p><office:annotation><text:p>a comment</text:p></office:annotation></table:table-cell>
@@ -402,6 +412,7 @@ mod tests {
                 data
             ]
         );
+        assert_eq!(out.numbers, [4, 5, 6], "after three blank rows, two of them one repeated element");
         assert_eq!(sheet_names(file.path()).expect("names"), ["Notes", "R&D"]);
         let err =
             stream(file.path(), Some("Nope"), &Limits::default(), &mut Collect::default()).expect_err("no such sheet");

@@ -256,6 +256,7 @@ mod tests {
     #[derive(Default)]
     struct Collect {
         rows: Vec<Vec<Value>>,
+        numbers: Vec<u64>,
         total: Option<u64>,
         errors: u32,
     }
@@ -264,7 +265,8 @@ mod tests {
         fn total(&mut self, rows: u64, _estimated: bool) {
             self.total = Some(rows);
         }
-        fn row(&mut self, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+        fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+            self.numbers.push(number);
             self.rows.push(std::mem::take(cells));
             Ok(Flow::Continue(()))
         }
@@ -326,13 +328,17 @@ mod tests {
     fn a_wrong_dimension_and_a_first_row_without_a_number_lose_nothing() {
         let sheet = r#"<worksheet><dimension ref="C1:D3"/><sheetData>
             <row><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="D1" t="inlineStr"><is><t>amount</t></is></c></row>
-            <row r="2"><c r="A2"><v>7</v></c><c r="D2"><v>9</v></c></row></sheetData></worksheet>"#;
+            <row r="2"><c r="A2"><v>7</v></c><c r="D2"><v>9</v></c></row>
+            <row r="7"><c r="A7"><v>8</v></c></row><row><c><v>10</v></c></row></sheetData></worksheet>"#;
         let out = read(sheet, &SharedStrings::default());
+        assert_eq!(out.numbers, [1, 2, 7, 8], "the sheet's own numbers: blank rows 3 to 6 are not in the file");
         assert_eq!(
             out.rows,
             vec![
                 vec![Value::Text("id".into()), Value::Null, Value::Null, Value::Text("amount".into())],
                 vec![Value::Int(7), Value::Null, Value::Null, Value::Int(9)],
+                vec![Value::Int(8)],
+                vec![Value::Int(10)],
             ]
         );
     }
