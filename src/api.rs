@@ -3,8 +3,8 @@
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
 use crate::model::{
-    Account, ApiError, AuditEntry, ImportId, ImportMode, Inspection, NewToken, Progress, RowsPage, TableAccess,
-    TableSummary, TokenInfo, UploadId, UserInfo,
+    Account, ApiError, AuditEntry, HeaderRow, ImportId, ImportMode, Inspection, NewToken, Progress, RowsPage,
+    TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -54,9 +54,12 @@ pub async fn inspect_upload(
     upload_id: UploadId,
     sheet: Option<String>,
     encoding: Option<String>,
+    header_row: Option<HeaderRow>,
 ) -> Result<Inspection, ApiError> {
     let state = state()?;
-    Ok(crate::uploads::inspect(&state.db, &asker().viewer, &upload_id, sheet, encoding, state.config.limits()).await?)
+    let header = header_row.unwrap_or_default();
+    Ok(crate::uploads::inspect(&state.db, &asker().viewer, &upload_id, sheet, encoding, header, state.config.limits())
+        .await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.
@@ -67,9 +70,16 @@ pub async fn start_import(
     sheet: Option<String>,
     encoding: Option<String>,
     mode: Option<ImportMode>,
+    header_row: Option<HeaderRow>,
 ) -> Result<ImportId, ApiError> {
     let state = state()?;
-    let choice = crate::jobs::Choice { table, sheet, encoding, mode: mode.unwrap_or_default() };
+    let choice = crate::jobs::Choice {
+        table,
+        sheet,
+        encoding,
+        mode: mode.unwrap_or_default(),
+        header_row: header_row.unwrap_or_default(),
+    };
     Ok(crate::uploads::start(&state.db, &state.jobs, &asker(), &upload_id, choice).await?)
 }
 

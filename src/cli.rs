@@ -15,7 +15,7 @@ use crate::format;
 use crate::import::detect;
 use crate::import::limits::{DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_ROWS, Limits};
 use crate::jobs::{JobOptions, Jobs, NewImport};
-use crate::model::{ImportMode, ImportStatus, Progress};
+use crate::model::{HeaderRow, ImportMode, ImportStatus, Progress};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -79,6 +79,10 @@ pub struct ImportArgs {
     /// What to do when the table exists.
     #[arg(long, value_enum, ignore_case = true, default_value_t = ImportMode::Create)]
     pub mode: ImportMode,
+    /// The row that holds the column names: auto (found among the first 20 rows; titles above it
+    /// are skipped), a row number as the sheet shows it, or none (columns named column_1, ...).
+    #[arg(long, default_value = "auto", value_name = "N|auto|none")]
+    pub header_row: HeaderRow,
     /// Most memory, in MB, reading an .xls or .xlsb workbook may take.
     #[arg(long, env = "SHEETPORT_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
     pub max_memory_mb: u64,
@@ -171,6 +175,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             table: args.table,
             mode: args.mode,
             owner_id: None,
+            header_row: args.header_row,
         })
         .await?;
     if let Some(mut rx) = jobs.watch(&id).await? {

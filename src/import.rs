@@ -5,6 +5,7 @@
 pub mod dates;
 pub mod detect;
 pub mod encoding;
+pub mod header;
 pub mod infer;
 pub mod inspect;
 pub mod limits;

@@ -25,7 +25,7 @@ use crate::db::{self, Db};
 use crate::import::encoding;
 use crate::import::limits::Limits;
 use crate::import::names::{sanitize, table_name_for_file};
-use crate::model::{Format, ImportId, ImportMode, ImportStatus, Progress, UploadId};
+use crate::model::{Format, HeaderRow, ImportId, ImportMode, ImportStatus, Progress, UploadId};
 use bus::Signal;
 use shared::Shared;
 use std::sync::Arc;
@@ -49,6 +49,8 @@ pub struct NewImport {
     pub mode: ImportMode,
     /// Who starts it (`None` on a server without accounts, and for the CLI).
     pub owner_id: Option<i64>,
+    /// Which row holds the column names.
+    pub header_row: HeaderRow,
 }
 
 impl NewImport {
@@ -56,7 +58,7 @@ impl NewImport {
     /// blank fields mean "the default".
     pub fn of_upload(upload: UploadRecord, choice: Choice) -> Self {
         let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-        let Choice { table, sheet, encoding, mode } = choice;
+        let Choice { table, sheet, encoding, mode, header_row } = choice;
         Self {
             file_name: upload.file_name,
             file_path: upload.path,
@@ -68,6 +70,7 @@ impl NewImport {
             table: given(table),
             mode,
             owner_id: upload.owner_id,
+            header_row,
         }
     }
 
@@ -90,6 +93,8 @@ pub struct Choice {
     /// A text encoding label for CSV/TSV (see [`crate::import::encoding::named`]).
     pub encoding: Option<String>,
     pub mode: ImportMode,
+    /// Which row holds the column names (`auto` unless the person chose).
+    pub header_row: HeaderRow,
 }
 
 /// Why a job request was refused.
@@ -185,6 +190,7 @@ impl Jobs {
             bytes_total: Some(req.bytes as i64),
             created_at: db::now_ms(),
             owner_id: req.owner_id,
+            header_row: (req.header_row != HeaderRow::Auto).then(|| req.header_row.to_string()),
         };
         db::imports::insert(db, &record).await?;
         naming.release().await;

@@ -263,6 +263,9 @@ pub struct Inspection {
     pub rows: Vec<Vec<serde_json::Value>>,
     /// Data rows the sheet declares (xlsx `dimension`, xls), when it declares them.
     pub rows_total: Option<u64>,
+    /// The sheet's row the column names came from (found, unless the person chose); `None`: the
+    /// person chose no header row.
+    pub header_row: Option<u64>,
     /// The table an import would create by default.
     pub table: String,
 }
@@ -400,4 +403,55 @@ pub struct AuditEntry {
     pub target: Option<String>,
     pub detail: Option<String>,
     pub address: Option<String>,
+}
+
+/// Which row of a sheet holds the column names: found by sheetport (`auto`, the default), the
+/// sheet's row `N` as a spreadsheet numbers it (the rows above it are skipped), or `none` (every
+/// row is data; columns are named column_1, column_2, ...). As text: `auto`, `none` or a number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum HeaderRow {
+    #[default]
+    Auto,
+    At(u64),
+    None,
+}
+
+impl std::str::FromStr for HeaderRow {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(HeaderRow::Auto),
+            "none" | "no" => Ok(HeaderRow::None),
+            n => match n.parse::<u64>() {
+                Ok(row) if row >= 1 => Ok(HeaderRow::At(row)),
+                _ => Err(format!("{s:?} is not a header row: use auto, none, or a row number such as 3")),
+            },
+        }
+    }
+}
+
+impl TryFrom<String> for HeaderRow {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<HeaderRow> for String {
+    fn from(h: HeaderRow) -> String {
+        h.to_string()
+    }
+}
+
+impl fmt::Display for HeaderRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderRow::Auto => f.write_str("auto"),
+            HeaderRow::At(n) => write!(f, "{n}"),
+            HeaderRow::None => f.write_str("none"),
+        }
+    }
 }

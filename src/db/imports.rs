@@ -24,17 +24,19 @@ pub struct ImportRecord {
     pub created_at: i64,
     /// Who started it (`None` on a server without accounts).
     pub owner_id: Option<i64>,
+    /// Which row holds the column names, as the person chose it (`HeaderRow`'s text); `None`: auto.
+    pub header_row: Option<String>,
 }
 
 /// The columns of an [`ImportRecord`], for statements that return one.
-pub(super) const RECORD_COLUMNS: &str =
-    "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id";
+pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row";
 
 /// Records a new job, queued.
 pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query(
         "INSERT INTO imports (id, upload_id, file_name, file_path, format, sheet, table_name, mode, status, phase, \
-         bytes_total, created_at, encoding, owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         bytes_total, created_at, encoding, owner_id, header_row) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&r.id)
     .bind(&r.upload_id)
@@ -50,6 +52,7 @@ pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     .bind(r.created_at)
     .bind(&r.encoding)
     .bind(r.owner_id)
+    .bind(&r.header_row)
     .execute(p)
     .await
     .map(drop))

@@ -4,12 +4,13 @@
 
 use super::ImportError;
 use super::detect::Format;
+use super::header::Picker;
 use super::infer::{SAMPLE_ROWS, describe};
 use super::limits::Limits;
 use super::names::header_labels;
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
-use crate::model::ColumnInfo;
+use crate::model::{ColumnInfo, HeaderRow};
 use encoding_rs::Encoding;
 use std::path::Path;
 
@@ -27,15 +28,18 @@ pub struct Preview {
     pub rows: Vec<Vec<Value>>,
     /// Data rows the sheet declares, when it declares them.
     pub rows_total: Option<u64>,
+    /// The sheet's row the column names came from; `None`: no header row (`HeaderRow::None`).
+    pub header_row: Option<u64>,
 }
 
 /// Reads `sheet` (the first when `None`) up to the type sample, in `encoding` when it is CSV/TSV
-/// and one was chosen, and keeps its first `show` rows.
+/// and one was chosen, with the header row `header` says, and keeps its first `show` rows.
 pub fn inspect(
     path: &Path,
     format: Format,
     sheet: Option<&str>,
     encoding: Option<&'static Encoding>,
+    header: HeaderRow,
     show: usize,
     limits: &Limits,
 ) -> Result<Preview, ImportError> {
@@ -45,13 +49,16 @@ pub fn inspect(
         _ => None,
     };
     let mut sampler = Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None };
-    source::stream(path, format, sheet, encoding, limits, &mut sampler)?;
+    let mut picker = Picker::new(header, &mut sampler);
+    source::stream(path, format, sheet, encoding, limits, &mut picker)?;
+    let _: Flow = picker.finish()?;
+    let header_row = picker.chosen.flatten();
     let labels =
         sampler.header.ok_or_else(|| ImportError::Invalid("the sheet is empty: there is no header row".into()))?;
     let mut rows = sampler.rows;
     let columns = describe(labels, &mut rows);
     rows.truncate(show);
-    Ok(Preview { sheets, sheet: sampler.sheet, encoding, columns, rows, rows_total: sampler.total })
+    Ok(Preview { sheets, sheet: sampler.sheet, encoding, columns, rows, rows_total: sampler.total, header_row })
 }
 
 /// Keeps the header and the first [`SAMPLE_ROWS`] non-blank rows, then stops the reader.
@@ -99,7 +106,7 @@ mod tests {
         for i in 1..=3000 {
             writeln!(f, "{i},{}.5,2024-01-{:02},n{i}", i, i % 28 + 1).expect("write");
         }
-        let p = inspect(f.path(), Format::Csv, None, None, 5, &Limits::default()).expect("inspect");
+        let p = inspect(f.path(), Format::Csv, None, None, HeaderRow::Auto, 5, &Limits::default()).expect("inspect");
         let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["order_id", "amount", "when", "note"]);
         let types: Vec<ColumnType> = p.columns.iter().map(|c| c.ty).collect();
@@ -107,13 +114,33 @@ mod tests {
         assert_eq!(p.rows.len(), 5);
         assert_eq!(p.rows[0][0], Value::Int(1));
         assert!(p.sheets.is_empty() && p.sheet.is_none());
+        assert_eq!(p.header_row, Some(1));
+    }
+
+    #[test]
+    fn a_title_block_above_the_header_is_skipped_and_the_row_said() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(f, "Sales 2024,,\nMade by finance,,\n,,\nRegion,Units,Price\nnorth,3,1.5\nsouth,5,2.5")
+            .expect("write");
+        let p = inspect(f.path(), Format::Csv, None, None, HeaderRow::Auto, 5, &Limits::default()).expect("inspect");
+        let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!((p.header_row, names), (Some(4), vec!["region", "units", "price"]));
+        assert_eq!(p.rows.len(), 2);
+        // Chosen by the person: row 2, or none at all.
+        let p = inspect(f.path(), Format::Csv, None, None, HeaderRow::None, 9, &Limits::default()).expect("none");
+        let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!((p.header_row, names), (None, vec!["column_1", "column_2", "column_3"]));
+        assert_eq!(p.rows.len(), 5, "every row not blank is data");
+        let p = inspect(f.path(), Format::Csv, None, None, HeaderRow::At(2), 9, &Limits::default()).expect("row 2");
+        assert_eq!((p.header_row, p.columns[0].name.as_str(), p.rows.len()), (Some(2), "made_by_finance", 3));
     }
 
     #[test]
     fn an_empty_file_says_so() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         f.write_all(b"\n\n").expect("write");
-        let err = inspect(f.path(), Format::Csv, None, None, 5, &Limits::default()).expect_err("empty");
+        let err =
+            inspect(f.path(), Format::Csv, None, None, HeaderRow::Auto, 5, &Limits::default()).expect_err("empty");
         assert!(err.to_string().contains("no header row"), "{err}");
     }
 }

@@ -6,12 +6,14 @@
 
 use super::ImportError;
 use super::detect::Format;
+use super::header::Picker;
 use super::infer::{SAMPLE_ROWS, describe};
 use super::limits::{Limits, value_bytes};
 use super::names::header_labels;
 use super::sink::{Destination, FinalStatement, Sink};
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
+use crate::model::HeaderRow;
 use crate::model::{ColumnInfo, ImportMode, Phase, Progress};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -41,6 +43,8 @@ pub struct ImportSpec {
     pub sheet: Option<String>,
     /// The text encoding of a CSV/TSV file, when the person chose one (see [`super::encoding`]).
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Which row holds the column names (see [`super::header`]).
+    pub header: HeaderRow,
     /// The database that receives the table.
     pub dest: Destination,
     pub table: String,
@@ -124,14 +128,16 @@ pub fn run(
                 };
                 // A `Break` only ever means the writer stopped (it reports why); sending `End`
                 // then finds the channel closed too.
+                let mut picker = Picker::new(spec.header, &mut feeder);
                 source::stream(
                     &spec.path,
                     spec.format,
                     spec.sheet.as_deref(),
                     spec.encoding,
                     &spec.limits,
-                    &mut feeder,
+                    &mut picker,
                 )?;
+                let _: Flow = picker.finish()?;
                 if feeder.flush()?.is_continue() {
                     let _: Flow = feeder.send(Msg::End)?;
                 }

@@ -13,7 +13,7 @@ use crate::db::queue::{self, Checkpoint, Succeeded};
 use crate::db::{self, Pool};
 use crate::import::sink::STAGING_PREFIX;
 use crate::import::{self, ImportError, ImportSpec, Outcome};
-use crate::model::{ImportId, ImportStatus, Phase, Progress};
+use crate::model::{HeaderRow, ImportId, ImportStatus, Phase, Progress};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -240,6 +240,7 @@ async fn execute(
         format: record.format,
         sheet: record.sheet.clone(),
         encoding: record.encoding.as_deref().map(import::encoding::named).transpose()?,
+        header: record.header_row.as_deref().map_or(Ok(HeaderRow::Auto), str::parse).map_err(ImportError::Invalid)?,
         dest: shared.db.destination().clone(),
         table: record.table.clone(),
         mode: record.mode,

@@ -120,6 +120,9 @@ async fn read(
             "sheet" => fields.sheet = Some(within(idle, text(field, limit)).await??),
             "encoding" => fields.encoding = Some(within(idle, text(field, limit)).await??),
             "mode" => fields.mode = mode(&within(idle, text(field, limit)).await??)?,
+            "header_row" => {
+                fields.header_row = within(idle, text(field, limit)).await??.parse().map_err(AppError::BadRequest)?
+            }
             _ => {} // unknown fields are ignored, as browsers may add their own
         }
     }

@@ -28,6 +28,8 @@ pub async fn create_upload(
 pub struct SheetQuery {
     sheet: Option<String>,
     encoding: Option<String>,
+    /// `auto`, `none` or a row number.
+    header_row: Option<String>,
 }
 
 /// `GET /api/uploads/{id}?sheet=&encoding=`: a first look at a stored file.
@@ -39,5 +41,6 @@ pub async fn inspect_upload(
 ) -> Result<Json<Inspection>, AppError> {
     // Anything that cannot be an upload id is no upload, as an unknown one is.
     let id = UploadId::parse(&id).ok_or(uploads::UploadError::NotFound(id))?;
-    Ok(Json(uploads::inspect(&state.db, &asker.viewer, &id, q.sheet, q.encoding, state.config.limits()).await?))
+    let header = q.header_row.as_deref().unwrap_or("").parse().map_err(AppError::BadRequest)?;
+    Ok(Json(uploads::inspect(&state.db, &asker.viewer, &id, q.sheet, q.encoding, header, state.config.limits()).await?))
 }

@@ -8,6 +8,7 @@ mod connections;
 #[path = "../../bench/dataset.rs"]
 mod dataset;
 mod disk;
+mod header;
 mod helpers;
 mod hostile;
 mod imports;

@@ -7,7 +7,7 @@ use super::SheetPreview;
 use crate::api::{inspect_upload, start_import};
 use crate::app::browser::{self, PickedFile};
 use crate::format;
-use crate::model::{ImportId, ImportMode, Inspection, TEXT_ENCODINGS, UploadId};
+use crate::model::{HeaderRow, ImportId, ImportMode, Inspection, TEXT_ENCODINGS, UploadId};
 use leptos::prelude::*;
 
 #[derive(Clone, PartialEq)]
@@ -44,10 +44,14 @@ pub fn UploadForm(
     let mode = RwSignal::new(ImportMode::Create);
     let dragging = RwSignal::new(false);
 
-    let inspect = move |upload_id: UploadId, name: String, sheet: Option<String>, encoding: Option<String>| {
+    let inspect = move |upload_id: UploadId,
+                        name: String,
+                        sheet: Option<String>,
+                        encoding: Option<String>,
+                        header: Option<HeaderRow>| {
         stage.set(Stage::Inspecting { name });
         leptos::task::spawn_local(async move {
-            stage.set(match inspect_upload(upload_id, sheet, encoding).await {
+            stage.set(match inspect_upload(upload_id, sheet, encoding, header).await {
                 Ok(found) => Stage::Ready(Box::new(found)),
                 Err(e) => Stage::Failed(e.to_string()),
             });
@@ -67,7 +71,7 @@ pub fn UploadForm(
             })
             .await;
             match uploaded {
-                Ok(info) => inspect(info.upload_id, name, None, None),
+                Ok(info) => inspect(info.upload_id, name, None, None, None),
                 Err(e) => stage.set(Stage::Failed(e)),
             }
         });
@@ -77,9 +81,11 @@ pub fn UploadForm(
         stage.set(Stage::Starting);
         let wanted = Some(table.get_untracked()).filter(|t| !t.trim().is_empty());
         let mode = Some(mode.get_untracked());
+        // The header row the preview used (found or chosen), so the import reads what the person saw.
+        let header = Some(found.header_row.map_or(HeaderRow::None, HeaderRow::At));
         leptos::task::spawn_local(async move {
             // The encoding the preview was read in, so the import reads what the person saw.
-            match start_import(found.upload.upload_id, wanted, found.sheet, found.encoding, mode).await {
+            match start_import(found.upload.upload_id, wanted, found.sheet, found.encoding, mode, header).await {
                 Ok(id) => {
                     stage.set(Stage::Idle);
                     table.set(String::new());
@@ -142,7 +148,7 @@ fn ImportOptions(
     found: Inspection,
     table: RwSignal<String>,
     mode: RwSignal<ImportMode>,
-    on_look: impl Fn(UploadId, String, Option<String>, Option<String>) + Copy + 'static,
+    on_look: impl Fn(UploadId, String, Option<String>, Option<String>, Option<HeaderRow>) + Copy + 'static,
     on_start: impl Fn(Inspection) + Copy + 'static,
 ) -> impl IntoView {
     let (upload_id, name) = (found.upload.upload_id.clone(), found.upload.file_name.clone());
@@ -156,6 +162,13 @@ fn ImportOptions(
         encodings.push((e.clone(), e.clone()));
     }
     let (look_id, look_name) = (upload_id.clone(), name.clone());
+    let (header_id, header_name) = (upload_id.clone(), name.clone());
+    let (header_sheet, header_encoding) = (found.sheet.clone(), found.encoding.clone());
+    // The row the preview took (found, or chosen), the first rows to choose from, or none.
+    let header_now = found.header_row.map_or_else(|| "none".to_owned(), |n| n.to_string());
+    let last = found.header_row.unwrap_or(0).max(20);
+    let mut header_rows: Vec<(String, String)> = (1..=last).map(|n| (n.to_string(), format!("row {n}"))).collect();
+    header_rows.push(("none".into(), "no row: every row is data".into()));
     let placeholder = found.table.clone();
     let rows = found.rows_total.map(|n| format!("Import {} rows", format::count(n))).unwrap_or_else(|| "Import".into());
     let start_with = found.clone();
@@ -166,7 +179,7 @@ fn ImportOptions(
                 {(sheets.len() > 1).then(|| view! {
                     <p class="field">
                         <label for="sheet">"Sheet"</label>
-                        <select id="sheet" on:change=move |ev| on_look(upload_id.clone(), name.clone(), Some(event_target_value(&ev)), None)>
+                        <select id="sheet" on:change=move |ev| on_look(upload_id.clone(), name.clone(), Some(event_target_value(&ev)), None, None)>
                             {sheets.into_iter().map(|s| {
                                 let (selected, label) = (s == current, s.clone());
                                 view! { <option value=s selected=selected>{label}</option> }
@@ -178,7 +191,7 @@ fn ImportOptions(
                     <p class="field">
                         <label for="encoding">"Text encoding"</label>
                         <select id="encoding"
-                            on:change=move |ev| on_look(look_id.clone(), look_name.clone(), None, Some(event_target_value(&ev)))>
+                            on:change=move |ev| on_look(look_id.clone(), look_name.clone(), None, Some(event_target_value(&ev)), None)>
                             {encodings.into_iter().map(|(value, words)| {
                                 let selected = value == current;
                                 view! { <option value=value selected=selected>{words}</option> }
@@ -186,6 +199,19 @@ fn ImportOptions(
                         </select>
                     </p>
                 })}
+                <p class="field">
+                    <label for="header-row">"Column names are in"</label>
+                    <select id="header-row"
+                        on:change=move |ev| {
+                            let header = event_target_value(&ev).parse().ok();
+                            on_look(header_id.clone(), header_name.clone(), header_sheet.clone(), header_encoding.clone(), header)
+                        }>
+                        {header_rows.into_iter().map(|(value, words)| {
+                            let selected = value == header_now;
+                            view! { <option value=value selected=selected>{words}</option> }
+                        }).collect_view()}
+                    </select>
+                </p>
                 <p class="field">
                     <label for="table-name">"Table name"</label>
                     <input id="table-name" type="text" autocomplete="off" spellcheck="false" placeholder=placeholder
