@@ -10,7 +10,7 @@ http=false
 [ "${1:-}" = --http ] && { http=true; shift; }
 old="$1" new="$2" file="$3" runs="${4:-5}"
 work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 declare -A port=([old]=$((40000 + RANDOM % 10000)) [new]=$((50000 + RANDOM % 10000)))
 if $http; then
   for v in old new; do
@@ -29,8 +29,9 @@ one() {
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     curl -sN "$base/api/imports/$id/events" | grep -m1 -q '^event: done'
   else
-    rm -f "$work"/ab.db*
-    "${!1}" import "$file" --database "sqlite://$work/ab.db" --table t >/dev/null 2>&1
+    rm -f "$work"/ab.*  # the data file, its WAL and the app's own state file beside it
+    "${!1}" import "$file" --database "sqlite://$work/ab.db" --table t >"$work/out" 2>&1 \
+      || { echo "the $1 binary failed:" >&2; cat "$work/out" >&2; exit 1; }
   fi
 }
 
