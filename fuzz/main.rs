@@ -20,10 +20,11 @@
 #[path = "../bench/dataset.rs"]
 mod dataset;
 
+use sheetport::import::header::Layout;
 use sheetport::import::limits::Limits;
 use sheetport::import::sink::Destination;
 use sheetport::import::{self, ImportError, ImportSpec, detect};
-use sheetport::model::{HeaderRow, ImportMode, Progress};
+use sheetport::model::{ImportMode, Progress};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -179,7 +180,7 @@ fn run_in_process(path: &Path, scratch: &Path) -> std::result::Result<(), Failur
     let limits = Limits { max_rows: 200_000, max_cell_bytes: 1 << 20, max_memory_mb: 256 };
     let outcome = std::panic::catch_unwind(|| -> std::result::Result<(), Failure> {
         let Ok(format) = detect::detect(path) else { return Ok(()) };
-        let _ = import::inspect(path, format, None, None, HeaderRow::Auto, 8, &limits).map_err(words)?;
+        let _ = import::inspect(path, format, None, None, Layout::default(), 8, &limits).map_err(words)?;
         let db = scratch.join("fuzz.db");
         let _ = std::fs::remove_file(&db);
         let spec = ImportSpec {
@@ -187,7 +188,7 @@ fn run_in_process(path: &Path, scratch: &Path) -> std::result::Result<(), Failur
             format,
             sheet: None,
             encoding: None,
-            header: HeaderRow::Auto,
+            layout: Layout::default(),
             dest: Destination::Sqlite(db.clone()),
             table: "fuzzed".into(),
             mode: ImportMode::Replace,

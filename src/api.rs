@@ -55,11 +55,13 @@ pub async fn inspect_upload(
     sheet: Option<String>,
     encoding: Option<String>,
     header_row: Option<HeaderRow>,
+    stop_at_blank: Option<bool>,
 ) -> Result<Inspection, ApiError> {
     let state = state()?;
-    let header = header_row.unwrap_or_default();
-    Ok(crate::uploads::inspect(&state.db, &asker().viewer, &upload_id, sheet, encoding, header, state.config.limits())
-        .await?)
+    let (header, stop, limits) =
+        (header_row.unwrap_or_default(), stop_at_blank.unwrap_or(false), state.config.limits());
+    let layout = crate::import::header::Layout { header, stop_at_blank: stop };
+    Ok(crate::uploads::inspect(&state.db, &asker().viewer, &upload_id, sheet, encoding, layout, limits).await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.
@@ -71,6 +73,7 @@ pub async fn start_import(
     encoding: Option<String>,
     mode: Option<ImportMode>,
     header_row: Option<HeaderRow>,
+    stop_at_blank: Option<bool>,
 ) -> Result<ImportId, ApiError> {
     let state = state()?;
     let choice = crate::jobs::Choice {
@@ -79,6 +82,7 @@ pub async fn start_import(
         encoding,
         mode: mode.unwrap_or_default(),
         header_row: header_row.unwrap_or_default(),
+        stop_at_blank: stop_at_blank.unwrap_or(false),
     };
     Ok(crate::uploads::start(&state.db, &state.jobs, &asker(), &upload_id, choice).await?)
 }

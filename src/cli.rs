@@ -83,6 +83,9 @@ pub struct ImportArgs {
     /// are skipped), a row number as the sheet shows it, or none (columns named column_1, ...).
     #[arg(long, default_value = "auto", value_name = "N|auto|none")]
     pub header_row: HeaderRow,
+    /// End the data at its first empty row (a totals block below it is not imported).
+    #[arg(long)]
+    pub stop_at_blank: bool,
     /// Most memory, in MB, reading an .xls or .xlsb workbook may take.
     #[arg(long, env = "SHEETPORT_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
     pub max_memory_mb: u64,
@@ -176,6 +179,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             mode: args.mode,
             owner_id: None,
             header_row: args.header_row,
+            stop_at_blank: args.stop_at_blank,
         })
         .await?;
     if let Some(mut rx) = jobs.watch(&id).await? {

@@ -51,6 +51,8 @@ pub struct NewImport {
     pub owner_id: Option<i64>,
     /// Which row holds the column names.
     pub header_row: HeaderRow,
+    /// Whether the data ends at its first empty row (a totals block below it).
+    pub stop_at_blank: bool,
 }
 
 impl NewImport {
@@ -58,7 +60,7 @@ impl NewImport {
     /// blank fields mean "the default".
     pub fn of_upload(upload: UploadRecord, choice: Choice) -> Self {
         let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-        let Choice { table, sheet, encoding, mode, header_row } = choice;
+        let Choice { table, sheet, encoding, mode, header_row, stop_at_blank } = choice;
         Self {
             file_name: upload.file_name,
             file_path: upload.path,
@@ -71,6 +73,7 @@ impl NewImport {
             mode,
             owner_id: upload.owner_id,
             header_row,
+            stop_at_blank,
         }
     }
 
@@ -95,6 +98,8 @@ pub struct Choice {
     pub mode: ImportMode,
     /// Which row holds the column names (`auto` unless the person chose).
     pub header_row: HeaderRow,
+    /// Whether the data ends at its first empty row.
+    pub stop_at_blank: bool,
 }
 
 /// Why a job request was refused.
@@ -191,6 +196,7 @@ impl Jobs {
             created_at: db::now_ms(),
             owner_id: req.owner_id,
             header_row: (req.header_row != HeaderRow::Auto).then(|| req.header_row.to_string()),
+            stop_at_blank: req.stop_at_blank,
         };
         db::imports::insert(db, &record).await?;
         naming.release().await;

@@ -266,6 +266,8 @@ pub struct Inspection {
     /// The sheet's row the column names came from (found, unless the person chose); `None`: the
     /// person chose no header row.
     pub header_row: Option<u64>,
+    /// Whether the rows end at the first empty row below the data (as the person asked).
+    pub stop_at_blank: bool,
     /// The table an import would create by default.
     pub table: String,
 }

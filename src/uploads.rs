@@ -9,11 +9,12 @@ use crate::config::Config;
 use crate::db::uploads::UploadRecord;
 use crate::db::{self, Db};
 use crate::error::AppError;
+use crate::import::header::Layout;
 use crate::import::limits::Limits;
 use crate::import::names::table_name_for_file;
 use crate::import::{self, ImportError, detect};
 use crate::jobs::{Choice, JobError, Jobs, NewImport};
-use crate::model::{HeaderRow, ImportId, Inspection, UploadId};
+use crate::model::{ImportId, Inspection, UploadId};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -175,7 +176,7 @@ pub async fn inspect(
     upload_id: &UploadId,
     sheet: Option<String>,
     encoding: Option<String>,
-    header: HeaderRow,
+    layout: Layout,
     limits: Limits,
 ) -> Result<Inspection, UploadError> {
     let upload = find(db, viewer, upload_id).await?;
@@ -189,7 +190,7 @@ pub async fn inspect(
         .map_err(|e| UploadError::Invalid(e.to_string()))?;
     // The readers are synchronous and may read a whole shared-string table: keep them off the runtime.
     let preview = import::off_runtime("preview", move || {
-        import::inspect(&path, format, sheet.as_deref(), encoding, header, PREVIEW_ROWS, &limits)
+        import::inspect(&path, format, sheet.as_deref(), encoding, layout, PREVIEW_ROWS, &limits)
     })
     .await?;
     Ok(Inspection {
@@ -202,6 +203,7 @@ pub async fn inspect(
         rows: preview.rows.iter().map(|r| r.iter().map(|v| v.to_json()).collect()).collect(),
         rows_total: preview.rows_total,
         header_row: preview.header_row,
+        stop_at_blank: layout.stop_at_blank,
     })
 }
 

@@ -26,17 +26,19 @@ pub struct ImportRecord {
     pub owner_id: Option<i64>,
     /// Which row holds the column names, as the person chose it (`HeaderRow`'s text); `None`: auto.
     pub header_row: Option<String>,
+    /// Whether the data ends at its first empty row.
+    pub stop_at_blank: bool,
 }
 
 /// The columns of an [`ImportRecord`], for statements that return one.
-pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row";
+pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row, stop_at_blank";
 
 /// Records a new job, queued.
 pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query(
         "INSERT INTO imports (id, upload_id, file_name, file_path, format, sheet, table_name, mode, status, phase, \
-         bytes_total, created_at, encoding, owner_id, header_row) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         bytes_total, created_at, encoding, owner_id, header_row, stop_at_blank) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&r.id)
     .bind(&r.upload_id)
@@ -53,6 +55,7 @@ pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     .bind(&r.encoding)
     .bind(r.owner_id)
     .bind(&r.header_row)
+    .bind(r.stop_at_blank)
     .execute(p)
     .await
     .map(drop))

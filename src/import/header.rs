@@ -7,7 +7,9 @@
 //!
 //! [`Picker`] applies the choice between a reader and the visitor that wants "the header, then
 //! data rows": it holds back the first rows while it looks, then hands over the header row and the
-//! rows below it, and says which row it took.
+//! rows below it, and says which row it took. Asked to, it also stops at the first empty row after
+//! the data began (a totals block often sits below one): a row of empty cells, or a gap in the
+//! row numbers, which is how most files store an empty row (they leave it out).
 
 use super::ImportError;
 use super::source::{Flow, RowVisitor};
@@ -51,10 +53,20 @@ pub fn find(rows: &[Vec<Value>]) -> usize {
     0
 }
 
-/// Applies a [`HeaderRow`] choice between a reader and `inner`; see the module's text.
+/// Where a sheet's data is: its header row, and whether it ends at its first empty row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Layout {
+    pub header: HeaderRow,
+    pub stop_at_blank: bool,
+}
+
+/// Applies a [`Layout`] between a reader and `inner`; see the module's text.
 pub struct Picker<'a> {
     inner: &'a mut dyn RowVisitor,
     choice: HeaderRow,
+    stop_at_blank: bool,
+    /// The number of the last row handed over after the header (`stop_at_blank`).
+    last: Option<u64>,
     /// Rows held back while looking (`auto` only), with their numbers.
     held: Vec<(u64, Vec<Value>)>,
     /// The row taken as the header: `Some(Some(n))` row n, `Some(None)` no header row; `None`
@@ -63,8 +75,22 @@ pub struct Picker<'a> {
 }
 
 impl<'a> Picker<'a> {
-    pub fn new(choice: HeaderRow, inner: &'a mut dyn RowVisitor) -> Self {
-        Self { inner, choice, held: Vec::new(), chosen: None }
+    pub fn new(layout: Layout, inner: &'a mut dyn RowVisitor) -> Self {
+        let Layout { header: choice, stop_at_blank } = layout;
+        Self { inner, choice, stop_at_blank, last: None, held: Vec::new(), chosen: None }
+    }
+
+    /// A row after the header: handed over, or the end of the data at the first empty row.
+    fn data(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+        if self.stop_at_blank {
+            let blank = width(cells) == 0;
+            match self.last {
+                Some(last) if blank || number > last + 1 => return Ok(Flow::Break(())),
+                _ if blank => return Ok(Flow::Continue(())),
+                _ => self.last = Some(number),
+            }
+        }
+        self.inner.row(number, cells)
     }
 
     /// Call once the reader has ended: hands over what is still held back.
@@ -84,8 +110,14 @@ impl<'a> Picker<'a> {
         let cells: Vec<Vec<Value>> = held.iter().map(|(_, c)| c.clone()).collect();
         let at = find(&cells);
         self.chosen = Some(Some(held[at].0));
-        for (number, mut cells) in held.into_iter().skip(at) {
-            if self.inner.row(number, &mut cells)?.is_break() {
+        let mut rows = held.into_iter().skip(at);
+        if let Some((number, mut cells)) = rows.next()
+            && self.inner.row(number, &mut cells)?.is_break()
+        {
+            return Ok(Flow::Break(()));
+        }
+        for (number, mut cells) in rows {
+            if self.data(number, &mut cells)?.is_break() {
                 return Ok(Flow::Break(()));
             }
         }
@@ -100,7 +132,7 @@ impl RowVisitor for Picker<'_> {
 
     fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
         if self.chosen.is_some() {
-            return self.inner.row(number, cells);
+            return self.data(number, cells);
         }
         let blank = width(cells) == 0;
         match self.choice {
@@ -128,7 +160,7 @@ impl RowVisitor for Picker<'_> {
                 if self.inner.row(number, &mut vec![Value::Text(String::new())])?.is_break() {
                     return Ok(Flow::Break(()));
                 }
-                self.inner.row(number, cells)
+                self.data(number, cells)
             }
         }
     }
@@ -199,7 +231,7 @@ mod tests {
 
     fn pick(choice: HeaderRow, rows: &[(u64, Vec<Value>)]) -> Result<(Numbered, Option<Option<u64>>), ImportError> {
         let mut seen = Seen::default();
-        let mut p = Picker::new(choice, &mut seen);
+        let mut p = Picker::new(Layout { header: choice, stop_at_blank: false }, &mut seen);
         for (n, r) in rows {
             let _: Flow = p.row(*n, &mut r.clone())?;
         }
@@ -235,5 +267,39 @@ mod tests {
         assert_eq!("3".parse::<HeaderRow>(), Ok(HeaderRow::At(3)));
         assert_eq!("None".parse::<HeaderRow>(), Ok(HeaderRow::None));
         assert!("0".parse::<HeaderRow>().is_err() && "x".parse::<HeaderRow>().is_err());
+    }
+
+    #[test]
+    fn the_data_can_end_at_the_first_empty_row() {
+        let rows: Numbered = vec![
+            (1, vec![t("Region"), t("Units")]),
+            (2, vec![t("north"), Value::Int(3)]),
+            (3, vec![t("south"), Value::Int(5)]),
+            (5, vec![t("Total"), Value::Int(8)]),
+        ];
+        let mut seen = Seen::default();
+        let mut p = Picker::new(Layout { header: HeaderRow::Auto, stop_at_blank: true }, &mut seen);
+        let mut flow = Flow::Continue(());
+        for (n, r) in &rows {
+            flow = p.row(*n, &mut r.clone()).expect("row");
+        }
+        assert!(flow.is_continue(), "held back until the end: the look-ahead is not full");
+        assert!(p.finish().expect("finish").is_break(), "row 4 is empty: the data ends there");
+        assert_eq!(seen.0.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 2, 3]);
+        // An empty row the file writes out ends it too; one right below the header does not.
+        let mut seen = Seen::default();
+        let mut p = Picker::new(Layout { header: HeaderRow::At(1), stop_at_blank: true }, &mut seen);
+        for (n, r) in [
+            (1, vec![t("a")]),
+            (2, vec![Value::Null]),
+            (3, vec![Value::Int(1)]),
+            (4, vec![Value::Null]),
+            (5, vec![Value::Int(2)]),
+        ] {
+            if p.row(n, &mut r.clone()).expect("row").is_break() {
+                break;
+            }
+        }
+        assert_eq!(seen.0.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 3]);
     }
 }

@@ -4,13 +4,13 @@
 
 use super::ImportError;
 use super::detect::Format;
-use super::header::Picker;
+use super::header::{Layout, Picker};
 use super::infer::{SAMPLE_ROWS, describe};
 use super::limits::Limits;
 use super::names::header_labels;
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
-use crate::model::{ColumnInfo, HeaderRow};
+use crate::model::ColumnInfo;
 use encoding_rs::Encoding;
 use std::path::Path;
 
@@ -33,13 +33,13 @@ pub struct Preview {
 }
 
 /// Reads `sheet` (the first when `None`) up to the type sample, in `encoding` when it is CSV/TSV
-/// and one was chosen, with the header row `header` says, and keeps its first `show` rows.
+/// and one was chosen, where `layout` says its header and data are, and keeps its first `show` rows.
 pub fn inspect(
     path: &Path,
     format: Format,
     sheet: Option<&str>,
     encoding: Option<&'static Encoding>,
-    header: HeaderRow,
+    layout: Layout,
     show: usize,
     limits: &Limits,
 ) -> Result<Preview, ImportError> {
@@ -49,7 +49,7 @@ pub fn inspect(
         _ => None,
     };
     let mut sampler = Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None };
-    let mut picker = Picker::new(header, &mut sampler);
+    let mut picker = Picker::new(layout, &mut sampler);
     source::stream(path, format, sheet, encoding, limits, &mut picker)?;
     let _: Flow = picker.finish()?;
     let header_row = picker.chosen.flatten();
@@ -97,6 +97,7 @@ impl RowVisitor for Sampler {
 mod tests {
     use super::*;
     use crate::model::ColumnType;
+    use crate::model::HeaderRow;
     use std::io::Write;
 
     #[test]
@@ -106,7 +107,16 @@ mod tests {
         for i in 1..=3000 {
             writeln!(f, "{i},{}.5,2024-01-{:02},n{i}", i, i % 28 + 1).expect("write");
         }
-        let p = inspect(f.path(), Format::Csv, None, None, HeaderRow::Auto, 5, &Limits::default()).expect("inspect");
+        let p = inspect(
+            f.path(),
+            Format::Csv,
+            None,
+            None,
+            Layout { header: HeaderRow::Auto, stop_at_blank: false },
+            5,
+            &Limits::default(),
+        )
+        .expect("inspect");
         let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["order_id", "amount", "when", "note"]);
         let types: Vec<ColumnType> = p.columns.iter().map(|c| c.ty).collect();
@@ -122,16 +132,43 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         writeln!(f, "Sales 2024,,\nMade by finance,,\n,,\nRegion,Units,Price\nnorth,3,1.5\nsouth,5,2.5")
             .expect("write");
-        let p = inspect(f.path(), Format::Csv, None, None, HeaderRow::Auto, 5, &Limits::default()).expect("inspect");
+        let p = inspect(
+            f.path(),
+            Format::Csv,
+            None,
+            None,
+            Layout { header: HeaderRow::Auto, stop_at_blank: false },
+            5,
+            &Limits::default(),
+        )
+        .expect("inspect");
         let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!((p.header_row, names), (Some(4), vec!["region", "units", "price"]));
         assert_eq!(p.rows.len(), 2);
         // Chosen by the person: row 2, or none at all.
-        let p = inspect(f.path(), Format::Csv, None, None, HeaderRow::None, 9, &Limits::default()).expect("none");
+        let p = inspect(
+            f.path(),
+            Format::Csv,
+            None,
+            None,
+            Layout { header: HeaderRow::None, stop_at_blank: false },
+            9,
+            &Limits::default(),
+        )
+        .expect("none");
         let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!((p.header_row, names), (None, vec!["column_1", "column_2", "column_3"]));
         assert_eq!(p.rows.len(), 5, "every row not blank is data");
-        let p = inspect(f.path(), Format::Csv, None, None, HeaderRow::At(2), 9, &Limits::default()).expect("row 2");
+        let p = inspect(
+            f.path(),
+            Format::Csv,
+            None,
+            None,
+            Layout { header: HeaderRow::At(2), stop_at_blank: false },
+            9,
+            &Limits::default(),
+        )
+        .expect("row 2");
         assert_eq!((p.header_row, p.columns[0].name.as_str(), p.rows.len()), (Some(2), "made_by_finance", 3));
     }
 
@@ -139,8 +176,16 @@ mod tests {
     fn an_empty_file_says_so() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         f.write_all(b"\n\n").expect("write");
-        let err =
-            inspect(f.path(), Format::Csv, None, None, HeaderRow::Auto, 5, &Limits::default()).expect_err("empty");
+        let err = inspect(
+            f.path(),
+            Format::Csv,
+            None,
+            None,
+            Layout { header: HeaderRow::Auto, stop_at_blank: false },
+            5,
+            &Limits::default(),
+        )
+        .expect_err("empty");
         assert!(err.to_string().contains("no header row"), "{err}");
     }
 }

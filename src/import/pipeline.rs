@@ -6,14 +6,13 @@
 
 use super::ImportError;
 use super::detect::Format;
-use super::header::Picker;
+use super::header::{Layout, Picker};
 use super::infer::{SAMPLE_ROWS, describe};
 use super::limits::{Limits, value_bytes};
 use super::names::header_labels;
 use super::sink::{Destination, FinalStatement, Sink};
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
-use crate::model::HeaderRow;
 use crate::model::{ColumnInfo, ImportMode, Phase, Progress};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -43,8 +42,8 @@ pub struct ImportSpec {
     pub sheet: Option<String>,
     /// The text encoding of a CSV/TSV file, when the person chose one (see [`super::encoding`]).
     pub encoding: Option<&'static encoding_rs::Encoding>,
-    /// Which row holds the column names (see [`super::header`]).
-    pub header: HeaderRow,
+    /// Its header row, and whether the data ends at its first empty row (see [`super::header`]).
+    pub layout: Layout,
     /// The database that receives the table.
     pub dest: Destination,
     pub table: String,
@@ -126,9 +125,9 @@ pub fn run(
                     parsed: 0,
                     blocked: Duration::ZERO,
                 };
-                // A `Break` only ever means the writer stopped (it reports why); sending `End`
-                // then finds the channel closed too.
-                let mut picker = Picker::new(spec.header, &mut feeder);
+                // A `Break` means the writer stopped (it reports why; sending `End` then finds the
+                // channel closed too), or the data ended at an empty row.
+                let mut picker = Picker::new(spec.layout, &mut feeder);
                 source::stream(
                     &spec.path,
                     spec.format,

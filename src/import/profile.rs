@@ -124,7 +124,7 @@ fn import_once(path: &Path, format: Format, scratch: &Path, live: bool) -> Resul
         format,
         sheet: None,
         encoding: None,
-        header: crate::model::HeaderRow::Auto,
+        layout: super::header::Layout::default(),
         dest: super::sink::Destination::Sqlite(db.clone()),
         table: "t".into(),
         mode: ImportMode::Create,

@@ -11,6 +11,7 @@ use super::shared::Shared;
 use crate::db::imports::ImportRecord;
 use crate::db::queue::{self, Checkpoint, Succeeded};
 use crate::db::{self, Pool};
+use crate::import::header::Layout;
 use crate::import::sink::STAGING_PREFIX;
 use crate::import::{self, ImportError, ImportSpec, Outcome};
 use crate::model::{HeaderRow, ImportId, ImportStatus, Phase, Progress};
@@ -240,7 +241,14 @@ async fn execute(
         format: record.format,
         sheet: record.sheet.clone(),
         encoding: record.encoding.as_deref().map(import::encoding::named).transpose()?,
-        header: record.header_row.as_deref().map_or(Ok(HeaderRow::Auto), str::parse).map_err(ImportError::Invalid)?,
+        layout: Layout {
+            header: record
+                .header_row
+                .as_deref()
+                .map_or(Ok(HeaderRow::Auto), str::parse)
+                .map_err(ImportError::Invalid)?,
+            stop_at_blank: record.stop_at_blank,
+        },
         dest: shared.db.destination().clone(),
         table: record.table.clone(),
         mode: record.mode,

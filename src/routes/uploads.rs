@@ -5,6 +5,7 @@
 use super::multipart;
 use crate::auth::Asker;
 use crate::error::AppError;
+use crate::import::header::Layout;
 use crate::model::{Inspection, UploadId, UploadInfo};
 use crate::state::AppState;
 use crate::uploads;
@@ -30,6 +31,8 @@ pub struct SheetQuery {
     encoding: Option<String>,
     /// `auto`, `none` or a row number.
     header_row: Option<String>,
+    #[serde(default)]
+    stop_at_blank: bool,
 }
 
 /// `GET /api/uploads/{id}?sheet=&encoding=`: a first look at a stored file.
@@ -42,5 +45,17 @@ pub async fn inspect_upload(
     // Anything that cannot be an upload id is no upload, as an unknown one is.
     let id = UploadId::parse(&id).ok_or(uploads::UploadError::NotFound(id))?;
     let header = q.header_row.as_deref().unwrap_or("").parse().map_err(AppError::BadRequest)?;
-    Ok(Json(uploads::inspect(&state.db, &asker.viewer, &id, q.sheet, q.encoding, header, state.config.limits()).await?))
+    let limits = state.config.limits();
+    Ok(Json(
+        uploads::inspect(
+            &state.db,
+            &asker.viewer,
+            &id,
+            q.sheet,
+            q.encoding,
+            Layout { header, stop_at_blank: q.stop_at_blank },
+            limits,
+        )
+        .await?,
+    ))
 }

@@ -47,3 +47,24 @@ async fn a_title_block_is_skipped_and_the_person_may_choose_another_row_or_none(
     let resp = app.upload("/api/imports", &path, "sales.csv", &[("header_row", "first")]).await;
     assert_eq!(resp.status(), 400);
 }
+
+#[tokio::test]
+async fn a_totals_block_below_an_empty_row_is_left_out_when_asked() {
+    let app = spawn_app().await;
+    let path = app.file("totals.csv");
+    std::fs::write(&path, "Region,Units\nnorth,3\nsouth,5\n\nTotal,8\n").expect("write");
+    let resp = app.upload("/api/uploads", &path, "totals.csv", &[]).await;
+    let upload = resp.json::<Value>().await.expect("json")["upload_id"].as_str().expect("id").to_owned();
+    let (_, all) = app.get_json(&format!("/api/uploads/{upload}")).await;
+    assert_eq!((all["rows"].as_array().map(Vec::len), &all["stop_at_blank"]), (Some(3), &Value::Bool(false)));
+    let (_, cut) = app.get_json(&format!("/api/uploads/{upload}?stop_at_blank=true")).await;
+    assert_eq!((cut["rows"].as_array().map(Vec::len), &cut["stop_at_blank"]), (Some(2), &Value::Bool(true)));
+
+    let id = app.start_import(&path, "totals.csv", &[("table", "cut"), ("stop_at_blank", "on")]).await;
+    let done = app.wait_final(&id).await;
+    assert_eq!((done["status"].as_str(), done["rows_done"].as_u64()), (Some("succeeded"), Some(2)), "{done}");
+    let id = app.start_import(&path, "totals.csv", &[("table", "all")]).await;
+    assert_eq!(app.wait_final(&id).await["rows_done"], 3);
+    let resp = app.upload("/api/imports", &path, "totals.csv", &[("stop_at_blank", "maybe")]).await;
+    assert_eq!(resp.status(), 400);
+}

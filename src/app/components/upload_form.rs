@@ -10,6 +10,15 @@ use crate::format;
 use crate::model::{HeaderRow, ImportId, ImportMode, Inspection, TEXT_ENCODINGS, UploadId};
 use leptos::prelude::*;
 
+/// How to read the file for a preview: each `None` or `false` is "as found".
+#[derive(Clone, Default)]
+struct Look {
+    sheet: Option<String>,
+    encoding: Option<String>,
+    header: Option<HeaderRow>,
+    stop_at_blank: bool,
+}
+
 #[derive(Clone, PartialEq)]
 enum Stage {
     Idle,
@@ -44,14 +53,11 @@ pub fn UploadForm(
     let mode = RwSignal::new(ImportMode::Create);
     let dragging = RwSignal::new(false);
 
-    let inspect = move |upload_id: UploadId,
-                        name: String,
-                        sheet: Option<String>,
-                        encoding: Option<String>,
-                        header: Option<HeaderRow>| {
+    let inspect = move |upload_id: UploadId, name: String, look: Look| {
         stage.set(Stage::Inspecting { name });
         leptos::task::spawn_local(async move {
-            stage.set(match inspect_upload(upload_id, sheet, encoding, header).await {
+            let Look { sheet, encoding, header, stop_at_blank } = look;
+            stage.set(match inspect_upload(upload_id, sheet, encoding, header, Some(stop_at_blank)).await {
                 Ok(found) => Stage::Ready(Box::new(found)),
                 Err(e) => Stage::Failed(e.to_string()),
             });
@@ -71,7 +77,7 @@ pub fn UploadForm(
             })
             .await;
             match uploaded {
-                Ok(info) => inspect(info.upload_id, name, None, None, None),
+                Ok(info) => inspect(info.upload_id, name, Look::default()),
                 Err(e) => stage.set(Stage::Failed(e)),
             }
         });
@@ -83,9 +89,10 @@ pub fn UploadForm(
         let mode = Some(mode.get_untracked());
         // The header row the preview used (found or chosen), so the import reads what the person saw.
         let header = Some(found.header_row.map_or(HeaderRow::None, HeaderRow::At));
+        let stop = Some(found.stop_at_blank);
         leptos::task::spawn_local(async move {
             // The encoding the preview was read in, so the import reads what the person saw.
-            match start_import(found.upload.upload_id, wanted, found.sheet, found.encoding, mode, header).await {
+            match start_import(found.upload.upload_id, wanted, found.sheet, found.encoding, mode, header, stop).await {
                 Ok(id) => {
                     stage.set(Stage::Idle);
                     table.set(String::new());
@@ -148,7 +155,7 @@ fn ImportOptions(
     found: Inspection,
     table: RwSignal<String>,
     mode: RwSignal<ImportMode>,
-    on_look: impl Fn(UploadId, String, Option<String>, Option<String>, Option<HeaderRow>) + Copy + 'static,
+    on_look: impl Fn(UploadId, String, Look) + Copy + 'static,
     on_start: impl Fn(Inspection) + Copy + 'static,
 ) -> impl IntoView {
     let (upload_id, name) = (found.upload.upload_id.clone(), found.upload.file_name.clone());
@@ -162,8 +169,17 @@ fn ImportOptions(
         encodings.push((e.clone(), e.clone()));
     }
     let (look_id, look_name) = (upload_id.clone(), name.clone());
-    let (header_id, header_name) = (upload_id.clone(), name.clone());
-    let (header_sheet, header_encoding) = (found.sheet.clone(), found.encoding.clone());
+    let (header_id, header_name, stop_id, stop_name) =
+        (upload_id.clone(), name.clone(), upload_id.clone(), name.clone());
+    // What the preview was read with, for a look again with one thing changed.
+    let same = Look {
+        sheet: found.sheet.clone(),
+        encoding: found.encoding.clone(),
+        header: Some(found.header_row.map_or(HeaderRow::None, HeaderRow::At)),
+        stop_at_blank: found.stop_at_blank,
+    };
+    let same_stop = same.clone();
+    let stopping = found.stop_at_blank;
     // The row the preview took (found, or chosen), the first rows to choose from, or none.
     let header_now = found.header_row.map_or_else(|| "none".to_owned(), |n| n.to_string());
     let last = found.header_row.unwrap_or(0).max(20);
@@ -179,7 +195,7 @@ fn ImportOptions(
                 {(sheets.len() > 1).then(|| view! {
                     <p class="field">
                         <label for="sheet">"Sheet"</label>
-                        <select id="sheet" on:change=move |ev| on_look(upload_id.clone(), name.clone(), Some(event_target_value(&ev)), None, None)>
+                        <select id="sheet" on:change=move |ev| on_look(upload_id.clone(), name.clone(), Look { sheet: Some(event_target_value(&ev)), ..Look::default() })>
                             {sheets.into_iter().map(|s| {
                                 let (selected, label) = (s == current, s.clone());
                                 view! { <option value=s selected=selected>{label}</option> }
@@ -191,7 +207,7 @@ fn ImportOptions(
                     <p class="field">
                         <label for="encoding">"Text encoding"</label>
                         <select id="encoding"
-                            on:change=move |ev| on_look(look_id.clone(), look_name.clone(), None, Some(event_target_value(&ev)), None)>
+                            on:change=move |ev| on_look(look_id.clone(), look_name.clone(), Look { encoding: Some(event_target_value(&ev)), ..Look::default() })>
                             {encodings.into_iter().map(|(value, words)| {
                                 let selected = value == current;
                                 view! { <option value=value selected=selected>{words}</option> }
@@ -204,13 +220,20 @@ fn ImportOptions(
                     <select id="header-row"
                         on:change=move |ev| {
                             let header = event_target_value(&ev).parse().ok();
-                            on_look(header_id.clone(), header_name.clone(), header_sheet.clone(), header_encoding.clone(), header)
+                            on_look(header_id.clone(), header_name.clone(), Look { header, ..same.clone() })
                         }>
                         {header_rows.into_iter().map(|(value, words)| {
                             let selected = value == header_now;
                             view! { <option value=value selected=selected>{words}</option> }
                         }).collect_view()}
                     </select>
+                </p>
+                <p class="field check">
+                    <label>
+                        <input type="checkbox" checked=stopping
+                            on:change=move |ev| on_look(stop_id.clone(), stop_name.clone(), Look { stop_at_blank: event_target_checked(&ev), ..same_stop.clone() }) />
+                        "Stop at the first empty row (leave out a totals block below the data)"
+                    </label>
                 </p>
                 <p class="field">
                     <label for="table-name">"Table name"</label>
