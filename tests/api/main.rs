@@ -15,6 +15,7 @@ mod imports;
 mod instances;
 mod lifecycle;
 mod loss;
+mod messy;
 mod process;
 mod reach;
 mod rejects;
