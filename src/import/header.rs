@@ -12,12 +12,16 @@
 //! row numbers, which is how most files store an empty row (they leave it out).
 
 use super::ImportError;
+use super::limits::value_bytes;
 use super::source::{Flow, RowVisitor};
 use super::value::Value;
 use crate::model::HeaderRow;
 
 /// Rows (not blank) looked at to find the header.
 pub const LOOK_AHEAD: usize = 20;
+/// Bytes of rows held back while looking: past it the header is chosen among the rows held (a
+/// row may hold 16 MiB; twenty of them would be 320 MiB held for a look).
+const LOOK_AHEAD_BYTES: usize = 1 << 20;
 /// Rows below a candidate whose width it is compared with.
 const BELOW: usize = 5;
 
@@ -40,10 +44,10 @@ fn width(cells: &[Value]) -> usize {
 }
 
 /// Of the first rows of a sheet (blank ones left out), the index of the header row.
-pub fn find(rows: &[Vec<Value>]) -> usize {
+pub fn find<R: AsRef<[Value]>>(rows: &[R]) -> usize {
     for (i, row) in rows.iter().enumerate() {
-        let (n, text) = filled(row);
-        let below = rows[i + 1..].iter().take(BELOW).map(|r| width(r)).max().unwrap_or(0);
+        let (n, text) = filled(row.as_ref());
+        let below = rows[i + 1..].iter().take(BELOW).map(|r| width(r.as_ref())).max().unwrap_or(0);
         let wide = n * 2 > below;
         if !wide {
             continue; // a title or a note: narrower than the rows below
@@ -67,8 +71,9 @@ pub struct Picker<'a> {
     stop_at_blank: bool,
     /// The number of the last row handed over after the header (`stop_at_blank`).
     last: Option<u64>,
-    /// Rows held back while looking (`auto` only), with their numbers.
+    /// Rows held back while looking (`auto` only), with their numbers, and their bytes.
     held: Vec<(u64, Vec<Value>)>,
+    held_bytes: usize,
     /// The row taken as the header: `Some(Some(n))` row n, `Some(None)` no header row; `None`
     /// until decided.
     pub chosen: Option<Option<u64>>,
@@ -77,7 +82,7 @@ pub struct Picker<'a> {
 impl<'a> Picker<'a> {
     pub fn new(layout: Layout, inner: &'a mut dyn RowVisitor) -> Self {
         let Layout { header: choice, stop_at_blank } = layout;
-        Self { inner, choice, stop_at_blank, last: None, held: Vec::new(), chosen: None }
+        Self { inner, choice, stop_at_blank, last: None, held: Vec::new(), held_bytes: 0, chosen: None }
     }
 
     /// A row after the header: handed over, or the end of the data at the first empty row.
@@ -107,8 +112,7 @@ impl<'a> Picker<'a> {
     /// Decides among the held rows and hands them over from the header on.
     fn release(&mut self) -> Result<Flow, ImportError> {
         let held = std::mem::take(&mut self.held);
-        let cells: Vec<Vec<Value>> = held.iter().map(|(_, c)| c.clone()).collect();
-        let at = find(&cells);
+        let at = find(&held.iter().map(|(_, c)| c.as_slice()).collect::<Vec<_>>());
         self.chosen = Some(Some(held[at].0));
         let mut rows = held.into_iter().skip(at);
         if let Some((number, mut cells)) = rows.next()
@@ -138,8 +142,9 @@ impl RowVisitor for Picker<'_> {
         match self.choice {
             HeaderRow::Auto => {
                 if !blank {
+                    self.held_bytes += cells.iter().map(value_bytes).sum::<usize>();
                     self.held.push((number, std::mem::take(cells)));
-                    if self.held.len() >= LOOK_AHEAD {
+                    if self.held.len() >= LOOK_AHEAD || self.held_bytes >= LOOK_AHEAD_BYTES {
                         return self.release();
                     }
                 }

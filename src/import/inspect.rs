@@ -127,49 +127,27 @@ mod tests {
         assert_eq!(p.header_row, Some(1));
     }
 
+    /// A CSV preview of `path` with `header` chosen: the row it took, the column names, the rows.
+    fn look(path: &Path, header: HeaderRow) -> (Option<u64>, Vec<String>, usize) {
+        let layout = Layout { header, stop_at_blank: false };
+        let p = inspect(path, Format::Csv, None, None, layout, 9, &Limits::default()).expect("inspect");
+        (p.header_row, p.columns.into_iter().map(|c| c.name).collect(), p.rows.len())
+    }
+
     #[test]
     fn a_title_block_above_the_header_is_skipped_and_the_row_said() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         writeln!(f, "Sales 2024,,\nMade by finance,,\n,,\nRegion,Units,Price\nnorth,3,1.5\nsouth,5,2.5")
             .expect("write");
-        let p = inspect(
-            f.path(),
-            Format::Csv,
-            None,
-            None,
-            Layout { header: HeaderRow::Auto, stop_at_blank: false },
-            5,
-            &Limits::default(),
-        )
-        .expect("inspect");
-        let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!((p.header_row, names), (Some(4), vec!["region", "units", "price"]));
-        assert_eq!(p.rows.len(), 2);
-        // Chosen by the person: row 2, or none at all.
-        let p = inspect(
-            f.path(),
-            Format::Csv,
-            None,
-            None,
-            Layout { header: HeaderRow::None, stop_at_blank: false },
-            9,
-            &Limits::default(),
-        )
-        .expect("none");
-        let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!((p.header_row, names), (None, vec!["column_1", "column_2", "column_3"]));
-        assert_eq!(p.rows.len(), 5, "every row not blank is data");
-        let p = inspect(
-            f.path(),
-            Format::Csv,
-            None,
-            None,
-            Layout { header: HeaderRow::At(2), stop_at_blank: false },
-            9,
-            &Limits::default(),
-        )
-        .expect("row 2");
-        assert_eq!((p.header_row, p.columns[0].name.as_str(), p.rows.len()), (Some(2), "made_by_finance", 3));
+        assert_eq!(
+            look(f.path(), HeaderRow::Auto),
+            (Some(4), vec!["region".into(), "units".into(), "price".into()], 2)
+        );
+        // Chosen by the person: none at all (every row not blank is data), or row 2.
+        let none = look(f.path(), HeaderRow::None);
+        assert_eq!(none, (None, vec!["column_1".into(), "column_2".into(), "column_3".into()], 5));
+        let (row, names, rows) = look(f.path(), HeaderRow::At(2));
+        assert_eq!((row, names[0].as_str(), rows), (Some(2), "made_by_finance", 3));
     }
 
     #[test]
