@@ -7,3 +7,11 @@ mod upload_form;
 pub use import_progress::ImportProgress;
 pub use sheet_preview::{SheetPreview, cell};
 pub use upload_form::UploadForm;
+
+use leptos::prelude::*;
+
+/// A failure in words, announced to screen readers.
+#[component]
+pub fn Alert(#[prop(into)] text: String) -> impl IntoView {
+    view! { <p class="outcome error" role="alert">{text}</p> }
+}

@@ -107,16 +107,7 @@ mod tests {
         for i in 1..=3000 {
             writeln!(f, "{i},{}.5,2024-01-{:02},n{i}", i, i % 28 + 1).expect("write");
         }
-        let p = inspect(
-            f.path(),
-            Format::Csv,
-            None,
-            None,
-            Layout { header: HeaderRow::Auto, stop_at_blank: false },
-            5,
-            &Limits::default(),
-        )
-        .expect("inspect");
+        let p = preview(f.path(), HeaderRow::Auto, 5).expect("inspect");
         let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["order_id", "amount", "when", "note"]);
         let types: Vec<ColumnType> = p.columns.iter().map(|c| c.ty).collect();
@@ -127,10 +118,14 @@ mod tests {
         assert_eq!(p.header_row, Some(1));
     }
 
-    /// A CSV preview of `path` with `header` chosen: the row it took, the column names, the rows.
+    /// A preview of the CSV file `path` with `header` chosen, showing `show` rows.
+    fn preview(path: &Path, header: HeaderRow, show: usize) -> Result<Preview, ImportError> {
+        inspect(path, Format::Csv, None, None, Layout { header, stop_at_blank: false }, show, &Limits::default())
+    }
+
+    /// The row the preview took, its column names and how many rows it shows.
     fn look(path: &Path, header: HeaderRow) -> (Option<u64>, Vec<String>, usize) {
-        let layout = Layout { header, stop_at_blank: false };
-        let p = inspect(path, Format::Csv, None, None, layout, 9, &Limits::default()).expect("inspect");
+        let p = preview(path, header, 9).expect("inspect");
         (p.header_row, p.columns.into_iter().map(|c| c.name).collect(), p.rows.len())
     }
 
@@ -154,16 +149,7 @@ mod tests {
     fn an_empty_file_says_so() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         f.write_all(b"\n\n").expect("write");
-        let err = inspect(
-            f.path(),
-            Format::Csv,
-            None,
-            None,
-            Layout { header: HeaderRow::Auto, stop_at_blank: false },
-            5,
-            &Limits::default(),
-        )
-        .expect_err("empty");
+        let err = preview(f.path(), HeaderRow::Auto, 5).expect_err("empty");
         assert!(err.to_string().contains("no header row"), "{err}");
     }
 }

@@ -3,7 +3,7 @@
 //! and the person picks the sheet (or a CSV's text encoding), table name and mode before `start_import` queues the import;
 //! `on_started` gets the new import's id.
 
-use super::SheetPreview;
+use super::{Alert, SheetPreview};
 use crate::api::{inspect_upload, start_import};
 use crate::app::browser::{self, PickedFile};
 use crate::format;
@@ -142,7 +142,7 @@ pub fn UploadForm(
                     view! { <ImportOptions found table mode on_look=inspect on_start=start /> }.into_any()
                 }
                 Stage::Starting => view! { <p class="upload-progress">"Starting the import…"</p> }.into_any(),
-                Stage::Failed(e) => view! { <p class="outcome error" role="alert">{e}</p> }.into_any(),
+                Stage::Failed(e) => view! { <Alert text=e /> }.into_any(),
             }}
         </form>
     }

@@ -2,6 +2,7 @@
 //! the accounts (add, disable, enable, set a new password) and the audit log.
 
 use crate::api::{audit_log, list_tokens, list_users, who_am_i};
+use crate::app::components::Alert;
 use crate::format;
 use crate::model::{AuditEntry, NewToken, TokenInfo, UserInfo};
 use leptos::prelude::*;
@@ -31,7 +32,7 @@ pub fn AccountPage() -> impl IntoView {
                                <code>"sheetport user add NAME --admin"</code>"."</p>
                         </section>
                     }.into_any(),
-                    Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -63,15 +64,15 @@ fn Tokens() -> impl IntoView {
                         <p><code class="secret">{t.secret}</code></p>
                     </div>
                 }.into_any(),
-                Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
             })}
-            {move || revoke.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
+            {move || revoke.value().get().and_then(Result::err).map(|e| view! { <Alert text=e.to_string() /> })}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match tokens.await {
                         Ok(list) if list.is_empty() => view! { <p>"No tokens yet."</p> }.into_any(),
                         Ok(list) => view! { <TokenTable list revoke /> }.into_any(),
-                        Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -124,7 +125,7 @@ fn Users() -> impl IntoView {
                 <label class="check"><input name="admin" type="checkbox" value="on" />"Admin"</label>
                 <button type="submit" class="button">"Add"</button>
             </ActionForm>
-            {move || add.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
+            {move || add.value().get().and_then(Result::err).map(|e| view! { <Alert text=e.to_string() /> })}
             <h3>"Set a new password"</h3>
             <ActionForm action=reset attr:class="inline-form">
                 <label>"Name"<input name="name" required maxlength="64" autocomplete="off" /></label>
@@ -133,14 +134,14 @@ fn Users() -> impl IntoView {
             </ActionForm>
             {move || reset.value().get().map(|r| match r {
                 Ok(()) => view! { <p class="outcome ok" role="status">"Password set; that person's sessions ended."</p> }.into_any(),
-                Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
             })}
-            {move || toggle.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
+            {move || toggle.value().get().and_then(Result::err).map(|e| view! { <Alert text=e.to_string() /> })}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
                         Ok(list) => view! { <UserTable list toggle /> }.into_any(),
-                        Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -187,7 +188,7 @@ fn Audit() -> impl IntoView {
                     match log.await {
                         Ok(list) if list.is_empty() => view! { <p>"Nothing yet."</p> }.into_any(),
                         Ok(list) => view! { <AuditTable list /> }.into_any(),
-                        Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                     }
                 })}
             </Transition>

@@ -2,7 +2,7 @@
 //! Reloading or opening it in a second tab reattaches to the running job.
 
 use crate::api::get_import;
-use crate::app::components::ImportProgress;
+use crate::app::components::{Alert, ImportProgress};
 use crate::model::ImportId;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -28,7 +28,7 @@ pub fn ImportPage() -> impl IntoView {
                         view! { <ImportProgress id=id initial=p /> }.into_any()
                     }
                     Ok(None) => view! { <section class="card"><h1>"No such import"</h1><p><a href="/">"Upload a spreadsheet"</a></p></section> }.into_any(),
-                    Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                 }
             })}
         </Suspense>

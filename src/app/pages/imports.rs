@@ -2,6 +2,7 @@
 //! refreshed every second, so statuses and counts stay live.
 
 use crate::api::list_imports;
+use crate::app::components::Alert;
 use crate::format;
 use crate::model::Progress;
 use leptos::prelude::*;
@@ -38,7 +39,7 @@ pub fn ImportsPage() -> impl IntoView {
                     match imports.await {
                         Ok(list) if list.is_empty() => view! { <p>"No imports yet. "<a href="/">"Upload a spreadsheet"</a>"."</p> }.into_any(),
                         Ok(list) => view! { <ImportsTable list /> }.into_any(),
-                        Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                     }
                 })}
             </Transition>

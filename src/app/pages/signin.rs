@@ -2,6 +2,7 @@
 //! WASM has loaded (and without it). The server answers with a redirect: to where the person was
 //! going (`?next=`), or back here with `?error=` saying what failed.
 
+use crate::app::components::Alert;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -27,7 +28,7 @@ pub fn SignInPage() -> impl IntoView {
         <Title text="Sign in · sheetport" />
         <section class="card signin">
             <h1>"Sign in"</h1>
-            {move || error().map(|m| view! { <p class="outcome error" role="alert">{m}</p> })}
+            {move || error().map(|m| view! { <Alert text=m /> })}
             <form method="post" action="/api/session" class="signin-form">
                 <input type="hidden" name="next" value=next />
                 <label>"Name"<input name="name" autocomplete="username" required autofocus maxlength="64" /></label>

@@ -3,7 +3,7 @@
 //! it (its owner and admins give and take back write access there).
 
 use crate::api::{list_tables, table_rows, who_may_write};
-use crate::app::components::cell;
+use crate::app::components::{Alert, cell};
 use crate::format;
 use crate::model::{RowsPage, TableAccess};
 use leptos::prelude::*;
@@ -31,7 +31,7 @@ pub fn TablesPage() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -54,7 +54,7 @@ pub fn TablePage() -> impl IntoView {
                     match page.await {
                         Ok(Some(rows)) => view! { <RowsView name=name() rows /> <Access name=name() /> }.into_any(),
                         Ok(None) => view! { <p>"No imported table has this name. See the "<a href="/tables">"tables"</a>"."</p> }.into_any(),
-                        Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -79,13 +79,13 @@ fn Access(name: String) -> impl IntoView {
                     Suspend::new(async move {
                         match access.await {
                             Ok(a) => view! { <AccessView name a grant revoke /> }.into_any(),
-                            Err(e) => view! { <p class="outcome error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                         }
                     })
                 }}
             </Transition>
-            {move || grant.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
-            {move || revoke.value().get().and_then(Result::err).map(|e| view! { <p class="outcome error" role="alert">{e.to_string()}</p> })}
+            {move || grant.value().get().and_then(Result::err).map(|e| view! { <Alert text=e.to_string() /> })}
+            {move || revoke.value().get().and_then(Result::err).map(|e| view! { <Alert text=e.to_string() /> })}
         </section>
     }
 }
