@@ -3,7 +3,7 @@
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
 use crate::model::{
-    Account, ApiError, AuditEntry, HeaderRow, ImportId, ImportMode, Inspection, NewToken, Progress, RowsPage,
+    Account, ApiError, AuditEntry, HeaderRow, ImportId, ImportRequest, Inspection, NewToken, Progress, RowError, RowsPage,
     TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
 };
 use leptos::prelude::*;
@@ -48,7 +48,8 @@ pub async fn who_am_i() -> Result<Account, ApiError> {
 }
 
 /// A stored upload's sheets, header, inferred column types and first rows, for `sheet` (or the
-/// first), read in `encoding` when it is CSV/TSV and the person chose one.
+/// first), read in `encoding` when it is CSV/TSV and the person chose one; and `table` (or the
+/// one named after the file) when it exists, with how the sheet's columns would go into it.
 #[server(prefix = "/rpc", endpoint = "inspect_upload")]
 pub async fn inspect_upload(
     upload_id: UploadId,
@@ -56,34 +57,24 @@ pub async fn inspect_upload(
     encoding: Option<String>,
     header_row: Option<HeaderRow>,
     stop_at_blank: Option<bool>,
+    table: Option<String>,
 ) -> Result<Inspection, ApiError> {
     let state = state()?;
-    let (header, stop, limits) =
-        (header_row.unwrap_or_default(), stop_at_blank.unwrap_or(false), state.config.limits());
-    let layout = crate::import::header::Layout { header, stop_at_blank: stop };
-    Ok(crate::uploads::inspect(&state.db, &asker().viewer, &upload_id, sheet, encoding, layout, limits).await?)
+    let layout = crate::import::header::Layout {
+        header: header_row.unwrap_or_default(),
+        stop_at_blank: stop_at_blank.unwrap_or(false),
+    };
+    let look = crate::uploads::Look { sheet, encoding, layout, table };
+    let (readers, limits) = (state.config.table_readers, state.config.limits());
+    Ok(crate::uploads::inspect(&state.db, &asker().viewer, readers, &upload_id, look, limits).await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.
 #[server(prefix = "/rpc", endpoint = "start_import")]
-pub async fn start_import(
-    upload_id: UploadId,
-    table: Option<String>,
-    sheet: Option<String>,
-    encoding: Option<String>,
-    mode: Option<ImportMode>,
-    header_row: Option<HeaderRow>,
-    stop_at_blank: Option<bool>,
-) -> Result<ImportId, ApiError> {
+pub async fn start_import(request: ImportRequest) -> Result<ImportId, ApiError> {
     let state = state()?;
-    let choice = crate::jobs::Choice {
-        table,
-        sheet,
-        encoding,
-        mode: mode.unwrap_or_default(),
-        header_row: header_row.unwrap_or_default(),
-        stop_at_blank: stop_at_blank.unwrap_or(false),
-    };
+    let ImportRequest { upload_id, table, sheet, encoding, mode, header_row, stop_at_blank, mapping } = request;
+    let choice = crate::jobs::Choice { table, sheet, encoding, mode, header_row, stop_at_blank, mapping };
     Ok(crate::uploads::start(&state.db, &state.jobs, &asker(), &upload_id, choice).await?)
 }
 
@@ -95,6 +86,15 @@ pub async fn get_import(id: ImportId) -> Result<Option<Progress>, ApiError> {
         return Ok(None);
     }
     Ok(state.jobs.status(&id).await?)
+}
+
+/// The first 100 row errors of an import, in order (the whole report is `errors.csv`).
+#[server(prefix = "/rpc", endpoint = "import_errors")]
+pub async fn import_errors(id: ImportId) -> Result<Vec<RowError>, ApiError> {
+    let state = state()?;
+    crate::auth::rules::import_of(&state.db, &asker().viewer, &id).await?;
+    let page = crate::db::errors::page(&state.db, &id, -1, 100).await.map_err(crate::error::AppError::from)?;
+    Ok(page.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Recent imports, newest first.

@@ -15,7 +15,8 @@ use crate::format;
 use crate::import::detect;
 use crate::import::limits::{DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_ROWS, Limits};
 use crate::jobs::{JobOptions, Jobs, NewImport};
-use crate::model::{HeaderRow, ImportMode, ImportStatus, Progress};
+use crate::import::report;
+use crate::model::{ColumnChoice, HeaderRow, ImportMode, ImportStatus, Mapping, OnError, Progress};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -86,6 +87,27 @@ pub struct ImportArgs {
     /// End the data at its first empty row (a totals block below it is not imported).
     #[arg(long)]
     pub stop_at_blank: bool,
+    /// A column's target name and type: 'Source Name=target:type', 'Source=target' or
+    /// 'Source:type' (text, integer, real, boolean, date, datetime). Repeat for more columns.
+    #[arg(long = "column", value_name = "SOURCE=TARGET:TYPE", value_parser = ColumnChoice::parse)]
+    pub columns: Vec<ColumnChoice>,
+    /// A column of the sheet to leave out. Repeat for more.
+    #[arg(long = "skip-column", value_name = "SOURCE")]
+    pub skip_columns: Vec<String>,
+    /// The columns that identify a row (for upsert and insert-new; create and replace make a
+    /// unique index on them), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub key: Vec<String>,
+    /// Make the unique index the key needs when the existing table has none.
+    #[arg(long)]
+    pub add_unique_index: bool,
+    /// What a row with a value its column cannot take does: fail the import (nothing is
+    /// written), or skip the row (the rest goes in).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = OnError::Fail)]
+    pub on_error: OnError,
+    /// Write every row error to this CSV file (row, column, value, reason).
+    #[arg(long, value_name = "FILE.csv")]
+    pub errors: Option<PathBuf>,
     /// Most memory, in MB, reading an .xls or .xlsb workbook may take.
     #[arg(long, env = "SHEETPORT_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
     pub max_memory_mb: u64,
@@ -165,7 +187,16 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
     let options = JobOptions { serve_queue: false, heartbeat_timeout: Config::default().heartbeat_timeout, limits };
     // Listening before the job starts, so a Ctrl-C at any moment after this is seen.
     let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
-    let jobs = Jobs::start(db, options, CancellationToken::new()).await?;
+    let mut mapping = Mapping {
+        columns: args.columns,
+        key: args.key,
+        on_error: args.on_error,
+        add_unique_index: args.add_unique_index,
+    };
+    mapping.columns.extend(
+        args.skip_columns.into_iter().map(|source| ColumnChoice { source, skip: true, ..ColumnChoice::default() }),
+    );
+    let jobs = Jobs::start(db.clone(), options, CancellationToken::new()).await?;
     let id = jobs
         .submit(NewImport {
             upload_id: None,
@@ -180,6 +211,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             owner_id: None,
             header_row: args.header_row,
             stop_at_blank: args.stop_at_blank,
+            mapping,
         })
         .await?;
     if let Some(mut rx) = jobs.watch(&id).await? {
@@ -196,7 +228,31 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
         bar.0.finish_and_clear();
     }
     jobs.wait().await;
-    jobs.status(&id).await?.ok_or_else(|| anyhow::anyhow!("the import's record is gone"))
+    let end = jobs.status(&id).await?.ok_or_else(|| anyhow::anyhow!("the import's record is gone"))?;
+    if let Some(file) = &args.errors {
+        write_errors(&db, &id, file).await?;
+    }
+    Ok(end)
+}
+
+/// Writes the import's error report to `file` as CSV, a page at a time (see `import::report`).
+async fn write_errors(db: &Db, id: &crate::model::ImportId, file: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(file).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?,
+    );
+    out.write_all(report::HEADER.as_bytes())?;
+    let mut after = -1;
+    loop {
+        let page = db::errors::page(db, id, after, db::errors::MAX_PAGE).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        let mut text = String::new();
+        page.iter().for_each(|(_, e)| report::write_line(&mut text, e));
+        out.write_all(text.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// The terminal's progress bar (hidden when stderr is not a terminal).
@@ -226,15 +282,21 @@ impl Bar {
 pub fn summary(p: &Progress) -> String {
     match p.status {
         ImportStatus::Succeeded => format!(
-            "imported {} rows into table {} in {:.2} s{}",
+            "imported {} rows into table {} in {:.2} s{}{}",
             p.rows_done,
             p.table,
             p.elapsed_ms as f64 / 1000.0,
-            p.rows_per_sec.map(|r| format!(" ({})", format::rate(r))).unwrap_or_default()
+            p.rows_per_sec.map(|r| format!(" ({})", format::rate(r))).unwrap_or_default(),
+            p.counts.filter(|c| c.updated + c.unchanged + c.rejected > 0).map(counts).unwrap_or_default()
         ),
         ImportStatus::Cancelled => "import cancelled; the database is unchanged".into(),
         _ => format!("import failed: {}", p.error.as_deref().unwrap_or("unknown error")),
     }
+}
+
+/// What the rows did, when it is more than "inserted": `: 10 new, 5 updated, 3 unchanged, 2 rejected`.
+fn counts(c: crate::model::Counts) -> String {
+    format!(": {} new, {} updated, {} unchanged, {} rejected", c.inserted, c.updated, c.unchanged, c.rejected)
 }
 
 /// `sheetport profile FILE [--runs N] [--scratch DIR]`: the stage breakdown of

@@ -9,6 +9,7 @@
 pub mod accounts;
 mod adopt;
 pub mod audit;
+pub mod errors;
 pub mod imports;
 pub mod queue;
 pub mod tables;

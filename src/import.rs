@@ -12,6 +12,8 @@ pub mod limits;
 pub mod names;
 pub mod pipeline;
 pub mod profile;
+pub mod report;
+pub mod shape;
 pub mod sink;
 pub mod source;
 pub mod value;

@@ -25,7 +25,7 @@ use crate::db::{self, Db};
 use crate::import::encoding;
 use crate::import::limits::Limits;
 use crate::import::names::{sanitize, table_name_for_file};
-use crate::model::{Format, HeaderRow, ImportId, ImportMode, ImportStatus, Progress, UploadId};
+use crate::model::{Format, HeaderRow, ImportId, ImportMode, ImportStatus, Mapping, Progress, UploadId};
 use bus::Signal;
 use shared::Shared;
 use std::sync::Arc;
@@ -53,6 +53,8 @@ pub struct NewImport {
     pub header_row: HeaderRow,
     /// Whether the data ends at its first empty row (a totals block below it).
     pub stop_at_blank: bool,
+    /// Column choices, key and error policy.
+    pub mapping: Mapping,
 }
 
 impl NewImport {
@@ -60,7 +62,7 @@ impl NewImport {
     /// blank fields mean "the default".
     pub fn of_upload(upload: UploadRecord, choice: Choice) -> Self {
         let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-        let Choice { table, sheet, encoding, mode, header_row, stop_at_blank } = choice;
+        let Choice { table, sheet, encoding, mode, header_row, stop_at_blank, mapping } = choice;
         Self {
             file_name: upload.file_name,
             file_path: upload.path,
@@ -74,6 +76,7 @@ impl NewImport {
             owner_id: upload.owner_id,
             header_row,
             stop_at_blank,
+            mapping,
         }
     }
 
@@ -100,6 +103,29 @@ pub struct Choice {
     pub header_row: HeaderRow,
     /// Whether the data ends at its first empty row.
     pub stop_at_blank: bool,
+    /// Column choices, key and error policy.
+    pub mapping: Mapping,
+}
+
+/// Most column choices and key columns one import may name, and the longest name in them: far
+/// past any sheet people make (a sheet has at most `import::MAX_COLUMNS` columns).
+const MAX_CHOICES: usize = crate::import::MAX_COLUMNS;
+const MAX_KEY_COLUMNS: usize = 32;
+const MAX_NAME_CHARS: usize = 1000;
+
+/// Refuses a mapping past the bounds above, in words.
+fn check_mapping(m: &Mapping) -> Result<(), JobError> {
+    if m.columns.len() > MAX_CHOICES {
+        return Err(JobError::Invalid(format!("an import takes choices for at most {MAX_CHOICES} columns")));
+    }
+    if m.key.len() > MAX_KEY_COLUMNS {
+        return Err(JobError::Invalid(format!("a key has at most {MAX_KEY_COLUMNS} columns")));
+    }
+    let names = m.columns.iter().flat_map(|c| std::iter::once(&c.source).chain(&c.target)).chain(&m.key);
+    if names.into_iter().any(|n| n.chars().count() > MAX_NAME_CHARS) {
+        return Err(JobError::Invalid(format!("a column name has at most {MAX_NAME_CHARS} characters")));
+    }
+    Ok(())
 }
 
 /// Why a job request was refused.
@@ -170,6 +196,11 @@ impl Jobs {
             }
             _ => None,
         };
+        check_mapping(&req.mapping)?;
+        let mapping = (req.mapping != Mapping::default())
+            .then(|| serde_json::to_string(&req.mapping))
+            .transpose()
+            .map_err(|e| JobError::Invalid(e.to_string()))?;
         let _naming = self.shared.naming.lock().await;
         let naming = db.naming_lock().await?;
         let explicit = req.table.as_deref().map(|t| sanitize(t, "imported"));
@@ -197,6 +228,7 @@ impl Jobs {
             owner_id: req.owner_id,
             header_row: (req.header_row != HeaderRow::Auto).then(|| req.header_row.to_string()),
             stop_at_blank: req.stop_at_blank,
+            mapping,
         };
         db::imports::insert(db, &record).await?;
         naming.release().await;

@@ -114,6 +114,31 @@ pub enum ImportMode {
     Append,
     /// Drop the table if it exists and put the new one in its place.
     Replace,
+    /// Insert rows with new keys and update the rows whose key the table already has.
+    Upsert,
+    /// Insert rows with new keys and leave the rows whose key the table already has as they are.
+    #[serde(rename = "insert-new")]
+    #[cfg_attr(feature = "ssr", sqlx(rename = "insert-new"), value(name = "insert-new"))]
+    InsertNew,
+}
+
+impl ImportMode {
+    /// Whether the mode needs key columns (and meets rows already in the table by them).
+    pub fn keyed(self) -> bool {
+        matches!(self, Self::Upsert | Self::InsertNew)
+    }
+}
+
+/// What an import does with a row that has a value its column cannot take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Write nothing; say which rows were wrong.
+    #[default]
+    Fail,
+    /// Write the good rows and leave the bad ones out; the report lists them.
+    Skip,
 }
 
 /// A spreadsheet format the engine reads, named by its usual file extension.
@@ -150,6 +175,9 @@ serde_plain::derive_fromstr_from_deserialize!(ImportMode);
 serde_plain::derive_display_from_serialize!(Format);
 serde_plain::derive_fromstr_from_deserialize!(Format);
 serde_plain::derive_display_from_serialize!(ColumnType);
+serde_plain::derive_fromstr_from_deserialize!(ColumnType);
+serde_plain::derive_display_from_serialize!(OnError);
+serde_plain::derive_fromstr_from_deserialize!(OnError);
 
 /// One column of an imported table: its SQL name, the header text it came from, and its type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +188,108 @@ pub struct ColumnInfo {
     pub label: String,
     #[serde(rename = "type")]
     pub ty: ColumnType,
+}
+
+/// What an import's rows did to its table. The four add up to the data rows read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Rows that became new rows of the table.
+    pub inserted: u64,
+    /// Rows whose key the table had, and whose values changed it (upsert).
+    pub updated: u64,
+    /// Rows whose key the table had, left as they were (insert-new; upsert when nothing differed).
+    pub unchanged: u64,
+    /// Rows left out for a value their column could not take (see the error report).
+    pub rejected: u64,
+}
+
+/// What the person chose for one column of the sheet. A column no choice names is imported under
+/// its preview name (a new table) or into the table's column that matches it (an existing table).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnChoice {
+    /// The sheet's column: its header text, or the name the preview gave it (`column_3`).
+    pub source: String,
+    /// Leave the column out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip: bool,
+    /// The table's column it goes into (a new table's column name; an existing table's column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The type it gets instead of the inferred one (a new table only: an existing table's
+    /// columns keep theirs). Values that cannot be read as that type are row errors.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub ty: Option<ColumnType>,
+}
+
+impl ColumnChoice {
+    /// A choice written as the CLI and the HTTP form fields take it: `Source=target:type`,
+    /// `Source=target`, `Source=:type` or `Source:type` (the type one of text, integer, real,
+    /// boolean, date, datetime). The source is the sheet's header text, which may itself hold `=`
+    /// or `:`; only a last `:type` that names a type and a last `=` split it.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (rest, ty) = match spec.rsplit_once(':') {
+            Some((rest, ty)) => match ty.trim().to_ascii_lowercase().parse::<ColumnType>() {
+                Ok(ty) => (rest, Some(ty)),
+                Err(_) => (spec, None),
+            },
+            None => (spec, None),
+        };
+        let (source, target) = match rest.rsplit_once('=') {
+            Some((source, target)) => (source, Some(target.trim()).filter(|t| !t.is_empty()).map(str::to_owned)),
+            None => (rest, None),
+        };
+        let source = source.trim();
+        if source.is_empty() {
+            return Err(format!("{spec:?} names no column: write it as 'Column name=new_name:type'"));
+        }
+        Ok(Self { source: source.to_owned(), skip: false, target, ty })
+    }
+}
+
+/// How a sheet's columns become a table's, beyond the file, the table and the mode: the person's
+/// column choices, the key, and what a bad row does. Stored with each import, and the last one
+/// that went into a table is offered again for the next file into it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnChoice>,
+    /// The table columns that identify a row (upsert, insert-new; create and replace make a
+    /// unique index on them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key: Vec<String>,
+    #[serde(default)]
+    pub on_error: OnError,
+    /// Make the unique index the key needs when an existing table has none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub add_unique_index: bool,
+}
+
+/// One column of a table that exists, as an import into it sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// NOT NULL without a default: every imported row needs a value for it.
+    pub required: bool,
+}
+
+/// A table that exists: its columns, and the column sets a unique index (or primary key) covers,
+/// which are the keys an upsert can use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableShape {
+    pub columns: Vec<TableColumn>,
+    pub unique: Vec<Vec<String>>,
+}
+
+/// One value an import could not take: the sheet's own row number, the column (its header
+/// text), the value as the sheet had it (shortened past 200 characters) and why, in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    pub row: u64,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
 }
 
 /// Everything known about one import at one moment: the body of `GET /api/imports/{id}` and of
@@ -189,6 +319,13 @@ pub struct Progress {
     pub error: Option<String>,
     /// Error cells (`#DIV/0!`, `#N/A`, ...) stored as NULL.
     pub error_cells: u64,
+    /// Rows left out (or, with `on_error: fail`, that failed the import): a value its column
+    /// cannot take, a missing required value, a key seen before. Moves while the file is read.
+    #[serde(default)]
+    pub rows_rejected: u64,
+    /// What the rows did to the table, once the import succeeded.
+    #[serde(default)]
+    pub counts: Option<Counts>,
     /// Known once the header and a sample have been read.
     pub columns: Vec<ColumnInfo>,
     /// Unix milliseconds when the job was created.
@@ -270,6 +407,37 @@ pub struct Inspection {
     pub stop_at_blank: bool,
     /// The table an import would create by default.
     pub table: String,
+    /// The table asked about (or the default one), when it exists and the person may read it:
+    /// its shape, and how the sheet's columns would go into it.
+    #[serde(default)]
+    pub target: Option<TargetPreview>,
+}
+
+/// What the page asks for when it starts importing a stored upload (blank text: the default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRequest {
+    pub upload_id: UploadId,
+    pub table: Option<String>,
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
+    pub mode: ImportMode,
+    pub header_row: HeaderRow,
+    pub stop_at_blank: bool,
+    pub mapping: Mapping,
+}
+
+/// An existing table a sheet may go into, as the preview shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetPreview {
+    pub table: String,
+    pub shape: TableShape,
+    /// For each column of the sheet, in order, where it goes: the last mapping into this table
+    /// when there is one, then columns matched by name; unmatched columns come skipped.
+    pub columns: Vec<ColumnChoice>,
+    /// The key offered: the last one used with this table, else its only unique column set.
+    pub key: Vec<String>,
+    /// Whether `columns` and `key` start from the last mapping into this table.
+    pub remembered: bool,
 }
 
 /// The text encodings the page offers for CSV/TSV files, by WHATWG name, with words for people.

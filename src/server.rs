@@ -68,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/imports", post(imports::create_import).get(imports::list_imports).layer(upload_limit))
         .route("/api/imports/{id}", get(imports::get_import).delete(imports::cancel_import))
         .route("/api/imports/{id}/events", get(imports::import_events))
+        .route("/api/imports/{id}/errors", get(imports::import_errors))
+        .route("/api/imports/{id}/errors.csv", get(imports::import_errors_csv))
         .route("/api/uploads", post(uploads::create_upload).layer(upload_limit))
         .route("/api/uploads/{id}", get(uploads::inspect_upload))
         .route("/api/tables", get(tables::list_tables))

@@ -11,10 +11,11 @@ use crate::db::{self, Db};
 use crate::error::AppError;
 use crate::import::header::Layout;
 use crate::import::limits::Limits;
-use crate::import::names::table_name_for_file;
+use crate::config::TableReaders;
+use crate::import::names::{sanitize, table_name_for_file};
 use crate::import::{self, ImportError, detect};
 use crate::jobs::{Choice, JobError, Jobs, NewImport};
-use crate::model::{ImportId, Inspection, UploadId};
+use crate::model::{ColumnInfo, ImportId, Inspection, TargetPreview, UploadId};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,17 +169,28 @@ async fn find(db: &Db, viewer: &Viewer, upload_id: &UploadId) -> Result<UploadRe
         .ok_or_else(|| UploadError::NotFound(upload_id.to_string()))
 }
 
-/// The upload's sheets, header, inferred column types and first rows, for `sheet` (or the first),
-/// read in `encoding` (a label; detected when `None`) if it is CSV/TSV.
+/// What a preview is asked for: the sheet (`None`: the first), the text encoding of a CSV/TSV
+/// file (a label; `None`: detected), the layout, and the table the rows would go into (`None`:
+/// the one named after the file).
+#[derive(Debug, Clone, Default)]
+pub struct Look {
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
+    pub layout: Layout,
+    pub table: Option<String>,
+}
+
+/// The upload's sheets, header, inferred column types and first rows as `look` asks, and the
+/// existing table they would go into, when there is one the viewer may read.
 pub async fn inspect(
     db: &Db,
     viewer: &Viewer,
+    readers: TableReaders,
     upload_id: &UploadId,
-    sheet: Option<String>,
-    encoding: Option<String>,
-    layout: Layout,
+    look: Look,
     limits: Limits,
 ) -> Result<Inspection, UploadError> {
+    let Look { sheet, encoding, layout, table } = look;
     let upload = find(db, viewer, upload_id).await?;
     let (path, format) = (PathBuf::from(&upload.path), upload.format);
     let sheet = sheet.filter(|s| !s.is_empty());
@@ -193,8 +205,12 @@ pub async fn inspect(
         import::inspect(&path, format, sheet.as_deref(), encoding, layout, PREVIEW_ROWS, &limits)
     })
     .await?;
+    let default_table = table_name_for_file(&upload.file_name);
+    let asked = table.filter(|t| !t.trim().is_empty()).map(|t| sanitize(&t, "imported"));
+    let target = target(db, viewer, readers, asked.as_deref().unwrap_or(&default_table), &preview.columns).await?;
     Ok(Inspection {
-        table: table_name_for_file(&upload.file_name),
+        table: default_table,
+        target,
         upload: upload.info(),
         sheets: preview.sheets,
         sheet: preview.sheet,
@@ -205,6 +221,31 @@ pub async fn inspect(
         header_row: preview.header_row,
         stop_at_blank: layout.stop_at_blank,
     })
+}
+
+/// The existing table `name` as a preview offers it, when there is one `viewer` may read.
+async fn target(
+    db: &Db,
+    viewer: &Viewer,
+    readers: TableReaders,
+    name: &str,
+    columns: &[ColumnInfo],
+) -> Result<Option<TargetPreview>, UploadError> {
+    let Some(shape) = import::sink::shape(db.destination(), name).await? else { return Ok(None) };
+    if !rules::may_read(db, readers, viewer, name).await? {
+        return Ok(None);
+    }
+    let remembered = db::imports::last_mapping(db, name).await?;
+    let choices = import::shape::suggest(columns, &shape, remembered.as_ref());
+    let has = |k: &String| shape.columns.iter().any(|c| &c.name == k);
+    let key = match remembered.as_ref().map(|m| &m.key) {
+        Some(key) if !key.is_empty() && key.iter().all(has) => key.clone(),
+        _ => match shape.unique.as_slice() {
+            [only] => only.clone(),
+            _ => Vec::new(),
+        },
+    };
+    Ok(Some(TargetPreview { table: name.to_owned(), shape, columns: choices, key, remembered: remembered.is_some() }))
 }
 
 /// Queues the import of a stored upload as `choice` says, when the asker may (see

@@ -3,7 +3,7 @@
 //! checkpoint and end jobs in these rows is the queue protocol, in [`super::queue`].
 
 use super::{Db, Pool, on_pool};
-use crate::model::{ColumnInfo, Format, ImportId, ImportMode, ImportStatus, Phase, Progress, UploadId};
+use crate::model::{ColumnInfo, Format, ImportId, ImportMode, ImportStatus, Mapping, Phase, Progress, UploadId};
 use std::collections::HashSet;
 
 /// Everything a job needs to run, as stored in its row.
@@ -28,17 +28,19 @@ pub struct ImportRecord {
     pub header_row: Option<String>,
     /// Whether the data ends at its first empty row.
     pub stop_at_blank: bool,
+    /// The person's column choices, key and error policy (a `Mapping` as JSON); `None`: defaults.
+    pub mapping: Option<String>,
 }
 
 /// The columns of an [`ImportRecord`], for statements that return one.
-pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row, stop_at_blank";
+pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row, stop_at_blank, mapping";
 
 /// Records a new job, queued.
 pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query(
         "INSERT INTO imports (id, upload_id, file_name, file_path, format, sheet, table_name, mode, status, phase, \
-         bytes_total, created_at, encoding, owner_id, header_row, stop_at_blank) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         bytes_total, created_at, encoding, owner_id, header_row, stop_at_blank, mapping) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&r.id)
     .bind(&r.upload_id)
@@ -56,6 +58,7 @@ pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     .bind(r.owner_id)
     .bind(&r.header_row)
     .bind(r.stop_at_blank)
+    .bind(&r.mapping)
     .execute(p)
     .await
     .map(drop))
@@ -70,7 +73,7 @@ pub async fn pending_tables(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
 
 const SELECT_PROGRESS: &str = "SELECT id, status, phase, file_name, sheet, table_name, mode, rows_total, \
      rows_total_estimated, rows_parsed, rows_done, bytes_total, error, error_cells, columns, created_at, started_at, \
-     elapsed_ms FROM imports";
+     elapsed_ms, rows_rejected, counts FROM imports";
 
 /// The stored state of an import, as its row has it.
 #[derive(sqlx::FromRow)]
@@ -93,6 +96,8 @@ struct ProgressRow {
     created_at: i64,
     started_at: Option<i64>,
     elapsed_ms: i64,
+    rows_rejected: i64,
+    counts: Option<String>,
 }
 
 impl TryFrom<ProgressRow> for Progress {
@@ -122,6 +127,8 @@ impl TryFrom<ProgressRow> for Progress {
             columns,
             created_at: r.created_at,
             started_at: r.started_at,
+            rows_rejected: r.rows_rejected as u64,
+            counts: r.counts.as_deref().map(serde_json::from_str).transpose().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         })
     }
 }
@@ -135,6 +142,16 @@ pub(super) fn columns_from_json(text: &str) -> Result<Vec<ColumnInfo>, sqlx::Err
 pub(super) fn columns_to_json(columns: &[ColumnInfo]) -> String {
     // Serialising plain structs of strings cannot fail.
     serde_json::to_string(columns).unwrap_or_else(|_| "[]".into())
+}
+
+/// The mapping of the last import that went into `table` and succeeded: what the next file into
+/// that table is offered first.
+pub async fn last_mapping(db: &Db, table: &str) -> Result<Option<Mapping>, sqlx::Error> {
+    const SQL: &str = "SELECT mapping FROM imports WHERE table_name = $1 AND status = 'succeeded' \
+         AND mapping IS NOT NULL ORDER BY finished_at DESC LIMIT 1";
+    let text: Option<String> = on_pool!(db, p => sqlx::query_scalar(SQL).bind(table).fetch_optional(p).await)?;
+    // A mapping the app can no longer read is simply not offered.
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
 /// The stored state of one import.

@@ -58,7 +58,7 @@ pub enum Checkpoint {
 pub async fn checkpoint(db: &Db, p: &Progress, worker: &str) -> Result<Checkpoint, sqlx::Error> {
     let sql = format!(
         "UPDATE imports SET phase = $1, rows_parsed = $2, rows_done = $3, rows_total = $4, rows_total_estimated = $5, \
-         error_cells = $6, columns = $7, sheet = COALESCE($8, sheet), heartbeat_at = {} \
+         error_cells = $6, columns = $7, sheet = COALESCE($8, sheet), rows_rejected = $11, heartbeat_at = {} \
          WHERE id = $9 AND worker = $10 AND status = 'running' RETURNING cancel_requested",
         db_clock(db)
     );
@@ -73,6 +73,7 @@ pub async fn checkpoint(db: &Db, p: &Progress, worker: &str) -> Result<Checkpoin
         .bind(&p.sheet)
         .bind(&p.id)
         .bind(worker)
+        .bind(p.rows_rejected as i64)
         .fetch_optional(pool)
         .await)?;
     Ok(match row {
@@ -86,8 +87,8 @@ pub async fn checkpoint(db: &Db, p: &Progress, worker: &str) -> Result<Checkpoin
 pub async fn mark_ended(db: &Db, p: &Progress, worker: &str, finished_at: i64) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
         "UPDATE imports SET status = $1, phase = 'finished', error = $2, rows_done = 0, rows_total = $3, \
-         error_cells = $4, columns = $5, sheet = COALESCE($6, sheet), finished_at = $7, elapsed_ms = $8 \
-         WHERE id = $9 AND worker = $10 AND status = 'running'",
+         error_cells = $4, columns = $5, sheet = COALESCE($6, sheet), finished_at = $7, elapsed_ms = $8, \
+         rows_rejected = $11 WHERE id = $9 AND worker = $10 AND status = 'running'",
     )
     .bind(p.status)
     .bind(&p.error)
@@ -99,6 +100,7 @@ pub async fn mark_ended(db: &Db, p: &Progress, worker: &str, finished_at: i64) -
     .bind(p.elapsed_ms as i64)
     .bind(&p.id)
     .bind(worker)
+    .bind(p.rows_rejected as i64)
     .execute(pool)
     .await
     .map(drop))
@@ -113,6 +115,7 @@ pub struct Succeeded {
     pub worker: String,
     pub rows: u64,
     pub error_cells: u64,
+    pub rows_rejected: u64,
     pub columns: Vec<ColumnInfo>,
     pub sheet: Option<String>,
     pub finished_at: i64,
@@ -121,8 +124,8 @@ pub struct Succeeded {
 
 impl Succeeded {
     const SQL: &str = "UPDATE imports SET status = 'succeeded', phase = 'finished', error = NULL, rows_done = $1, \
-        rows_total = $1, error_cells = $2, columns = $3, sheet = $4, finished_at = $5, elapsed_ms = $6 \
-        WHERE id = $7 AND worker = $8 AND status = 'running'";
+        rows_total = $1, error_cells = $2, columns = $3, sheet = $4, finished_at = $5, elapsed_ms = $6, \
+        rows_rejected = $9, counts = $10 WHERE id = $7 AND worker = $8 AND status = 'running'";
 
     /// From the job's last progress and what the loader ended with.
     pub fn new(p: &Progress, worker: &str, columns: &[ColumnInfo], rows: u64, finished_at: i64) -> Self {
@@ -131,6 +134,7 @@ impl Succeeded {
             worker: worker.to_owned(),
             rows,
             error_cells: p.error_cells,
+            rows_rejected: p.rows_rejected,
             columns: columns.to_vec(),
             sheet: p.sheet.clone(),
             finished_at,
@@ -138,7 +142,8 @@ impl Succeeded {
         }
     }
 
-    /// The update, for the loader to run in its final transaction on either database.
+    /// The update, for the loader to run in its final transaction on either database (which adds
+    /// the counts as `$10`).
     pub fn statement(&self) -> FinalStatement {
         let text = |s: &str| Value::Text(s.to_owned());
         FinalStatement {
@@ -152,6 +157,7 @@ impl Succeeded {
                 Value::Int(self.elapsed_ms),
                 text(self.id.as_str()),
                 text(&self.worker),
+                Value::Int(self.rows_rejected as i64),
             ],
         }
     }

@@ -10,11 +10,13 @@ use super::header::{Layout, Picker};
 use super::infer::{SAMPLE_ROWS, describe};
 use super::limits::{Limits, value_bytes};
 use super::names::header_labels;
-use super::sink::{Destination, FinalStatement, Sink};
+use super::shape::{Plan, ROW_COLUMN};
+use super::sink::{self, Destination, FinalStatement, Merge, Sink};
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
-use crate::model::{ColumnInfo, ImportMode, Phase, Progress};
+use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, Mapping, OnError, Phase, Progress, RowError};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -48,6 +50,10 @@ pub struct ImportSpec {
     pub dest: Destination,
     pub table: String,
     pub mode: ImportMode,
+    /// The person's column choices, key and error policy (see [`super::shape`]).
+    pub mapping: Mapping,
+    /// Where row errors go, as they are found (the job's error report); `None`: counted only.
+    pub errors: Option<Arc<dyn ErrorLog>>,
     /// The bounds the reading stays within.
     pub limits: Limits,
     /// This import's own staging table name (see [`super::sink::STAGING_PREFIX`]).
@@ -58,10 +64,23 @@ pub struct ImportSpec {
     pub live_progress: bool,
 }
 
+/// Receives an import's row errors in order, a bounded batch at a time, so a file of a million bad
+/// rows is reported without being held.
+pub trait ErrorLog: Send + Sync + std::fmt::Debug {
+    fn append(&self, errors: &[RowError]) -> Result<(), ImportError>;
+}
+
+/// Row errors held before they go to the [`ErrorLog`].
+const ERRORS_PER_WRITE: usize = 1000;
+/// Row errors a failed import's message quotes.
+const ERRORS_QUOTED: usize = 3;
+
 /// What a finished import produced.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// Rows that went into the table (inserted, updated or left unchanged).
     pub rows: u64,
+    pub counts: Counts,
     pub columns: Vec<ColumnInfo>,
     pub timings: Timings,
 }
@@ -90,12 +109,19 @@ fn thread_cpu() -> Duration {
         .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
-/// Given the final columns and row count, the statement to run inside the final transaction.
+/// Given the final columns and row count, the statement to run inside the final transaction (the
+/// sink adds the counts, see [`FinalStatement`]).
 pub type OnCommit<'a> = &'a (dyn Fn(&[ColumnInfo], u64) -> Option<FinalStatement> + Sync);
+
+/// Rows, and each one's number in the sheet.
+struct Batch {
+    rows: Vec<Vec<Value>>,
+    numbers: Vec<u64>,
+}
 
 enum Msg {
     Header(Vec<String>),
-    Rows(Vec<Vec<Value>>),
+    Rows(Batch),
     /// The source read the sheet to its end. Without it a closed channel means the parser
     /// failed, and nothing may be swapped in.
     End,
@@ -117,6 +143,7 @@ pub fn run(
                 let mut feeder = Feeder {
                     tx,
                     batch: Vec::with_capacity(BATCH_ROWS),
+                    numbers: Vec::with_capacity(BATCH_ROWS),
                     batch_bytes: 0,
                     header_sent: false,
                     progress,
@@ -173,6 +200,7 @@ pub fn run(
 struct Feeder<'a> {
     tx: SyncSender<Msg>,
     batch: Vec<Vec<Value>>,
+    numbers: Vec<u64>,
     /// Roughly what `batch` holds ([`value_bytes`]), so wide or text-heavy rows go in smaller batches.
     batch_bytes: usize,
     header_sent: bool,
@@ -206,8 +234,9 @@ impl Feeder<'_> {
         }
         self.parsed += self.batch.len() as u64;
         self.batch_bytes = 0;
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
-        let flow = self.send(Msg::Rows(batch))?;
+        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
+        let numbers = std::mem::replace(&mut self.numbers, Vec::with_capacity(BATCH_ROWS));
+        let flow = self.send(Msg::Rows(Batch { rows, numbers }))?;
         if self.live {
             let parsed = self.parsed;
             self.progress.send_modify(|p| p.rows_parsed = parsed);
@@ -229,7 +258,7 @@ impl RowVisitor for Feeder<'_> {
         });
     }
 
-    fn row(&mut self, _number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+    fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
         if cells.iter().all(|v| matches!(v, Value::Null)) {
             return Ok(Flow::Continue(()));
         }
@@ -251,6 +280,7 @@ impl RowVisitor for Feeder<'_> {
         let width = cells.len();
         self.batch_bytes += bytes;
         self.batch.push(std::mem::replace(cells, Vec::with_capacity(width)));
+        self.numbers.push(number);
         if self.batch.len() >= BATCH_ROWS || self.batch_bytes >= BATCH_BYTES {
             return self.flush();
         }
@@ -289,7 +319,8 @@ impl Inbox {
     }
 }
 
-/// The writer's side: sample, infer, create staging, load in committed batches, swap.
+/// The writer's side: sample, infer, plan the columns, create staging, load in committed
+/// batches, report rows that cannot go in, swap or merge.
 fn write(
     spec: &ImportSpec,
     rx: Receiver<Msg>,
@@ -303,11 +334,14 @@ fn write(
         // The parser ended without a row: an empty sheet, or its own error (reported by `run`).
         _ => return Err(ImportError::Invalid("the sheet is empty: there is no header row".into())),
     };
-    let mut sampled = Sampled { rows: Vec::with_capacity(SAMPLE_ROWS), pending: None, ended: false };
+    let mut sampled = Sampled { rows: Vec::with_capacity(SAMPLE_ROWS), numbers: Vec::new(), pending: None, ended: false };
     while sampled.rows.len() < SAMPLE_ROWS && sampled.pending.is_none() {
         match rx.recv() {
-            Some(Msg::Rows(rows)) if sampled.rows.len() + rows.len() <= SAMPLE_ROWS * 4 => sampled.rows.extend(rows),
-            Some(Msg::Rows(rows)) => sampled.pending = Some(rows),
+            Some(Msg::Rows(batch)) if sampled.rows.len() + batch.rows.len() <= SAMPLE_ROWS * 4 => {
+                sampled.rows.extend(batch.rows);
+                sampled.numbers.extend(batch.numbers);
+            }
+            Some(Msg::Rows(batch)) => sampled.pending = Some(batch),
             Some(Msg::End) => {
                 sampled.ended = true;
                 break;
@@ -315,18 +349,64 @@ fn write(
             Some(Msg::Header(_)) | None => break,
         }
     }
-    let columns = describe(header, &mut sampled.rows);
-    let width = columns.len();
+    let source = describe(header, &mut sampled.rows);
+    // Only these modes meet a table that exists; create fails on one at the swap, replace drops it.
+    let table = match spec.mode {
+        ImportMode::Append | ImportMode::Upsert | ImportMode::InsertNew => sink::shape_blocking(&spec.dest, &spec.table)?,
+        ImportMode::Create | ImportMode::Replace => None,
+    };
+    let plan = Plan::new(&source, &spec.mapping, table.as_ref(), spec.mode)?;
+    let mut staging = plan.columns.clone();
+    if plan.keyed() {
+        staging.push(ColumnInfo { name: ROW_COLUMN.into(), label: String::new(), ty: ColumnType::Integer });
+    }
 
-    let mut sink = Sink::create(&spec.dest, &spec.staging, columns.clone())?;
+    let mut sink = Sink::create(&spec.dest, &spec.staging, staging)?;
     progress.send_modify(|p| {
-        p.columns = columns;
+        p.columns = plan.columns.clone();
         p.phase = Phase::Loading;
     });
     let commit_every = if spec.live_progress { COMMIT_EVERY } else { Duration::MAX };
-    let loaded = load(&mut sink, sampled, &mut rx, width, progress, commit_every, cancel);
-    let rows = match loaded {
-        Ok(rows) => rows,
+    let mut report = Report {
+        log: spec.errors.as_deref(),
+        pending: Vec::new(),
+        quoted: Vec::new(),
+        rejected: 0,
+        fail: spec.mapping.on_error == OnError::Fail,
+    };
+    let mut loader = Loader { sink: &mut sink, plan: &plan, report: &mut report, progress, commit_every, cancel };
+    let loaded = loader.load(sampled, &mut rx).and_then(|rows| {
+        // A key seen before is a row error too; only the database sees every key at once.
+        let mut dropped = 0;
+        if plan.keyed() {
+            let names = plan.key_names();
+            let label = plan.key.iter().map(|&k| plan.columns[k].label.as_str()).collect::<Vec<_>>().join(", ");
+            let mut failed = Ok(());
+            dropped = sink.duplicates(&names, &mut |d| {
+                if failed.is_ok() {
+                    failed = report.row(vec![RowError {
+                        row: d.row,
+                        column: label.clone(),
+                        value: d.key,
+                        reason: format!("repeats the key of row {}; a key may appear only once in a file", d.first),
+                    }]);
+                }
+            })?;
+            failed?;
+            if dropped > 0 {
+                progress.send_modify(|p| p.rows_rejected = report.rejected);
+            }
+        }
+        report.flush()?;
+        Ok((rows, dropped))
+    });
+    let (rows, dropped) = match loaded {
+        Ok(_) if report.fail && report.rejected > 0 => {
+            drop(rx);
+            sink.abort()?;
+            return Err(report.failure());
+        }
+        Ok(done) => done,
         Err(e) => {
             drop(rx); // unblocks the parser
             sink.abort()?;
@@ -335,89 +415,187 @@ fn write(
     };
     progress.send_modify(|p| p.phase = Phase::Finalizing);
     let finalizing = Instant::now();
-    let last = on_commit(sink.columns(), rows);
-    let columns = sink.finish(&spec.table, spec.mode, last)?;
+    let rows = rows - dropped;
+    let last = on_commit(&sink::data_columns(sink.columns()), rows);
+    let merge = Merge {
+        mode: spec.mode,
+        key: plan.key_names(),
+        add_unique_index: plan.add_unique_index,
+        dedupe: dropped > 0,
+        rows,
+        rejected: report.rejected,
+        last,
+    };
+    let (columns, counts) = sink.finish(&spec.table, merge)?;
+    progress.send_modify(|p| p.counts = Some(counts));
     let timings = Timings { finalize: finalizing.elapsed(), write_starved: rx.starved, ..Timings::default() };
-    Ok(Outcome { rows, columns, timings })
+    Ok(Outcome { rows, counts, columns, timings })
 }
 
-/// Data row `row` (1-based, blank rows not counted) has a value in 0-based column `col`, past the
-/// `width` columns the header and the first `sampled` rows made.
-fn beyond_columns(row: u64, col: usize, width: usize, sampled: u64) -> ImportError {
+/// The sheet's row `number` has a value in 0-based column `col`, past the `width` columns the
+/// header and the first `sampled` rows made.
+fn beyond_columns(number: u64, col: usize, width: usize, sampled: u64) -> ImportError {
     ImportError::Invalid(format!(
-        "data row {} has a value in column {}, but the header and the first {} rows have only {} columns; give \
+        "row {} has a value in column {}, but the header and the first {} rows have only {} columns; give \
          that column a header (or remove the value) and import the file again",
-        crate::format::count(row),
+        crate::format::count(number),
         col + 1,
         crate::format::count(sampled),
         width
     ))
 }
 
-/// What the writer read before the table could be created: the type sample, the batch that did
-/// not fit into it, and whether the parser already said the sheet ended.
+/// What the writer read before the table could be created: the type sample (and its rows'
+/// numbers), the batch that did not fit into it, and whether the parser already said the sheet ended.
 struct Sampled {
     rows: Vec<Vec<Value>>,
-    pending: Option<Vec<Vec<Value>>>,
+    numbers: Vec<u64>,
+    pending: Option<Batch>,
     ended: bool,
 }
 
-/// Inserts the sample and every later batch, committing every `commit_every`.
-fn load(
-    sink: &mut Sink,
-    sampled: Sampled,
-    rx: &mut Inbox,
-    width: usize,
-    progress: &watch::Sender<Progress>,
+/// Row errors on their way to the log: counted, the first few kept for a failure's message, the
+/// rest written in bounded batches.
+struct Report<'a> {
+    log: Option<&'a dyn ErrorLog>,
+    pending: Vec<RowError>,
+    quoted: Vec<RowError>,
+    /// Rows refused (a row with two bad cells is one row).
+    rejected: u64,
+    /// `on_error: fail`: nothing will be written once a row is refused.
+    fail: bool,
+}
+
+impl Report<'_> {
+    /// One refused row's errors.
+    fn row(&mut self, errors: Vec<RowError>) -> Result<(), ImportError> {
+        self.rejected += 1;
+        for e in errors {
+            if self.quoted.len() < ERRORS_QUOTED {
+                self.quoted.push(e.clone());
+            }
+            if self.log.is_some() {
+                self.pending.push(e);
+            }
+        }
+        if self.pending.len() >= ERRORS_PER_WRITE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ImportError> {
+        if let Some(log) = self.log
+            && !self.pending.is_empty()
+        {
+            log.append(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Why a `fail` import failed, quoting its first errors.
+    fn failure(&self) -> ImportError {
+        let rows = crate::format::count(self.rejected);
+        let quoted: Vec<String> = self
+            .quoted
+            .iter()
+            .map(|e| format!("row {}, {:?}: {:?} {}", e.row, e.column, e.value, e.reason))
+            .collect();
+        let more = if self.rejected as usize > self.quoted.len() { "; …" } else { "" };
+        let (noun, verb) = if self.rejected == 1 { ("row", "has") } else { ("rows", "have") };
+        ImportError::Invalid(format!(
+            "{rows} {noun} {verb} values their columns cannot take, so nothing was imported: {}{more}. The error report \
+             lists every one; correct them and import again, or choose to skip bad rows",
+            quoted.join("; ")
+        ))
+    }
+}
+
+/// The writer's loop: shapes each row by the plan, loads the good ones, commits every
+/// `commit_every`.
+struct Loader<'a, 'r> {
+    sink: &'a mut Sink,
+    plan: &'a Plan,
+    report: &'a mut Report<'r>,
+    progress: &'a watch::Sender<Progress>,
     commit_every: Duration,
-    cancel: &CancellationToken,
-) -> Result<u64, ImportError> {
-    let mut written = 0u64;
-    // The first commit comes right after the sample, so the first rows show up at once.
-    let mut last_commit = Instant::now().checked_sub(COMMIT_EVERY).unwrap_or_else(Instant::now);
-    let Sampled { rows: sample, pending, mut ended } = sampled;
-    let sampled_rows = sample.len() as u64;
-    let mut prefetched = std::iter::once(sample).chain(pending);
-    loop {
-        let mut batch = match prefetched.next() {
-            Some(batch) => batch,
-            None if ended => break,
-            None => match rx.recv() {
-                Some(Msg::Rows(rows)) => rows,
-                Some(Msg::End) => {
-                    ended = true;
+    cancel: &'a CancellationToken,
+}
+
+impl Loader<'_, '_> {
+    /// Loads the sample and every later batch; returns the rows written to the staging table.
+    fn load(&mut self, sampled: Sampled, rx: &mut Inbox) -> Result<u64, ImportError> {
+        let mut written = 0u64;
+        // The first commit comes right after the sample, so the first rows show up at once.
+        let mut last_commit = Instant::now().checked_sub(COMMIT_EVERY).unwrap_or_else(Instant::now);
+        let Sampled { rows: sample, numbers, pending, mut ended } = sampled;
+        let sampled_rows = sample.len() as u64;
+        let width = self.plan.width();
+        let mut prefetched = std::iter::once(Batch { rows: sample, numbers }).chain(pending);
+        let mut errors = Vec::new();
+        loop {
+            let mut batch = match prefetched.next() {
+                Some(batch) => batch,
+                None if ended => break,
+                None => match rx.recv() {
+                    Some(Msg::Rows(batch)) => batch,
+                    Some(Msg::End) => {
+                        ended = true;
+                        continue;
+                    }
+                    Some(Msg::Header(_)) => continue,
+                    None => break,
+                },
+            };
+            if self.cancel.is_cancelled() {
+                return Err(ImportError::Cancelled);
+            }
+            let rejected_before = self.report.rejected;
+            let mut good = 0;
+            for i in 0..batch.rows.len() {
+                let number = batch.numbers[i];
+                let row = &mut batch.rows[i];
+                // Wider than the header and the sample: a value there has no column to go to.
+                if let Some(col) = row.iter().skip(width).position(|v| !matches!(v, Value::Null)) {
+                    return Err(beyond_columns(number, width + col, width, sampled_rows));
+                }
+                row.resize(width, Value::Null);
+                if !self.plan.shape(number, row, &mut errors) {
+                    self.report.row(std::mem::take(&mut errors))?;
                     continue;
                 }
-                Some(Msg::Header(_)) => continue,
-                None => break,
-            },
-        };
-        if cancel.is_cancelled() {
+                if self.plan.keyed() {
+                    row.push(Value::Int(number as i64));
+                }
+                batch.rows.swap(good, i);
+                good += 1;
+            }
+            batch.rows.truncate(good);
+            // Once a row is refused under `fail`, nothing will be written: only look on.
+            if !(self.report.fail && self.report.rejected > 0) {
+                self.sink.insert(&batch.rows)?;
+                written += batch.rows.len() as u64;
+            }
+            let rejected = self.report.rejected;
+            if rejected != rejected_before {
+                self.progress.send_modify(|p| p.rows_rejected = rejected);
+            }
+            if last_commit.elapsed() >= self.commit_every {
+                self.sink.commit()?;
+                last_commit = Instant::now();
+                self.progress.send_modify(|p| p.rows_done = written);
+            }
+        }
+        if self.cancel.is_cancelled() {
             return Err(ImportError::Cancelled);
         }
-        for (i, row) in batch.iter_mut().enumerate() {
-            // Wider than the header and the sample: a value there has no column to go to.
-            if let Some(col) = row.iter().skip(width).position(|v| !matches!(v, Value::Null)) {
-                return Err(beyond_columns(written + i as u64 + 1, width + col, width, sampled_rows));
-            }
-            row.resize(width, Value::Null);
+        if !ended {
+            // The parser stopped early; `run` reports its error.
+            return Err(ImportError::Invalid("the file ended unexpectedly".into()));
         }
-        sink.insert(&batch)?;
-        written += batch.len() as u64;
-        if last_commit.elapsed() >= commit_every {
-            sink.commit()?;
-            last_commit = Instant::now();
-            progress.send_modify(|p| p.rows_done = written);
-        }
+        self.sink.commit()?;
+        self.progress.send_modify(|p| p.rows_done = written);
+        Ok(written)
     }
-    if cancel.is_cancelled() {
-        return Err(ImportError::Cancelled);
-    }
-    if !ended {
-        // The parser stopped early; `run` reports its error.
-        return Err(ImportError::Invalid("the file ended unexpectedly".into()));
-    }
-    sink.commit()?;
-    progress.send_modify(|p| p.rows_done = written);
-    Ok(written)
 }

@@ -128,6 +128,8 @@ fn import_once(path: &Path, format: Format, scratch: &Path, live: bool) -> Resul
         dest: super::sink::Destination::Sqlite(db.clone()),
         table: "t".into(),
         mode: ImportMode::Create,
+        mapping: crate::model::Mapping::default(),
+        errors: None,
         staging: format!("{}profile", super::sink::STAGING_PREFIX),
         limits: Limits::default(),
         live_progress: live,

@@ -7,10 +7,12 @@ pub mod sqlite;
 
 use super::ImportError;
 use super::value::Value;
-use crate::model::{ColumnInfo, ColumnType, ImportMode};
+use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, TableShape};
 use postgres::PgSink;
 use sqlite::SqliteSink;
 use std::path::PathBuf;
+
+pub use super::shape::ROW_COLUMN;
 
 /// The database an import loads into: never where the app keeps its own state.
 #[derive(Debug, Clone)]
@@ -32,7 +34,8 @@ pub enum Kind {
 
 /// How the job records its success, bound to the transaction that puts the table in place, so the
 /// table and the record of it can never disagree. Parameters are `$1`, `$2`, ... in order;
-/// integers bind as integers, NULL as NULL, anything else as its text.
+/// integers bind as integers, NULL as NULL, anything else as its text. The sink appends one more
+/// parameter, the last: the import's [`Counts`] as JSON, known only once the rows are merged.
 ///
 /// On PostgreSQL the sink runs it in that transaction, and it must change exactly one row or the
 /// whole import rolls back with [`ImportError::TakenOver`]: that is how a worker that lost its job
@@ -44,6 +47,34 @@ pub enum Kind {
 pub struct FinalStatement {
     pub sql: &'static str,
     pub params: Vec<Value>,
+}
+
+/// How the staging table meets its target at the end.
+#[derive(Debug, Clone, Default)]
+pub struct Merge {
+    pub mode: ImportMode,
+    /// The key's column names; empty without a key. With a key the staging table has
+    /// [`ROW_COLUMN`], and a new table gets a unique index on the key.
+    pub key: Vec<String>,
+    /// Make the unique index the key needs on the existing table first.
+    pub add_unique_index: bool,
+    /// Leave out the rows whose key an earlier row had (they were reported; see [`Sink::duplicates`]).
+    pub dedupe: bool,
+    /// Rows that go in (the staging table's, less those `dedupe` leaves out).
+    pub rows: u64,
+    /// Rows read and rejected, for the counts.
+    pub rejected: u64,
+    pub last: Option<FinalStatement>,
+}
+
+/// A row whose key an earlier row of the file already had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub row: u64,
+    /// The row that had the key first.
+    pub first: u64,
+    /// The key's values as text, joined by ", ".
+    pub key: String,
 }
 
 /// One import's staging table on either database.
@@ -85,16 +116,21 @@ impl Sink {
         }
     }
 
-    /// Swaps the staging table into `target` and runs `last`, in one transaction.
-    pub fn finish(
-        self,
-        target: &str,
-        mode: ImportMode,
-        last: Option<FinalStatement>,
-    ) -> Result<Vec<ColumnInfo>, ImportError> {
+    /// Every row whose key (`key`, column names) an earlier row had, in row order, to `visit`.
+    /// Returns how many. Only for a staging table with [`ROW_COLUMN`].
+    pub fn duplicates(&mut self, key: &[String], visit: &mut dyn FnMut(Duplicate)) -> Result<u64, ImportError> {
         match self {
-            Sink::Sqlite(s) => s.finish(target, mode, last),
-            Sink::Postgres(s) => s.finish(target, mode, last),
+            Sink::Sqlite(s) => s.duplicates(key, visit),
+            Sink::Postgres(s) => s.duplicates(key, visit),
+        }
+    }
+
+    /// Puts the staging table in place of (or merges it into) `target` and runs the merge's final
+    /// statement, in one transaction. Returns the table's columns and what the rows did.
+    pub fn finish(self, target: &str, merge: Merge) -> Result<(Vec<ColumnInfo>, Counts), ImportError> {
+        match self {
+            Sink::Sqlite(s) => s.finish(target, merge),
+            Sink::Postgres(s) => s.finish(target, merge),
         }
     }
 
@@ -105,6 +141,54 @@ impl Sink {
             Sink::Postgres(s) => s.abort(),
         }
     }
+}
+
+/// The table `name` in `dest` as an import into it sees it, or `None` when there is none.
+pub async fn shape(dest: &Destination, name: &str) -> Result<Option<TableShape>, ImportError> {
+    match dest {
+        Destination::Sqlite(path) => {
+            let (path, name) = (path.clone(), name.to_owned());
+            super::off_runtime("table shape", move || sqlite::shape(&sqlite::open(&path)?, &name)).await
+        }
+        Destination::Postgres { pool, schema } => postgres::shape(pool, schema, name).await,
+    }
+}
+
+/// The same from a blocking thread (the engine's writer) inside the runtime.
+pub fn shape_blocking(dest: &Destination, name: &str) -> Result<Option<TableShape>, ImportError> {
+    match dest {
+        Destination::Sqlite(path) => sqlite::shape(&sqlite::open(path)?, name),
+        Destination::Postgres { pool, schema } => {
+            let rt = tokio::runtime::Handle::try_current()
+                .map_err(|_| ImportError::Database("reading a PostgreSQL table needs the tokio runtime".into()))?;
+            rt.block_on(postgres::shape(pool, schema, name))
+        }
+    }
+}
+
+/// The columns of a staging table that go into the target: all but [`ROW_COLUMN`].
+pub fn data_columns(columns: &[ColumnInfo]) -> Vec<ColumnInfo> {
+    columns.iter().filter(|c| c.name != ROW_COLUMN).cloned().collect()
+}
+
+/// What the rows did, from what the merge statement reports: `rows` went in; of them `inserted`
+/// are new and `updated` changed a row; the rest met a row they left as it was.
+pub fn counts(rows: u64, inserted: u64, updated: u64, rejected: u64) -> Counts {
+    Counts { inserted, updated, unchanged: rows.saturating_sub(inserted + updated), rejected }
+}
+
+/// The name of the unique index made for a key: `<table>_<columns>_key`, cut to 63 bytes.
+pub fn key_index_name(table: &str, key: &[String]) -> String {
+    let mut name = format!("{table}_{}_key", key.join("_"));
+    if name.len() > 63 {
+        let mut cut = 63 - 4;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+        name.push_str("_key");
+    }
+    name
 }
 
 /// Prefix of every staging table, so leftovers from a killed process can be found and dropped.
@@ -126,14 +210,24 @@ pub fn sql_type(kind: Kind, ty: ColumnType) -> &'static str {
     }
 }
 
-/// Inverse of [`sql_type`], for tables read back from the database.
+/// Inverse of [`sql_type`], for tables read back from the database, including tables sheetport
+/// did not make: a declared type is read as SQLite reads it for affinity (`VARCHAR(20)` is text,
+/// `INT4` an integer, `NUMERIC(10,2)` a number), PostgreSQL's names included.
 pub fn column_type_of(decl: &str) -> ColumnType {
-    match decl.to_ascii_uppercase().as_str() {
-        "INTEGER" | "BIGINT" | "INT" => ColumnType::Integer,
-        "REAL" | "DOUBLE PRECISION" | "FLOAT" => ColumnType::Real,
-        "BOOLEAN" => ColumnType::Boolean,
-        "DATE" => ColumnType::Date,
-        d if d == "DATETIME" || d.starts_with("TIMESTAMP") => ColumnType::Datetime,
-        _ => ColumnType::Text,
+    let d = decl.to_ascii_uppercase();
+    if d.starts_with("BOOL") {
+        ColumnType::Boolean
+    } else if d == "DATE" {
+        ColumnType::Date
+    } else if d == "DATETIME" || d.starts_with("TIMESTAMP") {
+        ColumnType::Datetime
+    } else if d.contains("CHAR") || d.contains("CLOB") || d.contains("TEXT") || d.starts_with("TIME") {
+        ColumnType::Text
+    } else if d.contains("INT") {
+        ColumnType::Integer
+    } else if ["REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"].iter().any(|t| d.contains(t)) {
+        ColumnType::Real
+    } else {
+        ColumnType::Text
     }
 }

@@ -13,8 +13,10 @@ use crate::db::queue::{self, Checkpoint, Succeeded};
 use crate::db::{self, Pool};
 use crate::import::header::Layout;
 use crate::import::sink::STAGING_PREFIX;
+use crate::import::pipeline::ErrorLog;
 use crate::import::{self, ImportError, ImportSpec, Outcome};
-use crate::model::{HeaderRow, ImportId, ImportStatus, Phase, Progress};
+use crate::model::{HeaderRow, ImportId, ImportStatus, Mapping, Phase, Progress, RowError};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -219,7 +221,8 @@ fn end_state(tx: &watch::Sender<Progress>, ending: &Ending, finished_at: i64) {
         match ending {
             Ending::Succeeded(outcome) => {
                 p.rows_done = outcome.rows;
-                p.rows_parsed = outcome.rows;
+                p.rows_parsed = outcome.rows + outcome.counts.rejected;
+                p.counts = Some(outcome.counts);
                 p.rows_total = Some(outcome.rows);
                 p.rows_total_estimated = false;
                 p.columns = outcome.columns.clone();
@@ -236,6 +239,18 @@ async fn execute(
     tx: &watch::Sender<Progress>,
     cancel: &CancellationToken,
 ) -> Result<Outcome, ImportError> {
+    let mapping: Mapping = match record.mapping.as_deref() {
+        Some(text) => serde_json::from_str(text).map_err(|e| ImportError::Invalid(format!("the column choices: {e}")))?,
+        None => Mapping::default(),
+    };
+    // A run that starts again (after a crash) reports afresh.
+    db::errors::clear(&shared.db, &record.id).await.map_err(|e| ImportError::Database(e.to_string()))?;
+    let errors = Arc::new(ErrorReport {
+        db: shared.db.clone(),
+        id: record.id.clone(),
+        rt: tokio::runtime::Handle::current(),
+        next: AtomicI64::new(0),
+    });
     let spec = ImportSpec {
         path: PathBuf::from(&record.file_path),
         format: record.format,
@@ -252,6 +267,8 @@ async fn execute(
         dest: shared.db.destination().clone(),
         table: record.table.clone(),
         mode: record.mode,
+        mapping,
+        errors: Some(errors),
         // A name of this attempt's own: on PostgreSQL the staging table of an earlier attempt whose
         // worker stalled may still exist in that worker's open transaction, and a second CREATE of
         // the same name would wait for it.
@@ -266,6 +283,25 @@ async fn execute(
         })
     })
     .await
+}
+
+/// A job's row errors, into its report in the app's database (see `db::errors`).
+#[derive(Debug)]
+struct ErrorReport {
+    db: db::Db,
+    id: ImportId,
+    rt: tokio::runtime::Handle,
+    /// The number the next error gets.
+    next: AtomicI64,
+}
+
+impl ErrorLog for ErrorReport {
+    fn append(&self, errors: &[RowError]) -> Result<(), ImportError> {
+        let first = self.next.fetch_add(errors.len() as i64, Ordering::Relaxed);
+        self.rt
+            .block_on(db::errors::append(&self.db, &self.id, first, errors))
+            .map_err(|e| ImportError::Database(format!("could not write the error report: {e}")))
+    }
 }
 
 /// Writes the job's numbers to its row when they change (and at least a few times per heartbeat

@@ -1,12 +1,14 @@
 //! Everything under `/api/imports`: `POST` (store a file and queue its import: curl's and
 //! scripts' one step), the list, one import's state, its live progress as Server-Sent Events
-//! (see `events`), and cancelling it.
+//! (see `events`), cancelling it, and its row errors (as JSON pages, and the whole report as CSV).
 
 mod events;
 
 use super::multipart;
 use crate::auth::{Asker, rules};
+use crate::db;
 use crate::error::AppError;
+use crate::import::report;
 use crate::jobs::{NewImport, Snapshot};
 use crate::model::{ImportCreated, ImportId, ImportStatus, Progress};
 use crate::state::AppState;
@@ -102,4 +104,67 @@ pub async fn cancel_import(
     let id = import_id(&id)?;
     rules::cancel(&state.db, &state.jobs, &asker, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id, "status": "cancelling" }))))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ErrorsQuery {
+    /// The number of the last error already read (`-1` or absent: from the first).
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/imports/{id}/errors`: the import's row errors in order (100 unless `?limit=` says
+/// otherwise, at most 10,000), each with its number `seq` for `?after=`.
+pub async fn import_errors(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+    Query(q): Query<ErrorsQuery>,
+) -> Result<Json<Vec<serde_json::Value>>, AppError> {
+    let id = import_id(&id)?;
+    rules::import_of(&state.db, &asker.viewer, &id).await?;
+    let page = db::errors::page(&state.db, &id, q.after.unwrap_or(-1), q.limit.unwrap_or(100)).await?;
+    Ok(Json(
+        page.into_iter()
+            .map(|(seq, e)| {
+                serde_json::json!({ "seq": seq, "row": e.row, "column": e.column, "value": e.value, "reason": e.reason })
+            })
+            .collect(),
+    ))
+}
+
+/// `GET /api/imports/{id}/errors.csv`: the whole error report as CSV, streamed from the database a
+/// page at a time (see `import::report` for how cells are written).
+pub async fn import_errors_csv(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    let id = import_id(&id)?;
+    rules::import_of(&state.db, &asker.viewer, &id).await?;
+    let db = state.db.clone();
+    let name = format!("attachment; filename=\"errors-{id}.csv\"");
+    let pages = futures::stream::unfold(Some(-1i64), move |after| {
+        let (db, id) = (db.clone(), id.clone());
+        async move {
+            let after = after?;
+            let mut out = if after < 0 { report::HEADER.to_owned() } else { String::new() };
+            match db::errors::page(&db, &id, after, db::errors::MAX_PAGE).await {
+                Ok(page) if page.is_empty() => (after < 0).then_some((Ok::<_, std::io::Error>(out), None)),
+                Ok(page) => {
+                    let last = page.last().map_or(after, |(seq, _)| *seq);
+                    page.iter().for_each(|(_, e)| report::write_line(&mut out, e));
+                    Some((Ok(out), Some(last)))
+                }
+                Err(e) => {
+                    tracing::error!(%id, error = %e, "could not read an error report");
+                    Some((Err(std::io::Error::other("the error report could not be read")), None))
+                }
+            }
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)],
+        axum::body::Body::from_stream(pages),
+    ))
 }

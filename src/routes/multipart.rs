@@ -7,7 +7,7 @@ use crate::auth::Viewer;
 use crate::db::uploads::UploadRecord;
 use crate::error::AppError;
 use crate::jobs::Choice;
-use crate::model::ImportMode;
+use crate::model::{ColumnChoice, ImportMode, Mapping, OnError};
 use crate::state::AppState;
 use crate::uploads::Incoming;
 use axum::extract::Multipart;
@@ -15,8 +15,10 @@ use axum::extract::multipart::{Field, MultipartError};
 use axum::http::{HeaderMap, StatusCode, header};
 use std::time::Duration;
 
-/// Longest text field (table, sheet, encoding, mode).
+/// Longest text field (table, sheet, encoding, mode, one column choice).
 const MAX_FIELD: usize = 1024;
+/// Longest `columns` field: every column's choice as JSON (a thousand columns with long names).
+const MAX_COLUMNS_FIELD: usize = 256 * 1024;
 /// Room for multipart boundaries and text fields on top of the file itself.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
@@ -30,8 +32,52 @@ fn mode(text: &str) -> Result<ImportMode, AppError> {
         m => m
             .to_ascii_lowercase()
             .parse()
-            .map_err(|_| AppError::BadRequest(format!("mode {m:?} is not one of create, append, replace"))),
+            .map_err(|_| {
+                AppError::BadRequest(format!(
+                    "mode {m:?} is not one of create, append, replace, upsert, insert-new"
+                ))
+            }),
     }
+}
+
+/// The `on_error` field's value.
+fn on_error(text: &str) -> Result<OnError, AppError> {
+    match text.trim() {
+        "" => Ok(OnError::Fail),
+        m => m
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|_| AppError::BadRequest(format!("on_error {m:?} is not one of fail, skip"))),
+    }
+}
+
+/// Adds the text fields about columns to `mapping`: `column` (`Source=target:type`, repeatable),
+/// `skip_column` (repeatable), `key` (`a,b`), `columns` (every choice as a JSON array),
+/// `on_error` and `add_unique_index`. False when `name` is none of them.
+pub fn mapping_field(mapping: &mut Mapping, name: &str, value: &str) -> Result<bool, AppError> {
+    match name {
+        "column" => mapping.columns.push(ColumnChoice::parse(value).map_err(AppError::BadRequest)?),
+        "skip_column" => mapping.columns.push(ColumnChoice {
+            source: value.trim().to_owned(),
+            skip: true,
+            ..ColumnChoice::default()
+        }),
+        "columns" if !value.trim().is_empty() => {
+            let choices: Vec<ColumnChoice> = serde_json::from_str(value).map_err(|e| {
+                AppError::BadRequest(format!(
+                    "the columns field is not a list of column choices ({e}); send it as \
+                     [{{\"source\": \"Zip\", \"target\": \"zip\", \"type\": \"text\"}}, ...]"
+                ))
+            })?;
+            mapping.columns.extend(choices);
+        }
+        "columns" => {}
+        "key" => mapping.key.extend(value.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned)),
+        "on_error" => mapping.on_error = on_error(value)?,
+        "add_unique_index" => mapping.add_unique_index = yes(value)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// A yes/no field's value (`true`/`false`, `on` as a checkbox sends it, `1`/`0`, `yes`/`no`).
@@ -133,6 +179,12 @@ async fn read(
             "header_row" => {
                 fields.header_row = within(idle, text(field, limit)).await??.parse().map_err(AppError::BadRequest)?
             }
+            name @ ("column" | "skip_column" | "key" | "on_error" | "add_unique_index" | "columns") => {
+                let name = name.to_owned();
+                let max = if name == "columns" { MAX_COLUMNS_FIELD } else { MAX_FIELD };
+                let value = within(idle, text_up_to(field, max, limit)).await??;
+                mapping_field(&mut fields.mapping, &name, &value)?;
+            }
             _ => {} // unknown fields are ignored, as browsers may add their own
         }
     }
@@ -145,12 +197,17 @@ async fn read(
 }
 
 /// A text field, read only as far as [`MAX_FIELD`] bytes.
-async fn text(mut field: Field<'_>, limit: u64) -> Result<String, AppError> {
+async fn text(field: Field<'_>, limit: u64) -> Result<String, AppError> {
+    text_up_to(field, MAX_FIELD, limit).await
+}
+
+/// A text field, read only as far as `max` bytes.
+async fn text_up_to(mut field: Field<'_>, max: usize, limit: u64) -> Result<String, AppError> {
     let name = field.name().unwrap_or("").to_owned();
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
-        if bytes.len() + chunk.len() > MAX_FIELD {
-            return Err(AppError::BadRequest(format!("the field {name:?} is longer than {MAX_FIELD} bytes")));
+        if bytes.len() + chunk.len() > max {
+            return Err(AppError::BadRequest(format!("the field {name:?} is longer than {max} bytes")));
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -33,6 +33,9 @@ pub struct SheetQuery {
     header_row: Option<String>,
     #[serde(default)]
     stop_at_blank: bool,
+    /// The table the rows would go into (default: named after the file); when it exists, the
+    /// answer says how the sheet's columns would go into it.
+    table: Option<String>,
 }
 
 /// `GET /api/uploads/{id}?sheet=&encoding=`: a first look at a stored file.
@@ -45,17 +48,12 @@ pub async fn inspect_upload(
     // Anything that cannot be an upload id is no upload, as an unknown one is.
     let id = UploadId::parse(&id).ok_or(uploads::UploadError::NotFound(id))?;
     let header = q.header_row.as_deref().unwrap_or("").parse().map_err(AppError::BadRequest)?;
-    let limits = state.config.limits();
-    Ok(Json(
-        uploads::inspect(
-            &state.db,
-            &asker.viewer,
-            &id,
-            q.sheet,
-            q.encoding,
-            Layout { header, stop_at_blank: q.stop_at_blank },
-            limits,
-        )
-        .await?,
-    ))
+    let look = uploads::Look {
+        sheet: q.sheet,
+        encoding: q.encoding,
+        layout: Layout { header, stop_at_blank: q.stop_at_blank },
+        table: q.table,
+    };
+    let (readers, limits) = (state.config.table_readers, state.config.limits());
+    Ok(Json(uploads::inspect(&state.db, &asker.viewer, readers, &id, look, limits).await?))
 }

@@ -95,6 +95,25 @@ impl TestDb {
         }
     }
 
+    /// One text column of a query's rows, read directly (not through the app): a table's rows
+    /// as `SELECT a || '|' || b FROM t ORDER BY a` see them, on either database.
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        match self {
+            TestDb::Sqlite(path) => {
+                let conn = Self::open_sqlite(path);
+                let mut stmt = conn.prepare(sql).expect("prepare");
+                stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+            }
+            TestDb::Postgres { url, .. } => {
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                let rows =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&pool).await.expect("query");
+                pool.close().await;
+                rows
+            }
+        }
+    }
+
     /// Runs one statement directly (not through the app).
     pub async fn execute(&self, sql: &str) {
         match self {

@@ -14,6 +14,7 @@ mod hostile;
 mod imports;
 mod instances;
 mod lifecycle;
+mod mapping;
 mod loss;
 mod messy;
 mod process;

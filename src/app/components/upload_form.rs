@@ -7,7 +7,7 @@ use super::{Alert, SheetPreview};
 use crate::api::{inspect_upload, start_import};
 use crate::app::browser::{self, PickedFile};
 use crate::format;
-use crate::model::{HeaderRow, ImportId, ImportMode, Inspection, TEXT_ENCODINGS, UploadId};
+use crate::model::{HeaderRow, ImportId, ImportMode, ImportRequest, Inspection, Mapping, TEXT_ENCODINGS, UploadId};
 use leptos::prelude::*;
 
 /// How to read the file for a preview: each `None` or `false` is "as found".
@@ -57,7 +57,7 @@ pub fn UploadForm(
         stage.set(Stage::Inspecting { name });
         leptos::task::spawn_local(async move {
             let Look { sheet, encoding, header, stop_at_blank } = look;
-            stage.set(match inspect_upload(upload_id, sheet, encoding, header, Some(stop_at_blank)).await {
+            stage.set(match inspect_upload(upload_id, sheet, encoding, header, Some(stop_at_blank), None).await {
                 Ok(found) => Stage::Ready(Box::new(found)),
                 Err(e) => Stage::Failed(e.to_string()),
             });
@@ -85,14 +85,20 @@ pub fn UploadForm(
 
     let start = move |found: Inspection| {
         stage.set(Stage::Starting);
-        let wanted = Some(table.get_untracked()).filter(|t| !t.trim().is_empty());
-        let mode = Some(mode.get_untracked());
-        // The header row the preview used (found or chosen), so the import reads what the person saw.
-        let header = Some(found.header_row.map_or(HeaderRow::None, HeaderRow::At));
-        let stop = Some(found.stop_at_blank);
+        // The header row, the sheet and the encoding the preview used (found or chosen), so the
+        // import reads what the person saw.
+        let request = ImportRequest {
+            upload_id: found.upload.upload_id,
+            table: Some(table.get_untracked()).filter(|t| !t.trim().is_empty()),
+            sheet: found.sheet,
+            encoding: found.encoding,
+            mode: mode.get_untracked(),
+            header_row: found.header_row.map_or(HeaderRow::None, HeaderRow::At),
+            stop_at_blank: found.stop_at_blank,
+            mapping: Mapping::default(),
+        };
         leptos::task::spawn_local(async move {
-            // The encoding the preview was read in, so the import reads what the person saw.
-            match start_import(found.upload.upload_id, wanted, found.sheet, found.encoding, mode, header, stop).await {
+            match start_import(request).await {
                 Ok(id) => {
                     stage.set(Stage::Idle);
                     table.set(String::new());

@@ -9,13 +9,13 @@
 //! the encoded chunks to the server while the writer encodes the next ones. They talk over a
 //! bounded channel, so at most a few chunks are in flight.
 
-use super::{FinalStatement, Kind, sql_type};
+use super::{Duplicate, Kind, Merge, ROW_COLUMN, column_type_of, counts, data_columns, key_index_name, sql_type};
 use crate::import::ImportError;
 use crate::import::dates::DAY_MS;
 use crate::import::infer::{fits, join};
 use crate::import::names::{qualify, quote};
 use crate::import::value::Value;
-use crate::model::{ColumnInfo, ColumnType, ImportMode};
+use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, TableColumn, TableShape};
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{AssertSqlSafe, Executor, Transaction};
 use tokio::runtime::Handle;
@@ -40,6 +40,9 @@ fn field(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
+/// Rows of the duplicate-key report per message from the copier to the writer.
+const DUPLICATES_CHUNK: usize = 1000;
+
 /// Encoded chunks in flight between the writer and the copier (each one batch of rows, ~250 KB).
 const CHUNKS_IN_FLIGHT: usize = 8;
 
@@ -51,8 +54,10 @@ enum Cmd {
     Flush(oneshot::Sender<()>),
     /// Runs one statement in the transaction (no `COPY` open: the writer flushes first).
     Exec(String, oneshot::Sender<()>),
-    /// Swaps the staging table in, runs the final statement and commits.
-    Finish(Box<Swap>, oneshot::Sender<()>),
+    /// Streams the rows whose key an earlier row had, in chunks, until the channel closes.
+    Duplicates(String, mpsc::Sender<Vec<Duplicate>>),
+    /// Swaps the staging table in (or merges it), runs the final statement and commits.
+    Finish(Box<Swap>, oneshot::Sender<Counts>),
     /// Rolls everything back.
     Abort(oneshot::Sender<()>),
 }
@@ -61,9 +66,8 @@ struct Swap {
     schema: String,
     staging: String,
     target: String,
-    mode: ImportMode,
     columns: Vec<ColumnInfo>,
-    last: Option<FinalStatement>,
+    merge: Merge,
 }
 
 impl From<sqlx::Error> for ImportError {
@@ -213,24 +217,52 @@ impl PgSink {
         Ok(())
     }
 
-    /// Puts the staging table in place of (or into) `target`, runs `last` in the same
-    /// transaction and commits. On error everything rolls back. Returns the final columns.
-    pub fn finish(
-        mut self,
-        target: &str,
-        mode: ImportMode,
-        last: Option<FinalStatement>,
-    ) -> Result<Vec<ColumnInfo>, ImportError> {
+    /// Every row whose key an earlier row had, in row order (see [`super::Sink::duplicates`]).
+    pub fn duplicates(&mut self, key: &[String], visit: &mut dyn FnMut(Duplicate)) -> Result<u64, ImportError> {
+        self.commit()?;
+        let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
+        let text: Vec<String> = keys.iter().map(|k| format!("{k}::text")).collect();
+        let sql = format!(
+            "SELECT row, first, key FROM (SELECT {r} AS row, min({r}) OVER (PARTITION BY {k}) AS first, \
+             concat_ws(', ', {t}) AS key FROM {s}) d WHERE row > first ORDER BY row",
+            r = quote(ROW_COLUMN),
+            k = keys.join(", "),
+            t = text.join(", "),
+            s = qualify(&self.schema, &self.staging)
+        );
+        let (chunks, mut rx) = mpsc::channel(2);
+        if self.cmds.blocking_send(Cmd::Duplicates(sql, chunks)).is_err() {
+            return Err(self.copier_error());
+        }
+        let mut n = 0;
+        while let Some(chunk) = rx.blocking_recv() {
+            n += chunk.len() as u64;
+            chunk.into_iter().for_each(&mut *visit);
+        }
+        // The copier closes the channel when done, or when it failed (and then stops).
+        if self.copier.as_ref().is_some_and(JoinHandle::is_finished) {
+            return Err(self.copier_error());
+        }
+        Ok(n)
+    }
+
+    /// Puts the staging table in place of (or merges it into) `target`, runs the merge's final
+    /// statement in the same transaction and commits. On error everything rolls back.
+    pub fn finish(mut self, target: &str, merge: Merge) -> Result<(Vec<ColumnInfo>, Counts), ImportError> {
         let swap = Swap {
             schema: self.schema.clone(),
             staging: self.staging.clone(),
             target: target.to_owned(),
-            mode,
-            columns: self.columns.clone(),
-            last,
+            columns: data_columns(&self.columns),
+            merge,
         };
-        self.call(|reply| Cmd::Finish(Box::new(swap), reply))?;
-        Ok(std::mem::take(&mut self.columns))
+        let (reply, answer) = oneshot::channel();
+        if self.cmds.blocking_send(Cmd::Finish(Box::new(swap), reply)).is_ok()
+            && let Ok(counts) = answer.blocking_recv()
+        {
+            return Ok((data_columns(&self.columns), counts));
+        }
+        Err(self.copier_error())
     }
 
     /// Rolls the transaction back: the staging table and every row sent vanish with it.
@@ -277,7 +309,7 @@ async fn copier(
                         // The writer went away (returning drops the transaction: rollback).
                         None => return Ok(()),
                         // The writer flushes before anything else; this is a bug, and the import stops.
-                        Some(Cmd::Exec(..) | Cmd::Finish(..)) => {
+                        Some(Cmd::Exec(..) | Cmd::Finish(..) | Cmd::Duplicates(..)) => {
                             return Err(ImportError::Database(
                                 "a statement was sent while rows were being copied".into(),
                             ));
@@ -292,10 +324,24 @@ async fn copier(
                 (&mut *tx).execute(AssertSqlSafe(sql)).await?;
                 let _ = reply.send(());
             }
+            Cmd::Duplicates(sql, chunks) => {
+                use futures::TryStreamExt;
+                let mut rows = sqlx::query_as::<_, (i64, i64, String)>(AssertSqlSafe(sql)).fetch(&mut *tx);
+                let mut chunk = Vec::with_capacity(DUPLICATES_CHUNK);
+                while let Some((row, first, key)) = rows.try_next().await? {
+                    chunk.push(Duplicate { row: row as u64, first: first as u64, key });
+                    if chunk.len() == DUPLICATES_CHUNK && chunks.send(std::mem::take(&mut chunk)).await.is_err() {
+                        break;
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = chunks.send(chunk).await;
+                }
+            }
             Cmd::Finish(swap, reply) => {
-                swap_in(&mut tx, &swap).await?;
+                let counts = swap_in(&mut tx, &swap).await?;
                 tx.commit().await?;
-                let _ = reply.send(());
+                let _ = reply.send(counts);
                 return Ok(());
             }
             Cmd::Abort(reply) => {
@@ -308,53 +354,89 @@ async fn copier(
     Ok(())
 }
 
-/// The final swap, inside the import's transaction.
-async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<(), ImportError> {
+/// The final swap (or merge), inside the import's transaction. Returns what the rows did.
+async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Counts, ImportError> {
     let conn = &mut **tx;
     let (staging, t) = (qualify(&s.schema, &s.staging), qualify(&s.schema, &s.target));
-    let (target, columns) = (s.target.as_str(), &s.columns);
+    let (target, columns, merge) = (s.target.as_str(), &s.columns, &s.merge);
+    let cols = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
+    let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
+    let source = if merge.dedupe {
+        format!(
+            "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {})) d",
+            keys.join(", "),
+            r = quote(ROW_COLUMN)
+        )
+    } else {
+        staging.clone()
+    };
     // Two imports into one new name must not both see it free: lock the name first.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&t).execute(&mut *conn).await?;
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&t).fetch_one(&mut *conn).await?;
-    match s.mode {
+    let (mut inserted, mut updated) = (merge.rows, 0);
+    let run = |sql: String| AssertSqlSafe(sql);
+    match merge.mode {
         ImportMode::Create if exists => {
             return Err(ImportError::Conflict(format!(
-                "a table named {target:?} already exists; choose another name, or import with mode \"replace\" or \"append\""
+                "a table named {target:?} already exists; choose another name, or import with mode \"replace\", \"append\" or \"upsert\""
             )));
         }
         ImportMode::Append if exists => {
-            let have: Vec<String> = sqlx::query_scalar(
-                "SELECT column_name::text FROM information_schema.columns \
-                 WHERE table_schema = $1 AND table_name = $2",
-            )
-            .bind(&s.schema)
-            .bind(target)
-            .fetch_all(&mut *conn)
-            .await?;
-            let missing: Vec<&str> =
-                columns.iter().map(|c| c.name.as_str()).filter(|n| !have.iter().any(|h| h == n)).collect();
-            if !missing.is_empty() {
-                return Err(ImportError::Conflict(format!(
-                    "the table {target:?} has no column {}; append needs the same header, or use mode \"replace\"",
-                    missing.join(", ")
-                )));
+            (&mut *conn).execute(run(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}"))).await?;
+            (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
+        }
+        ImportMode::Upsert | ImportMode::InsertNew if exists => {
+            if merge.add_unique_index {
+                let index = quote(&key_index_name(target, &merge.key));
+                (&mut *conn)
+                    .execute(run(format!("CREATE UNIQUE INDEX {index} ON {t} ({})", keys.join(", "))))
+                    .await
+                    .map_err(|e| repeated_key(e, target))?;
             }
-            let cols: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
-            let cols = cols.join(", ");
-            (&mut *conn)
-                .execute(AssertSqlSafe(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}")))
-                .await?;
-            (&mut *conn).execute(AssertSqlSafe(format!("DROP TABLE {staging}"))).await?;
+            let rest: Vec<String> =
+                columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
+            let action = if merge.mode == ImportMode::InsertNew || rest.is_empty() {
+                "NOTHING".to_owned()
+            } else {
+                let set: Vec<String> = rest.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect();
+                let old: Vec<String> = rest.iter().map(|c| format!("t.{c}")).collect();
+                let new: Vec<String> = rest.iter().map(|c| format!("EXCLUDED.{c}")).collect();
+                format!("UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})", set.join(", "), old.join(", "), new.join(", "))
+            };
+            // `xmax = 0` tells a row this statement inserted from one it updated.
+            let (new, changed): (i64, i64) = sqlx::query_as(run(format!(
+                "WITH m AS (INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM {source} ON CONFLICT ({}) DO {action} \
+                 RETURNING (xmax = 0) AS fresh) \
+                 SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM m",
+                keys.join(", ")
+            )))
+            .fetch_one(&mut *conn)
+            .await?;
+            (inserted, updated) = (new as u64, changed as u64);
+            (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
+        }
+        _ if !keys.is_empty() => {
+            if exists {
+                (&mut *conn).execute(run(format!("DROP TABLE {t}"))).await?;
+            }
+            let defs: Vec<String> =
+                columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Postgres, c.ty))).collect();
+            let index = quote(&key_index_name(target, &merge.key));
+            (&mut *conn).execute(run(format!("CREATE TABLE {t} ({})", defs.join(", ")))).await?;
+            (&mut *conn).execute(run(format!("CREATE UNIQUE INDEX {index} ON {t} ({})", keys.join(", ")))).await?;
+            (&mut *conn).execute(run(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {source}"))).await?;
+            (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
         }
         ImportMode::Replace if exists => {
-            (&mut *conn).execute(AssertSqlSafe(format!("DROP TABLE {t}"))).await?;
-            (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {}", quote(target)))).await?;
+            (&mut *conn).execute(run(format!("DROP TABLE {t}"))).await?;
+            (&mut *conn).execute(run(format!("ALTER TABLE {staging} RENAME TO {}", quote(target)))).await?;
         }
         _ => {
-            (&mut *conn).execute(AssertSqlSafe(format!("ALTER TABLE {staging} RENAME TO {}", quote(target)))).await?;
+            (&mut *conn).execute(run(format!("ALTER TABLE {staging} RENAME TO {}", quote(target)))).await?;
         }
     }
-    if let Some(last) = &s.last {
+    let counts = counts(merge.rows, inserted, updated, merge.rejected);
+    if let Some(last) = &merge.last {
         let mut q = sqlx::query(AssertSqlSafe(last.sql));
         for p in &last.params {
             q = match p {
@@ -367,9 +449,58 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<()
                 }
             };
         }
+        q = q.bind(serde_json::to_string(&counts).unwrap_or_default());
         if q.execute(&mut *conn).await?.rows_affected() != 1 {
             return Err(ImportError::TakenOver);
         }
     }
-    Ok(())
+    Ok(counts)
+}
+
+/// A unique index that could not be made because the table holds a key twice, in words.
+fn repeated_key(e: sqlx::Error, table: &str) -> ImportError {
+    match e.as_database_error().and_then(|d| d.code()) {
+        Some(code) if code == "23505" => ImportError::Conflict(format!(
+            "the table {table:?} already holds some key more than once, so it cannot get the unique index the key \
+             needs; remove the repeated rows from it, or choose other key columns"
+        )),
+        _ => e.into(),
+    }
+}
+
+/// The table `name` in `schema` as an import into it sees it (see [`super::shape`]): a column is
+/// required when NOT NULL with no default, identity or generated value.
+pub async fn shape(pool: &PgPool, schema: &str, name: &str) -> Result<Option<TableShape>, ImportError> {
+    let table = qualify(schema, name);
+    let cols: Vec<(String, String, bool, bool)> = sqlx::query_as(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+         (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') \
+         FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY a.attnum",
+    )
+    .bind(&table)
+    .fetch_all(pool)
+    .await?;
+    if cols.is_empty() {
+        return Ok(None);
+    }
+    let unique: Vec<Vec<String>> = sqlx::query_scalar(
+        "SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i \
+         CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+         WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL \
+         GROUP BY i.indexrelid ORDER BY i.indexrelid",
+    )
+    .bind(&table)
+    .fetch_all(pool)
+    .await?;
+    let columns = cols
+        .into_iter()
+        .map(|(name, decl, notnull, has_default)| TableColumn {
+            name,
+            ty: column_type_of(&decl),
+            required: notnull && !has_default,
+        })
+        .collect();
+    Ok(Some(TableShape { columns, unique }))
 }

@@ -2,12 +2,12 @@
 //! statement reused for every row is an order of magnitude faster than sqlx's per-statement path
 //! for a bulk load, and the load runs on a blocking thread anyway.
 
-use super::{FinalStatement, Kind, STAGING_PREFIX, sql_type};
+use super::{Duplicate, FinalStatement, Kind, Merge, ROW_COLUMN, STAGING_PREFIX, column_type_of, counts, data_columns, key_index_name, sql_type};
 use crate::import::ImportError;
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
 use crate::import::value::Value;
-use crate::model::{ColumnInfo, ColumnType, ImportMode};
+use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, TableColumn, TableShape};
 use rusqlite::types::Null;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
@@ -47,6 +47,48 @@ pub fn table_exists(conn: &Connection, name: &str) -> Result<bool, ImportError> 
     Ok(conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |r| {
         r.get::<_, i64>(0)
     })? > 0)
+}
+
+/// The table `name` as an import into it sees it: columns (a column is required when NOT NULL
+/// without a default, and is not the rowid's alias, which fills itself), and the column sets of
+/// its unique indexes and primary key (an `INTEGER PRIMARY KEY` is the rowid and has no index).
+pub fn shape(conn: &Connection, name: &str) -> Result<Option<TableShape>, ImportError> {
+    if !table_exists(conn, name)? {
+        return Ok(None);
+    }
+    let cols: Vec<(String, String, bool, bool, i64)> = conn
+        .prepare("SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?1) ORDER BY cid")?
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<Result<_, _>>()?;
+    let pk: Vec<&(String, String, bool, bool, i64)> = cols.iter().filter(|c| c.4 > 0).collect();
+    let rowid_alias = match pk.as_slice() {
+        [only] if only.1.eq_ignore_ascii_case("INTEGER") => Some(only.0.clone()),
+        _ => None,
+    };
+    let columns = cols
+        .iter()
+        .map(|(n, decl, notnull, has_default, _)| TableColumn {
+            name: n.clone(),
+            ty: column_type_of(decl),
+            required: *notnull && !*has_default && rowid_alias.as_deref() != Some(n),
+        })
+        .collect();
+    let mut unique: Vec<Vec<String>> = rowid_alias.into_iter().map(|n| vec![n]).collect();
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND partial = 0")?
+        .query_map([name], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for index in indexes {
+        let names: Vec<Option<String>> = conn
+            .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")?
+            .query_map([&index], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        // An index on an expression has no name for it: no key to meet rows by.
+        if let Some(set) = names.into_iter().collect::<Option<Vec<String>>>() {
+            unique.push(set);
+        }
+    }
+    Ok(Some(TableShape { columns, unique }))
 }
 
 /// Drops every staging table: after a crash, what no job owns any more.
@@ -194,16 +236,34 @@ impl SqliteSink {
         Ok(())
     }
 
-    /// Puts the staging table in place of (or into) `target` in one transaction, with `last`'s
-    /// receipt written in that same transaction (see [`receipts`]). Returns the final columns.
-    pub fn finish(
-        mut self,
-        target: &str,
-        mode: ImportMode,
-        last: Option<FinalStatement>,
-    ) -> Result<Vec<ColumnInfo>, ImportError> {
-        match self.swap(target, mode, last) {
-            Ok(()) => Ok(self.columns),
+    /// Every row whose key an earlier row had, in row order (see [`super::Sink::duplicates`]).
+    pub fn duplicates(&mut self, key: &[String], visit: &mut dyn FnMut(Duplicate)) -> Result<u64, ImportError> {
+        self.commit()?;
+        let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
+        let text: Vec<String> = keys.iter().map(|k| format!("CAST({k} AS TEXT)")).collect();
+        let sql = format!(
+            "SELECT row, first, key FROM (SELECT {r} AS row, min({r}) OVER (PARTITION BY {k}) AS first, {t} AS key \
+             FROM {s}) WHERE row > first ORDER BY row",
+            r = quote(ROW_COLUMN),
+            k = keys.join(", "),
+            t = text.join(" || ', ' || "),
+            s = quote(&self.staging)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            visit(Duplicate { row: r.get::<_, i64>(0)? as u64, first: r.get::<_, i64>(1)? as u64, key: r.get(2)? });
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Puts the staging table in place of (or merges it into) `target` in one transaction, with
+    /// the final statement's receipt written in that same transaction (see [`RECEIPTS`]).
+    pub fn finish(mut self, target: &str, merge: Merge) -> Result<(Vec<ColumnInfo>, Counts), ImportError> {
+        match self.swap(target, merge) {
+            Ok(counts) => Ok((data_columns(&self.columns), counts)),
             Err(e) => {
                 self.abort()?;
                 Err(e)
@@ -211,36 +271,78 @@ impl SqliteSink {
         }
     }
 
-    fn swap(&mut self, target: &str, mode: ImportMode, last: Option<FinalStatement>) -> Result<(), ImportError> {
+    fn swap(&mut self, target: &str, mut merge: Merge) -> Result<Counts, ImportError> {
         self.commit()?;
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.rebuild_widened()?;
+        let columns = data_columns(&self.columns);
         let (staging, t) = (quote(&self.staging), quote(target));
+        let cols = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
+        let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
+        // Rows of a key seen before were reported; the first row of each key goes in.
+        let source = if merge.dedupe {
+            format!(
+                "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {}))",
+                keys.join(", "),
+                r = quote(ROW_COLUMN)
+            )
+        } else {
+            staging.clone()
+        };
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
         let exists = table_exists(&tx, target)?;
-        match mode {
+        let (mut inserted, mut updated) = (merge.rows, 0);
+        match merge.mode {
             ImportMode::Create if exists => {
                 return Err(ImportError::Conflict(format!(
-                    "a table named {target:?} already exists; choose another name, or import with mode \"replace\" or \"append\""
+                    "a table named {target:?} already exists; choose another name, or import with mode \"replace\", \"append\" or \"upsert\""
                 )));
             }
             ImportMode::Append if exists => {
-                let have: Vec<String> = tx
-                    .prepare(&format!("SELECT name FROM pragma_table_info({})", quote_literal(target)))?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                let missing: Vec<&str> =
-                    self.columns.iter().map(|c| c.name.as_str()).filter(|n| !have.iter().any(|h| h == n)).collect();
-                if !missing.is_empty() {
-                    return Err(ImportError::Conflict(format!(
-                        "the table {target:?} has no column {}; append needs the same header, or use mode \"replace\"",
-                        missing.join(", ")
-                    )));
+                tx.execute_batch(&format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging}"))?;
+            }
+            ImportMode::Upsert | ImportMode::InsertNew if exists => {
+                if merge.add_unique_index {
+                    let index = quote(&key_index_name(target, &merge.key));
+                    tx.execute_batch(&format!("CREATE UNIQUE INDEX {index} ON {t} ({})", keys.join(", ")))
+                        .map_err(|e| repeated_key(e, target))?;
                 }
-                let cols: Vec<String> = self.columns.iter().map(|c| quote(&c.name)).collect();
-                let cols = cols.join(", ");
+                let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                let rest: Vec<String> =
+                    columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
+                let action = if merge.mode == ImportMode::InsertNew || rest.is_empty() {
+                    "NOTHING".to_owned()
+                } else {
+                    let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                    let differs: Vec<String> = rest.iter().map(|c| format!("{t}.{c} IS NOT excluded.{c}")).collect();
+                    format!("UPDATE SET {} WHERE {}", set.join(", "), differs.join(" OR "))
+                };
+                // `WHERE true` tells SQLite's parser the ON CONFLICT is the upsert's, not a join's.
+                let changed = tx.execute(
+                    &format!(
+                        "INSERT INTO {t} ({cols}) SELECT {cols} FROM {source} WHERE true ON CONFLICT ({}) DO {action}",
+                        keys.join(", ")
+                    ),
+                    [],
+                )? as u64;
+                let after: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                inserted = (after - before).max(0) as u64;
+                updated = changed.saturating_sub(inserted);
+                tx.execute_batch(&format!("DROP TABLE {staging}"))?;
+            }
+            _ if !keys.is_empty() => {
+                // A new table with its key's unique index, filled from the staging table.
+                if exists {
+                    tx.execute_batch(&format!("DROP TABLE {t}"))?;
+                }
+                let defs: Vec<String> =
+                    columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
+                let index = quote(&key_index_name(target, &merge.key));
                 tx.execute_batch(&format!(
-                    "INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging}"
+                    "CREATE TABLE {t} ({}); CREATE UNIQUE INDEX {index} ON {t} ({}); \
+                     INSERT INTO {t} ({cols}) SELECT {cols} FROM {source}; DROP TABLE {staging}",
+                    defs.join(", "),
+                    keys.join(", ")
                 ))?;
             }
             ImportMode::Replace if exists => {
@@ -248,11 +350,13 @@ impl SqliteSink {
             }
             _ => tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?,
         }
-        if let Some(last) = last {
+        let counts = counts(merge.rows, inserted, updated, merge.rejected);
+        if let Some(mut last) = merge.last.take() {
+            last.params.push(Value::Text(serde_json::to_string(&counts).unwrap_or_default()));
             write_receipt(&tx, &last)?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(counts)
     }
 
     /// Drops the staging table and everything uncommitted, and gives the space back: the
@@ -306,7 +410,13 @@ impl SqliteSink {
     }
 }
 
-/// `name` as a single-quoted SQL string literal.
-fn quote_literal(name: &str) -> String {
-    format!("'{}'", name.replace('\'', "''"))
+/// A unique index that could not be made because the table holds a key twice, in words.
+fn repeated_key(e: rusqlite::Error, table: &str) -> ImportError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => ImportError::Conflict(format!(
+            "the table {table:?} already holds some key more than once, so it cannot get the unique index the key \
+             needs; remove the repeated rows from it, or choose other key columns"
+        )),
+        _ => e.into(),
+    }
 }
