@@ -413,8 +413,10 @@ pub struct Inspection {
     pub target: Option<TargetPreview>,
 }
 
-/// What the page asks for when it starts importing a stored upload (blank text: the default).
+/// What the page asks for when it starts importing a stored upload (blank text or a missing
+/// field: the default).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ImportRequest {
     pub upload_id: UploadId,
     pub table: Option<String>,

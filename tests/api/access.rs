@@ -461,7 +461,7 @@ async fn the_matrix_every_route_and_server_function_by_every_kind_of_asker() {
     let resp = p.ana.on(app.client.post(app.url("/api/uploads"))).multipart(form).send().await.expect("upload");
     assert_eq!(resp.status(), 201);
     let upload = resp.json::<Value>().await.expect("json")["upload_id"].as_str().expect("id").to_owned();
-    let (code, started) = rpc(&app, &p.ana, "start_import", &[("upload_id", &upload), ("table", "sales")]).await;
+    let (code, started) = rpc(&app, &p.ana, "start_import", &[("request[upload_id]", &upload), ("request[table]", "sales")]).await;
     assert_eq!(code, 200, "{started}");
     let id = started.as_str().expect("an id").to_owned();
     wait_final(&app, &p.ana, &id).await;
@@ -479,6 +479,8 @@ async fn the_matrix_every_route_and_server_function_by_every_kind_of_asker() {
         ("list imports", Method::GET, "/api/imports".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
         ("one import", Method::GET, imp.clone(), Body::Empty, [401, 404, 200, 200, 200, 401]),
         ("its events", Method::GET, events, Body::Empty, [401, 404, 200, 200, 200, 401]),
+        ("its errors", Method::GET, format!("{imp}/errors"), Body::Empty, [401, 404, 200, 200, 200, 401]),
+        ("its error report", Method::GET, format!("{imp}/errors.csv"), Body::Empty, [401, 404, 200, 200, 200, 401]),
         ("cancel it (ended)", Method::DELETE, imp.clone(), Body::Empty, [401, 404, 409, 409, 409, 401]),
         (
             "append to her table",
@@ -558,7 +560,18 @@ async fn the_matrix_every_route_and_server_function_by_every_kind_of_asker() {
             "rpc start_import",
             Method::POST,
             "/rpc/start_import".into(),
-            Body::Form(vec![("upload_id", upload.clone()), ("table", "sales".into()), ("mode", "append".into())]),
+            Body::Form(vec![
+                ("request[upload_id]", upload.clone()),
+                ("request[table]", "sales".into()),
+                ("request[mode]", "append".into()),
+            ]),
+            [401, 404, 200, 200, 200, 401],
+        ),
+        (
+            "rpc import_errors",
+            Method::POST,
+            "/rpc/import_errors".into(),
+            Body::Form(vec![("id", id.clone())]),
             [401, 404, 200, 200, 200, 401],
         ),
         (

@@ -164,3 +164,42 @@ async fn accounts_and_tokens_made_at_the_command_line_work_for_scripts_until_rev
     assert_eq!(code, 1);
     assert!(err.contains("revoked already"), "{err}");
 }
+
+#[test]
+fn columns_keys_and_bad_rows_are_chosen_at_the_command_line_with_the_report_in_a_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("stock.csv");
+    std::fs::write(&file, "SKU,Units,Notes\nA1,3,x\nA2,three,y\nA1,4,z\n").expect("write");
+    let report = dir.path().join("errors.csv");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let path = file.to_str().expect("path");
+    let args = [
+        "import", path, "--database", &url, "--table", "stock", "--column", "Units=qty:integer", "--skip-column",
+        "Notes", "--key", "sku", "--on-error", "skip", "--errors", report.to_str().expect("path"),
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("into table stock") && out.ends_with(": 1 new, 0 updated, 0 unchanged, 2 rejected\n"), "{out}");
+    let csv = std::fs::read_to_string(&report).expect("the report");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[..2], ["row,column,value,reason", "3,Units,three,is not a whole number"]);
+    assert!(lines[2].starts_with("4,SKU,A1,repeats the key of row 2"), "{csv}");
+
+    // An upsert finds the key the import made; fail (the default) stops on a bad row.
+    std::fs::write(&file, "SKU,Units\nA1,9\nB2,1\n").expect("write");
+    let upsert = ["import", path, "--database", &url, "--table", "stock", "--mode", "upsert", "--column", "Units=qty"];
+    let (code, out, err) = run(&upsert);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.ends_with(": 1 new, 1 updated, 0 unchanged, 0 rejected\n"), "{out}");
+    std::fs::write(&file, "SKU,Units\nC3,lots\n").expect("write");
+    let (code, out, _) = run(&upsert);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("import failed: 1 row has values their columns cannot take"), "{out}");
+    let (code, _, err) = run(&["import", path, "--column", "=x"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, help, _) = run(&["import", "--help"]);
+    assert_eq!(code, 0);
+    for flag in ["--column", "--skip-column", "--key", "--on-error", "--errors", "--add-unique-index", "insert-new"] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+}

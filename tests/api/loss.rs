@@ -17,7 +17,7 @@ async fn a_row_wider_than_the_header_after_the_sample_fails_in_words_and_leaves_
     let end = app.wait_final(&id).await;
     assert_eq!(end["status"], "failed", "{end}");
     let error = end["error"].as_str().expect("error");
-    assert!(error.contains("data row 10,001 has a value in column 3") && error.contains("only 2 columns"), "{error}");
+    assert!(error.contains("row 10,002 has a value in column 3") && error.contains("only 2 columns"), "{error}");
     assert_eq!(app.tables().await, before, "no table and no staging table is left");
 
     // Inside the sample a wider row widens the table instead, and nothing is lost either.

@@ -73,8 +73,8 @@ async fn columns_are_renamed_retyped_and_left_out_as_chosen() {
     let done = import(&app, "codes.csv", text, &[("table", "codes_2"), ("columns", json)]).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let (columns, rows) = app.all_rows("codes_2").await;
-    assert_eq!(columns[2]["name"], "units");
-    assert_eq!(columns[2]["type"], "text");
+    assert_eq!(columns[1]["name"], "units");
+    assert_eq!(columns[1]["type"], "text");
     assert_eq!(rows[0], serde_json::json!(["Paris", "3", "x"]));
     let done = import(&app, "codes.csv", text, &[("table", "codes_3"), ("column", "Colour=c")]).await;
     assert_eq!(done["status"], "failed");

@@ -87,7 +87,7 @@ async fn a_stored_upload_is_previewed_per_sheet_and_imported_from_the_chosen_one
     let resp = app
         .client
         .post(app.url("/rpc/start_import"))
-        .form(&[("upload_id", upload_id), ("sheet", "Data"), ("table", "orders")])
+        .form(&[("request[upload_id]", upload_id), ("request[sheet]", "Data"), ("request[table]", "orders")])
         .send()
         .await
         .expect("server fn");
