@@ -1,5 +1,6 @@
 //! Pieces of the page used by more than one route.
 
+mod column_map;
 mod import_progress;
 mod sheet_preview;
 mod upload_form;

@@ -74,6 +74,9 @@ pub trait ErrorLog: Send + Sync + std::fmt::Debug {
 const ERRORS_PER_WRITE: usize = 1000;
 /// Row errors a failed import's message quotes.
 const ERRORS_QUOTED: usize = 3;
+/// Row errors one report keeps: a million rows of a thousand bad cells would otherwise be a
+/// billion lines (some 100 GB). Rows past it are still refused and counted.
+const ERRORS_KEPT: u64 = 1_000_000;
 
 /// What a finished import produced.
 #[derive(Debug, Clone)]
@@ -372,6 +375,7 @@ fn write(
         pending: Vec::new(),
         quoted: Vec::new(),
         rejected: 0,
+        kept: 0,
         fail: spec.mapping.on_error == OnError::Fail,
     };
     let mut loader = Loader { sink: &mut sink, plan: &plan, report: &mut report, progress, commit_every, cancel };
@@ -462,6 +466,8 @@ struct Report<'a> {
     quoted: Vec<RowError>,
     /// Rows refused (a row with two bad cells is one row).
     rejected: u64,
+    /// Errors sent to the log so far (at most [`ERRORS_KEPT`]).
+    kept: u64,
     /// `on_error: fail`: nothing will be written once a row is refused.
     fail: bool,
 }
@@ -474,7 +480,8 @@ impl Report<'_> {
             if self.quoted.len() < ERRORS_QUOTED {
                 self.quoted.push(e.clone());
             }
-            if self.log.is_some() {
+            if self.log.is_some() && self.kept < ERRORS_KEPT {
+                self.kept += 1;
                 self.pending.push(e);
             }
         }

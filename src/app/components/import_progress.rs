@@ -3,7 +3,7 @@
 //! bar, rows committed of the total, percent, rows/s, elapsed and ETA; at the end a summary with a
 //! link to the table, or the error in plain words. Elapsed and ETA tick between events.
 
-use crate::api::cancel_import;
+use crate::api::{cancel_import, import_errors};
 use crate::app::browser;
 use crate::format;
 use crate::model::{ImportId, ImportStatus, Phase, Progress};
@@ -91,6 +91,9 @@ pub fn ImportProgress(
                     <div><dt>"Elapsed"</dt><dd class="elapsed">{format::duration_ms(elapsed)}</dd></div>
                     <div><dt>"Time left"</dt><dd class="eta">{eta.filter(|_| live).map(format::duration_ms).unwrap_or_else(|| "–".into())}</dd></div>
                     <div><dt>"Rows read"</dt><dd>{format::count(p.rows_parsed)}</dd></div>
+                    {(p.rows_rejected > 0).then(|| view! {
+                        <div><dt>"Rows left out"</dt><dd class="rejected">{format::count(p.rows_rejected)}</dd></div>
+                    })}
                 </dl>
                 {(!columns.is_empty()).then(|| view! {
                     <details class="columns">
@@ -112,10 +115,18 @@ pub fn ImportProgress(
                             {format!("Imported {} rows into table ", format::count(p.rows_done))}<code>{p.table.clone()}</code>". "
                             <a href=table_href class="button">"Browse the table"</a>
                         </p>
+                        {p.counts.filter(|c| c.updated + c.unchanged + c.rejected > 0).map(|c| view! {
+                            <p class="counts">{format!(
+                                "{} new, {} updated, {} unchanged, {} left out.",
+                                format::count(c.inserted), format::count(c.updated), format::count(c.unchanged), format::count(c.rejected)
+                            )}</p>
+                        })}
                         {(p.error_cells > 0).then(|| view! { <p class="note">{format!("{} error cells (like #DIV/0!) were stored as empty.", format::count(p.error_cells))}</p> })}
+                        {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
                     }.into_any(),
                     ImportStatus::Failed => view! {
                         <p class="outcome error" role="alert">"The import failed: "{p.error.clone().unwrap_or_default()}" Nothing was written to the database."</p>
+                        {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
                     }.into_any(),
                     ImportStatus::Cancelled => view! {
                         <p class="outcome cancelled">"Cancelled. Nothing was written to the database."</p>
@@ -130,6 +141,43 @@ pub fn ImportProgress(
             </section>
         }
         .into_any()
+    }
+}
+
+/// The first 100 row errors of an ended import, and the whole report as a download.
+#[component]
+fn RowErrors(id: ImportId, rejected: u64) -> impl IntoView {
+    let href = format!("/api/imports/{id}/errors.csv");
+    let errors = LocalResource::new(move || import_errors(id.clone()));
+    view! {
+        <section class="row-errors">
+            <h3>{format!("Rows left out: {}", format::count(rejected))}</h3>
+            <p><a class="button secondary download-errors" href=href download="">"Download the error report (CSV)"</a></p>
+            <Suspense fallback=|| view! { <p>"Reading the errors…"</p> }>
+                {move || errors.get().map(|found| match found {
+                    Ok(list) => {
+                        let shown = list.len();
+                        view! {
+                            <div class="table-scroll" tabindex="0" role="region" aria-label="The first row errors">
+                                <table class="rows errors-table">
+                                    <thead><tr>
+                                        <th scope="col">"Row"</th><th scope="col">"Column"</th>
+                                        <th scope="col">"Value"</th><th scope="col">"Why"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|e| view! {
+                                            <tr><td class="num">{e.row}</td><td>{e.column}</td><td>{e.value}</td><td>{e.reason}</td></tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            {(shown == 100).then(|| view! { <p class="hint">"The first 100; the report has every one."</p> })}
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                })}
+            </Suspense>
+        </section>
     }
 }
 

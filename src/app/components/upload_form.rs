@@ -3,11 +3,12 @@
 //! and the person picks the sheet (or a CSV's text encoding), table name and mode before `start_import` queues the import;
 //! `on_started` gets the new import's id.
 
+use super::column_map::{self, ColumnMap};
 use super::{Alert, SheetPreview};
 use crate::api::{inspect_upload, start_import};
 use crate::app::browser::{self, PickedFile};
 use crate::format;
-use crate::model::{HeaderRow, ImportId, ImportMode, ImportRequest, Inspection, Mapping, TEXT_ENCODINGS, UploadId};
+use crate::model::{HeaderRow, ImportId, ImportMode, ImportRequest, Inspection, Mapping, OnError, TEXT_ENCODINGS, UploadId};
 use leptos::prelude::*;
 
 /// How to read the file for a preview: each `None` or `false` is "as found".
@@ -17,6 +18,8 @@ struct Look {
     encoding: Option<String>,
     header: Option<HeaderRow>,
     stop_at_blank: bool,
+    /// The table the rows would go into (`None`: the one named after the file).
+    table: Option<String>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -56,8 +59,10 @@ pub fn UploadForm(
     let inspect = move |upload_id: UploadId, name: String, look: Look| {
         stage.set(Stage::Inspecting { name });
         leptos::task::spawn_local(async move {
-            let Look { sheet, encoding, header, stop_at_blank } = look;
-            stage.set(match inspect_upload(upload_id, sheet, encoding, header, Some(stop_at_blank), None).await {
+            let Look { sheet, encoding, header, stop_at_blank, table: asked } = look;
+            // The table name typed so far counts for every look (another sheet, say).
+            let table = asked.or_else(|| Some(table.get_untracked()).filter(|t| !t.trim().is_empty()));
+            stage.set(match inspect_upload(upload_id, sheet, encoding, header, Some(stop_at_blank), table).await {
                 Ok(found) => Stage::Ready(Box::new(found)),
                 Err(e) => Stage::Failed(e.to_string()),
             });
@@ -83,7 +88,7 @@ pub fn UploadForm(
         });
     };
 
-    let start = move |found: Inspection| {
+    let start = move |found: Inspection, mapping: Mapping| {
         stage.set(Stage::Starting);
         // The header row, the sheet and the encoding the preview used (found or chosen), so the
         // import reads what the person saw.
@@ -95,7 +100,7 @@ pub fn UploadForm(
             mode: mode.get_untracked(),
             header_row: found.header_row.map_or(HeaderRow::None, HeaderRow::At),
             stop_at_blank: found.stop_at_blank,
-            mapping: Mapping::default(),
+            mapping,
         };
         leptos::task::spawn_local(async move {
             match start_import(request).await {
@@ -162,7 +167,7 @@ fn ImportOptions(
     table: RwSignal<String>,
     mode: RwSignal<ImportMode>,
     on_look: impl Fn(UploadId, String, Look) + Copy + 'static,
-    on_start: impl Fn(Inspection) + Copy + 'static,
+    on_start: impl Fn(Inspection, Mapping) + Copy + 'static,
 ) -> impl IntoView {
     let (upload_id, name) = (found.upload.upload_id.clone(), found.upload.file_name.clone());
     let sheets = found.sheets.clone();
@@ -183,8 +188,11 @@ fn ImportOptions(
         encoding: found.encoding.clone(),
         header: Some(found.header_row.map_or(HeaderRow::None, HeaderRow::At)),
         stop_at_blank: found.stop_at_blank,
+        table: Some(table.get_untracked()).filter(|t| !t.trim().is_empty()),
     };
     let same_stop = same.clone();
+    let same_table = same.clone();
+    let (table_id, table_name) = (upload_id.clone(), name.clone());
     let stopping = found.stop_at_blank;
     // The row the preview took (found, or chosen), the first rows to choose from, or none.
     let header_now = found.header_row.map_or_else(|| "none".to_owned(), |n| n.to_string());
@@ -194,6 +202,23 @@ fn ImportOptions(
     let placeholder = found.table.clone();
     let rows = found.rows_total.map(|n| format!("Import {} rows", format::count(n))).unwrap_or_else(|| "Import".into());
     let start_with = found.clone();
+    let edits = column_map::edits(&found);
+    let edits_to_start = edits.clone();
+    let target = found.target.clone();
+    let exists = target.as_ref().map(|t| {
+        format!(
+            "A table named {} already exists ({} columns). Choose what to do with it below, or another name.",
+            t.table,
+            t.shape.columns.len()
+        )
+    });
+    let has_target = target.is_some();
+    let existing = Signal::derive(move || {
+        has_target && matches!(mode.get(), ImportMode::Append | ImportMode::Upsert | ImportMode::InsertNew)
+    });
+    let keyed = Signal::derive(move || mode.get().keyed());
+    let on_error = RwSignal::new(OnError::Fail);
+    let add_index = RwSignal::new(false);
     view! {
         <div class="import-options">
             <h2 class="file-name">{name.clone()}</h2>
@@ -244,7 +269,11 @@ fn ImportOptions(
                 <p class="field">
                     <label for="table-name">"Table name"</label>
                     <input id="table-name" type="text" autocomplete="off" spellcheck="false" placeholder=placeholder
-                        prop:value=move || table.get() on:input=move |ev| table.set(event_target_value(&ev)) />
+                        prop:value=move || table.get() on:input=move |ev| table.set(event_target_value(&ev))
+                        on:change=move |ev| {
+                            let wanted = Some(event_target_value(&ev)).filter(|t| !t.trim().is_empty());
+                            on_look(table_id.clone(), table_name.clone(), Look { table: wanted, ..same_table.clone() })
+                        } />
                 </p>
                 <p class="field">
                     <label for="mode">"If the table exists"</label>
@@ -253,14 +282,30 @@ fn ImportOptions(
                         {[
                             (ImportMode::Create, "Stop: never touch an existing table"),
                             (ImportMode::Append, "Append the rows to it"),
+                            (ImportMode::Upsert, "Update rows with the same key, add the others"),
+                            (ImportMode::InsertNew, "Add only rows with a new key"),
                             (ImportMode::Replace, "Replace it"),
                         ].into_iter().map(|(m, words)| view! { <option value=m.to_string()>{words}</option> }).collect_view()}
                     </select>
                 </p>
+                <p class="field">
+                    <label for="on-error">"Rows with a value their column cannot take"</label>
+                    <select id="on-error" prop:value=move || on_error.get().to_string()
+                        on:change=move |ev| if let Ok(o) = event_target_value(&ev).parse() { on_error.set(o) }>
+                        <option value="fail">"Stop: import nothing and list them"</option>
+                        <option value="skip">"Leave them out and import the rest"</option>
+                    </select>
+                </p>
             </div>
+            {exists.map(|words| view! { <p class="note table-exists">{words}</p> })}
+            <ColumnMap edits target existing keyed add_unique_index=add_index />
             <SheetPreview inspection=found />
             <p class="actions">
-                <button type="button" class="button start" on:click=move |_| on_start(start_with.clone())>{rows}</button>
+                <button type="button" class="button start"
+                    on:click=move |_| {
+                        let mapping = column_map::mapping(&edits_to_start, existing.get_untracked(), on_error.get_untracked(), add_index.get_untracked());
+                        on_start(start_with.clone(), mapping)
+                    }>{rows}</button>
             </p>
         </div>
     }

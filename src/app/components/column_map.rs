@@ -1,0 +1,254 @@
+//! `ColumnMap`: where each column of the sheet goes, before the import starts. For a new table:
+//! import it or not, its name, its type (inferred; any other on request). Into a table that
+//! exists: which of its columns it fills (matched by name, or as the last import into that table
+//! did), shown with that column's type; the table's columns that every row must fill are named
+//! when nothing fills them. Either way the key columns are ticked here, and an existing table
+//! without a unique index on them gets the offer to make one.
+
+use crate::model::{ColumnChoice, ColumnType, Inspection, Mapping, OnError, TableShape, TargetPreview};
+use leptos::prelude::*;
+
+/// The types a column may be given, in the words the page uses.
+const TYPES: [(ColumnType, &str); 6] = [
+    (ColumnType::Text, "text (kept exactly as written)"),
+    (ColumnType::Integer, "whole number"),
+    (ColumnType::Real, "number"),
+    (ColumnType::Boolean, "true/false"),
+    (ColumnType::Date, "date"),
+    (ColumnType::Datetime, "date and time"),
+];
+
+/// One column of the sheet and what the person chose for it.
+#[derive(Clone)]
+pub struct ColumnEdit {
+    /// How the mapping names it: its header text, or the preview's name when the text is empty
+    /// or shared with another column.
+    source: String,
+    label: String,
+    /// The name a new table gives it.
+    name: String,
+    inferred: ColumnType,
+    import: RwSignal<bool>,
+    rename: RwSignal<String>,
+    ty: RwSignal<ColumnType>,
+    /// The existing table's column it fills; empty: left out.
+    into: RwSignal<String>,
+    key: RwSignal<bool>,
+}
+
+impl ColumnEdit {
+    /// The column name it has in the table (new or existing), when it is imported at all.
+    fn target(&self, existing: bool) -> Option<String> {
+        if existing {
+            Some(self.into.get()).filter(|t| !t.is_empty())
+        } else {
+            self.import.get().then(|| Some(self.rename.get()).filter(|r| !r.trim().is_empty()).unwrap_or(self.name.clone()))
+        }
+    }
+}
+
+/// The editable rows for a preview: suggestions into the existing table when there is one.
+pub fn edits(found: &Inspection) -> Vec<ColumnEdit> {
+    let labels: Vec<&str> = found.columns.iter().map(|c| c.label.as_str()).collect();
+    found
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let unique = !c.label.is_empty() && labels.iter().filter(|l| **l == c.label).count() == 1;
+            let suggested = found.target.as_ref().and_then(|t| t.columns.get(i)).and_then(|s| s.target.clone());
+            let key = found.target.as_ref().is_some_and(|t| suggested.as_ref().is_some_and(|s| t.key.contains(s)));
+            ColumnEdit {
+                source: if unique { c.label.clone() } else { c.name.clone() },
+                label: if c.label.is_empty() { c.name.clone() } else { c.label.clone() },
+                name: c.name.clone(),
+                inferred: c.ty,
+                import: RwSignal::new(true),
+                rename: RwSignal::new(String::new()),
+                ty: RwSignal::new(c.ty),
+                into: RwSignal::new(suggested.unwrap_or_default()),
+                key: RwSignal::new(key),
+            }
+        })
+        .collect()
+}
+
+/// The mapping the rows say: only what differs from the defaults, so the import's record (and
+/// the mapping remembered for the table) holds the person's choices, not the whole sheet.
+pub fn mapping(edits: &[ColumnEdit], existing: bool, on_error: OnError, add_unique_index: bool) -> Mapping {
+    let mut columns = Vec::new();
+    let mut key = Vec::new();
+    for e in edits {
+        let target = e.target(existing);
+        if e.key.get_untracked()
+            && let Some(t) = &target
+        {
+            key.push(t.clone());
+        }
+        let choice = match (&target, existing) {
+            (None, _) => ColumnChoice { source: e.source.clone(), skip: true, ..ColumnChoice::default() },
+            (Some(t), true) => ColumnChoice { source: e.source.clone(), target: Some(t.clone()), ..ColumnChoice::default() },
+            (Some(t), false) => {
+                let ty = e.ty.get_untracked();
+                ColumnChoice {
+                    source: e.source.clone(),
+                    target: (*t != e.name).then(|| t.clone()),
+                    ty: (ty != e.inferred).then_some(ty),
+                    skip: false,
+                }
+            }
+        };
+        if choice.skip || choice.target.is_some() || choice.ty.is_some() {
+            columns.push(choice);
+        }
+    }
+    Mapping { columns, key, on_error, add_unique_index }
+}
+
+#[component]
+pub fn ColumnMap(
+    edits: Vec<ColumnEdit>,
+    target: Option<TargetPreview>,
+    /// Whether the rows go into the existing table (append, upsert, insert-new).
+    #[prop(into)]
+    existing: Signal<bool>,
+    /// Whether the mode needs a key (upsert, insert-new).
+    #[prop(into)]
+    keyed: Signal<bool>,
+    add_unique_index: RwSignal<bool>,
+) -> impl IntoView {
+    let shape = target.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
+    let table_columns: Vec<String> = shape.columns.iter().map(|c| c.name.clone()).collect();
+    let for_checks = edits.clone();
+    let shape_for_checks = shape.clone();
+    // What the choices leave undone, in words, as they change.
+    let problems = move || {
+        let existing = existing.get();
+        let mut out = Vec::new();
+        if existing {
+            let filled: Vec<String> = for_checks.iter().filter_map(|e| e.target(true)).collect();
+            for c in shape_for_checks.columns.iter().filter(|c| c.required && !filled.contains(&c.name)) {
+                out.push(format!("The table needs a value in every row for {}: choose the sheet's column for it.", c.name));
+            }
+        }
+        let key: Vec<String> = for_checks.iter().filter(|e| e.key.get()).filter_map(|e| e.target(existing)).collect();
+        if keyed.get() && key.is_empty() && !(existing && shape_for_checks.unique.len() == 1) {
+            out.push("Tick the key columns: the ones that identify a row, such as an id or a code.".to_owned());
+        }
+        out
+    };
+    let for_index = edits.clone();
+    let needs_index = move || {
+        let existing = existing.get();
+        let key: Vec<String> = for_index.iter().filter(|e| e.key.get()).filter_map(|e| e.target(existing)).collect();
+        (existing && keyed.get() && !key.is_empty() && !indexed(&shape, &key)).then(|| key.join(", "))
+    };
+    view! {
+        <div class="column-map">
+            <h3>"Columns"</h3>
+            <div class="table-scroll" tabindex="0" role="region" aria-label="Where each column goes">
+                <table class="rows mapping">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Column in the sheet"</th>
+                            <th scope="col">"Goes into"</th>
+                            <th scope="col">"Type"</th>
+                            <th scope="col">"Key"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {edits.into_iter().map(|e| {
+                            let table_columns = table_columns.clone();
+                            let shape = target.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
+                            let id = format!("map-{}", e.name);
+                            let (e2, e3) = (e.clone(), e.clone());
+                            let (row_name, check_label) = (e.name.clone(), e.label.clone());
+                            let key_label = format!("{} is part of the key", e.label);
+                            view! {
+                                <tr data-column=row_name>
+                                    <th scope="row">
+                                        <label class="check">
+                                            <input type="checkbox" class="import-column" prop:checked=move || e.import.get()
+                                                prop:disabled=move || existing.get()
+                                                on:change=move |ev| e.import.set(event_target_checked(&ev)) />
+                                            " "{check_label}
+                                        </label>
+                                    </th>
+                                    <td>
+                                        {move || if existing.get() {
+                                            let options = table_columns.clone();
+                                            let into = e3.into;
+                                            view! {
+                                                <select class="into" aria-label=format!("Table column for {}", e3.label)
+                                                    prop:value=move || into.get()
+                                                    on:change=move |ev| into.set(event_target_value(&ev))>
+                                                    <option value="">"(leave out)"</option>
+                                                    {options.into_iter().map(|c| {
+                                                        let selected = c == into.get_untracked();
+                                                        view! { <option value=c.clone() selected=selected>{c.clone()}</option> }
+                                                    }).collect_view()}
+                                                </select>
+                                            }.into_any()
+                                        } else {
+                                            let (rename, import) = (e3.rename, e3.import);
+                                            view! {
+                                                <input type="text" class="rename" id=id.clone() autocomplete="off" spellcheck="false"
+                                                    aria-label=format!("Column name for {}", e3.label)
+                                                    placeholder=e3.name.clone() prop:value=move || rename.get()
+                                                    prop:disabled=move || !import.get()
+                                                    on:input=move |ev| rename.set(event_target_value(&ev)) />
+                                            }.into_any()
+                                        }}
+                                    </td>
+                                    <td>
+                                        {move || if existing.get() {
+                                            let ty = shape.columns.iter().find(|c| c.name == e2.into.get()).map(|c| type_words(c.ty));
+                                            view! { <span class="type">{ty.unwrap_or("–")}</span> }.into_any()
+                                        } else {
+                                            view! {
+                                                <select class="retype" aria-label=format!("Type of {}", e2.label)
+                                                    prop:disabled=move || !e2.import.get()
+                                                    on:change=move |ev| if let Ok(t) = event_target_value(&ev).parse() { e2.ty.set(t) }>
+                                                    {TYPES.iter().map(|(t, words)| {
+                                                        let selected = *t == e2.ty.get_untracked();
+                                                        view! { <option value=t.to_string() selected=selected>{*words}</option> }
+                                                    }).collect_view()}
+                                                </select>
+                                            }.into_any()
+                                        }}
+                                    </td>
+                                    <td>
+                                        <input type="checkbox" class="key" aria-label=key_label
+                                            prop:checked=move || e.key.get()
+                                            on:change=move |ev| e.key.set(event_target_checked(&ev)) />
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            {move || needs_index().map(|key| view! {
+                <p class="field check offer">
+                    <label>
+                        <input type="checkbox" class="add-index" prop:checked=move || add_unique_index.get()
+                            on:change=move |ev| add_unique_index.set(event_target_checked(&ev)) />
+                        {format!(" The table has no unique index on {key}, which is how rows it already has are found. Add one (the import fails if the table holds a key twice).")}
+                    </label>
+                </p>
+            })}
+            <ul class="problems">
+                {move || problems().into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}
+            </ul>
+        </div>
+    }
+}
+
+/// Whether a unique index of `shape` covers exactly the columns of `key`.
+fn indexed(shape: &TableShape, key: &[String]) -> bool {
+    shape.unique.iter().any(|set| set.len() == key.len() && set.iter().all(|c| key.contains(c)))
+}
+
+fn type_words(ty: ColumnType) -> &'static str {
+    TYPES.iter().find(|(t, _)| *t == ty).map_or("text", |(_, w)| w)
+}
