@@ -41,6 +41,7 @@ DATA = CACHE / "bench-data"
 VENV = CACHE / "bench-venv"
 PEER_PACKAGES = [
     "polars", "fastexcel", "pyarrow", "adbc-driver-sqlite", "pandas", "python-calamine", "duckdb==1.4.4", "duckdb-ext-excel",
+    "sqlite-utils",
 ]
 PG = ["psql", "-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1"]
 # sheetport's own PostgreSQL database for the benchmark (created when missing, tables replaced per run).
@@ -51,6 +52,9 @@ TYPED_TABLE = (
     "CREATE TABLE {t} (id INTEGER, amount REAL, name TEXT, note TEXT, order_date DATE, "
     "shipped_at {ts}, active BOOLEAN, score INTEGER, category TEXT, email TEXT)"
 )
+COLUMNS = ["id", "amount", "name", "note", "order_date", "shipped_at", "active", "score", "category", "email"]
+# Every column but the key, as an upsert's SET list.
+UPSERT_SET = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
 
 
 def say(msg: str) -> None:
@@ -330,6 +334,115 @@ class Bench:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
+    # -- upserts (issue 13): the file's ids are 1..rows; the table holds rows/2+1 .. rows/2+rows,
+    # so half the file's keys exist (and are updated) and half are new.
+
+    def upsert_base_sqlite(self, csv: Path, rows: int) -> Path:
+        """The table every SQLite upsert starts from, made once per size: typed, with a unique
+        index on id, holding the file's rows with ids shifted by half."""
+        base = self.work / f"upsert-base-{rows}.db"
+        if not base.exists():
+            script = self.work / "upsert-base.sql"
+            shifted = ", ".join(f"id + {rows // 2}" if c == "id" else c for c in COLUMNS)
+            script.write_text(
+                "BEGIN;\n" + TYPED_TABLE.format(t="t", ts="DATETIME") + ";\n"
+                + "CREATE UNIQUE INDEX t_id_key ON t (id);\n"
+                + TYPED_TABLE.format(t="temp.s", ts="DATETIME") + ";\n"
+                + f".import --csv --skip 1 '{csv}' s\n"
+                + f"INSERT INTO t SELECT {shifted} FROM s;\nCOMMIT;\nVACUUM;\n"
+            )
+            subprocess.run(sh(f"sqlite3 -batch '{base}' < '{script}'"), check=True)
+        return base
+
+    def from_base(self, base: Path) -> Path:
+        db = self.fresh_db()
+        for p in self.work.glob("bench.state.db*"):
+            p.unlink()
+        shutil.copyfile(base, db)
+        return db
+
+    def upsert_rows(self, db: Path, rows: int, what: str) -> None:
+        assert_rows(count_rows(db, "t"), rows + rows // 2, what)
+
+    def sheetport_upsert(self, name: str, path: Path, rows: int, base: Path) -> Result:
+        db = self.work / "bench.db"
+        cmd = [str(self.sheetport), "import", str(path), "--database", f"sqlite://{db}", "--table", "t",
+               "--mode", "upsert", "--key", "id"]
+        return self.repeat("sheetport upsert (CLI)", name, cmd, before=lambda: self.from_base(base),
+                           after=lambda: self.upsert_rows(db, rows, f"sheetport upsert of {name}"))
+
+    def sqlite_upsert(self, csv: Path, rows: int, base: Path) -> Result:
+        db = self.work / "bench.db"
+        script = self.work / "upsert.sql"
+        script.write_text(
+            "PRAGMA journal_mode=WAL;\nPRAGMA synchronous=NORMAL;\nBEGIN;\n"
+            + TYPED_TABLE.format(t="temp.s", ts="DATETIME") + ";\n"
+            + f".import --csv --skip 1 '{csv}' s\n"
+            + f"INSERT INTO t SELECT * FROM s WHERE true ON CONFLICT (id) DO UPDATE SET {UPSERT_SET};\nCOMMIT;\n"
+        )
+        cmd = sh(f"sqlite3 -batch '{db}' < '{script}'")
+        return self.repeat("sqlite3 .import + ON CONFLICT (floor)", "csv", cmd, before=lambda: self.from_base(base),
+                           after=lambda: self.upsert_rows(db, rows, "sqlite3 upsert"))
+
+    def sqlite_utils_upsert(self, py: Path, csv: Path, rows: int, base: Path) -> Result:
+        db = self.work / "bench.db"
+        cmd = [str(py.parent / "sqlite-utils"), "upsert", str(db), "t", str(csv), "--csv", "--detect-types", "--pk", "id"]
+        return self.repeat("sqlite-utils upsert --pk", "csv", cmd, before=lambda: self.from_base(base),
+                           after=lambda: self.upsert_rows(db, rows, "sqlite-utils upsert"))
+
+    def pg_upserts(self, files: dict[str, Path], rows: int) -> list[Result]:
+        """The same upsert into PostgreSQL: sheetport (COPY to staging, one INSERT ... ON CONFLICT)
+        against psql's \\copy to a temp table and the same INSERT, from the same base table."""
+        if self.sheetport_pg_ready() is None:
+            return []
+        db = [a if a != "test" else PG_BENCH_DB for a in PG]
+        shifted = ", ".join(f"id + {rows // 2}" if c == "id" else c for c in COLUMNS)
+        csv = files["csv"]
+        subprocess.run([*db, "-c", "DROP TABLE IF EXISTS t_base, t_load"], check=True, capture_output=True)
+        subprocess.run([*db, "-c", TYPED_TABLE.format(t="t_load", ts="TIMESTAMP")], check=True, capture_output=True)
+        subprocess.run([*db, "-c", f"\\copy t_load FROM '{csv}' WITH (FORMAT csv, HEADER true)"], check=True, capture_output=True)
+        subprocess.run([*db, "-c", f"CREATE TABLE t_base AS SELECT {shifted} FROM t_load; DROP TABLE t_load"],
+                       check=True, capture_output=True)
+
+        def fresh():
+            pg_quiesce(db, "t")
+            subprocess.run([*db, "-c", "CREATE TABLE t AS SELECT * FROM t_base; CREATE UNIQUE INDEX t_id_key ON t (id); "
+                            "VACUUM ANALYZE t; CHECKPOINT"], check=True, capture_output=True)
+
+        def check(what: str):
+            got = int(subprocess.run([*db, "-tAc", "SELECT count(*) FROM t"], capture_output=True, text=True,
+                                     check=True).stdout.strip())
+            assert_rows(got, rows + rows // 2, what)
+
+        out = []
+        for name in ("xlsx-inline", "csv"):
+            cmd = [str(self.sheetport), "import", str(files[name]), "--database", PG_BENCH_URL, "--table", "t",
+                   "--mode", "upsert", "--key", "id"]
+            out.append(self.repeat("sheetport upsert → PostgreSQL", name, cmd, before=fresh,
+                                   after=lambda: check("sheetport upsert into PostgreSQL")))
+        script = self.work / "upsert-pg.sql"
+        script.write_text(
+            "BEGIN;\nCREATE TEMP TABLE s (LIKE t) ON COMMIT DROP;\n"
+            f"\\copy s FROM '{csv}' WITH (FORMAT csv, HEADER true)\n"
+            f"INSERT INTO t SELECT * FROM s ON CONFLICT (id) DO UPDATE SET {UPSERT_SET};\nCOMMIT;\n"
+        )
+        out.append(self.repeat("psql \\copy + ON CONFLICT (floor)", "csv", [*db, "-f", str(script)], before=fresh,
+                               after=lambda: check("psql upsert")))
+        pg_quiesce(db, "t")
+        subprocess.run([*db, "-c", "DROP TABLE IF EXISTS t_base"], check=True, capture_output=True)
+        return out
+
+    def sheetport_pg_ready(self) -> bool | None:
+        """True when the PostgreSQL server and sheetport's bench database are there (made if missing)."""
+        admin = [a if a != "test" else "postgres" for a in PG]
+        if subprocess.run([*admin, "-c", "SELECT 1"], capture_output=True).returncode != 0:
+            return None
+        exists = subprocess.run([*admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{PG_BENCH_DB}'"],
+                                capture_output=True, text=True).stdout.strip()
+        if exists != "1":
+            subprocess.run([*admin, "-c", f"CREATE DATABASE {PG_BENCH_DB}"], check=True, capture_output=True)
+        return True
+
     def profile(self, name: str, path: Path, runs: int) -> dict:
         """`sheetport profile`: the stage breakdown and live progress on against off."""
         out = subprocess.run([str(self.sheetport), "profile", str(path), "--runs", str(runs), "--scratch", str(self.work)],
@@ -383,6 +496,14 @@ def bench_size(b: Bench, release: Path, rows: int, py: Path | None) -> list[Resu
             if res:
                 out.append(res)
     out.extend(b.sheetport_http("xlsx-shared", f["xlsx-shared"], rows))
+    base = b.upsert_base_sqlite(f["csv"], rows)
+    for name in ("xlsx-inline", "csv"):
+        out.append(b.sheetport_upsert(name, f[name], rows, base))
+    out.append(b.sqlite_upsert(f["csv"], rows, base))
+    if py:
+        out.append(b.sqlite_utils_upsert(py, f["csv"], rows, base))
+    out.extend(b.pg_upserts(f, rows))
+    base.unlink()
     if py:
         out.append(b.peer(py, "polars read_excel + write_database", "polars_sqlite.py", "xlsx-shared", f["xlsx-shared"], rows, "polars.db"))
         out.append(b.peer(py, "DuckDB read_xlsx", "duckdb_xlsx.py", "xlsx-shared", f["xlsx-shared"], rows, "duck.db"))
@@ -426,7 +547,13 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}×" if a and b else "–"
 
 
+def is_upsert(r: Result) -> bool:
+    return "upsert" in r.case or "ON CONFLICT" in r.case
+
+
 def table(rows: int, results: list[Result]) -> str:
+    upserts = [r for r in results if is_upsert(r)]
+    results = [r for r in results if not is_upsert(r)]
     floors = {r.input: r.wall for r in results if r.case.startswith("inflate floor")}
     sqlite_floor = next((r.wall for r in results if r.case.startswith("sqlite3")), None)
     polars = next((r.wall for r in results if r.case.startswith("polars")), None)
@@ -444,6 +571,34 @@ def table(rows: int, results: list[Result]) -> str:
             f"| {rows / r.wall:,.0f} | {ratio(r.wall, floor) if floor and not r.case.startswith('inflate') else '–'} "
             f"| {ratio(r.wall, sqlite_floor) if r.input == 'csv' and not r.case.startswith(('sqlite3', 'psql')) and 'PostgreSQL' not in r.case else '–'} "
             f"| {ratio(polars, r.wall) if is_sheetport and r.input.startswith('xlsx') else '–'} |"
+        )
+    if upserts:
+        lines += ["", upsert_table(rows, upserts, results)]
+    return "\n".join(lines)
+
+
+def upsert_table(rows: int, upserts: list[Result], plain: list[Result]) -> str:
+    """Issue 13's upsert: the file's rows into a table of as many rows, half of the keys there."""
+    sqlite_floor = next((r.wall for r in upserts if r.case.startswith("sqlite3")), None)
+    pg_floor = next((r.wall for r in upserts if r.case.startswith("psql")), None)
+    peer = next((r.wall for r in upserts if r.case.startswith("sqlite-utils")), None)
+    imports = {r.input: r for r in plain if r.case.startswith("sheetport import")}
+    lines = [
+        f"Upsert of the same {rows:,} rows into a table of {rows:,} rows (unique index on id) that holds half of"
+        " their keys: half the rows update, half insert.",
+        "",
+        "| case | input | wall (median) | peak RSS | rows/s | × its SQL floor | sqlite-utils ÷ this | RSS ÷ plain import |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in upserts:
+        floor = pg_floor if "PostgreSQL" in r.case else sqlite_floor
+        sheetport = r.case.startswith("sheetport")
+        plain_rss = imports.get(r.input).rss_kb if sheetport and imports.get(r.input) else None
+        lines.append(
+            f"| {r.case} | {r.input} | {r.wall:.2f} s | {r.rss_kb / 1024:.0f} MB | {rows / r.wall:,.0f} "
+            f"| {ratio(r.wall, floor) if sheetport else '–'} "
+            f"| {ratio(peer, r.wall) if sheetport and 'PostgreSQL' not in r.case else '–'} "
+            f"| {ratio(r.rss_kb, plain_rss) if plain_rss and 'PostgreSQL' not in r.case else '–'} |"
         )
     return "\n".join(lines)
 
@@ -507,6 +662,22 @@ def targets(rows: int, results: list[Result], profiles: list[dict]) -> str:
     if pg_xlsx and floor["xlsx-inline"]:
         x = pg_xlsx.wall / floor["xlsx-inline"].wall
         check("→ PostgreSQL: .xlsx (inline strings) ≤ 1.3× inflate floor", f"{x:.2f}×", x <= 1.3)
+    up_floor, up_peer = wall("sqlite3 .import + ON CONFLICT", "csv"), wall("sqlite-utils upsert", "csv")
+    for n in ("xlsx-inline", "csv"):
+        up = wall("sheetport upsert (CLI)", n)
+        if up and up_floor:
+            x = up.wall / up_floor.wall
+            check(f"upsert .{n.split('-')[0]} ≤ 1.3× sqlite3 .import + ON CONFLICT", f"{x:.2f}×", x <= 1.3)
+        if up and up_peer and n == "csv":
+            x = up_peer.wall / up.wall
+            check("upsert ≥ 5× faster than sqlite-utils upsert --pk", f"{x:.1f}×", x >= 5)
+        if up and cli[n]:
+            x = up.rss_kb / cli[n].rss_kb - 1
+            check(f"upsert .{n.split('-')[0]} peak RSS within 20% of a plain import", f"{x:+.0%}", x <= 0.2)
+    pg_up, pg_up_floor = wall("sheetport upsert → PostgreSQL", "xlsx-inline"), wall("psql \\copy + ON CONFLICT", "csv")
+    if pg_up and pg_up_floor:
+        x = pg_up.wall / pg_up_floor.wall
+        check("→ PostgreSQL: upsert .xlsx ≤ 1.3× psql \\copy + ON CONFLICT", f"{x:.2f}×", x <= 1.3)
     for p in profiles:
         x = p["import_s"] / p["import_no_progress_s"] - 1
         check(f"live progress costs < 2% ({p['input']})", f"{x:+.1%}", x < 0.02)
@@ -527,7 +698,9 @@ def report(args, results: dict[int, list[Result]], profiles: list[dict], vers: d
         " datetime, boolean, integer empty in ~10% of rows, category, email.",
         "- Floors: `unzip -p` of the sheet's XML parts to /dev/null (inflate only), `sqlite3 .import` of the CSV"
         " into a typed table in one transaction, `psql \\copy` of the CSV. Peers read the shared-string .xlsx,"
-        " as Excel writes it.",
+        " as Excel writes it. Upsert floors: the same CSV into a temporary table (`.import`, `\\copy`), then one"
+        " `INSERT ... SELECT ... ON CONFLICT (id) DO UPDATE` in the same transaction; the peer is"
+        " `sqlite-utils upsert --csv --detect-types --pk id`.",
         "- ¹ the HTTP row times upload + import until the final SSE event; its RSS is the server's peak.",
         "",
     ]

@@ -80,7 +80,8 @@ impl NewImport {
         }
     }
 
-    /// The existing table this import will write into, when it writes into one (append, replace):
+    /// The existing table this import will write into, when it writes into one (append, replace,
+    /// upsert, insert-new):
     /// the name it asks for, or the file's name. A new table (create) is `None`: it writes over nothing.
     pub fn target(&self) -> Option<String> {
         match (&self.table, self.mode) {

@@ -5,7 +5,8 @@
 //! - a table made by an import belongs to the person who started the first import that made it;
 //!   every signed-in person may read every table (`--table-readers owner`: only its owner, the
 //!   people given write access, and admins);
-//! - append and replace need the table's owner, a person the owner gave write access, or an admin;
+//! - append, replace, upsert and insert-new need the table's owner, a person the owner gave write
+//!   access, or an admin;
 //!   a table sheetport did not make is written only by admins; anyone may create a new table.
 //!
 //! On a server without accounts everyone is [`Viewer::Open`] and every rule lets them through.
@@ -23,7 +24,8 @@ pub fn may_see(viewer: &Viewer, owner: Option<i64>) -> bool {
     viewer.is_admin() || (owner.is_some() && viewer.owner_id() == owner)
 }
 
-/// Whether `viewer` may write rows into the existing table `table` (append, replace); the
+/// Whether `viewer` may write rows into the existing table `table` (append, replace, upsert,
+/// insert-new); the
 /// refusal says whose table it is and what to do.
 pub async fn may_write(db: &Db, viewer: &Viewer, table: &str) -> Result<(), AppError> {
     if viewer.is_admin() {

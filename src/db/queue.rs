@@ -118,17 +118,18 @@ pub struct Succeeded {
     pub rows_rejected: u64,
     pub columns: Vec<ColumnInfo>,
     pub sheet: Option<String>,
-    pub finished_at: i64,
-    pub elapsed_ms: i64,
+    /// When the job started running; it ends when the loader merges the rows (a parameter the
+    /// loader adds, see [`FinalStatement`]), which for an upsert is seconds after this is made.
+    pub started_at: i64,
 }
 
 impl Succeeded {
     const SQL: &str = "UPDATE imports SET status = 'succeeded', phase = 'finished', error = NULL, rows_done = $1, \
-        rows_total = $1, error_cells = $2, columns = $3, sheet = $4, finished_at = $5, elapsed_ms = $6, \
-        rows_rejected = $9, counts = $10 WHERE id = $7 AND worker = $8 AND status = 'running'";
+        rows_total = $1, error_cells = $2, columns = $3, sheet = $4, finished_at = $10, elapsed_ms = $10 - $5, \
+        rows_rejected = $8, counts = $9 WHERE id = $6 AND worker = $7 AND status = 'running'";
 
     /// From the job's last progress and what the loader ended with.
-    pub fn new(p: &Progress, worker: &str, columns: &[ColumnInfo], rows: u64, finished_at: i64) -> Self {
+    pub fn new(p: &Progress, worker: &str, columns: &[ColumnInfo], rows: u64, now: i64) -> Self {
         Self {
             id: p.id.clone(),
             worker: worker.to_owned(),
@@ -137,13 +138,12 @@ impl Succeeded {
             rows_rejected: p.rows_rejected,
             columns: columns.to_vec(),
             sheet: p.sheet.clone(),
-            finished_at,
-            elapsed_ms: p.started_at.map_or(0, |s| finished_at - s),
+            started_at: p.started_at.unwrap_or(now),
         }
     }
 
     /// The update, for the loader to run in its final transaction on either database (which adds
-    /// the counts as `$10`).
+    /// the counts as `$9` and the moment it merged the rows as `$10`).
     pub fn statement(&self) -> FinalStatement {
         let text = |s: &str| Value::Text(s.to_owned());
         FinalStatement {
@@ -153,8 +153,7 @@ impl Succeeded {
                 Value::Int(self.error_cells as i64),
                 text(&columns_to_json(&self.columns)),
                 self.sheet.as_deref().map_or(Value::Null, text),
-                Value::Int(self.finished_at),
-                Value::Int(self.elapsed_ms),
+                Value::Int(self.started_at),
                 text(self.id.as_str()),
                 text(&self.worker),
                 Value::Int(self.rows_rejected as i64),

@@ -34,8 +34,10 @@ pub enum Kind {
 
 /// How the job records its success, bound to the transaction that puts the table in place, so the
 /// table and the record of it can never disagree. Parameters are `$1`, `$2`, ... in order;
-/// integers bind as integers, NULL as NULL, anything else as its text. The sink appends one more
-/// parameter, the last: the import's [`Counts`] as JSON, known only once the rows are merged.
+/// integers bind as integers, NULL as NULL, anything else as its text. The sink appends two more,
+/// known only once the rows are merged: the import's [`Counts`] as JSON, then that moment in Unix
+/// milliseconds (an upsert's merge of a million rows takes a second and a half; the job's time
+/// must include it).
 ///
 /// On PostgreSQL the sink runs it in that transaction, and it must change exactly one row or the
 /// whole import rolls back with [`ImportError::TakenOver`]: that is how a worker that lost its job
@@ -175,6 +177,13 @@ pub fn data_columns(columns: &[ColumnInfo]) -> Vec<ColumnInfo> {
 /// are new and `updated` changed a row; the rest met a row they left as it was.
 pub fn counts(rows: u64, inserted: u64, updated: u64, rejected: u64) -> Counts {
     Counts { inserted, updated, unchanged: rows.saturating_sub(inserted + updated), rejected }
+}
+
+/// The parameters a sink appends to a [`FinalStatement`] once the rows are merged.
+pub fn finished(last: &mut FinalStatement, counts: &Counts) {
+    last.params.push(Value::Text(serde_json::to_string(counts).unwrap_or_default()));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    last.params.push(Value::Int(now as i64));
 }
 
 /// The name of the unique index made for a key: `<table>_<columns>_key`, cut to 63 bytes.

@@ -224,7 +224,8 @@ impl PgSink {
         let text: Vec<String> = keys.iter().map(|k| format!("{k}::text")).collect();
         let sql = format!(
             "SELECT row, first, key FROM (SELECT {r} AS row, min({r}) OVER (PARTITION BY {k}) AS first, \
-             concat_ws(', ', {t}) AS key FROM {s}) d WHERE row > first ORDER BY row",
+             concat_ws(', ', {t}) AS key FROM {s} WHERE ({k}) IN (SELECT {k} FROM {s} GROUP BY {k} \
+             HAVING count(*) > 1)) d WHERE row > first ORDER BY row",
             r = quote(ROW_COLUMN),
             k = keys.join(", "),
             t = text.join(", "),
@@ -436,7 +437,8 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
         }
     }
     let counts = counts(merge.rows, inserted, updated, merge.rejected);
-    if let Some(last) = &merge.last {
+    if let Some(mut last) = merge.last.clone() {
+        super::finished(&mut last, &counts);
         let mut q = sqlx::query(AssertSqlSafe(last.sql));
         for p in &last.params {
             q = match p {
@@ -449,7 +451,6 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                 }
             };
         }
-        q = q.bind(serde_json::to_string(&counts).unwrap_or_default());
         if q.execute(&mut *conn).await?.rows_affected() != 1 {
             return Err(ImportError::TakenOver);
         }
