@@ -3,8 +3,8 @@
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
 use crate::model::{
-    Account, ApiError, AuditEntry, HeaderRow, ImportId, ImportRequest, Inspection, NewToken, Progress, RowError, RowsPage,
-    TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
+    Account, ApiError, AuditEntry, HeaderRow, ImportId, ImportRequest, Inspection, NewToken, Progress, RowError,
+    RowsPage, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;

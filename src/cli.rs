@@ -14,8 +14,8 @@ use crate::db::{self, Db};
 use crate::format;
 use crate::import::detect;
 use crate::import::limits::{DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_ROWS, Limits};
-use crate::jobs::{JobOptions, Jobs, NewImport};
 use crate::import::report;
+use crate::jobs::{JobOptions, Jobs, NewImport};
 use crate::model::{ColumnChoice, HeaderRow, ImportMode, ImportStatus, Mapping, OnError, Progress};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -193,9 +193,11 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
         on_error: args.on_error,
         add_unique_index: args.add_unique_index,
     };
-    mapping.columns.extend(
-        args.skip_columns.into_iter().map(|source| ColumnChoice { source, skip: true, ..ColumnChoice::default() }),
-    );
+    mapping.columns.extend(args.skip_columns.into_iter().map(|source| ColumnChoice {
+        source,
+        skip: true,
+        ..ColumnChoice::default()
+    }));
     let jobs = Jobs::start(db.clone(), options, CancellationToken::new()).await?;
     let id = jobs
         .submit(NewImport {

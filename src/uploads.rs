@@ -6,12 +6,12 @@
 
 use crate::auth::{Asker, Viewer, rules};
 use crate::config::Config;
+use crate::config::TableReaders;
 use crate::db::uploads::UploadRecord;
 use crate::db::{self, Db};
 use crate::error::AppError;
 use crate::import::header::Layout;
 use crate::import::limits::Limits;
-use crate::config::TableReaders;
 use crate::import::names::{sanitize, table_name_for_file};
 use crate::import::{self, ImportError, detect};
 use crate::jobs::{Choice, JobError, Jobs, NewImport};

@@ -17,9 +17,8 @@ pub async fn clear(db: &Db, id: &ImportId) -> Result<(), sqlx::Error> {
 pub async fn append(db: &Db, id: &ImportId, first_seq: i64, errors: &[RowError]) -> Result<(), sqlx::Error> {
     // Six parameters a row; both databases take 32,766 or more, so 1,000 rows go in one statement.
     for (chunk_no, chunk) in errors.chunks(1000).enumerate() {
-        let mut sql = String::from(
-            "INSERT INTO import_errors (import_id, seq, row_number, column_name, value, reason) VALUES ",
-        );
+        let mut sql =
+            String::from("INSERT INTO import_errors (import_id, seq, row_number, column_name, value, reason) VALUES ");
         for i in 0..chunk.len() {
             let b = i * 6;
             if i > 0 {

@@ -128,7 +128,12 @@ impl TryFrom<ProgressRow> for Progress {
             created_at: r.created_at,
             started_at: r.started_at,
             rows_rejected: r.rows_rejected as u64,
-            counts: r.counts.as_deref().map(serde_json::from_str).transpose().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            counts: r
+                .counts
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         })
     }
 }

@@ -337,7 +337,8 @@ fn write(
         // The parser ended without a row: an empty sheet, or its own error (reported by `run`).
         _ => return Err(ImportError::Invalid("the sheet is empty: there is no header row".into())),
     };
-    let mut sampled = Sampled { rows: Vec::with_capacity(SAMPLE_ROWS), numbers: Vec::new(), pending: None, ended: false };
+    let mut sampled =
+        Sampled { rows: Vec::with_capacity(SAMPLE_ROWS), numbers: Vec::new(), pending: None, ended: false };
     while sampled.rows.len() < SAMPLE_ROWS && sampled.pending.is_none() {
         match rx.recv() {
             Some(Msg::Rows(batch)) if sampled.rows.len() + batch.rows.len() <= SAMPLE_ROWS * 4 => {
@@ -355,7 +356,9 @@ fn write(
     let source = describe(header, &mut sampled.rows);
     // Only these modes meet a table that exists; create fails on one at the swap, replace drops it.
     let table = match spec.mode {
-        ImportMode::Append | ImportMode::Upsert | ImportMode::InsertNew => sink::shape_blocking(&spec.dest, &spec.table)?,
+        ImportMode::Append | ImportMode::Upsert | ImportMode::InsertNew => {
+            sink::shape_blocking(&spec.dest, &spec.table)?
+        }
         ImportMode::Create | ImportMode::Replace => None,
     };
     let plan = Plan::new(&source, &spec.mapping, table.as_ref(), spec.mode)?;
@@ -504,11 +507,8 @@ impl Report<'_> {
     /// Why a `fail` import failed, quoting its first errors.
     fn failure(&self) -> ImportError {
         let rows = crate::format::count(self.rejected);
-        let quoted: Vec<String> = self
-            .quoted
-            .iter()
-            .map(|e| format!("row {}, {:?}: {:?} {}", e.row, e.column, e.value, e.reason))
-            .collect();
+        let quoted: Vec<String> =
+            self.quoted.iter().map(|e| format!("row {}, {:?}: {:?} {}", e.row, e.column, e.value, e.reason)).collect();
         let more = if self.rejected as usize > self.quoted.len() { "; …" } else { "" };
         let (noun, verb) = if self.rejected == 1 { ("row", "has") } else { ("rows", "have") };
         ImportError::Invalid(format!(

@@ -23,10 +23,7 @@ pub fn write_line(out: &mut String, e: &RowError) {
 /// separator or a line break (or starts or ends with a space, which some readers trim).
 fn write_cell(out: &mut String, cell: &str) {
     let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quote = formula
-        || cell.contains(['"', ',', '\n', '\r'])
-        || cell.starts_with(' ')
-        || cell.ends_with(' ');
+    let quote = formula || cell.contains(['"', ',', '\n', '\r']) || cell.starts_with(' ') || cell.ends_with(' ');
     if quote {
         out.push('"');
     }
@@ -50,14 +47,20 @@ mod tests {
 
     fn line(column: &str, value: &str) -> String {
         let mut out = String::new();
-        write_line(&mut out, &RowError { row: 7, column: column.into(), value: value.into(), reason: "is not a number".into() });
+        write_line(
+            &mut out,
+            &RowError { row: 7, column: column.into(), value: value.into(), reason: "is not a number".into() },
+        );
         out
     }
 
     #[test]
     fn formulas_are_neutralised_and_quotes_doubled() {
         assert_eq!(line("Units", "12x"), "7,Units,12x,is not a number\r\n");
-        assert_eq!(line("Units", "=HYPERLINK(\"http://x\")"), "7,Units,\"'=HYPERLINK(\"\"http://x\"\")\",is not a number\r\n");
+        assert_eq!(
+            line("Units", "=HYPERLINK(\"http://x\")"),
+            "7,Units,\"'=HYPERLINK(\"\"http://x\"\")\",is not a number\r\n"
+        );
         for danger in ["+1", "-1+A1", "@SUM(A1)", "\tx", "\rx"] {
             let out = line("c", danger);
             assert!(out.contains(&format!("\"'{danger}")), "{danger:?} became {out:?}");

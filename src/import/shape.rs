@@ -56,7 +56,8 @@ pub fn suggest(source: &[ColumnInfo], table: &TableShape, remembered: Option<&Ma
             continue;
         }
         let wanted = [normalize(&col.label), normalize(&col.name)];
-        if let Some(t) = (0..table.columns.len()).find(|&t| !taken[t] && wanted.contains(&normalize(&table.columns[t].name)))
+        if let Some(t) =
+            (0..table.columns.len()).find(|&t| !taken[t] && wanted.contains(&normalize(&table.columns[t].name)))
         {
             taken[t] = true;
             out[i] = Some(choice_into(col, &table.columns[t].name));
@@ -138,7 +139,8 @@ impl Plan {
         }
         // Table columns the person named are not offered to the other columns.
         let suggested = table.map(|t| {
-            let named: Vec<&str> = mapping.columns.iter().filter(|c| !c.skip).filter_map(|c| c.target.as_deref()).collect();
+            let named: Vec<&str> =
+                mapping.columns.iter().filter(|c| !c.skip).filter_map(|c| c.target.as_deref()).collect();
             let free = TableShape {
                 columns: t.columns.iter().filter(|c| not_named(&named, &c.name)).cloned().collect(),
                 unique: Vec::new(),
@@ -191,7 +193,9 @@ impl Plan {
         }
         if columns.is_empty() {
             return Err(invalid(match table {
-                Some(_) => "no column of the sheet matches a column of the table; choose which column goes where".into(),
+                Some(_) => {
+                    "no column of the sheet matches a column of the table; choose which column goes where".into()
+                }
                 None => "every column is left out; choose at least one to import".to_owned(),
             }));
         }
@@ -399,7 +403,11 @@ pub fn convert(value: Value, ty: ColumnType) -> Result<Value, (Value, String)> {
             (Value::Text(_), t) => t
                 .parse::<i64>()
                 .map(Value::Int)
-                .or_else(|_| t.parse::<f64>().map_err(drop).and_then(|f| if f.is_finite() { Ok(Value::Real(f)) } else { Err(()) }))
+                .or_else(|_| {
+                    t.parse::<f64>()
+                        .map_err(drop)
+                        .and_then(|f| if f.is_finite() { Ok(Value::Real(f)) } else { Err(()) })
+                })
                 .unwrap_or_else(|()| Value::Text(s.clone())),
             (v, _) => v,
         },
@@ -483,7 +491,10 @@ mod tests {
 
     fn table(cols: &[(&str, ColumnType, bool)], unique: &[&[&str]]) -> TableShape {
         TableShape {
-            columns: cols.iter().map(|(n, ty, req)| TableColumn { name: (*n).into(), ty: *ty, required: *req }).collect(),
+            columns: cols
+                .iter()
+                .map(|(n, ty, req)| TableColumn { name: (*n).into(), ty: *ty, required: *req })
+                .collect(),
             unique: unique.iter().map(|set| set.iter().map(|s| (*s).to_owned()).collect()).collect(),
         }
     }
@@ -503,9 +514,16 @@ mod tests {
         ];
         let t = table(&[("id", Integer, true), ("email_address", Text, false), ("fullname", Text, false)], &[&["id"]]);
         // "E-mail" takes email_address by similarity (0.88); the later "Email" finds it taken.
-        assert_eq!(targets(&suggest(&source, &t, None)), [Some("email_address"), Some("fullname"), None, Some("id"), None]);
+        assert_eq!(
+            targets(&suggest(&source, &t, None)),
+            [Some("email_address"), Some("fullname"), None, Some("id"), None]
+        );
         let remembered = Mapping {
-            columns: vec![ColumnChoice { source: "Email".into(), target: Some("email_address".into()), ..Default::default() }],
+            columns: vec![ColumnChoice {
+                source: "Email".into(),
+                target: Some("email_address".into()),
+                ..Default::default()
+            }],
             ..Mapping::default()
         };
         assert_eq!(
@@ -538,7 +556,12 @@ mod tests {
         let mapping = Mapping {
             columns: vec![
                 ColumnChoice { source: "Notes".into(), skip: true, ..Default::default() },
-                ColumnChoice { source: "Units".into(), target: Some("Qty".into()), ty: Some(Real), ..Default::default() },
+                ColumnChoice {
+                    source: "Units".into(),
+                    target: Some("Qty".into()),
+                    ty: Some(Real),
+                    ..Default::default()
+                },
             ],
             key: vec!["code".into()],
             ..Mapping::default()

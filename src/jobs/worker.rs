@@ -12,13 +12,13 @@ use crate::db::imports::ImportRecord;
 use crate::db::queue::{self, Checkpoint, Succeeded};
 use crate::db::{self, Pool};
 use crate::import::header::Layout;
-use crate::import::sink::STAGING_PREFIX;
 use crate::import::pipeline::ErrorLog;
+use crate::import::sink::STAGING_PREFIX;
 use crate::import::{self, ImportError, ImportSpec, Outcome};
 use crate::model::{HeaderRow, ImportId, ImportStatus, Mapping, Phase, Progress, RowError};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, broadcast, watch};
 use tokio_util::sync::CancellationToken;
@@ -240,7 +240,9 @@ async fn execute(
     cancel: &CancellationToken,
 ) -> Result<Outcome, ImportError> {
     let mapping: Mapping = match record.mapping.as_deref() {
-        Some(text) => serde_json::from_str(text).map_err(|e| ImportError::Invalid(format!("the column choices: {e}")))?,
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| ImportError::Invalid(format!("the column choices: {e}")))?
+        }
         None => Mapping::default(),
     };
     // A run that starts again (after a crash) reports afresh.

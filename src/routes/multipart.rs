@@ -29,14 +29,9 @@ pub type Fields = Choice;
 fn mode(text: &str) -> Result<ImportMode, AppError> {
     match text.trim() {
         "" => Ok(ImportMode::Create),
-        m => m
-            .to_ascii_lowercase()
-            .parse()
-            .map_err(|_| {
-                AppError::BadRequest(format!(
-                    "mode {m:?} is not one of create, append, replace, upsert, insert-new"
-                ))
-            }),
+        m => m.to_ascii_lowercase().parse().map_err(|_| {
+            AppError::BadRequest(format!("mode {m:?} is not one of create, append, replace, upsert, insert-new"))
+        }),
     }
 }
 

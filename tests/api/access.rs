@@ -461,7 +461,8 @@ async fn the_matrix_every_route_and_server_function_by_every_kind_of_asker() {
     let resp = p.ana.on(app.client.post(app.url("/api/uploads"))).multipart(form).send().await.expect("upload");
     assert_eq!(resp.status(), 201);
     let upload = resp.json::<Value>().await.expect("json")["upload_id"].as_str().expect("id").to_owned();
-    let (code, started) = rpc(&app, &p.ana, "start_import", &[("request[upload_id]", &upload), ("request[table]", "sales")]).await;
+    let (code, started) =
+        rpc(&app, &p.ana, "start_import", &[("request[upload_id]", &upload), ("request[table]", "sales")]).await;
     assert_eq!(code, 200, "{started}");
     let id = started.as_str().expect("an id").to_owned();
     wait_final(&app, &p.ana, &id).await;

@@ -174,12 +174,29 @@ fn columns_keys_and_bad_rows_are_chosen_at_the_command_line_with_the_report_in_a
     let url = format!("sqlite://{}", dir.path().join("cli.db").display());
     let path = file.to_str().expect("path");
     let args = [
-        "import", path, "--database", &url, "--table", "stock", "--column", "Units=qty:integer", "--skip-column",
-        "Notes", "--key", "sku", "--on-error", "skip", "--errors", report.to_str().expect("path"),
+        "import",
+        path,
+        "--database",
+        &url,
+        "--table",
+        "stock",
+        "--column",
+        "Units=qty:integer",
+        "--skip-column",
+        "Notes",
+        "--key",
+        "sku",
+        "--on-error",
+        "skip",
+        "--errors",
+        report.to_str().expect("path"),
     ];
     let (code, out, err) = run(&args);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("into table stock") && out.ends_with(": 1 new, 0 updated, 0 unchanged, 2 rejected\n"), "{out}");
+    assert!(
+        out.contains("into table stock") && out.ends_with(": 1 new, 0 updated, 0 unchanged, 2 rejected\n"),
+        "{out}"
+    );
     let csv = std::fs::read_to_string(&report).expect("the report");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[..2], ["row,column,value,reason", "3,Units,three,is not a whole number"]);

@@ -44,7 +44,8 @@ async fn people(app: &TestApp) -> Vec<String> {
         .await
 }
 
-const PEOPLE: &str = "CREATE TABLE people (id BIGINT NOT NULL PRIMARY KEY, email_address TEXT NOT NULL, full_name TEXT, age BIGINT)";
+const PEOPLE: &str =
+    "CREATE TABLE people (id BIGINT NOT NULL PRIMARY KEY, email_address TEXT NOT NULL, full_name TEXT, age BIGINT)";
 
 #[tokio::test]
 async fn columns_are_renamed_retyped_and_left_out_as_chosen() {
@@ -229,7 +230,8 @@ async fn a_key_needs_a_unique_index_and_may_appear_once_per_file() {
     // An empty key is a row error; append takes no key.
     let done = import(&app, "gap.csv", "code,price\n,7\ne,8\n", &fields).await;
     assert_eq!(counts(&done), [1, 0, 0, 1], "{done}");
-    let done = import(&app, "gap.csv", "code,price\ne,8\n", &[("table", "items"), ("mode", "append"), ("key", "code")]).await;
+    let done =
+        import(&app, "gap.csv", "code,price\ne,8\n", &[("table", "items"), ("mode", "append"), ("key", "code")]).await;
     assert!(done["error"].as_str().is_some_and(|e| e.contains("append adds every row")), "{done}");
 }
 
@@ -240,7 +242,8 @@ async fn create_and_replace_with_a_key_make_its_unique_index() {
     let done = import(&app, "skus.csv", text, &[("table", "skus"), ("key", "sku")]).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     // The index is there: an upsert needs no offer to make one.
-    let done = import(&app, "skus.csv", "sku,qty\nx,5\n", &[("table", "skus"), ("mode", "upsert"), ("key", "sku")]).await;
+    let done =
+        import(&app, "skus.csv", "sku,qty\nx,5\n", &[("table", "skus"), ("mode", "upsert"), ("key", "sku")]).await;
     assert_eq!(counts(&done), [0, 1, 0, 0], "{done}");
     let done = import(&app, "skus.csv", text, &[("table", "skus"), ("mode", "replace"), ("key", "sku")]).await;
     assert_eq!(done["status"], "succeeded", "{done}");

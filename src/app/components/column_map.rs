@@ -42,7 +42,9 @@ impl ColumnEdit {
         if existing {
             Some(self.into.get()).filter(|t| !t.is_empty())
         } else {
-            self.import.get().then(|| Some(self.rename.get()).filter(|r| !r.trim().is_empty()).unwrap_or(self.name.clone()))
+            self.import
+                .get()
+                .then(|| Some(self.rename.get()).filter(|r| !r.trim().is_empty()).unwrap_or(self.name.clone()))
         }
     }
 }
@@ -87,7 +89,9 @@ pub fn mapping(edits: &[ColumnEdit], existing: bool, on_error: OnError, add_uniq
         }
         let choice = match (&target, existing) {
             (None, _) => ColumnChoice { source: e.source.clone(), skip: true, ..ColumnChoice::default() },
-            (Some(t), true) => ColumnChoice { source: e.source.clone(), target: Some(t.clone()), ..ColumnChoice::default() },
+            (Some(t), true) => {
+                ColumnChoice { source: e.source.clone(), target: Some(t.clone()), ..ColumnChoice::default() }
+            }
             (Some(t), false) => {
                 let ty = e.ty.get_untracked();
                 ColumnChoice {
@@ -128,7 +132,10 @@ pub fn ColumnMap(
         if existing {
             let filled: Vec<String> = for_checks.iter().filter_map(|e| e.target(true)).collect();
             for c in shape_for_checks.columns.iter().filter(|c| c.required && !filled.contains(&c.name)) {
-                out.push(format!("The table needs a value in every row for {}: choose the sheet's column for it.", c.name));
+                out.push(format!(
+                    "The table needs a value in every row for {}: choose the sheet's column for it.",
+                    c.name
+                ));
             }
         }
         let key: Vec<String> = for_checks.iter().filter(|e| e.key.get()).filter_map(|e| e.target(existing)).collect();

@@ -8,7 +8,9 @@ use super::{Alert, SheetPreview};
 use crate::api::{inspect_upload, start_import};
 use crate::app::browser::{self, PickedFile};
 use crate::format;
-use crate::model::{HeaderRow, ImportId, ImportMode, ImportRequest, Inspection, Mapping, OnError, TEXT_ENCODINGS, UploadId};
+use crate::model::{
+    HeaderRow, ImportId, ImportMode, ImportRequest, Inspection, Mapping, OnError, TEXT_ENCODINGS, UploadId,
+};
 use leptos::prelude::*;
 
 /// How to read the file for a preview: each `None` or `false` is "as found".

@@ -402,7 +402,12 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                 let set: Vec<String> = rest.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect();
                 let old: Vec<String> = rest.iter().map(|c| format!("t.{c}")).collect();
                 let new: Vec<String> = rest.iter().map(|c| format!("EXCLUDED.{c}")).collect();
-                format!("UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})", set.join(", "), old.join(", "), new.join(", "))
+                format!(
+                    "UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+                    set.join(", "),
+                    old.join(", "),
+                    new.join(", ")
+                )
             };
             // `xmax = 0` tells a row this statement inserted from one it updated.
             let (new, changed): (i64, i64) = sqlx::query_as(run(format!(

@@ -2,7 +2,10 @@
 //! statement reused for every row is an order of magnitude faster than sqlx's per-statement path
 //! for a bulk load, and the load runs on a blocking thread anyway.
 
-use super::{Duplicate, FinalStatement, Kind, Merge, ROW_COLUMN, STAGING_PREFIX, column_type_of, counts, data_columns, key_index_name, sql_type};
+use super::{
+    Duplicate, FinalStatement, Kind, Merge, ROW_COLUMN, STAGING_PREFIX, column_type_of, counts, data_columns,
+    key_index_name, sql_type,
+};
 use crate::import::ImportError;
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
@@ -305,7 +308,9 @@ impl SqliteSink {
                 )));
             }
             ImportMode::Append if exists => {
-                tx.execute_batch(&format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging}"))?;
+                tx.execute_batch(&format!(
+                    "INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging}"
+                ))?;
             }
             ImportMode::Upsert | ImportMode::InsertNew if exists => {
                 if merge.add_unique_index {
