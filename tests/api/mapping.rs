@@ -181,6 +181,18 @@ async fn a_sheet_goes_into_an_existing_table_by_matched_names_and_the_mapping_is
     assert_eq!(people(&app).await[0], "1|a@x.org|Ann|31");
     assert_eq!(people(&app).await.len(), 4);
 
+    // A bad cell under "fail" leaves the table exactly as it was; under "skip" only it stays out.
+    let before = people(&app).await;
+    let bad = "ID,E-mail,Full Name,Age\n1,new@x.org,Ann,32\n5,e@x.org,Eve,old\n";
+    let done = import(&app, "bad.csv", bad, &[("table", "people"), ("mode", "upsert")]).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().is_some_and(|e| e.contains("row 3, \"Age\": \"old\" is not a whole number")));
+    assert_eq!(people(&app).await, before);
+    let done = import(&app, "bad.csv", bad, &[("table", "people"), ("mode", "upsert"), ("on_error", "skip")]).await;
+    assert_eq!(counts(&done), [0, 1, 0, 1], "{done}");
+    assert_eq!(people(&app).await[0], "1|new@x.org|Ann|32");
+    assert_eq!(people(&app).await.len(), before.len());
+
     // A required column nothing fills is refused before anything is read.
     let done = import(&app, "people.csv", "ID,Name\n9,Nine\n", &[("table", "people"), ("mode", "upsert")]).await;
     assert_eq!(done["status"], "failed");
