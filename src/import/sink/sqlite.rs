@@ -41,7 +41,10 @@ pub fn open(path: &Path) -> Result<Connection, ImportError> {
     conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -4096)?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Sorts (a key's duplicate check) and statement journals (an upsert's INSERT ... SELECT) go
+    // to temporary files, not this process's memory: in memory an upsert of 1,048,575 rows into a
+    // table of as many peaked at 113 MB, on disk at 53 MB (a plain import: 48 MB), as fast.
+    conn.pragma_update(None, "temp_store", "FILE")?;
     Ok(conn)
 }
 
@@ -255,9 +258,7 @@ impl SqliteSink {
             t = text.join(" || ', ' || "),
             s = quote(&self.staging)
         );
-        // Sorting a million keys in this process's memory took 57 MB; in a temporary file 12 MB,
-        // as fast. Nothing temporary exists yet, so the setting can change now.
-        self.conn.pragma_update(None, "temp_store", "FILE")?;
+
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([])?;
         let mut n = 0;
