@@ -412,7 +412,7 @@ class Bench:
         if self.sheetport_pg_ready() is None:
             return []
         db = [a if a != "test" else PG_BENCH_DB for a in PG]
-        shifted = ", ".join(f"id + {rows // 2}" if c == "id" else c for c in COLUMNS)
+        shifted = ", ".join(f"id + {rows // 2} AS id" if c == "id" else c for c in COLUMNS)
         csv = files["csv"]
         subprocess.run([*db, "-c", "DROP TABLE IF EXISTS t_base, t_load"], check=True, capture_output=True)
         subprocess.run([*db, "-c", TYPED_TABLE.format(t="t_load", ts="TIMESTAMP")], check=True, capture_output=True)
