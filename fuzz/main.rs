@@ -192,6 +192,8 @@ fn run_in_process(path: &Path, scratch: &Path) -> std::result::Result<(), Failur
             dest: Destination::Sqlite(db.clone()),
             table: "fuzzed".into(),
             mode: ImportMode::Replace,
+            mapping: Default::default(),
+            errors: None,
             limits,
             staging: "_sheetport_staging_fuzz".into(),
             live_progress: true,
