@@ -252,13 +252,8 @@ class Bench:
 
     def sheetport_pg(self, name: str, path: Path, rows: int) -> Result | None:
         """`sheetport import` into PostgreSQL (COPY in one transaction), when the server is there."""
-        admin = [a if a != "test" else "postgres" for a in PG]
-        if subprocess.run([*admin, "-c", "SELECT 1"], capture_output=True).returncode != 0:
+        if self.sheetport_pg_ready() is None:
             return None
-        exists = subprocess.run([*admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{PG_BENCH_DB}'"],
-                                capture_output=True, text=True).stdout.strip()
-        if exists != "1":
-            subprocess.run([*admin, "-c", f"CREATE DATABASE {PG_BENCH_DB}"], check=True, capture_output=True)
         cmd = [str(self.sheetport), "import", str(path), "--database", PG_BENCH_URL, "--table", "t", "--mode", "replace"]
         bench_db = [a if a != "test" else PG_BENCH_DB for a in PG]
 
