@@ -86,11 +86,19 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Creates the staging table for `columns` in `dest`.
-    pub fn create(dest: &Destination, staging: &str, columns: Vec<ColumnInfo>) -> Result<Self, ImportError> {
+    /// Creates the staging table for `columns` in `dest`. `copied`: its rows will be copied into
+    /// the target, never the table renamed into place (PostgreSQL then makes it temporary).
+    pub fn create(
+        dest: &Destination,
+        staging: &str,
+        columns: Vec<ColumnInfo>,
+        copied: bool,
+    ) -> Result<Self, ImportError> {
         Ok(match dest {
             Destination::Sqlite(path) => Sink::Sqlite(SqliteSink::create(sqlite::open(path)?, staging, columns)?),
-            Destination::Postgres { pool, schema } => Sink::Postgres(PgSink::create(pool, schema, staging, columns)?),
+            Destination::Postgres { pool, schema } => {
+                Sink::Postgres(PgSink::create(pool, schema, staging, columns, copied)?)
+            }
         })
     }
 

@@ -64,6 +64,7 @@ enum Cmd {
 
 struct Swap {
     schema: String,
+    /// The staging table, qualified (`"schema"."name"`, or `pg_temp."name"`).
     staging: String,
     target: String,
     columns: Vec<ColumnInfo>,
@@ -89,6 +90,7 @@ pub struct PgSink {
     copier: Option<JoinHandle<Result<(), ImportError>>>,
     /// The data schema; the connection's search path is the app's own schema.
     schema: String,
+    /// The staging table, qualified (`"schema"."name"`, or `pg_temp."name"` when temporary).
     staging: String,
     columns: Vec<ColumnInfo>,
     /// Rows of the current batch in COPY's binary format.
@@ -98,26 +100,40 @@ pub struct PgSink {
 
 impl PgSink {
     /// Opens the import's transaction and creates the staging table in it, in `schema`.
-    pub fn create(pool: &PgPool, schema: &str, staging: &str, columns: Vec<ColumnInfo>) -> Result<Self, ImportError> {
+    /// `temporary`: the rows will be copied out of it (append, upsert, insert-new, a new table
+    /// with a key), never renamed into place, so it can be a temporary table, which PostgreSQL
+    /// writes no WAL for (as `psql`'s `\copy` into a temp table does for the upsert floor).
+    pub fn create(
+        pool: &PgPool,
+        schema: &str,
+        staging: &str,
+        columns: Vec<ColumnInfo>,
+        temporary: bool,
+    ) -> Result<Self, ImportError> {
         let rt = Handle::try_current()
             .map_err(|_| ImportError::Database("the PostgreSQL loader needs the tokio runtime".into()))?;
         let defs: Vec<String> =
             columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Postgres, c.ty))).collect();
-        let create = format!("CREATE TABLE {} ({})", qualify(schema, staging), defs.join(", "));
+        let staging_ref = if temporary { format!("pg_temp.{}", quote(staging)) } else { qualify(schema, staging) };
+        let create = if temporary {
+            format!("CREATE TEMP TABLE {} ({}) ON COMMIT DROP", quote(staging), defs.join(", "))
+        } else {
+            format!("CREATE TABLE {staging_ref} ({})", defs.join(", "))
+        };
         let tx = rt.block_on(async {
             let mut tx = pool.begin().await?;
             (&mut *tx).execute(AssertSqlSafe(create)).await?;
             Ok::<_, sqlx::Error>(tx)
         })?;
         let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
-        let copy_sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", qualify(schema, staging), names.join(", "));
+        let copy_sql = format!("COPY {staging_ref} ({}) FROM STDIN (FORMAT binary)", names.join(", "));
         let (cmds, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         Ok(Self {
             copier: Some(rt.spawn(copier(tx, copy_sql, rx))),
             rt,
             cmds,
             schema: schema.to_owned(),
-            staging: staging.to_owned(),
+            staging: staging_ref,
             columns,
             buf: Vec::new(),
             text: String::with_capacity(256),
@@ -208,7 +224,7 @@ impl PgSink {
             }
             self.commit()?;
             let wider = join(ty, kind);
-            let t = qualify(&self.schema, &self.staging);
+            let t = &self.staging;
             let (c, pg) = (quote(&self.columns[i].name), sql_type(Kind::Postgres, wider));
             let sql = format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {pg} USING {c}::{pg}");
             self.call(|reply| Cmd::Exec(sql, reply))?;
@@ -229,7 +245,7 @@ impl PgSink {
             r = quote(ROW_COLUMN),
             k = keys.join(", "),
             t = text.join(", "),
-            s = qualify(&self.schema, &self.staging)
+            s = self.staging
         );
         let (chunks, mut rx) = mpsc::channel(2);
         if self.cmds.blocking_send(Cmd::Duplicates(sql, chunks)).is_err() {
@@ -358,7 +374,7 @@ async fn copier(
 /// The final swap (or merge), inside the import's transaction. Returns what the rows did.
 async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Counts, ImportError> {
     let conn = &mut **tx;
-    let (staging, t) = (qualify(&s.schema, &s.staging), qualify(&s.schema, &s.target));
+    let (staging, t) = (s.staging.clone(), qualify(&s.schema, &s.target));
     let (target, columns, merge) = (s.target.as_str(), &s.columns, &s.merge);
     let cols = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
     let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
@@ -435,10 +451,10 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
         }
         ImportMode::Replace if exists => {
             (&mut *conn).execute(run(format!("DROP TABLE {t}"))).await?;
-            (&mut *conn).execute(run(format!("ALTER TABLE {staging} RENAME TO {}", quote(target)))).await?;
+            (&mut *conn).execute(run(put_in_place(&staging, &t, target))).await?;
         }
         _ => {
-            (&mut *conn).execute(run(format!("ALTER TABLE {staging} RENAME TO {}", quote(target)))).await?;
+            (&mut *conn).execute(run(put_in_place(&staging, &t, target))).await?;
         }
     }
     let counts = counts(merge.rows, inserted, updated, merge.rejected);
@@ -461,6 +477,17 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
         }
     }
     Ok(counts)
+}
+
+/// The statement that makes the staging table the target: a rename, or, for a temporary staging
+/// table (which would vanish at commit, renamed or not), a copy. A copy happens only when the table
+/// an append meant to copy into was dropped meanwhile.
+fn put_in_place(staging: &str, t: &str, target: &str) -> String {
+    if staging.starts_with("pg_temp.") {
+        format!("CREATE TABLE {t} AS TABLE {staging}")
+    } else {
+        format!("ALTER TABLE {staging} RENAME TO {}", quote(target))
+    }
 }
 
 /// A unique index that could not be made because the table holds a key twice, in words.
