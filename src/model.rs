@@ -627,3 +627,26 @@ impl fmt::Display for HeaderRow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(spec: &str) -> (String, Option<String>, Option<ColumnType>) {
+        let c = ColumnChoice::parse(spec).expect("parses");
+        (c.source, c.target, c.ty)
+    }
+
+    #[test]
+    fn column_choices_are_read_from_the_right_so_headers_may_hold_colons_and_equals() {
+        let s = |v: &str| v.to_owned();
+        assert_eq!(choice("Zip Code=zip:text"), (s("Zip Code"), Some(s("zip")), Some(ColumnType::Text)));
+        assert_eq!(choice("Units=qty"), (s("Units"), Some(s("qty")), None));
+        assert_eq!(choice("Sold on:date"), (s("Sold on"), None, Some(ColumnType::Date)));
+        assert_eq!(choice("Sold on=:Date"), (s("Sold on"), None, Some(ColumnType::Date)));
+        assert_eq!(choice("Ratio: a:b"), (s("Ratio: a:b"), None, None), "a last part that is no type is the header's");
+        assert_eq!(choice("x=1=y"), (s("x=1"), Some(s("y")), None));
+        assert!(ColumnChoice::parse("=qty").is_err());
+        assert!(ColumnChoice::parse("  :integer").is_err());
+    }
+}
