@@ -90,3 +90,26 @@ async fn a_workbook_in_the_1904_date_system_keeps_its_dates() {
         assert_eq!(amounts, [1.0, 2.5, -3.0], "{file}");
     }
 }
+
+#[tokio::test]
+async fn numbers_shown_with_leading_zeros_arrive_as_shown() {
+    let app = spawn_app().await;
+    for (i, file) in ["codes.libreoffice.xlsx", "codes.libreoffice.ods", "codes.gnumeric.xlsx"].iter().enumerate() {
+        let table = format!("stores_{i}");
+        let id = app.start_import(&fixture(file), file, &[("table", &table)]).await;
+        assert_eq!(app.wait_final(&id).await["status"], "succeeded", "{file}");
+        let (columns, rows) = app.all_rows(&table).await;
+        let types: Vec<&str> = columns.as_array().expect("columns").iter().filter_map(|c| c["type"].as_str()).collect();
+        assert_eq!(types, ["text", "text", "integer", "real"], "{file}: a zero-padded number is a code");
+        let want = [
+            json!(["00501", "Holtsville", 12, 1250.5]),
+            json!(["02134", "Allston", 7, 980]),
+            json!(["10004", "New York", 30, 4100]),
+        ];
+        assert_eq!(rows.len(), want.len(), "{file}");
+        for (got, want) in rows.iter().zip(&want) {
+            let (got, want) = (got.as_array().expect("row"), want.as_array().expect("row"));
+            assert!(got.iter().zip(want).all(|(a, b)| same(a, b)), "{file}: {got:?} ≠ {want:?}");
+        }
+    }
+}

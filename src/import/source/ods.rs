@@ -125,6 +125,8 @@ pub fn stream(
 struct CellState {
     value: Option<Value>,
     is_string: bool,
+    /// A whole number ≥ 0: its shown text is read too, for leading zeros (`padded`).
+    may_be_padded: bool,
     text: String,
     paragraphs: u32,
     /// Inside a `<text:p>`: text here is the cell's (whitespace between paragraphs is not).
@@ -224,7 +226,9 @@ impl Table {
         }
         // Text after the tag belongs to a string cell's paragraph (spans and links included).
         let in_annotation = self.in_annotation;
-        if let Some(c) = self.cell.as_mut().filter(|c| c.is_string && c.in_paragraph && !in_annotation) {
+        if let Some(c) =
+            self.cell.as_mut().filter(|c| (c.is_string || c.may_be_padded) && c.in_paragraph && !in_annotation)
+        {
             let end = memchr(b'<', &xml[*at..]).map_or(xml.len(), |i| *at + i);
             if c.text.len() + (end - *at) > self.max_cell {
                 return Err(limits::cell_too_big(self.max_cell));
@@ -239,7 +243,13 @@ impl Table {
     /// follows, so a trailing run of 16,384 empty cells costs nothing. Its size is priced before
     /// its repeats are written out (one 1 MB cell repeated 1,600 times was a 1.6 GB row).
     fn place(&mut self, c: CellState) -> Result<(), ImportError> {
-        let value = c.value.or_else(|| (c.is_string && !c.text.trim().is_empty()).then_some(Value::Text(c.text)));
+        let value = match c.value {
+            // 501 shown as 00501 (a minimum number of integer digits): the code as shown. The
+            // writer's own text says it, so the number style need not be looked up.
+            Some(Value::Int(n)) if c.may_be_padded && shows_padded(&c.text, n) => Some(Value::Text(c.text)),
+            Some(v) => Some(v),
+            None => (c.is_string && !c.text.trim().is_empty()).then_some(Value::Text(c.text)),
+        };
         match value {
             None => self.pending_blanks = self.pending_blanks.saturating_add(c.repeat),
             Some(v) => {
@@ -321,6 +331,7 @@ fn start_cell(tag: &Tag<'_>) -> Result<CellState, ImportError> {
         _ => None,
     };
     Ok(CellState {
+        may_be_padded: kind == Some(b"float") && matches!(value, Some(Value::Int(n)) if n >= 0),
         value,
         is_string: matches!(kind, None | Some(b"string")),
         text: String::new(),
@@ -328,6 +339,14 @@ fn start_cell(tag: &Tag<'_>) -> Result<CellState, ImportError> {
         in_paragraph: false,
         repeat,
     })
+}
+
+/// Whether `shown` is `n` with leading zeros, as `00501` is 501 (and `501` is not).
+fn shows_padded(shown: &str, n: i64) -> bool {
+    shown.len() > 1
+        && shown.starts_with('0')
+        && shown.bytes().all(|b| b.is_ascii_digit())
+        && shown.trim_start_matches('0').parse::<i64>().unwrap_or(0) == n
 }
 
 /// `PT12H30M05S` (ISO 8601 duration, as ODS stores times) as `12:30:05` text.
@@ -417,6 +436,26 @@ mod tests {
         let err =
             stream(file.path(), Some("Nope"), &Limits::default(), &mut Collect::default()).expect_err("no such sheet");
         assert!(err.to_string().contains("its sheets are: Notes, R&D"), "{err}");
+    }
+
+    #[test]
+    fn whole_numbers_shown_with_leading_zeros_keep_them() {
+        let cell = |value: &str, shown: &str| {
+            format!(
+                r#"<table:table-cell office:value-type="float" office:value="{value}"><text:p>{shown}</text:p></table:table-cell>"#
+            )
+        };
+        let row =
+            [cell("501", "00501"), cell("10004", "10004"), cell("7", "7"), cell("2.5", "02.50"), cell("5", "0005 kg")];
+        let file = ods(&format!(
+            r#"<table:table table:name="S"><table:table-row>{}</table:table-row></table:table>"#,
+            row.concat()
+        ));
+        let mut out = Collect::default();
+        stream(file.path(), None, &Limits::default(), &mut out).expect("reads");
+        let want = [Value::Text("00501".into()), Value::Int(10004), Value::Int(7), Value::Real(2.5), Value::Int(5)];
+        assert_eq!(out.rows, [want]);
+        assert!(shows_padded("00", 0) && !shows_padded("0", 0) && !shows_padded("00502", 501));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The small parts of an .xlsx/.xlsm package a sheet needs: the workbook (sheet names, where each
-//! sheet's XML lives, the date system), the styles (which cell styles show dates), and the
-//! shared-string table, kept as one string with offsets rather than a `String` per entry.
+//! sheet's XML lives, the date system), the styles (which cell styles show dates, which show digits
+//! zero-padded), and the shared-string table, kept as one string with offsets rather than a
+//! `String` per entry and read only as far as the cells ask.
 
+use super::padded::Template;
 use crate::import::ImportError;
 use crate::import::limits::Limits;
 use crate::import::source::xml::{Chunks, attr, broken, decode, next_tag, number};
@@ -72,33 +74,74 @@ fn part_path(target: &str) -> String {
     }
 }
 
-/// For each cell style (the `s` attribute of a cell), whether it shows numbers as dates or times.
-pub fn date_styles(styles_xml: &[u8]) -> Result<Vec<bool>, ImportError> {
-    let mut custom: Vec<(u32, bool)> = Vec::new();
-    let mut styles = Vec::new();
-    let mut in_cell_xfs = false;
-    let mut at = 0;
-    while let Some((tag, next)) = next_tag(styles_xml, at)? {
-        match tag.name {
-            b"numFmt" if !tag.closing => {
-                let id = attr(tag.attrs, b"numFmtId").and_then(number);
-                let mut code = String::new();
-                decode(&mut code, attr(tag.attrs, b"formatCode").unwrap_or_default())?;
-                if let Some(id) = id {
-                    custom.push((id, is_date_format(&code)));
+/// How a cell style shows a number, as far as the value it stands for changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    Number,
+    /// A date or a time: the serial is one.
+    Date,
+    /// Whole digits in a layout (`00000`): the index of its [`Template`] in [`Styles`].
+    Digits(u32),
+}
+
+/// For each cell style (the `s` attribute of a cell), how it shows numbers.
+#[derive(Debug, Default)]
+pub struct Styles {
+    shown: Vec<Shown>,
+    templates: Vec<Template>,
+}
+
+/// Cell styles past this many read as plain numbers: Excel allows 64,000, and a 64 MB styles part
+/// of bare `<xf/>`s would otherwise hold 13 million of them.
+const MAX_STYLES: usize = 1 << 20;
+
+impl Styles {
+    /// Reads `xl/styles.xml`: the custom number formats (by id, so the cost stays linear in the
+    /// part), then each `<xf>` of `<cellXfs>`.
+    pub fn read(styles_xml: &[u8]) -> Result<Styles, ImportError> {
+        let mut custom: std::collections::HashMap<u32, Shown> = std::collections::HashMap::new();
+        let mut styles = Styles::default();
+        let mut in_cell_xfs = false;
+        let mut at = 0;
+        while let Some((tag, next)) = next_tag(styles_xml, at)? {
+            match tag.name {
+                b"numFmt" if !tag.closing => {
+                    let id = attr(tag.attrs, b"numFmtId").and_then(number);
+                    let mut code = String::new();
+                    decode(&mut code, attr(tag.attrs, b"formatCode").unwrap_or_default())?;
+                    if let Some(id) = id {
+                        let shown = if is_date_format(&code) {
+                            Shown::Date
+                        } else if let Some(template) = Template::excel(&code) {
+                            styles.templates.push(template);
+                            Shown::Digits(styles.templates.len() as u32 - 1)
+                        } else {
+                            Shown::Number
+                        };
+                        custom.insert(id, shown);
+                    }
                 }
+                b"cellXfs" => in_cell_xfs = !tag.closing && !tag.empty,
+                b"xf" if in_cell_xfs && !tag.closing && styles.shown.len() < MAX_STYLES => {
+                    let id = attr(tag.attrs, b"numFmtId").and_then(number).unwrap_or(0);
+                    let builtin = if is_builtin_date(id) { Shown::Date } else { Shown::Number };
+                    styles.shown.push(custom.get(&id).copied().unwrap_or(builtin));
+                }
+                _ => {}
             }
-            b"cellXfs" => in_cell_xfs = !tag.closing && !tag.empty,
-            b"xf" if in_cell_xfs && !tag.closing => {
-                let id = attr(tag.attrs, b"numFmtId").and_then(number).unwrap_or(0);
-                let is_date = custom.iter().find(|(c, _)| *c == id).map_or_else(|| is_builtin_date(id), |(_, d)| *d);
-                styles.push(is_date);
-            }
-            _ => {}
+            at = next;
         }
-        at = next;
+        Ok(styles)
     }
-    Ok(styles)
+
+    /// How style `s` shows numbers (the default style, and styles not listed, as plain numbers).
+    pub fn shown(&self, s: usize) -> Shown {
+        self.shown.get(s).copied().unwrap_or(Shown::Number)
+    }
+
+    pub fn template(&self, i: u32) -> &Template {
+        &self.templates[i as usize]
+    }
 }
 
 /// Excel's built-in number formats that show dates or times (14–22, 27–36, 45–47 and the East
@@ -136,34 +179,58 @@ pub fn is_date_format(code: &str) -> bool {
     false
 }
 
-/// The shared-string table: every string's text back to back, and where each one ends. It must be
-/// held whole (cells refer to it by index), so it is bounded: each string by `--max-cell-bytes`,
-/// the table by `--max-memory-mb` (a 1.76 MB .xlsx with a 1 GiB table once took 2.1 GB to import).
-#[derive(Debug, Default)]
-pub struct SharedStrings {
+/// The shared-string table: every string's text back to back, and where each one ends. Cells refer
+/// to it by index, so what was read must be held; it is bounded, each string by
+/// `--max-cell-bytes`, the table by `--max-memory-mb` (a 1.76 MB .xlsx with a 1 GiB table once took
+/// 2.1 GB to import). It is read only as far as the cells ask: writers add strings in the order
+/// cells first use them, so a preview of the first rows reads the table's first megabyte, not all
+/// of it.
+pub struct SharedStrings<'a> {
+    table: Table,
+    /// The rest of `xl/sharedStrings.xml`, until it is read to its end.
+    rest: Option<Chunks<Box<dyn Read + 'a>>>,
+}
+
+#[derive(Default)]
+struct Table {
     text: String,
     ends: Vec<usize>,
     max_cell: usize,
     max_bytes: usize,
 }
 
-impl SharedStrings {
-    /// Reads `xl/sharedStrings.xml` as it inflates, a few chunks at a time.
-    pub fn read(part: impl Read, limits: &Limits) -> Result<Self, ImportError> {
-        let mut table = SharedStrings {
-            max_cell: limits.max_cell_bytes,
-            max_bytes: limits.memory_bytes(),
-            ..SharedStrings::default()
-        };
-        let mut chunks = Chunks::new(part, "si");
-        while let Some(chunk) = chunks.next()? {
-            table.add_chunk(chunk)?;
+impl<'a> SharedStrings<'a> {
+    /// The table of a part, read later as cells need it.
+    pub fn new(part: impl Read + 'a, limits: &Limits) -> Self {
+        let rest = Chunks::new(Box::new(part) as Box<dyn Read + 'a>, "si");
+        SharedStrings {
+            table: Table { max_cell: limits.max_cell_bytes, max_bytes: limits.memory_bytes(), ..Table::default() },
+            rest: Some(rest),
         }
-        table.text.shrink_to_fit();
-        table.ends.shrink_to_fit();
-        Ok(table)
     }
 
+    /// A workbook without shared strings.
+    pub fn none() -> Self {
+        SharedStrings { table: Table::default(), rest: None }
+    }
+
+    /// Entry `i`, read up to it when it has not been yet; `None` when the table has no such entry.
+    pub fn get(&mut self, i: usize) -> Result<Option<&str>, ImportError> {
+        while self.table.ends.len() <= i {
+            let Some(rest) = self.rest.as_mut() else { break };
+            match rest.next()? {
+                Some(chunk) => self.table.add_chunk(chunk)?,
+                None => self.rest = None,
+            }
+        }
+        let t = &self.table;
+        let Some(&end) = t.ends.get(i) else { return Ok(None) };
+        let start = if i == 0 { 0 } else { t.ends[i - 1] };
+        Ok(Some(&t.text[start..end]))
+    }
+}
+
+impl Table {
     /// Adds every `<si>` of a chunk. The text of an entry is its `<t>` runs, minus phonetic hints.
     fn add_chunk(&mut self, xml: &[u8]) -> Result<(), ImportError> {
         let (mut at, mut in_si, mut in_phonetic) = (0, false, false);
@@ -201,13 +268,6 @@ impl SharedStrings {
         }
         Ok(())
     }
-
-    /// Entry `i`, when the table has one.
-    pub fn get(&self, i: usize) -> Option<&str> {
-        let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        Some(&self.text[start..end])
-    }
 }
 
 #[cfg(test)]
@@ -244,18 +304,32 @@ mod tests {
         let xml = br#"<styleSheet><numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy\-mm\-dd"/><numFmt numFmtId="165" formatCode="0.000"/></numFmts>
             <cellStyleXfs count="1"><xf numFmtId="14"/></cellStyleXfs>
             <cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="164" applyNumberFormat="1"/><xf numFmtId="165"/><xf numFmtId="22"/></cellXfs></styleSheet>"#;
-        assert_eq!(date_styles(xml).expect("reads"), [false, true, false, true]);
+        let styles = Styles::read(xml).expect("reads");
+        let shown: Vec<Shown> = (0..5).map(|s| styles.shown(s)).collect();
+        assert_eq!(shown, [Shown::Number, Shown::Date, Shown::Number, Shown::Date, Shown::Number]);
+    }
+
+    #[test]
+    fn zero_padded_formats_are_layouts() {
+        let xml = br#"<styleSheet><numFmts count="2"><numFmt numFmtId="164" formatCode="00000"/><numFmt numFmtId="165" formatCode="000\-00\-0000"/></numFmts>
+            <cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="165"/><xf numFmtId="164"/></cellXfs></styleSheet>"#;
+        let styles = Styles::read(xml).expect("reads");
+        let Shown::Digits(i) = styles.shown(2) else { panic!("{:?}", styles.shown(2)) };
+        assert_eq!(styles.template(i).render(501), "00501");
+        let Shown::Digits(i) = styles.shown(1) else { panic!("{:?}", styles.shown(1)) };
+        assert_eq!(styles.template(i).render(12_345_678), "012-34-5678");
     }
 
     #[test]
     fn shared_strings_keep_runs_and_drop_phonetics() {
         let xml = br#"<sst uniqueCount="4"><si><t>plain</t></si><si><r><rPr><b/></rPr><t>bo</t></r><r><t xml:space="preserve">ld &amp; more</t></r></si>
             <si><t/></si><si><t>&#x6F22;</t><rPh><t>kan</t></rPh></si></sst>"#;
-        let table = SharedStrings::read(&xml[..], &Limits::default()).expect("reads");
-        assert_eq!(table.get(0), Some("plain"));
-        assert_eq!(table.get(1), Some("bold & more"));
-        assert_eq!(table.get(2), Some(""));
-        assert_eq!(table.get(3), Some("漢"));
-        assert_eq!(table.get(4), None);
+        let mut table = SharedStrings::new(&xml[..], &Limits::default());
+        assert_eq!(table.get(3).expect("reads"), Some("漢"));
+        assert_eq!(table.get(0).expect("reads"), Some("plain"));
+        assert_eq!(table.get(1).expect("reads"), Some("bold & more"));
+        assert_eq!(table.get(2).expect("reads"), Some(""));
+        assert_eq!(table.get(4).expect("reads"), None);
+        assert_eq!(SharedStrings::none().get(0).expect("reads"), None);
     }
 }

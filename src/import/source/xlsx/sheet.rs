@@ -2,7 +2,7 @@
 //! each `<c>` turned into a typed value (shared strings looked up, date-styled serials made dates,
 //! formulas read as their cached values, error cells counted and kept as NULL).
 
-use super::parts::SharedStrings;
+use super::parts::{SharedStrings, Shown, Styles};
 use crate::import::ImportError;
 use crate::import::dates::from_serial;
 use crate::import::source::xml::{Chunks, attr, attrs, broken, decode, next_tag, number};
@@ -13,17 +13,30 @@ use std::io::Read;
 
 /// What the cells of a sheet are read against.
 pub struct Context<'a> {
-    pub shared: &'a SharedStrings,
-    /// Per cell style: whether it shows numbers as dates.
-    pub date_styles: &'a [bool],
+    /// How each cell style shows numbers.
+    pub styles: &'a Styles,
     pub date1904: bool,
 }
 
-/// Streams the rows of one worksheet part into `visitor`.
-pub fn scan(part: impl Read, ctx: &Context<'_>, visitor: &mut dyn RowVisitor) -> Result<(), ImportError> {
+/// Streams the rows of one worksheet part into `visitor`, reading the shared strings as far as
+/// its cells use them.
+pub fn scan(
+    part: impl Read,
+    ctx: &Context<'_>,
+    shared: &mut SharedStrings<'_>,
+    visitor: &mut dyn RowVisitor,
+) -> Result<(), ImportError> {
     let mut chunks = Chunks::new(part, "row");
-    let mut scanner =
-        Scanner { ctx, rows: None, first_col: 0, row: 0, next_row: 0, col: 0, text: String::with_capacity(256) };
+    let mut scanner = Scanner {
+        ctx,
+        shared,
+        rows: None,
+        first_col: 0,
+        row: 0,
+        next_row: 0,
+        col: 0,
+        text: String::with_capacity(256),
+    };
     while let Some(chunk) = chunks.next()? {
         if scanner.chunk(chunk, visitor)? {
             return Ok(());
@@ -32,8 +45,9 @@ pub fn scan(part: impl Read, ctx: &Context<'_>, visitor: &mut dyn RowVisitor) ->
     Err(broken("the sheet ends before its last row"))
 }
 
-struct Scanner<'a> {
+struct Scanner<'a, 's> {
     ctx: &'a Context<'a>,
+    shared: &'a mut SharedStrings<'s>,
     /// Set once `<sheetData>` starts (the dimension before it tells the first column).
     rows: Option<RowAssembler>,
     first_col: u32,
@@ -45,7 +59,7 @@ struct Scanner<'a> {
     text: String,
 }
 
-impl Scanner<'_> {
+impl Scanner<'_, '_> {
     /// Reads a chunk of whole elements; true once `</sheetData>` was reached or the visitor has
     /// read enough.
     fn chunk(&mut self, xml: &[u8], visitor: &mut dyn RowVisitor) -> Result<bool, ImportError> {
@@ -85,7 +99,8 @@ impl Scanner<'_> {
                     if tag.empty {
                         continue;
                     }
-                    let (value, next) = cell(xml, at, kind, style, self.ctx, &mut self.text, visitor)?;
+                    let tag = CellTag { kind, style };
+                    let (value, next) = cell(xml, at, tag, self.ctx, self.shared, &mut self.text, visitor)?;
                     at = next;
                     if rows.push(self.row, col, value, visitor)?.is_break() {
                         return Ok(true);
@@ -116,14 +131,20 @@ fn dimension(range: &[u8], visitor: &mut dyn RowVisitor) -> u32 {
     0
 }
 
+/// What a `<c>` tag says of its value: the type (`t`) and the style (`s`).
+struct CellTag<'x> {
+    kind: Option<&'x [u8]>,
+    style: usize,
+}
+
 /// Reads the inside of a `<c>` (from `at`, just past its start tag) up to `</c>`: the cell's value
 /// and the position after it.
 fn cell(
     xml: &[u8],
     mut at: usize,
-    kind: Option<&[u8]>,
-    style: usize,
+    CellTag { kind, style }: CellTag<'_>,
     ctx: &Context<'_>,
+    shared: &mut SharedStrings<'_>,
     text: &mut String,
     visitor: &mut dyn RowVisitor,
 ) -> Result<(Value, usize), ImportError> {
@@ -148,13 +169,18 @@ fn cell(
     }
     let value = match kind {
         None | Some(b"n") => {
-            let is_date = ctx.date_styles.get(style).copied().unwrap_or(false);
-            number_value(raw, is_date, ctx.date1904)
-                .ok_or_else(|| broken(format!("{:?} is not a number", String::from_utf8_lossy(raw))))?
+            let shown = ctx.styles.shown(style);
+            let value = number_value(raw, shown == Shown::Date, ctx.date1904)
+                .ok_or_else(|| broken(format!("{:?} is not a number", String::from_utf8_lossy(raw))))?;
+            match (shown, value) {
+                // A code shown zero-padded comes in as it is shown (`padded`).
+                (Shown::Digits(t), Value::Int(n)) if n >= 0 => Value::Text(ctx.styles.template(t).render(n as u64)),
+                (_, value) => value,
+            }
         }
         Some(b"s") => {
             let i = number(raw).ok_or_else(|| broken("a shared-string index is not a number"))? as usize;
-            Value::text(ctx.shared.get(i).ok_or_else(|| broken(format!("shared string {i} does not exist")))?)
+            Value::text(shared.get(i)?.ok_or_else(|| broken(format!("shared string {i} does not exist")))?)
         }
         Some(b"inlineStr") => Value::text(text),
         Some(b"b") => Value::Bool(matches!(raw.trim_ascii(), b"1" | b"true")),
@@ -275,23 +301,30 @@ mod tests {
         }
     }
 
-    fn read(sheet: &str, shared: &SharedStrings) -> Collect {
-        let ctx = Context { shared, date_styles: &[false, true], date1904: false };
+    /// Style 0 plain, style 1 a date, style 2 zero-padded to five digits.
+    fn styles() -> Styles {
+        let xml = br#"<styleSheet><numFmts><numFmt numFmtId="164" formatCode="00000"/></numFmts>
+            <cellXfs><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/></cellXfs></styleSheet>"#;
+        Styles::read(xml).expect("styles")
+    }
+
+    fn read(sheet: &str, shared: &mut SharedStrings<'_>) -> Collect {
+        let ctx = Context { styles: &styles(), date1904: false };
         let mut out = Collect::default();
-        scan(sheet.as_bytes(), &ctx, &mut out).expect("scans");
+        scan(sheet.as_bytes(), &ctx, shared, &mut out).expect("scans");
         out
     }
 
     #[test]
     fn every_cell_kind() {
         let xml = &b"<sst><si><t>Name</t></si><si><t>Ada</t></si></sst>"[..];
-        let shared = SharedStrings::read(xml, &crate::import::limits::Limits::default()).expect("sst");
+        let mut shared = SharedStrings::new(xml, &crate::import::limits::Limits::default());
         let sheet = r#"<worksheet><dimension ref="B2:F4"/><sheetData>
             <row r="2"><c r="B2" t="s"><v>0</v></c><c r="C2" t="inlineStr"><is><t>When</t></is></c><c r="D2" t="str"><f>"Ok"</f><v>Ok</v></c><c r="F2" t="s"><v>0</v></c></row>
             <row r="3"><c r="B3" t="s"><v>1</v></c><c r="C3" s="1"><v>45292</v></c><c r="D3" t="b"><v>1</v></c><c r="E3" t="e"><f>1/0</f><v>#DIV/0!</v></c><c r="F3"><v>-12.5</v></c></row>
             <row r="4" spans="2:6"><c r="B4" s="1"/><c r="C4" s="1"><v>45292.75</v></c><c r="D4"><f>2*21</f><v>42</v></c><c r="F4" t="inlineStr"><is><r><t>a&amp;</t></r><r><t>b</t></r></is></c></row>
             <row r="5"/></sheetData></worksheet>"#;
-        let out = read(sheet, &shared);
+        let out = read(sheet, &mut shared);
         assert_eq!(out.total, Some(2));
         assert_eq!(out.errors, 1);
         let day = days_from_civil(2024, 1, 1);
@@ -320,8 +353,18 @@ mod tests {
     #[test]
     fn cells_without_references_follow_each_other() {
         let sheet = "<worksheet><sheetData><row><c><v>1</v></c><c><v>2</v></c></row><row><c><v>3</v></c></row></sheetData></worksheet>";
-        let out = read(sheet, &SharedStrings::default());
+        let out = read(sheet, &mut SharedStrings::none());
         assert_eq!(out.rows, vec![vec![Value::Int(1), Value::Int(2)], vec![Value::Int(3)]]);
+    }
+
+    #[test]
+    fn zero_padded_whole_numbers_come_in_as_shown() {
+        let sheet = r#"<worksheet><sheetData><row><c s="2"><v>501</v></c><c s="2"><v>123456</v></c><c s="2"><v>2.5</v></c>
+            <c s="2"><v>-7</v></c><c s="2" t="str"><v>x</v></c><c><v>501</v></c></row></sheetData></worksheet>"#;
+        let out = read(sheet, &mut SharedStrings::none());
+        let want = [Value::Text("00501".into()), Value::Text("123456".into()), Value::Real(2.5), Value::Int(-7)];
+        assert_eq!(out.rows[0][..4], want);
+        assert_eq!(out.rows[0][4..], [Value::Text("x".into()), Value::Int(501)]);
     }
 
     #[test]
@@ -330,7 +373,7 @@ mod tests {
             <row><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="D1" t="inlineStr"><is><t>amount</t></is></c></row>
             <row r="2"><c r="A2"><v>7</v></c><c r="D2"><v>9</v></c></row>
             <row r="7"><c r="A7"><v>8</v></c></row><row><c><v>10</v></c></row></sheetData></worksheet>"#;
-        let out = read(sheet, &SharedStrings::default());
+        let out = read(sheet, &mut SharedStrings::none());
         assert_eq!(out.numbers, [1, 2, 7, 8], "the sheet's own numbers: blank rows 3 to 6 are not in the file");
         assert_eq!(
             out.rows,
@@ -345,7 +388,7 @@ mod tests {
 
     #[test]
     fn a_row_or_cell_given_twice_is_an_error() {
-        let ctx = Context { shared: &SharedStrings::default(), date_styles: &[], date1904: false };
+        let ctx = Context { styles: &Styles::default(), date1904: false };
         for (sheet, says) in [
             (
                 r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="2"><c r="A2"><v>2</v></c></row><row r="2"><c r="A2"><v>3</v></c></row>"#,
@@ -361,16 +404,17 @@ mod tests {
             ),
         ] {
             let xml = format!("<worksheet><sheetData>{sheet}</sheetData></worksheet>");
-            let err = scan(xml.as_bytes(), &ctx, &mut Collect::default()).expect_err("given twice");
+            let err = scan(xml.as_bytes(), &ctx, &mut SharedStrings::none(), &mut Collect::default())
+                .expect_err("given twice");
             assert!(err.to_string().contains(says), "{err}");
         }
     }
 
     #[test]
     fn a_cut_off_sheet_is_an_error() {
-        let ctx = Context { shared: &SharedStrings::default(), date_styles: &[], date1904: false };
+        let ctx = Context { styles: &Styles::default(), date1904: false };
         let cut = "<worksheet><sheetData><row r=\"1\"><c r=\"A1\"><v>1</v></c></row><row r=\"2\"><c r=\"A2\"><v>";
-        let err = scan(cut.as_bytes(), &ctx, &mut Collect::default()).expect_err("cut off");
+        let err = scan(cut.as_bytes(), &ctx, &mut SharedStrings::none(), &mut Collect::default()).expect_err("cut off");
         assert!(err.to_string().contains("damaged"), "{err}");
     }
 
