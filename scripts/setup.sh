@@ -61,8 +61,8 @@ setup_all() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
-    say "installing Playwright (no browser download: it drives /usr/bin/chromium)"
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] || [ ! -f "$ROOT/end2end/node_modules/axe-core/axe.min.js" ]; then
+    say "installing Playwright and axe-core (no browser download: it drives /usr/bin/chromium)"
     (cd "$ROOT/end2end" && npm ci --silent --no-audit --no-fund)
   fi
 }

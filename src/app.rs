@@ -61,6 +61,11 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/sheetport.css" />
         <Title text="sheetport" />
         <Router>
+            // The router would take the click as a navigation; the link only moves the focus.
+            <a class="skip-link" href="#main" on:click=|ev| {
+                ev.prevent_default();
+                browser::focus_main();
+            }>"Skip to the content"</a>
             <header class="site-header">
                 <A href="/" attr:class="brand">"sheetport"</A>
                 <nav aria-label="Main">
@@ -71,7 +76,7 @@ pub fn App() -> impl IntoView {
                 </nav>
                 <Who />
             </header>
-            <main>
+            <main id="main" tabindex="-1">
                 <Routes fallback=|| view! { <pages::NotFound /> }>
                     <Route path=path!("/") view=pages::HomePage />
                     <Route path=path!("/imports") view=pages::ImportsPage />

@@ -10,6 +10,7 @@ pub mod infer;
 pub mod inspect;
 pub mod limits;
 pub mod names;
+pub mod pace;
 pub mod pipeline;
 pub mod profile;
 pub mod report;

@@ -313,7 +313,13 @@ pub struct Progress {
     pub rows_done: u64,
     pub bytes_total: Option<u64>,
     pub elapsed_ms: u64,
+    /// Rows per second since the import started.
     pub rows_per_sec: Option<f64>,
+    /// Rows committed per second over the last two seconds, once steady (`import::pace`); null
+    /// until then. The time left is reckoned from it.
+    #[serde(default)]
+    pub pace: Option<f64>,
+    /// The time left at `pace`; null while there is no steady pace or no total.
     pub eta_ms: Option<u64>,
     /// The reason, in words the user can act on, when `status` is `failed`.
     pub error: Option<String>,
@@ -335,13 +341,28 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Completed fraction in `0.0..=1.0`, when there is a total to measure against.
+    /// Committed fraction in `0.0..=1.0`, when there is a total to measure against. Below 1 (at
+    /// most 0.99) until the import has succeeded: with every row in, the merge or the swap can
+    /// still fail, and "100 %" beside "Running" would say otherwise.
     pub fn fraction(&self) -> Option<f64> {
-        if self.status == ImportStatus::Succeeded {
-            return Some(1.0);
+        self.part_of(self.rows_done)
+    }
+
+    /// Read fraction, for a bar that moves on every event: rows read move between commits (every
+    /// 150 ms), rows committed only at them. Held below 1 as [`Progress::fraction`] is.
+    pub fn read_fraction(&self) -> Option<f64> {
+        self.part_of(self.rows_parsed.max(self.rows_done))
+    }
+
+    fn part_of(&self, rows: u64) -> Option<f64> {
+        match self.status {
+            ImportStatus::Succeeded => Some(1.0),
+            ImportStatus::Failed | ImportStatus::Cancelled => None,
+            ImportStatus::Queued | ImportStatus::Running => {
+                let total = self.rows_total? as f64;
+                (total > 0.0).then(|| (rows as f64 / total).clamp(0.0, 0.99))
+            }
         }
-        let total = self.rows_total? as f64;
-        (total > 0.0).then(|| (self.rows_done as f64 / total).clamp(0.0, 1.0))
     }
 
     /// The same state with the clock-derived fields (`elapsed_ms`, `rows_per_sec`, `eta_ms`)
@@ -352,7 +373,7 @@ impl Progress {
         }
         let secs = self.elapsed_ms as f64 / 1000.0;
         self.rows_per_sec = (secs > 0.05 && self.rows_done > 0).then(|| self.rows_done as f64 / secs);
-        self.eta_ms = match (self.status.is_final(), self.rows_total, self.rows_per_sec) {
+        self.eta_ms = match (self.status.is_final(), self.rows_total, self.pace) {
             (false, Some(total), Some(rate)) if rate > 0.0 => {
                 Some((total.saturating_sub(self.rows_done) as f64 / rate * 1000.0) as u64)
             }

@@ -40,7 +40,7 @@ test("upload, live progress to 100%, then the table", async ({ page }) => {
   await page.screenshot({ path: "test-results/preview.png", fullPage: true });
   await page.locator("button.start").click();
 
-  const bar = page.locator('progress[aria-label="Rows committed"]');
+  const bar = page.locator('progress[aria-label="Rows read of the total"]');
   await expect(bar).toBeVisible({ timeout: 30_000 });
   // Sample the bar while the job runs: it must show values between 0 and 100 before the end.
   const seen = new Set<number>();

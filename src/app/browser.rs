@@ -29,6 +29,18 @@ pub fn mark_hydrated() {
     }
 }
 
+/// Moves the focus to `<main>` (the skip link's target), so the next Tab is inside the content.
+pub fn focus_main() {
+    #[cfg(feature = "hydrate")]
+    if let Some(main) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("main"))
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+    {
+        let _ = main.focus();
+    }
+}
+
 #[cfg(feature = "hydrate")]
 fn picked(file: web_sys::File) -> PickedFile {
     PickedFile { name: file.name(), size: file.size() as u64, file }

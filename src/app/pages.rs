@@ -20,6 +20,7 @@ use leptos::prelude::*;
 #[component]
 pub fn NotFound() -> impl IntoView {
     view! {
+        <leptos_meta::Title text="Page not found · sheetport" />
         <section class="card">
             <h1>"Page not found"</h1>
             <p><a href="/">"Upload a spreadsheet"</a>" or see the "<a href="/imports">"imports"</a>"."</p>

@@ -121,6 +121,7 @@ impl TryFrom<ProgressRow> for Progress {
             bytes_total: r.bytes_total.map(|n| n as u64),
             elapsed_ms: r.elapsed_ms as u64,
             rows_per_sec: None,
+            pace: None,
             eta_ms: None,
             error: r.error,
             error_cells: r.error_cells as u64,

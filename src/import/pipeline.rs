@@ -10,6 +10,7 @@ use super::header::{Layout, Picker};
 use super::infer::{SAMPLE_ROWS, describe};
 use super::limits::{Limits, value_bytes};
 use super::names::header_labels;
+use super::pace::Pace;
 use super::shape::{Plan, ROW_COLUMN};
 use super::sink::{self, Destination, FinalStatement, Merge, Sink};
 use super::source::{self, Flow, RowVisitor};
@@ -544,6 +545,7 @@ impl Loader<'_, '_> {
         let width = self.plan.width();
         let mut prefetched = std::iter::once(Batch { rows: sample, numbers }).chain(pending);
         let mut errors = Vec::new();
+        let mut pace = Pace::default();
         loop {
             let mut batch = match prefetched.next() {
                 Some(batch) => batch,
@@ -594,7 +596,11 @@ impl Loader<'_, '_> {
             if last_commit.elapsed() >= self.commit_every {
                 self.sink.commit()?;
                 last_commit = Instant::now();
-                self.progress.send_modify(|p| p.rows_done = written);
+                let pace = pace.commit(last_commit, written);
+                self.progress.send_modify(|p| {
+                    p.rows_done = written;
+                    p.pace = pace;
+                });
             }
         }
         if self.cancel.is_cancelled() {
@@ -605,7 +611,11 @@ impl Loader<'_, '_> {
             return Err(ImportError::Invalid("the file ended unexpectedly".into()));
         }
         self.sink.commit()?;
-        self.progress.send_modify(|p| p.rows_done = written);
+        // The rows are in; what is left (the merge or the swap) has no pace to reckon by.
+        self.progress.send_modify(|p| {
+            p.rows_done = written;
+            p.pace = None;
+        });
         Ok(written)
     }
 }

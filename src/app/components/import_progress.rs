@@ -1,7 +1,8 @@
 //! `ImportProgress`: one import, live. It renders whatever state it is given on the server, then
-//! in the browser follows the SSE stream and re-renders reactively: phase, a real `<progress>`
-//! bar, rows committed of the total, percent, rows/s, elapsed and ETA; at the end a summary with a
-//! link to the table, or the error in plain words. Elapsed and ETA tick between events.
+//! in the browser follows the SSE stream and re-renders reactively: a status line (the card's one
+//! live region), a real `<progress>` bar of rows read, rows committed of the total, percent,
+//! rows/s, elapsed and the time left (once the pace is steady); at the end a summary with a link to
+//! the table, or the error in plain words. Elapsed and the time left tick between events.
 
 use crate::api::{cancel_import, import_errors};
 use crate::app::browser;
@@ -24,6 +25,9 @@ pub fn ImportProgress(
     /// The state to render before the first event (from SSR, or `None` right after starting).
     #[prop(optional)]
     initial: Option<Progress>,
+    /// Take the focus once shown (right after the person started this import).
+    #[prop(optional)]
+    focus: bool,
 ) -> impl IntoView {
     let seen = RwSignal::new(initial.map(|progress| Seen { progress, at: browser::now_ms() }));
     let now = RwSignal::new(browser::now_ms());
@@ -55,92 +59,127 @@ pub fn ImportProgress(
         });
     };
 
-    move || {
-        let Some(Seen { progress: p, at }) = seen.get() else {
-            return view! { <section class="card progress-card" aria-busy="true"><p class="phase">"Starting the import…"</p></section> }.into_any();
-        };
-        let live = !p.status.is_final();
-        let since = if live { (now.get() - at).max(0.0) as u64 } else { 0 };
-        let elapsed = p.elapsed_ms + since;
-        let eta = p.eta_ms.map(|e| e.saturating_sub(since));
-        let fraction = p.fraction();
-        let status = p.status;
-        let total = match (p.rows_total, p.rows_total_estimated) {
-            (Some(t), true) => format!("~{}", format::count(t)),
-            (Some(t), false) => format::count(t),
-            (None, _) => "?".into(),
-        };
-        let table_href = format!("/tables/{}", p.table);
-        let columns = p.columns.clone();
-        view! {
-            <section class="card progress-card" data-status=status.to_string() aria-live="polite">
+    // Browser only: after Import, the card takes the focus, so keyboard and screen-reader users
+    // land where the news is.
+    let card = NodeRef::<leptos::html::Section>::new();
+    Effect::new(move |_| {
+        if let Some(el) = card.get().filter(|_| focus) {
+            let _ = el.focus();
+        }
+    });
+    // The one live region: a line that changes when the phase or the outcome does. The card
+    // itself re-renders on every event (a whole card as a live region was 164 announcements in a
+    // 2 s import); the memo keeps the line's text, and so the announcements, to real changes.
+    let line = Memo::new(move |_| {
+        seen.with(|s| s.as_ref().map_or_else(|| "Starting the import…".to_owned(), |s| status_line(&s.progress)))
+    });
+    let data_status = move || seen.with(|s| s.as_ref().map(|s| s.progress.status.to_string()));
+
+    view! {
+        <section class="card progress-card" data-status=data_status node_ref=card tabindex="-1" aria-label="Import progress">
+            {move || seen.with(|s| s.as_ref().map(|Seen { progress: p, .. }| view! {
                 <header class="progress-head">
                     <h2 class="file-name">{p.file_name.clone()}</h2>
-                    <span class=format!("badge badge-{}", status.to_string())>{status_label(status)}</span>
+                    <span class=format!("badge badge-{}", p.status)>{status_label(p.status)}</span>
                 </header>
-                <p class="phase">{phase_label(&p)}</p>
-                <progress
-                    max="100"
-                    value=fraction.map(|f| format!("{:.2}", f * 100.0))
-                    aria-label="Rows committed"
-                ></progress>
-                <dl class="stats">
-                    <div><dt>"Rows committed"</dt><dd class="rows-done">{format::count(p.rows_done)}" / "{total}</dd></div>
-                    <div><dt>"Done"</dt><dd class="percent">{fraction.map(format::percent).unwrap_or_else(|| "–".into())}</dd></div>
-                    <div><dt>"Speed"</dt><dd class="rate">{p.rows_per_sec.map(format::rate).unwrap_or_else(|| "–".into())}</dd></div>
-                    <div><dt>"Elapsed"</dt><dd class="elapsed">{format::duration_ms(elapsed)}</dd></div>
-                    <div><dt>"Time left"</dt><dd class="eta">{eta.filter(|_| live).map(format::duration_ms).unwrap_or_else(|| "–".into())}</dd></div>
-                    <div><dt>"Rows read"</dt><dd>{format::count(p.rows_parsed)}</dd></div>
-                    {(p.rows_rejected > 0).then(|| view! {
-                        <div><dt>"Rows left out"</dt><dd class="rejected">{format::count(p.rows_rejected)}</dd></div>
-                    })}
-                </dl>
-                {(!columns.is_empty()).then(|| view! {
-                    <details class="columns">
-                        <summary>{format!("{} columns", columns.len())}</summary>
-                        <ul>
-                            {columns.into_iter().map(|c| {
-                                let renamed = c.label.to_lowercase() != c.name.replace('_', " ");
-                                view! {
-                                <li><code>{c.name}</code>" "<span class="type">{c.ty.to_string()}</span>
-                                    {renamed.then(|| view! { <span class="label">" from “"{c.label}"”"</span> })}
-                                </li>
-                            }}).collect_view()}
-                        </ul>
-                    </details>
+            }))}
+            <p class=move || if seen.with(|s| s.as_ref().is_some_and(|s| s.progress.status == ImportStatus::Failed)) { "phase error" } else { "phase" }
+                role="status" aria-live="polite">{move || line.get()}</p>
+            {move || {
+                let Some(Seen { progress: p, at }) = seen.get() else {
+                    return ().into_any();
+                };
+                card_body(p, at, now.get(), cancel.clone(), cancel_error).into_any()
+            }}
+        </section>
+    }
+}
+
+/// Everything below the status line: the bar, the numbers, and at the end the outcome.
+fn card_body(
+    p: Progress,
+    at: f64,
+    now: f64,
+    cancel: impl Fn(leptos::ev::MouseEvent) + Clone + 'static,
+    cancel_error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let live = !p.status.is_final();
+    let since = if live { (now - at).max(0.0) as u64 } else { 0 };
+    let elapsed = p.elapsed_ms + since;
+    let eta = p.eta_ms.map(|e| e.saturating_sub(since));
+    let fraction = p.fraction();
+    let read = p.read_fraction();
+    let status = p.status;
+    let total = match (p.rows_total, p.rows_total_estimated) {
+        (Some(t), true) => format!("~{}", format::count(t)),
+        (Some(t), false) => format::count(t),
+        (None, _) => "?".into(),
+    };
+    let table_href = format!("/tables/{}", p.table);
+    let columns = p.columns.clone();
+    view! {
+        {(status != ImportStatus::Failed && status != ImportStatus::Cancelled).then(|| view! {
+            <progress
+                max="100"
+                value=read.map(|f| format!("{:.2}", f * 100.0))
+                aria-label="Rows read of the total"
+            ></progress>
+            <p class="bar-caption">{if live { "The bar shows rows read; rows count once committed." } else { "" }}</p>
+        })}
+        <dl class="stats">
+            <div><dt>"Rows committed"</dt><dd class="rows-done">{format::count(p.rows_done)}" / "{total}</dd></div>
+            <div><dt>"Done"</dt><dd class="percent">{fraction.map(format::percent).unwrap_or_else(|| "–".into())}</dd></div>
+            <div><dt>"Speed"</dt><dd class="rate">{p.rows_per_sec.map(format::rate).unwrap_or_else(|| "–".into())}</dd></div>
+            <div><dt>"Elapsed"</dt><dd class="elapsed">{format::duration_ms(elapsed)}</dd></div>
+            <div><dt>"Time left"</dt><dd class="eta">{eta.filter(|_| live).map(format::duration_ms).unwrap_or_else(|| "–".into())}</dd></div>
+            <div><dt>"Rows read"</dt><dd class="rows-read">{format::count(p.rows_parsed)}</dd></div>
+            {(p.rows_rejected > 0).then(|| view! {
+                <div><dt>"Rows left out"</dt><dd class="rejected">{format::count(p.rows_rejected)}</dd></div>
+            })}
+        </dl>
+        {(!columns.is_empty()).then(|| view! {
+            <details class="columns">
+                <summary>{format!("{} columns", columns.len())}</summary>
+                <ul>
+                    {columns.into_iter().map(|c| {
+                        let renamed = c.label.to_lowercase() != c.name.replace('_', " ");
+                        view! {
+                        <li><code>{c.name}</code>" "<span class="type">{c.ty.to_string()}</span>
+                            {renamed.then(|| view! { <span class="label">" from “"{c.label}"”"</span> })}
+                        </li>
+                    }}).collect_view()}
+                </ul>
+            </details>
+        })}
+        {match status {
+            ImportStatus::Succeeded => view! {
+                <p class="outcome success">
+                    {format!("Imported {} rows into table ", format::count(p.rows_done))}<code>{p.table.clone()}</code>". "
+                    <a href=table_href class="button">"Browse the table"</a>
+                </p>
+                {p.counts.filter(|c| c.updated + c.unchanged + c.rejected > 0).map(|c| view! {
+                    <p class="counts">{format!(
+                        "{} new, {} updated, {} unchanged, {} left out.",
+                        format::count(c.inserted), format::count(c.updated), format::count(c.unchanged), format::count(c.rejected)
+                    )}</p>
                 })}
-                {match status {
-                    ImportStatus::Succeeded => view! {
-                        <p class="outcome success">
-                            {format!("Imported {} rows into table ", format::count(p.rows_done))}<code>{p.table.clone()}</code>". "
-                            <a href=table_href class="button">"Browse the table"</a>
-                        </p>
-                        {p.counts.filter(|c| c.updated + c.unchanged + c.rejected > 0).map(|c| view! {
-                            <p class="counts">{format!(
-                                "{} new, {} updated, {} unchanged, {} left out.",
-                                format::count(c.inserted), format::count(c.updated), format::count(c.unchanged), format::count(c.rejected)
-                            )}</p>
-                        })}
-                        {(p.error_cells > 0).then(|| view! { <p class="note">{format!("{} error cells (like #DIV/0!) were stored as empty.", format::count(p.error_cells))}</p> })}
-                        {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
-                    }.into_any(),
-                    ImportStatus::Failed => view! {
-                        <p class="outcome error" role="alert">"The import failed: "{p.error.clone().unwrap_or_default()}" Nothing was written to the database."</p>
-                        {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
-                    }.into_any(),
-                    ImportStatus::Cancelled => view! {
-                        <p class="outcome cancelled">"Cancelled. Nothing was written to the database."</p>
-                    }.into_any(),
-                    _ => view! {
-                        <p class="actions">
-                            <button type="button" class="button secondary cancel" on:click=cancel.clone()>"Cancel import"</button>
-                            {move || cancel_error.get().map(|e| view! { <span class="error">{e}</span> })}
-                        </p>
-                    }.into_any(),
-                }}
-            </section>
-        }
-        .into_any()
+                {(p.error_cells > 0).then(|| view! { <p class="note">{format!("{} error cells (like #DIV/0!) were stored as empty.", format::count(p.error_cells))}</p> })}
+                {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
+            }.into_any(),
+            ImportStatus::Failed => view! {
+                <p class="outcome error">"Nothing was written to the database."</p>
+                {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
+            }.into_any(),
+            ImportStatus::Cancelled => view! {
+                <p class="outcome cancelled">"Cancelled. Nothing was written to the database."</p>
+            }.into_any(),
+            _ => view! {
+                <p class="actions">
+                    <button type="button" class="button secondary cancel" on:click=cancel.clone()>"Cancel import"</button>
+                    {move || cancel_error.get().map(|e| view! { <span class="error">{e}</span> })}
+                </p>
+            }.into_any(),
+        }}
     }
 }
 
@@ -188,6 +227,17 @@ fn status_label(s: ImportStatus) -> &'static str {
         ImportStatus::Succeeded => "Done",
         ImportStatus::Failed => "Failed",
         ImportStatus::Cancelled => "Cancelled",
+    }
+}
+
+/// The status line: the phase while the import runs, then how it ended (the failure's reason is
+/// in the outcome below it).
+fn status_line(p: &Progress) -> String {
+    match p.status {
+        ImportStatus::Succeeded => format!("Done: {} rows are in table {}.", format::count(p.rows_done), p.table),
+        ImportStatus::Failed => format!("The import failed: {}", p.error.as_deref().unwrap_or("no reason was given.")),
+        ImportStatus::Cancelled => "Cancelled; nothing was written.".into(),
+        ImportStatus::Queued | ImportStatus::Running => phase_label(p),
     }
 }
 

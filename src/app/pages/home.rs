@@ -3,11 +3,13 @@
 use crate::app::components::{ImportProgress, UploadForm};
 use crate::model::ImportId;
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let current = RwSignal::new(None::<ImportId>);
     view! {
+        <Title text="Import a spreadsheet · sheetport" />
         <section class="intro">
             <h1>"Import a spreadsheet"</h1>
             <p>"The file is stored on the server and imported into a database table in the background. "
@@ -17,7 +19,7 @@ pub fn HomePage() -> impl IntoView {
         {move || current.get().map(|id| {
             let href = format!("/imports/{id}");
             view! {
-                <ImportProgress id=id />
+                <ImportProgress id=id focus=true />
                 <p class="permalink"><a href=href>"Open this import on its own page"</a></p>
             }
         })}

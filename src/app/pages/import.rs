@@ -5,6 +5,7 @@ use crate::api::get_import;
 use crate::app::components::{Alert, ImportProgress};
 use crate::model::ImportId;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -19,6 +20,8 @@ pub fn ImportPage() -> impl IntoView {
         }
     });
     view! {
+        <Title text="Import · sheetport" />
+        <h1 class="page-title">"Import"</h1>
         <p class="back"><a href="/imports">"← All imports"</a></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -27,7 +30,7 @@ pub fn ImportPage() -> impl IntoView {
                         let id = p.id.clone();
                         view! { <ImportProgress id=id initial=p /> }.into_any()
                     }
-                    Ok(None) => view! { <section class="card"><h1>"No such import"</h1><p><a href="/">"Upload a spreadsheet"</a></p></section> }.into_any(),
+                    Ok(None) => view! { <section class="card"><h2>"No such import"</h2><p><a href="/">"Upload a spreadsheet"</a></p></section> }.into_any(),
                     Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                 }
             })}

@@ -6,6 +6,7 @@ use crate::app::components::Alert;
 use crate::format;
 use crate::model::Progress;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use std::time::Duration;
 
 #[component]
@@ -32,6 +33,7 @@ pub fn ImportsPage() -> impl IntoView {
         });
     });
     view! {
+        <Title text="Imports · sheetport" />
         <section class="card">
             <h1>"Imports"</h1>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>

@@ -7,6 +7,7 @@ use crate::app::components::{Alert, cell};
 use crate::format;
 use crate::model::{RowsPage, TableAccess};
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 const PAGE: u64 = 50;
@@ -15,6 +16,7 @@ const PAGE: u64 = 50;
 pub fn TablesPage() -> impl IntoView {
     let tables = Resource::new(|| (), |_| list_tables());
     view! {
+        <Title text="Tables · sheetport" />
         <section class="card">
             <h1>"Tables"</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -47,6 +49,7 @@ pub fn TablePage() -> impl IntoView {
     let offset = move || query.read().get("offset").and_then(|o| o.parse::<u64>().ok()).unwrap_or(0);
     let page = Resource::new(move || (name(), offset()), |(name, offset)| table_rows(name, offset, PAGE));
     view! {
+        <Title text=move || format!("Table {} · sheetport", name()) />
         <section class="card wide">
             <h1>"Table "<code>{name}</code></h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
