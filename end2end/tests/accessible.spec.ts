@@ -54,3 +54,42 @@ test("each page has a skip link, a title, one h1 and no serious axe findings in 
   await page.emulateMedia({ colorScheme: "light" });
   expect(findings).toEqual([]);
 });
+
+/** Each input's and the drop zone's border against what is behind it: "ratio selector" lines. */
+async function borderContrasts(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).slice(0, 4).map(Number);
+    const lum = ([r, g, b]: number[]) => {
+      const f = (x: number) => ((x /= 255) <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const behind = (el: Element | null): number[] => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    return [...document.querySelectorAll('input[type="text"], input[type="password"], select, .dropzone')].map((el) => {
+      const border = rgb(getComputedStyle(el).borderTopColor).slice(0, 3);
+      const [a, b] = [lum(border), lum(behind(el.parentElement))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      return `${ratio.toFixed(2)} ${el.tagName.toLowerCase()}.${el.className}`;
+    });
+  });
+}
+
+test("input borders and the drop zone stand out at 3:1 in both themes", async ({ page }) => {
+  const dir = mkdtempSync(join(tmpdir(), "sheetport-a11y-"));
+  const file = join(dir, "Tiny.csv");
+  writeFileSync(file, "Name,Size\na,1\nb,2\n");
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await open(page, "/");
+    await page.locator('input[type="file"]').setInputFiles(file);
+    await expect(page.locator(".preview-table thead th")).toHaveCount(2, { timeout: 30_000 });
+    const seen = await borderContrasts(page);
+    expect(seen.length).toBeGreaterThan(3);
+    expect(seen.filter((line) => Number(line.split(" ")[0]) < 3), scheme).toEqual([]);
+  }
+});

@@ -61,22 +61,66 @@ pub fn input_file(ev: &leptos::ev::Event) -> Option<PickedFile> {
 fn input_file_web(ev: &leptos::ev::Event) -> Option<PickedFile> {
     use wasm_bindgen::JsCast;
     let input: web_sys::HtmlInputElement = ev.target()?.dyn_into().ok()?;
-    input.files()?.get(0).map(picked)
+    let file = input.files()?.get(0).map(picked);
+    // Emptied, so choosing the same file again (after an error, say) is a change and uploads it.
+    input.set_value("");
+    file
 }
 
-/// The file dropped on the drop zone.
-pub fn dropped_file(ev: &leptos::ev::DragEvent) -> Option<PickedFile> {
+/// A file the person chose before the page was interactive: the browser kept it in the input,
+/// but no change event reached the app. Taken (and the input emptied) once it is.
+pub fn pending_file(input: &leptos::prelude::NodeRef<leptos::html::Input>) -> Option<PickedFile> {
     #[cfg(feature = "hydrate")]
-    return ev.data_transfer()?.files()?.get(0).map(picked);
+    {
+        use leptos::prelude::GetUntracked;
+        let input = input.get_untracked()?;
+        let file = input.files()?.get(0).map(picked)?;
+        input.set_value("");
+        Some(file)
+    }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = ev;
+        let _ = input;
         None
     }
 }
 
+/// What was dropped on the drop zone: the first file, and how many files there were.
+pub fn dropped_files(ev: &leptos::ev::DragEvent) -> (Option<PickedFile>, u32) {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(files) = ev.data_transfer().and_then(|d| d.files()) else { return (None, 0) };
+        (files.get(0).map(picked), files.length())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        (None, 0)
+    }
+}
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The upload in flight (a page sends one at a time), for [`cancel_upload`].
+    static IN_FLIGHT: std::cell::RefCell<Option<web_sys::XmlHttpRequest>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Stops the upload in flight, if any; [`upload`] then ends with [`CANCELLED`].
+pub fn cancel_upload() {
+    #[cfg(feature = "hydrate")]
+    IN_FLIGHT.with(|x| {
+        if let Some(xhr) = x.borrow().as_ref() {
+            let _ = xhr.abort();
+        }
+    });
+}
+
+/// What [`upload`] returns when the person cancelled it.
+pub const CANCELLED: &str = "cancelled";
+
 /// POSTs the file to `/api/uploads` as multipart, calling `on_progress(sent, total)` as bytes go.
 /// The error is a sentence for the person.
+/// [`cancel_upload`] stops it.
 pub async fn upload(file: PickedFile, on_progress: impl Fn(u64, u64) + 'static) -> Result<UploadInfo, String> {
     #[cfg(feature = "hydrate")]
     return xhr_upload(file, on_progress).await;
@@ -112,11 +156,20 @@ async fn xhr_upload(file: PickedFile, on_progress: impl Fn(u64, u64) + 'static) 
         }
     });
     xhr.set_onloadend(Some(done.as_ref().unchecked_ref()));
+    let aborted = Rc::new(std::cell::Cell::new(false));
+    let seen_abort = aborted.clone();
+    let on_abort = Closure::<dyn FnMut()>::new(move || seen_abort.set(true));
+    xhr.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
     let form = FormData::new().map_err(js)?;
     form.append_with_blob_and_filename("file", &file.file, &file.name).map_err(js)?;
     xhr.send_with_opt_form_data(Some(&form)).map_err(js)?;
+    IN_FLIGHT.with(|x| *x.borrow_mut() = Some(xhr.clone()));
     let _ = rx.await;
-    drop((progress, done));
+    IN_FLIGHT.with(|x| *x.borrow_mut() = None);
+    drop((progress, done, on_abort));
+    if aborted.get() {
+        return Err(CANCELLED.into());
+    }
     let status = xhr.status().unwrap_or(0);
     let body = xhr.response_text().ok().flatten().unwrap_or_default();
     match status {

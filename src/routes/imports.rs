@@ -165,6 +165,7 @@ pub async fn import_errors_csv(
     });
     Ok((
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)],
-        axum::body::Body::from_stream(pages),
+        // Fused: a compressing layer polls once more after the end, which `unfold` does not allow.
+        axum::body::Body::from_stream(futures::StreamExt::fuse(pages)),
     ))
 }

@@ -21,6 +21,7 @@ mod process;
 mod reach;
 mod rejects;
 mod retention;
+mod served;
 mod sse;
 mod uploads;
 mod valid;

@@ -132,6 +132,12 @@ async fn a_bad_cell_fails_the_import_or_is_skipped_and_reported_by_its_sheet_row
     assert_eq!(lines[2], "7,Units,\"'=1+1\",is not a whole number");
     assert!(lines[3].starts_with("7,When,31/02/2024,is not a date"), "{csv}");
     assert_eq!(lines.len(), 4);
+    // Compressed when asked (a browser always asks): the whole report, to its end.
+    let url = app.url(&format!("/api/imports/{id}/errors.csv"));
+    let resp = app.client.get(url).header("accept-encoding", "gzip").send().await.expect("csv");
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let gz = resp.bytes().await.expect("the compressed report, to its end");
+    assert_eq!(gz[..2], [0x1f, 0x8b]);
 }
 
 #[tokio::test]

@@ -57,6 +57,7 @@ pub fn UploadForm(
     let table = RwSignal::new(String::new());
     let mode = RwSignal::new(ImportMode::Create);
     let dragging = RwSignal::new(false);
+    let file_input = NodeRef::<leptos::html::Input>::new();
 
     let inspect = move |upload_id: UploadId, name: String, look: Look| {
         stage.set(Stage::Inspecting { name });
@@ -85,10 +86,29 @@ pub fn UploadForm(
             .await;
             match uploaded {
                 Ok(info) => inspect(info.upload_id, name, Look::default()),
+                Err(e) if e == browser::CANCELLED => stage.set(Stage::Idle),
                 Err(e) => stage.set(Stage::Failed(e)),
             }
         });
     };
+    let cancel_upload = move |_| browser::cancel_upload();
+
+    // A file chosen before the page was interactive is taken once it is.
+    Effect::new(move |_| {
+        if file_input.get().is_some()
+            && let Some(f) = browser::pending_file(&file_input)
+        {
+            send(f);
+        }
+    });
+    // Leaving (or reloading) the page mid-upload would lose it: the browser asks first.
+    let unload = window_event_listener(leptos::ev::beforeunload, move |ev| {
+        if matches!(stage.get_untracked(), Stage::Uploading { .. }) {
+            ev.prevent_default();
+            ev.set_return_value("The upload is not finished; leaving stops it.");
+        }
+    });
+    on_cleanup(move || unload.remove());
 
     let start = move |found: Inspection, mapping: Mapping| {
         stage.set(Stage::Starting);
@@ -126,10 +146,20 @@ pub fn UploadForm(
                 on:drop=move |ev| {
                     ev.prevent_default();
                     dragging.set(false);
-                    if let Some(f) = browser::dropped_file(&ev) { send(f) }
+                    if stage.with_untracked(Stage::busy) {
+                        return;
+                    }
+                    match browser::dropped_files(&ev) {
+                        (_, n) if n > 1 => stage.set(Stage::Failed(format!(
+                            "One file at a time: {n} files were dropped. Drop or choose just one; the next can follow once this one is imported."
+                        ))),
+                        (Some(f), _) => send(f),
+                        (None, _) => {}
+                    }
                 }
             >
                 <input
+                    node_ref=file_input
                     type="file"
                     name="file"
                     class="visually-hidden"
@@ -145,6 +175,7 @@ pub fn UploadForm(
                     <div class="upload-progress" aria-live="polite">
                         <p>{format!("Uploading {name}: {} of {}", format::bytes(sent), format::bytes(total))}</p>
                         <progress max=total.max(1).to_string() value=sent.to_string() aria-label="Bytes uploaded"></progress>
+                        <p><button type="button" class="button secondary cancel-upload" on:click=cancel_upload>"Cancel the upload"</button></p>
                     </div>
                 }.into_any(),
                 Stage::Inspecting { name } => view! {
