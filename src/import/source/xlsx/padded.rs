@@ -27,7 +27,7 @@ impl Template {
                 '\\' => out.push(literal(chars.next()?)?),
                 '"' => {
                     for q in chars.by_ref() {
-                        if q == '"' {
+                        if q == '"' || out.len() > MAX_TEMPLATE {
                             break;
                         }
                         out.push(literal(q)?);
@@ -96,5 +96,6 @@ mod tests {
             assert_eq!(Template::excel(code), None, "{code}");
         }
         assert_eq!(Template::excel(&"0".repeat(65)), None);
+        assert_eq!(Template::excel(&format!("00\"{}\"", "x".repeat(1 << 20))), None, "a long literal is cut short");
     }
 }
