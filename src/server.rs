@@ -31,6 +31,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::services::ServeDir;
 
 /// How long open connections (an upload in flight, a slow client) may keep a stopping server
 /// alive after its streams ended and its jobs went back to the queue.
@@ -87,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/rpc/{*fn_name}", post(server_fn).get(server_fn));
     let options = state.leptos_options.clone();
+    // The site's own files through tower-http, which answers a revalidation with 304 (leptos'
+    // fallback handler drops the request's headers, so every visit took the whole WASM again).
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let api = api.nest_service(&format!("/{}", options.site_pkg_dir), ServeDir::new(pkg));
     api.leptos_routes_with_context(&state, routes, page_context(state.clone()), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(state.clone()), shell))
         .layer(middleware::from_fn_with_state(state.clone(), resolve::resolve))
@@ -100,8 +105,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The site's scripts, WASM and CSS (`/pkg/...`) keep their names from one build to the next, so a
-/// browser must ask again each time (a 304 when unchanged); left to guess, it would reuse a stale
-/// WASM beside a newer page after an upgrade.
+/// browser must ask again each time (a 304 when unchanged, from `ServeDir`); left to guess, it
+/// would reuse a stale WASM beside a newer page after an upgrade.
 async fn revalidate_assets(uri: axum::http::Uri, mut res: axum::response::Response) -> axum::response::Response {
     if uri.path().starts_with("/pkg/") && !res.headers().contains_key(header::CACHE_CONTROL) {
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
