@@ -196,6 +196,7 @@ fn run_in_process(path: &Path, scratch: &Path) -> std::result::Result<(), Failur
             errors: None,
             limits,
             staging: "_sheetport_staging_fuzz".into(),
+            keep: None,
             live_progress: true,
         };
         let (tx, _rx) = tokio::sync::watch::channel(Progress::default());

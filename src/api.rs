@@ -3,8 +3,8 @@
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
 use crate::model::{
-    Account, ApiError, AuditEntry, HeaderRow, ImportId, ImportRequest, Inspection, NewToken, Progress, RowError,
-    RowsPage, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
+    Account, ApiError, AuditEntry, HeaderRow, History, HistoryFilter, ImportId, ImportRequest, Inspection, NewToken,
+    Progress, RowError, RowsPage, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -97,12 +97,36 @@ pub async fn import_errors(id: ImportId) -> Result<Vec<RowError>, ApiError> {
     Ok(page.into_iter().map(|(_, e)| e).collect())
 }
 
-/// Recent imports, newest first.
+/// Recent imports the filter lets through, newest first, with the server's clock and the tables
+/// the filter can offer.
 #[server(prefix = "/rpc", endpoint = "list_imports")]
-pub async fn list_imports() -> Result<Vec<Progress>, ApiError> {
-    let viewer = asker().viewer;
+pub async fn list_imports(filter: Option<HistoryFilter>) -> Result<History, ApiError> {
+    let (state, viewer) = (state()?, asker().viewer);
+    let filter = filter.unwrap_or_default();
     let only = if viewer.is_admin() { None } else { Some(viewer.owner_id().unwrap_or(-1)) };
-    Ok(state()?.jobs.list(100, only).await?)
+    let imports = state.jobs.list(100, only, &filter).await?;
+    let tables = crate::db::imports::table_names(&state.db, only).await?;
+    Ok(History { now: crate::db::now_ms(), imports, tables })
+}
+
+/// Takes an import back (see `history::undo`).
+#[server(prefix = "/rpc", endpoint = "undo_import")]
+pub async fn undo_import(id: ImportId) -> Result<(), ApiError> {
+    Ok(crate::history::undo(&state()?.db, &asker(), &id).await?)
+}
+
+/// Queues an import again with the same file and choices; returns the new import's id.
+#[server(prefix = "/rpc", endpoint = "rerun_import")]
+pub async fn rerun_import(id: ImportId) -> Result<ImportId, ApiError> {
+    let state = state()?;
+    Ok(crate::history::rerun(&state.db, &state.jobs, &asker(), &id).await?)
+}
+
+/// Deletes an ended import's record and stored file (the table stays).
+#[server(prefix = "/rpc", endpoint = "delete_import")]
+pub async fn delete_import(id: ImportId) -> Result<(), ApiError> {
+    let state = state()?;
+    Ok(crate::history::forget(&state.db, &state.config.upload_dir(), &asker(), &id).await?)
 }
 
 /// Asks a running import to stop.

@@ -184,7 +184,13 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
     let db = Db::connect(&args.database_url, &args.data_schema).await?;
     let limits =
         Limits { max_rows: args.max_rows, max_cell_bytes: args.max_cell_bytes, max_memory_mb: args.max_memory_mb };
-    let options = JobOptions { serve_queue: false, heartbeat_timeout: Config::default().heartbeat_timeout, limits };
+    // A replaced table is not kept: no server may be running to drop it once its time is up.
+    let options = JobOptions {
+        serve_queue: false,
+        heartbeat_timeout: Config::default().heartbeat_timeout,
+        limits,
+        keep_replaced: std::time::Duration::ZERO,
+    };
     // Listening before the job starts, so a Ctrl-C at any moment after this is seen.
     let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
     let mut mapping = Mapping {

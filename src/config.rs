@@ -66,6 +66,10 @@ pub struct Config {
     /// 24h or 7d.
     #[arg(long, env = "SHEETPORT_KEEP_UNIMPORTED", default_value = "24h", value_name = "SPAN", value_parser = span)]
     pub keep_unimported: Duration,
+    /// How long the table a replace took the place of is kept, so the import can be undone, as
+    /// 90s, 30m, 24h or 7d; 0 keeps none (a replace then cannot be undone).
+    #[arg(long, env = "SHEETPORT_KEEP_REPLACED", default_value = "24h", value_name = "SPAN", value_parser = span_or_none)]
+    pub keep_replaced: Duration,
     /// Most bytes all stored files may take together; past it an upload is refused (507) until
     /// older files are deleted.
     #[arg(long, env = "SHEETPORT_MAX_STORED_BYTES", default_value_t = DEFAULT_MAX_STORED_BYTES)]
@@ -162,6 +166,7 @@ impl Default for Config {
             heartbeat_timeout: Duration::from_secs(15),
             keep_uploads: Duration::from_secs(24 * 3600),
             keep_unimported: Duration::from_secs(24 * 3600),
+            keep_replaced: Duration::from_secs(24 * 3600),
             max_stored_bytes: DEFAULT_MAX_STORED_BYTES,
             no_auth: false,
             public_urls: Vec::new(),
@@ -187,6 +192,15 @@ impl Config {
 pub const DEFAULT_MAX_STORED_BYTES: u64 = 10 << 30;
 
 /// A span of time: a number with `s`, `m`, `h` or `d` (seconds without one), at least a second.
+/// A [`span`], or 0 for none.
+fn span_or_none(text: &str) -> Result<Duration, String> {
+    if text.trim().trim_end_matches(['s', 'S']).trim().parse::<f64>() == Ok(0.0) {
+        Ok(Duration::ZERO)
+    } else {
+        span(text)
+    }
+}
+
 fn span(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (number, unit) = match t.char_indices().last() {
@@ -244,6 +258,11 @@ mod tests {
         assert_eq!(c.config.keep_unimported, Duration::from_secs(90));
         assert_eq!(span("1.5h"), Ok(Duration::from_secs(5400)));
         assert!(span("soon").is_err() && span("3w").is_err() && span("0s").is_err());
+        assert_eq!(c.config.keep_replaced, Duration::from_secs(24 * 3600));
+        let c = Serve::try_parse_from(["serve", "--keep-replaced", "0"]).expect("valid");
+        assert_eq!(c.config.keep_replaced, Duration::ZERO);
+        assert_eq!(span_or_none("30m"), Ok(Duration::from_secs(1800)));
+        assert!(span_or_none("-1").is_err());
     }
 
     #[test]

@@ -64,9 +64,56 @@ pub fn date_ms(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
 }
 
+/// How long before `now` the moment `then` was (Unix milliseconds), as people say it: "just now",
+/// "5 minutes ago", "yesterday", "3 days ago"; past a month, the date.
+pub fn ago(now: i64, then: i64) -> String {
+    let secs = (now - then).max(0) / 1000;
+    let plural = |n: i64, one: &str, unit: &str| if n == 1 { format!("{one} ago") } else { format!("{n} {unit}s ago") };
+    match secs {
+        0..45 => "just now".into(),
+        45..3_600 => plural((secs + 30) / 60, "a minute", "minute"),
+        3_600..86_400 => plural(secs / 3600, "an hour", "hour"),
+        86_400..172_800 => "yesterday".into(),
+        172_800..2_592_000 => plural(secs / 86_400, "a day", "day"),
+        _ => date_ms(then),
+    }
+}
+
+/// How long until `until` from `now`, coarsely: "for 23 more hours", "for 5 more minutes".
+pub fn left(now: i64, until: i64) -> String {
+    let secs = (until - now).max(0) / 1000;
+    let more = |n: i64, unit: &str| format!("for {n} more {unit}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        0..60 => "for less than a minute".into(),
+        60..7_200 => more(secs / 60, "minute"),
+        7_200..172_800 => more(secs / 3600, "hour"),
+        _ => more(secs / 86_400, "day"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_read_as_people_say_them() {
+        let now = 1_764_806_400_000; // 2025-12-04 00:00 UTC
+        assert_eq!(ago(now, now - 3_000), "just now");
+        assert_eq!(ago(now, now - 60_000), "a minute ago");
+        assert_eq!(ago(now, now - 10 * 60_000), "10 minutes ago");
+        assert_eq!(ago(now, now - 11 * 60_000), "11 minutes ago");
+        assert_eq!(ago(now, now - 3_600_000), "an hour ago");
+        assert_eq!(ago(now, now - 5 * 3_600_000), "5 hours ago");
+        assert_eq!(ago(now, now - 30 * 3_600_000), "yesterday");
+        assert_eq!(ago(now, now - 3 * 86_400_000), "3 days ago");
+        assert_eq!(ago(now, now - 40 * 86_400_000), "2025-10-25 00:00 UTC");
+        // A clock a little behind the record's never says "in the future".
+        assert_eq!(ago(now, now + 5_000), "just now");
+        assert_eq!(left(now, now + 30_000), "for less than a minute");
+        assert_eq!(left(now, now + 5 * 60_000), "for 5 more minutes");
+        assert_eq!(left(now, now + 23 * 3_600_000), "for 23 more hours");
+        assert_eq!(left(now, now + 7 * 86_400_000), "for 7 more days");
+    }
 
     #[test]
     fn people_numbers() {

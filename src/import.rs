@@ -17,6 +17,7 @@ pub mod report;
 pub mod shape;
 pub mod sink;
 pub mod source;
+pub mod undo;
 pub mod value;
 
 pub use detect::Format;

@@ -25,7 +25,7 @@ use crate::db::{self, Db};
 use crate::import::encoding;
 use crate::import::limits::Limits;
 use crate::import::names::{sanitize, table_name_for_file};
-use crate::model::{Format, HeaderRow, ImportId, ImportMode, ImportStatus, Mapping, Progress, UploadId};
+use crate::model::{Format, HeaderRow, HistoryFilter, ImportId, ImportMode, ImportStatus, Mapping, Progress, UploadId};
 use bus::Signal;
 use shared::Shared;
 use std::sync::Arc;
@@ -149,6 +149,7 @@ fn ended(status: ImportStatus) -> &'static str {
         ImportStatus::Succeeded => "succeeded",
         ImportStatus::Cancelled => "been cancelled",
         ImportStatus::Failed => "failed",
+        ImportStatus::Undone => "been undone",
         ImportStatus::Queued | ImportStatus::Running => "started",
     }
 }
@@ -163,6 +164,8 @@ pub struct JobOptions {
     pub heartbeat_timeout: Duration,
     /// The bounds every import's reading stays within.
     pub limits: Limits,
+    /// How long a table a replace took the place of is kept for an undo (zero: not kept).
+    pub keep_replaced: Duration,
 }
 
 /// The job system of this process; cheap to clone.
@@ -263,10 +266,20 @@ impl Jobs {
     }
 
     /// Recent imports, newest first, live ones with their live numbers: everyone's, or `owner`'s.
-    pub async fn list(&self, limit: i64, owner: Option<i64>) -> Result<Vec<Progress>, JobError> {
-        let stored = db::imports::list_progress(&self.shared.db, limit, owner).await?;
+    pub async fn list(
+        &self,
+        limit: i64,
+        owner: Option<i64>,
+        filter: &HistoryFilter,
+    ) -> Result<Vec<Progress>, JobError> {
+        let stored = db::imports::list_progress(&self.shared.db, limit, owner, filter).await?;
         let now = db::now_ms();
-        Ok(stored.into_iter().map(|p| self.shared.hub.current(&p.id).unwrap_or(p).at(now)).collect())
+        // Live numbers from the hub; who started it and its undo only the record has.
+        let live = |p: Progress| match self.shared.hub.current(&p.id) {
+            Some(l) => Progress { owner: p.owner, undo: p.undo, finished_at: l.finished_at.or(p.finished_at), ..l },
+            None => p,
+        };
+        Ok(stored.into_iter().map(|p| live(p).at(now)).collect())
     }
 
     /// Asks a job to stop, wherever it runs. It rolls back within about a second (a job on

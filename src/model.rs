@@ -75,13 +75,56 @@ pub enum ImportStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// It succeeded, and was then taken back (see `import::undo`).
+    Undone,
 }
 
 impl ImportStatus {
     /// True once the job has ended, one way or another.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Undone)
     }
+
+    /// Every status, in the order the history's filter offers them.
+    pub const ALL: [ImportStatus; 6] =
+        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Cancelled, Self::Undone];
+}
+
+/// What undoing an import does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UndoKind {
+    /// It made the table: the table goes.
+    Drop,
+    /// It replaced the table: the table as it was comes back.
+    Restore,
+    /// It added rows: they go.
+    Remove,
+}
+
+/// An import that can be undone now: how, and until when (Unix ms; `None`: for as long as it is
+/// the last import into its table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndoOffer {
+    pub kind: UndoKind,
+    pub until: Option<i64>,
+}
+
+/// The history as `/imports` shows it: the server's clock (so "3 minutes ago" reads the same in
+/// the page as on the server that rendered it), the imports the filter lets through, newest first,
+/// and the tables the viewer's imports went into (for the filter).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub now: i64,
+    pub imports: Vec<Progress>,
+    pub tables: Vec<String>,
+}
+
+/// Which imports the history shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryFilter {
+    pub status: Option<ImportStatus>,
+    pub table: Option<String>,
 }
 
 /// What a running job is doing right now, in the words the page shows.
@@ -169,6 +212,7 @@ pub enum ColumnType {
 
 // The text forms (JSON, SQL, forms, the page's CSS classes) are serde's, in one place.
 serde_plain::derive_display_from_serialize!(ImportStatus);
+serde_plain::derive_fromstr_from_deserialize!(ImportStatus);
 serde_plain::derive_display_from_serialize!(Phase);
 serde_plain::derive_display_from_serialize!(ImportMode);
 serde_plain::derive_fromstr_from_deserialize!(ImportMode);
@@ -338,6 +382,15 @@ pub struct Progress {
     pub created_at: i64,
     /// Unix milliseconds when the job started running (left its queue).
     pub started_at: Option<i64>,
+    /// Unix milliseconds when it ended.
+    #[serde(default)]
+    pub finished_at: Option<i64>,
+    /// Who started it, by name, on a server with accounts.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// What undoing it would do, while it can be undone (the history says; live states do not).
+    #[serde(default)]
+    pub undo: Option<UndoOffer>,
 }
 
 impl Progress {
@@ -356,7 +409,7 @@ impl Progress {
 
     fn part_of(&self, rows: u64) -> Option<f64> {
         match self.status {
-            ImportStatus::Succeeded => Some(1.0),
+            ImportStatus::Succeeded | ImportStatus::Undone => Some(1.0),
             ImportStatus::Failed | ImportStatus::Cancelled => None,
             ImportStatus::Queued | ImportStatus::Running => {
                 let total = self.rows_total? as f64;
@@ -388,6 +441,7 @@ impl Progress {
             ImportStatus::Succeeded => "done",
             ImportStatus::Failed => "failed",
             ImportStatus::Cancelled => "cancelled",
+            ImportStatus::Undone => "undone",
             ImportStatus::Queued | ImportStatus::Running => "progress",
         }
     }

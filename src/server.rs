@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// How long open connections (an upload in flight, a slow client) may keep a stopping server
 /// alive after its streams ended and its jobs went back to the queue.
@@ -72,6 +73,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/imports/{id}/events", get(imports::import_events))
         .route("/api/imports/{id}/errors", get(imports::import_errors))
         .route("/api/imports/{id}/errors.csv", get(imports::import_errors_csv))
+        .route("/api/imports/{id}/undo", post(imports::undo_import))
+        .route("/api/imports/{id}/rerun", post(imports::rerun_import))
+        .route("/api/imports/{id}/record", delete(imports::delete_import))
         .route("/api/uploads", post(uploads::create_upload).layer(upload_limit))
         .route("/api/uploads/{id}", get(uploads::inspect_upload))
         .route("/api/tables", get(tables::list_tables))
@@ -91,27 +95,22 @@ pub fn router(state: AppState) -> Router {
     // The site's own files through tower-http, which answers a revalidation with 304 (leptos'
     // fallback handler drops the request's headers, so every visit took the whole WASM again).
     let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let api = api.nest_service(&format!("/{}", options.site_pkg_dir), ServeDir::new(pkg));
+    // Their names stay the same from one build to the next, so a browser must ask again each time
+    // (a 304 when unchanged); left to guess, it would reuse a stale WASM beside a newer page after
+    // an upgrade.
+    let assets = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .service(ServeDir::new(pkg));
+    let api = api.nest_service(&format!("/{}", options.site_pkg_dir), assets);
     api.leptos_routes_with_context(&state, routes, page_context(state.clone()), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(state.clone()), shell))
         .layer(middleware::from_fn_with_state(state.clone(), resolve::resolve))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
-        .layer(middleware::map_response(revalidate_assets))
         // Brotli or gzip, as the browser asks. tower-http's default predicate leaves out the SSE
         // stream (each event must leave at once), images, gRPC and bodies under 32 bytes. Level 5:
         // brotli's default (11) took seconds on the 4 MB debug WASM; 5 keeps most of the gain.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)))
         .with_state(state)
-}
-
-/// The site's scripts, WASM and CSS (`/pkg/...`) keep their names from one build to the next, so a
-/// browser must ask again each time (a 304 when unchanged, from `ServeDir`); left to guess, it
-/// would reuse a stale WASM beside a newer page after an upgrade.
-async fn revalidate_assets(uri: axum::http::Uri, mut res: axum::response::Response) -> axum::response::Response {
-    if uri.path().starts_with("/pkg/") && !res.headers().contains_key(header::CACHE_CONTROL) {
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
-    res
 }
 
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
@@ -143,8 +142,12 @@ impl Application {
                 config.addr
             );
         }
-        let options =
-            JobOptions { serve_queue: true, heartbeat_timeout: config.heartbeat_timeout, limits: config.limits() };
+        let options = JobOptions {
+            serve_queue: true,
+            heartbeat_timeout: config.heartbeat_timeout,
+            limits: config.limits(),
+            keep_replaced: config.keep_replaced,
+        };
         let jobs = Jobs::start(db.clone(), options, shutdown.clone()).await?;
         let leptos_options = leptos_options(&config);
         let uploads = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1)));

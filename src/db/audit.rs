@@ -15,6 +15,10 @@ pub enum Action {
     /// An import that replaces a table.
     Replace,
     Cancel,
+    /// An import taken back.
+    Undo,
+    /// An import's record (and its file) deleted.
+    Forget,
     TokenCreated,
     TokenRevoked,
     UserAdded,
@@ -32,6 +36,8 @@ impl Action {
             Action::Import => "import",
             Action::Replace => "replace",
             Action::Cancel => "cancel",
+            Action::Undo => "undo",
+            Action::Forget => "import deleted",
             Action::TokenCreated => "token created",
             Action::TokenRevoked => "token revoked",
             Action::UserAdded => "account added",

@@ -3,7 +3,11 @@
 //! checkpoint and end jobs in these rows is the queue protocol, in [`super::queue`].
 
 use super::{Db, Pool, on_pool};
-use crate::model::{ColumnInfo, Format, ImportId, ImportMode, ImportStatus, Mapping, Phase, Progress, UploadId};
+use crate::import::undo::Undo;
+use crate::model::{
+    ColumnInfo, Format, HistoryFilter, ImportId, ImportMode, ImportStatus, Mapping, Phase, Progress, UndoOffer,
+    UploadId,
+};
 use std::collections::HashSet;
 
 /// Everything a job needs to run, as stored in its row.
@@ -71,9 +75,15 @@ pub async fn pending_tables(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
     Ok(names.into_iter().collect())
 }
 
-const SELECT_PROGRESS: &str = "SELECT id, status, phase, file_name, sheet, table_name, mode, rows_total, \
-     rows_total_estimated, rows_parsed, rows_done, bytes_total, error, error_cells, columns, created_at, started_at, \
-     elapsed_ms, rows_rejected, counts FROM imports";
+/// An import's state with who started it and whether it is its table's last success (`latest`),
+/// which an undo needs.
+const SELECT_PROGRESS: &str = "SELECT i.id, i.status, i.phase, i.file_name, i.sheet, i.table_name, i.mode, \
+     i.rows_total, i.rows_total_estimated, i.rows_parsed, i.rows_done, i.bytes_total, i.error, i.error_cells, \
+     i.columns, i.created_at, i.started_at, i.finished_at, i.elapsed_ms, i.rows_rejected, i.counts, \
+     u.name AS owner_name, i.undo, i.undo_until, \
+     COALESCE(i.undo IS NOT NULL AND i.id = (SELECT l.id FROM imports l WHERE l.table_name = i.table_name \
+       AND l.status = 'succeeded' ORDER BY l.finished_at DESC LIMIT 1), FALSE) AS latest \
+     FROM imports i LEFT JOIN users u ON u.id = i.owner_id";
 
 /// The stored state of an import, as its row has it.
 #[derive(sqlx::FromRow)]
@@ -95,9 +105,24 @@ struct ProgressRow {
     columns: String,
     created_at: i64,
     started_at: Option<i64>,
+    finished_at: Option<i64>,
     elapsed_ms: i64,
     rows_rejected: i64,
     counts: Option<String>,
+    owner_name: Option<String>,
+    undo: Option<String>,
+    undo_until: Option<i64>,
+    latest: bool,
+}
+
+impl ProgressRow {
+    /// What undoing it would do, when it can be undone now (a table an import is writing: not now).
+    fn offer(&self, now: i64, busy: &HashSet<String>) -> Option<UndoOffer> {
+        let undo: Undo = serde_json::from_str(self.undo.as_deref()?).ok()?;
+        let open = self.undo_until.is_none_or(|until| until > now);
+        (self.status == ImportStatus::Succeeded && self.latest && open && !busy.contains(&self.table_name))
+            .then_some(UndoOffer { kind: undo.kind(), until: self.undo_until })
+    }
 }
 
 impl TryFrom<ProgressRow> for Progress {
@@ -128,6 +153,9 @@ impl TryFrom<ProgressRow> for Progress {
             columns,
             created_at: r.created_at,
             started_at: r.started_at,
+            finished_at: r.finished_at,
+            owner: r.owner_name,
+            undo: None,
             rows_rejected: r.rows_rejected as u64,
             counts: r
                 .counts
@@ -160,12 +188,20 @@ pub async fn last_mapping(db: &Db, table: &str) -> Result<Option<Mapping>, sqlx:
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
-/// The stored state of one import.
+/// The stored state of one import, with its undo when it can be undone now.
 pub async fn get_progress(db: &Db, id: &ImportId) -> Result<Option<Progress>, sqlx::Error> {
-    let sql = format!("{SELECT_PROGRESS} WHERE id = $1");
+    let sql = format!("{SELECT_PROGRESS} WHERE i.id = $1");
     let row: Option<ProgressRow> =
         on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
-    row.map(Progress::try_from).transpose()
+    let busy = if row.as_ref().is_some_and(|r| r.undo.is_some()) { pending_tables(db).await? } else { HashSet::new() };
+    row.map(|r| with_offer(r, super::now_ms(), &busy)).transpose()
+}
+
+fn with_offer(r: ProgressRow, now: i64, busy: &HashSet<String>) -> Result<Progress, sqlx::Error> {
+    let offer = r.offer(now, busy);
+    let mut p = Progress::try_from(r)?;
+    p.undo = offer;
+    Ok(p)
 }
 
 /// Who started the import `id`: `None` when there is no such import, `Some(None)` when no one in
@@ -174,16 +210,104 @@ pub async fn owner(db: &Db, id: &ImportId) -> Result<Option<Option<i64>>, sqlx::
     on_pool!(db, p => sqlx::query_scalar("SELECT owner_id FROM imports WHERE id = $1").bind(id).fetch_optional(p).await)
 }
 
-/// The most recent imports, newest first: everyone's, or only those `owner` started.
-pub async fn list_progress(db: &Db, limit: i64, owner: Option<i64>) -> Result<Vec<Progress>, sqlx::Error> {
+/// The most recent imports the filter lets through, newest first: everyone's, or only those
+/// `owner` started.
+pub async fn list_progress(
+    db: &Db,
+    limit: i64,
+    owner: Option<i64>,
+    filter: &HistoryFilter,
+) -> Result<Vec<Progress>, sqlx::Error> {
     // Insertion order breaks ties between jobs created in the same millisecond.
     let order = match db.pool() {
-        Pool::Sqlite(_) => "rowid",
-        Pool::Postgres(_) => "seq",
+        Pool::Sqlite(_) => "i.rowid",
+        Pool::Postgres(_) => "i.seq",
     };
-    let only = if owner.is_some() { "WHERE owner_id = $2" } else { "WHERE $2 IS NULL" };
-    let sql = format!("{SELECT_PROGRESS} {only} ORDER BY created_at DESC, {order} DESC LIMIT $1");
-    let rows: Vec<ProgressRow> =
-        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).bind(owner).fetch_all(p).await)?;
-    rows.into_iter().map(Progress::try_from).collect()
+    let only = if owner.is_some() { "i.owner_id = $2" } else { "$2 IS NULL" };
+    let sql = format!(
+        "{SELECT_PROGRESS} WHERE {only} AND ($3 IS NULL OR i.status = $3) AND ($4 IS NULL OR i.table_name = $4) \
+         ORDER BY i.created_at DESC, {order} DESC LIMIT $1"
+    );
+    let status = filter.status.map(|s| s.to_string());
+    let rows: Vec<ProgressRow> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .bind(owner)
+        .bind(&status)
+        .bind(&filter.table)
+        .fetch_all(p)
+        .await)?;
+    let busy = pending_tables(db).await?;
+    let now = super::now_ms();
+    rows.into_iter().map(|r| with_offer(r, now, &busy)).collect()
+}
+
+/// The tables imports went into (only `owner`'s, when given), by name, for the history's filter.
+pub async fn table_names(db: &Db, owner: Option<i64>) -> Result<Vec<String>, sqlx::Error> {
+    let only = if owner.is_some() { "owner_id = $1" } else { "$1 IS NULL" };
+    let sql = format!("SELECT DISTINCT table_name FROM imports WHERE {only} ORDER BY table_name LIMIT 1000");
+    on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_all(p).await)
+}
+
+/// One import as a job: what it was asked to do.
+pub async fn record(db: &Db, id: &ImportId) -> Result<Option<ImportRecord>, sqlx::Error> {
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM imports WHERE id = $1");
+    on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
+}
+
+/// What an undo of `id` needs: its status, table and recorded [`Undo`] (when it has one it can read).
+pub async fn undo_of(db: &Db, id: &ImportId) -> Result<Option<(ImportStatus, String, Option<Undo>)>, sqlx::Error> {
+    let row: Option<(ImportStatus, String, Option<String>)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT status, table_name, undo FROM imports WHERE id = $1"
+    ).bind(id).fetch_optional(p).await)?;
+    Ok(row.map(|(status, table, undo)| (status, table, undo.and_then(|u| serde_json::from_str(&u).ok()))))
+}
+
+/// The last import into `table` that succeeded.
+pub async fn latest_into(db: &Db, table: &str) -> Result<Option<ImportId>, sqlx::Error> {
+    const SQL: &str =
+        "SELECT id FROM imports WHERE table_name = $1 AND status = 'succeeded' ORDER BY finished_at DESC LIMIT 1";
+    on_pool!(db, p => sqlx::query_scalar(SQL).bind(table).fetch_optional(p).await)
+}
+
+/// Records that `id` was undone; false when it was not a succeeded import (undone meanwhile).
+pub async fn mark_undone(db: &Db, id: &ImportId) -> Result<bool, sqlx::Error> {
+    const SQL: &str =
+        "UPDATE imports SET status = 'undone', undo = NULL, undo_until = NULL WHERE id = $1 AND status = 'succeeded'";
+    Ok(on_pool!(db, p => sqlx::query(SQL).bind(id).execute(p).await.map(|r| r.rows_affected()))? == 1)
+}
+
+/// Imports whose kept table's time is up (at most `limit`), with what they kept.
+pub async fn expired_undos(db: &Db, now: i64, limit: i64) -> Result<Vec<(ImportId, Option<Undo>)>, sqlx::Error> {
+    const SQL: &str = "SELECT id, undo FROM imports WHERE undo_until IS NOT NULL AND undo_until <= $1 LIMIT $2";
+    let rows: Vec<(ImportId, Option<String>)> =
+        on_pool!(db, p => sqlx::query_as(SQL).bind(now).bind(limit).fetch_all(p).await)?;
+    Ok(rows.into_iter().map(|(id, u)| (id, u.and_then(|u| serde_json::from_str(&u).ok()))).collect())
+}
+
+/// Forgets how `id` could be undone (what it kept is gone).
+pub async fn forget_undo(db: &Db, id: &ImportId) -> Result<(), sqlx::Error> {
+    const SQL: &str = "UPDATE imports SET undo = NULL, undo_until = NULL WHERE id = $1";
+    on_pool!(db, p => sqlx::query(SQL).bind(id).execute(p).await.map(drop))
+}
+
+/// Deletes an ended import's record and its row errors; returns its upload (when it had one) and
+/// what it kept for an undo, or `None` when there is no such ended import.
+pub async fn delete(db: &Db, id: &ImportId) -> Result<Option<(Option<UploadId>, Option<Undo>)>, sqlx::Error> {
+    const SQL: &str = "DELETE FROM imports WHERE id = $1 AND status NOT IN ('queued', 'running') \
+         RETURNING upload_id, undo";
+    let row: Option<(Option<UploadId>, Option<String>)> = on_pool!(db, p => {
+        let mut tx = p.begin().await?;
+        let row = sqlx::query_as(SQL).bind(id).fetch_optional(&mut *tx).await?;
+        if row.is_some() {
+            sqlx::query("DELETE FROM import_errors WHERE import_id = $1").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(row)
+    })?;
+    Ok(row.map(|(upload, undo)| (upload, undo.and_then(|u| serde_json::from_str(&u).ok()))))
+}
+
+/// How many imports used the upload `id`.
+pub async fn uses_of_upload(db: &Db, id: &UploadId) -> Result<i64, sqlx::Error> {
+    on_pool!(db, p => sqlx::query_scalar("SELECT count(*) FROM imports WHERE upload_id = $1").bind(id).fetch_one(p).await)
 }

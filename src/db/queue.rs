@@ -126,7 +126,7 @@ pub struct Succeeded {
 impl Succeeded {
     const SQL: &str = "UPDATE imports SET status = 'succeeded', phase = 'finished', error = NULL, rows_done = $1, \
         rows_total = $1, error_cells = $2, columns = $3, sheet = $4, finished_at = $10, elapsed_ms = $10 - $5, \
-        rows_rejected = $8, counts = $9 WHERE id = $6 AND worker = $7 AND status = 'running'";
+        rows_rejected = $8, counts = $9, undo = $11, undo_until = CAST($12 AS BIGINT) WHERE id = $6 AND worker = $7 AND status = 'running'";
 
     /// From the job's last progress and what the loader ended with.
     pub fn new(p: &Progress, worker: &str, columns: &[ColumnInfo], rows: u64, now: i64) -> Self {
@@ -143,7 +143,8 @@ impl Succeeded {
     }
 
     /// The update, for the loader to run in its final transaction on either database (which adds
-    /// the counts as `$9` and the moment it merged the rows as `$10`).
+    /// the counts as `$9`, the moment it merged the rows as `$10`, and how to undo it as `$11` and
+    /// `$12`).
     pub fn statement(&self) -> FinalStatement {
         let text = |s: &str| Value::Text(s.to_owned());
         FinalStatement {
@@ -181,7 +182,9 @@ pub async fn settle_receipts(db: &Db) -> Result<u64, sqlx::Error> {
     let mut settled = 0;
     for (rowid, params) in receipts {
         let mut tx = pool.begin().await?;
-        let params: Vec<serde_json::Value> = serde_json::from_str(&params).unwrap_or_default();
+        let mut params: Vec<serde_json::Value> = serde_json::from_str(&params).unwrap_or_default();
+        // A receipt written before undo existed has no `$11` and `$12`: nothing to undo with.
+        params.resize(params.len().max(12), serde_json::Value::Null);
         let mut q = sqlx::query(Succeeded::SQL);
         for p in params {
             q = match p {

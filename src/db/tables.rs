@@ -80,7 +80,10 @@ pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option
     let (limit_i, offset_i) = (limit as i64, offset as i64);
     let rows: Vec<Vec<J>> = match db.pool() {
         Pool::Sqlite(p) => {
-            let sql = format!("SELECT * FROM {} ORDER BY rowid LIMIT $1 OFFSET $2", db.data_table(name));
+            // Named columns, not `*`: sqlx caches a statement's columns by its text, and a table
+            // replaced by one of other columns under the same name would not match them.
+            let list = actual.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT {list} FROM {} ORDER BY rowid LIMIT $1 OFFSET $2", db.data_table(name));
             let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
             rows.iter().map(|r| sqlite_json_row(r, &columns)).collect::<Result<_, _>>()?
         }

@@ -59,6 +59,8 @@ pub struct ImportSpec {
     pub limits: Limits,
     /// This import's own staging table name (see [`super::sink::STAGING_PREFIX`]).
     pub staging: String,
+    /// Keep a table a replace takes the place of, so the import can be undone; `None`: drop it.
+    pub keep: Option<super::undo::Keep>,
     /// Whether to publish progress while loading. Off, nothing is sent to the `watch` channel
     /// until the end and the load is one transaction: only the benchmark's on/off comparison
     /// (`sheetport profile`) turns it off, to price what live progress costs.
@@ -436,6 +438,7 @@ fn write(
         rows,
         rejected: report.rejected,
         last,
+        keep: spec.keep.clone(),
     };
     let (columns, counts) = sink.finish(&spec.table, merge)?;
     progress.send_modify(|p| p.counts = Some(counts));

@@ -132,6 +132,7 @@ fn import_once(path: &Path, format: Format, scratch: &Path, live: bool) -> Resul
         errors: None,
         staging: format!("{}profile", super::sink::STAGING_PREFIX),
         limits: Limits::default(),
+        keep: None,
         live_progress: live,
     };
     let (progress, _rx) = watch::channel(Progress::default());

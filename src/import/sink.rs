@@ -6,6 +6,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use super::ImportError;
+use super::undo::{Keep, Undo};
 use super::value::Value;
 use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, TableShape};
 use postgres::PgSink;
@@ -34,10 +35,10 @@ pub enum Kind {
 
 /// How the job records its success, bound to the transaction that puts the table in place, so the
 /// table and the record of it can never disagree. Parameters are `$1`, `$2`, ... in order;
-/// integers bind as integers, NULL as NULL, anything else as its text. The sink appends two more,
-/// known only once the rows are merged: the import's [`Counts`] as JSON, then that moment in Unix
+/// integers bind as integers, NULL as NULL, anything else as its text. The sink appends four more,
+/// known only once the rows are merged: the import's [`Counts`] as JSON, that moment in Unix
 /// milliseconds (an upsert's merge of a million rows takes a second and a half; the job's time
-/// must include it).
+/// must include it), and how it can be undone with until when (see [`finished`]).
 ///
 /// On PostgreSQL the sink runs it in that transaction, and it must change exactly one row or the
 /// whole import rolls back with [`ImportError::TakenOver`]: that is how a worker that lost its job
@@ -67,6 +68,8 @@ pub struct Merge {
     /// Rows read and rejected, for the counts.
     pub rejected: u64,
     pub last: Option<FinalStatement>,
+    /// Keep a table a replace takes the place of, so the import can be undone (see [`super::undo`]).
+    pub keep: Option<Keep>,
 }
 
 /// A row whose key an earlier row of the file already had.
@@ -187,11 +190,16 @@ pub fn counts(rows: u64, inserted: u64, updated: u64, rejected: u64) -> Counts {
     Counts { inserted, updated, unchanged: rows.saturating_sub(inserted + updated), rejected }
 }
 
-/// The parameters a sink appends to a [`FinalStatement`] once the rows are merged.
-pub fn finished(last: &mut FinalStatement, counts: &Counts) {
+/// The parameters a sink appends to a [`FinalStatement`] once the rows are merged: the counts, the
+/// moment, and how the import can be undone (JSON, and until when), or NULLs.
+pub fn finished(last: &mut FinalStatement, counts: &Counts, undo: Option<&Undo>) {
     last.params.push(Value::Text(serde_json::to_string(counts).unwrap_or_default()));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     last.params.push(Value::Int(now as i64));
+    last.params.push(undo.and_then(|u| serde_json::to_string(u).ok()).map_or(Value::Null, Value::Text));
+    // As text, NULL or not: PostgreSQL keeps one parameter type per prepared statement, and an
+    // integer bound where the cached statement took text arrives as 8 raw bytes (the statement casts).
+    last.params.push(undo.and_then(Undo::until).map_or(Value::Null, |t| Value::Text(t.to_string())));
 }
 
 /// The name of the unique index made for a key: `<table>_<columns>_key`, cut to 63 bytes.

@@ -14,6 +14,7 @@ use crate::db::{self, Pool};
 use crate::import::header::Layout;
 use crate::import::pipeline::ErrorLog;
 use crate::import::sink::STAGING_PREFIX;
+use crate::import::undo::Keep;
 use crate::import::{self, ImportError, ImportSpec, Outcome};
 use crate::model::{HeaderRow, ImportId, ImportStatus, Mapping, Phase, Progress, RowError};
 use std::path::PathBuf;
@@ -217,6 +218,7 @@ fn end_state(tx: &watch::Sender<Progress>, ending: &Ending, finished_at: i64) {
         p.status = status;
         p.error = error;
         p.phase = Phase::Finished;
+        p.finished_at = Some(finished_at);
         p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
         match ending {
             Ending::Succeeded(outcome) => {
@@ -276,6 +278,10 @@ async fn execute(
         // the same name would wait for it.
         staging: format!("{STAGING_PREFIX}{}_{}", record.id, &uuid::Uuid::new_v4().simple().to_string()[..8]),
         limits: shared.options.limits,
+        keep: (!shared.options.keep_replaced.is_zero()).then(|| Keep {
+            tag: record.id.to_string(),
+            for_ms: i64::try_from(shared.options.keep_replaced.as_millis()).unwrap_or(i64::MAX),
+        }),
         live_progress: true,
     };
     let (tx, cancel, worker) = (tx.clone(), cancel.clone(), shared.worker.clone());

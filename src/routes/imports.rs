@@ -1,6 +1,7 @@
 //! Everything under `/api/imports`: `POST` (store a file and queue its import: curl's and
 //! scripts' one step), the list, one import's state, its live progress as Server-Sent Events
-//! (see `events`), cancelling it, and its row errors (as JSON pages, and the whole report as CSV).
+//! (see `events`), cancelling it, its row errors (as JSON pages, and the whole report as CSV), and
+//! what the history offers: undo, run again, delete (see `history`).
 
 mod events;
 
@@ -8,9 +9,10 @@ use super::multipart;
 use crate::auth::{Asker, rules};
 use crate::db;
 use crate::error::AppError;
+use crate::history;
 use crate::import::report;
 use crate::jobs::{NewImport, Snapshot};
-use crate::model::{ImportCreated, ImportId, ImportStatus, Progress};
+use crate::model::{HistoryFilter, ImportCreated, ImportId, ImportStatus, Progress};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
@@ -50,17 +52,70 @@ pub async fn create_import(
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     limit: Option<i64>,
+    status: Option<String>,
+    table: Option<String>,
 }
 
 /// `GET /api/imports`: recent imports, newest first (at most 200; 50 unless `?limit=` says
-/// otherwise): the asker's own, or everyone's for an admin.
+/// otherwise), only those of `?status=` and into `?table=` when given: the asker's own, or
+/// everyone's for an admin.
 pub async fn list_imports(
     State(state): State<AppState>,
     asker: Asker,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Progress>>, AppError> {
     let only = if asker.viewer.is_admin() { None } else { Some(asker.viewer.owner_id().unwrap_or(-1)) };
-    Ok(Json(state.jobs.list(q.limit.unwrap_or(50).clamp(1, 200), only).await?))
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.parse::<ImportStatus>().map_err(|_| {
+            AppError::BadRequest(format!(
+                "{s:?} is not a status; use one of queued, running, succeeded, failed, cancelled, undone"
+            ))
+        })?),
+        None => None,
+    };
+    let filter = HistoryFilter { status, table: q.table.filter(|t| !t.is_empty()) };
+    Ok(Json(state.jobs.list(q.limit.unwrap_or(50).clamp(1, 200), only, &filter).await?))
+}
+
+/// `POST /api/imports/{id}/undo`: takes the import back (see `history::undo`); 200 with its new state.
+pub async fn undo_import(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+) -> Result<Json<Progress>, AppError> {
+    let id = import_id(&id)?;
+    history::undo(&state.db, &asker, &id).await?;
+    Ok(Json(state.jobs.status(&id).await?.ok_or_else(|| not_found(id.as_str()))?))
+}
+
+/// `POST /api/imports/{id}/rerun`: queues the same import again; 202 as `POST /api/imports`.
+pub async fn rerun_import(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    let id = import_id(&id)?;
+    let new = history::rerun(&state.db, &state.jobs, &asker, &id).await?;
+    let status_url = format!("/api/imports/{new}");
+    let body = ImportCreated {
+        events_url: format!("{status_url}/events"),
+        status_url: status_url.clone(),
+        status: ImportStatus::Queued,
+        id: new,
+    };
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, status_url)], Json(body)))
+}
+
+/// `DELETE /api/imports/{id}/record`: deletes an ended import's record and stored file (the table
+/// stays); 204.
+pub async fn delete_import(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let id = import_id(&id)?;
+    history::forget(&state.db, &state.config.upload_dir(), &asker, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/imports/{id}`: one import's current state.

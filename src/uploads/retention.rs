@@ -2,10 +2,11 @@
 //! or, when no import ever used it (a preview someone left), `--keep-unimported` after it was
 //! stored; a `.part` file of an upload that stopped is deleted once no byte could still arrive,
 //! and a stored file without a record (a crash between storing and recording) like an unused one.
-//! A sweep runs at start and then every minute (sooner when the spans are shorter), and forgets
-//! expired sign-in sessions too.
+//! A sweep runs at start and then every minute (sooner when the spans are shorter), forgets
+//! expired sign-in sessions, and drops the tables replaces kept once `--keep-replaced` is up.
 
 use crate::config::Config;
+use crate::db::uploads::UploadRecord;
 use crate::db::{self, Db};
 use crate::model::UploadId;
 use std::path::Path;
@@ -18,7 +19,8 @@ const BATCH: i64 = 500;
 
 /// Runs sweeps until `shutdown`.
 pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
-    let every = Duration::from_secs(60).min(config.keep_uploads / 2).min(config.keep_unimported / 2);
+    let kept = if config.keep_replaced.is_zero() { Duration::MAX } else { config.keep_replaced / 2 };
+    let every = Duration::from_secs(60).min(config.keep_uploads / 2).min(config.keep_unimported / 2).min(kept);
     tokio::spawn(async move {
         loop {
             if let Err(e) = sweep(&db, &config).await {
@@ -27,6 +29,9 @@ pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
             // Expired sessions are refused anyway; this keeps their table small.
             if let Err(e) = db::accounts::sweep_sessions(&db, db::now_ms()).await {
                 tracing::warn!(error = %e, "could not forget expired sessions; trying again later");
+            }
+            if let Err(e) = crate::history::sweep_kept(&db).await {
+                tracing::warn!(error = %e, "could not drop replaced tables whose time was up; trying again later");
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -47,12 +52,7 @@ pub async fn sweep(db: &Db, config: &Config) -> Result<usize, sqlx::Error> {
     loop {
         let expired = db::uploads::expired(db, ended_before, stored_before, BATCH).await?;
         for upload in &expired {
-            // The record first: a preview or import asked for after this finds no upload and says
-            // so, instead of finding a record whose file is gone.
-            db::uploads::delete(db, &upload.id).await?;
-            // Only ever a file in the upload folder, whatever a record says.
-            let path = Path::new(&upload.path);
-            if path.parent() == Some(dir.as_path()) && remove(path).await {
+            if discard(db, &dir, upload).await? {
                 deleted += 1;
             }
         }
@@ -96,6 +96,16 @@ async fn sweep_folder(db: &Db, dir: &Path, config: &Config) -> Result<usize, sql
         }
     }
     Ok(deleted)
+}
+
+/// Deletes a stored upload, its record and then its file (only ever a file in the upload folder
+/// `dir`, whatever a record says); true if the file was there.
+pub async fn discard(db: &Db, dir: &Path, upload: &UploadRecord) -> Result<bool, sqlx::Error> {
+    // The record first: a preview or import asked for after this finds no upload and says so,
+    // instead of finding a record whose file is gone.
+    db::uploads::delete(db, &upload.id).await?;
+    let path = Path::new(&upload.path);
+    Ok(path.parent() == Some(dir) && remove(path).await)
 }
 
 /// Deletes a file; true if it was there.

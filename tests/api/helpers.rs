@@ -195,6 +195,13 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts a server on a database the test prepared (in `dir`, for SQLite).
 pub async fn spawn_app_on(dir: tempfile::TempDir, db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    // `SHEETPORT_TEST_LOG=warn` (a tracing filter): the servers' logs, for a failing test.
+    static LOG: std::sync::Once = std::sync::Once::new();
+    LOG.call_once(|| {
+        if let Ok(filter) = std::env::var("SHEETPORT_TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
+    });
     // This process is the test harness: workbooks are read by the real binary.
     sheetport::import::source::contained::set_reader_program(env!("CARGO_BIN_EXE_sheetport").into());
     let mut config = Config {

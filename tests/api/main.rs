@@ -10,6 +10,7 @@ mod dataset;
 mod disk;
 mod header;
 mod helpers;
+mod history;
 mod hostile;
 mod imports;
 mod instances;

@@ -173,6 +173,10 @@ fn card_body(
             ImportStatus::Cancelled => view! {
                 <p class="outcome cancelled">"Cancelled. Nothing was written to the database."</p>
             }.into_any(),
+            ImportStatus::Undone => view! {
+                <p class="outcome cancelled">"Undone: table "<code>{p.table.clone()}</code>" is as it was before this import. "
+                    <a href="/imports">"See the history"</a></p>
+            }.into_any(),
             _ => view! {
                 <p class="actions">
                     <button type="button" class="button secondary cancel" on:click=cancel.clone()>"Cancel import"</button>
@@ -227,6 +231,7 @@ fn status_label(s: ImportStatus) -> &'static str {
         ImportStatus::Succeeded => "Done",
         ImportStatus::Failed => "Failed",
         ImportStatus::Cancelled => "Cancelled",
+        ImportStatus::Undone => "Undone",
     }
 }
 
@@ -237,6 +242,7 @@ fn status_line(p: &Progress) -> String {
         ImportStatus::Succeeded => format!("Done: {} rows are in table {}.", format::count(p.rows_done), p.table),
         ImportStatus::Failed => format!("The import failed: {}", p.error.as_deref().unwrap_or("no reason was given.")),
         ImportStatus::Cancelled => "Cancelled; nothing was written.".into(),
+        ImportStatus::Undone => format!("Undone: table {} is as it was before this import.", p.table),
         ImportStatus::Queued | ImportStatus::Running => phase_label(p),
     }
 }

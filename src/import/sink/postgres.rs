@@ -14,6 +14,7 @@ use crate::import::ImportError;
 use crate::import::dates::DAY_MS;
 use crate::import::infer::{fits, join};
 use crate::import::names::{qualify, quote};
+use crate::import::undo::{self, Undo};
 use crate::import::value::Value;
 use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, TableColumn, TableShape};
 use sqlx::postgres::{PgPool, Postgres};
@@ -404,6 +405,10 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&t).fetch_one(&mut *conn).await?;
     let (mut inserted, mut updated) = (merge.rows, 0);
     let run = |sql: String| AssertSqlSafe(sql);
+    // Rows this transaction writes carry its id as `xmin` (32 bits, as the column shows it).
+    let xid: String = sqlx::query_scalar("SELECT (txid_current() % 4294967296)::text").fetch_one(&mut *conn).await?;
+    let added = |rows: u64| Some(Undo::Remove { rows, after: None, last: None, xid: Some(xid.clone()) });
+    let mut taken_back = None;
     match merge.mode {
         ImportMode::Create if exists => {
             return Err(ImportError::Conflict(format!(
@@ -413,6 +418,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
         ImportMode::Append if exists => {
             (&mut *conn).execute(run(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}"))).await?;
             (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
+            taken_back = added(merge.rows);
         }
         ImportMode::Upsert | ImportMode::InsertNew if exists => {
             if merge.add_unique_index {
@@ -448,10 +454,19 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
             .await?;
             (inserted, updated) = (new as u64, changed as u64);
             (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
+            // Rows it changed cannot be changed back: the values they had are gone.
+            if updated == 0 {
+                taken_back = added(inserted);
+            }
         }
         _ if !keys.is_empty() => {
+            taken_back = Some(Undo::Drop);
             if exists {
-                (&mut *conn).execute(run(format!("DROP TABLE {t}"))).await?;
+                let (statements, undo) = undo::pg_retire(&t, merge.keep.as_ref());
+                for sql in statements {
+                    (&mut *conn).execute(run(sql)).await?;
+                }
+                taken_back = undo;
             }
             let defs: Vec<String> =
                 columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Postgres, c.ty))).collect();
@@ -462,16 +477,21 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
             (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
         }
         ImportMode::Replace if exists => {
-            (&mut *conn).execute(run(format!("DROP TABLE {t}"))).await?;
+            let (statements, undo) = undo::pg_retire(&t, merge.keep.as_ref());
+            for sql in statements {
+                (&mut *conn).execute(run(sql)).await?;
+            }
+            taken_back = undo;
             (&mut *conn).execute(run(put_in_place(&staging, &t, target))).await?;
         }
         _ => {
             (&mut *conn).execute(run(put_in_place(&staging, &t, target))).await?;
+            taken_back = Some(Undo::Drop);
         }
     }
     let counts = counts(merge.rows, inserted, updated, merge.rejected);
     if let Some(mut last) = merge.last.clone() {
-        super::finished(&mut last, &counts);
+        super::finished(&mut last, &counts, taken_back.as_ref());
         let mut q = sqlx::query(AssertSqlSafe(last.sql));
         for p in &last.params {
             q = match p {

@@ -9,6 +9,7 @@ use super::{
 use crate::import::ImportError;
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
+use crate::import::undo::{self, Undo};
 use crate::import::value::Value;
 use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, TableColumn, TableShape};
 use rusqlite::types::Null;
@@ -302,6 +303,7 @@ impl SqliteSink {
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
         let exists = table_exists(&tx, target)?;
         let (mut inserted, mut updated) = (merge.rows, 0);
+        let mut taken_back = None;
         match merge.mode {
             ImportMode::Create if exists => {
                 return Err(ImportError::Conflict(format!(
@@ -309,9 +311,11 @@ impl SqliteSink {
                 )));
             }
             ImportMode::Append if exists => {
+                let mark = undo::sqlite_mark(&tx, target);
                 tx.execute_batch(&format!(
                     "INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging}"
                 ))?;
+                taken_back = undo::sqlite_added(&tx, target, mark, merge.rows);
             }
             ImportMode::Upsert | ImportMode::InsertNew if exists => {
                 if merge.add_unique_index {
@@ -320,6 +324,7 @@ impl SqliteSink {
                         .map_err(|e| repeated_key(e, target))?;
                 }
                 let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                let mark = undo::sqlite_mark(&tx, target);
                 let rest: Vec<String> =
                     columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
                 let action = if merge.mode == ImportMode::InsertNew || rest.is_empty() {
@@ -340,13 +345,16 @@ impl SqliteSink {
                 let after: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
                 inserted = (after - before).max(0) as u64;
                 updated = changed.saturating_sub(inserted);
+                // Rows it changed cannot be changed back: the values they had are gone.
+                if updated == 0 {
+                    taken_back = undo::sqlite_added(&tx, target, mark, inserted);
+                }
                 tx.execute_batch(&format!("DROP TABLE {staging}"))?;
             }
             _ if !keys.is_empty() => {
                 // A new table with its key's unique index, filled from the staging table.
-                if exists {
-                    tx.execute_batch(&format!("DROP TABLE {t}"))?;
-                }
+                taken_back =
+                    if exists { undo::sqlite_retire(&tx, target, merge.keep.as_ref())? } else { Some(Undo::Drop) };
                 let defs: Vec<String> =
                     columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
                 let index = quote(&key_index_name(target, &merge.key));
@@ -358,13 +366,17 @@ impl SqliteSink {
                 ))?;
             }
             ImportMode::Replace if exists => {
-                tx.execute_batch(&format!("DROP TABLE {t}; ALTER TABLE {staging} RENAME TO {t}"))?;
+                taken_back = undo::sqlite_retire(&tx, target, merge.keep.as_ref())?;
+                tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?;
             }
-            _ => tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?,
+            _ => {
+                tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?;
+                taken_back = Some(Undo::Drop);
+            }
         }
         let counts = counts(merge.rows, inserted, updated, merge.rejected);
         if let Some(mut last) = merge.last.take() {
-            super::finished(&mut last, &counts);
+            super::finished(&mut last, &counts, taken_back.as_ref());
             write_receipt(&tx, &last)?;
         }
         tx.commit()?;

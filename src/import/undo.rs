@@ -1,0 +1,346 @@
+//! Taking an import back. When a loader puts rows in place it records how they could be taken out
+//! again, as an [`Undo`], without copying the table:
+//!
+//! - **create** (a table that did not exist): drop it;
+//! - **replace**: the table it took the place of is not dropped but kept aside (SQLite: renamed
+//!   `_sheetport_kept_<import>`, its indexes dropped and their definitions kept, because SQLite
+//!   index names are file-wide; PostgreSQL: moved whole into a schema of its own,
+//!   `sheetport_kept_<import>`), for `--keep-replaced`; undoing puts it back;
+//! - **append** and **insert-new**: the rows it added are told apart from the others (SQLite: the
+//!   rowids past the largest before, checked to be exactly the rows added; PostgreSQL: the
+//!   transaction that wrote them, `xmin`); undoing deletes them;
+//! - **upsert**: not when it changed a row, since the values it overwrote are gone (keeping them
+//!   would mean copying every row it changed); an upsert that only added rows is like insert-new.
+//!
+//! Only the last import into a table can be undone, and only while the table is as it left it
+//! (checked before anything is deleted); the rules about *who* and *when* are in `db::imports`
+//! and `auth::rules`.
+
+use super::ImportError;
+use super::names::{qualify, quote};
+use super::sink::{Destination, sqlite};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+/// How a succeeded import can be taken back, as its loader recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Undo {
+    /// It made the table: drop it.
+    Drop,
+    /// It replaced the table, kept as `kept` (SQLite: a table; PostgreSQL: the schema holding it)
+    /// until `until` (Unix ms); on SQLite `indexes` are the kept table's index definitions.
+    Restore {
+        kept: String,
+        until: i64,
+        #[serde(default)]
+        indexes: Vec<String>,
+    },
+    /// It added `rows` rows: on SQLite those with a rowid past `after` (and the table's largest
+    /// rowid was `last` when it finished); on PostgreSQL those written by transaction `xid`.
+    Remove {
+        rows: u64,
+        #[serde(default)]
+        after: Option<i64>,
+        #[serde(default)]
+        last: Option<i64>,
+        #[serde(default)]
+        xid: Option<String>,
+    },
+}
+
+impl Undo {
+    /// Until when it can be done (Unix ms); `None`: for as long as it is the table's last import.
+    pub fn until(&self) -> Option<i64> {
+        match self {
+            Undo::Restore { until, .. } => Some(*until),
+            _ => None,
+        }
+    }
+
+    /// What undoing does, as the page offers it.
+    pub fn kind(&self) -> crate::model::UndoKind {
+        use crate::model::UndoKind;
+        match self {
+            Undo::Drop => UndoKind::Drop,
+            Undo::Restore { .. } => UndoKind::Restore,
+            Undo::Remove { .. } => UndoKind::Remove,
+        }
+    }
+}
+
+/// Keep the table a replace takes the place of: under names made from `tag` (the import's id),
+/// for `for_ms` milliseconds.
+#[derive(Debug, Clone)]
+pub struct Keep {
+    pub tag: String,
+    pub for_ms: i64,
+}
+
+impl Keep {
+    /// The SQLite table a replaced table is kept as (names starting with `_` no import can take).
+    pub fn sqlite_name(&self) -> String {
+        format!("_sheetport_kept_{}", self.tag)
+    }
+
+    /// The PostgreSQL schema a replaced table is moved into.
+    pub fn pg_schema(&self) -> String {
+        format!("sheetport_kept_{}", self.tag)
+    }
+
+    fn until(&self) -> i64 {
+        crate::db::now_ms().saturating_add(self.for_ms)
+    }
+}
+
+/// Why an import could not be undone, in words.
+#[derive(Debug, thiserror::Error)]
+pub enum UndoError {
+    /// The table is no longer as the import left it, or the kept copy is gone.
+    #[error("{0}")]
+    Changed(String),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+}
+
+impl From<rusqlite::Error> for UndoError {
+    fn from(e: rusqlite::Error) -> Self {
+        UndoError::Import(e.into())
+    }
+}
+
+impl From<sqlx::Error> for UndoError {
+    fn from(e: sqlx::Error) -> Self {
+        UndoError::Import(e.into())
+    }
+}
+
+/// In a SQLite swap's transaction: the existing table `target` steps aside for a replace. Kept as
+/// `keep` says ([`Undo::Restore`]), or dropped (`None`: nothing to undo with).
+pub(super) fn sqlite_retire(conn: &Connection, target: &str, keep: Option<&Keep>) -> Result<Option<Undo>, ImportError> {
+    let t = quote(target);
+    let Some(keep) = keep else {
+        conn.execute_batch(&format!("DROP TABLE {t}"))?;
+        return Ok(None);
+    };
+    let kept = keep.sqlite_name();
+    // Explicit indexes only: those of UNIQUE and PRIMARY KEY constraints (no `sql`) follow the table.
+    let mut indexes = Vec::new();
+    {
+        let mut q = conn.prepare(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
+        )?;
+        let rows = q.query_map([target], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            indexes.push(row?);
+        }
+    }
+    for (name, _) in &indexes {
+        conn.execute_batch(&format!("DROP INDEX {}", quote(name)))?;
+    }
+    // Legacy renaming: views and triggers that name the table keep naming `target`, not the kept copy.
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {k}; PRAGMA legacy_alter_table = ON; ALTER TABLE {t} RENAME TO {k}; \
+         PRAGMA legacy_alter_table = OFF",
+        k = quote(&kept)
+    ))?;
+    Ok(Some(Undo::Restore { kept, until: keep.until(), indexes: indexes.into_iter().map(|(_, sql)| sql).collect() }))
+}
+
+/// In a SQLite swap's transaction, before rows are added to `target`: the largest rowid, or `None`
+/// for a table without rowids (whose added rows cannot be told apart).
+pub(super) fn sqlite_mark(conn: &Connection, target: &str) -> Option<i64> {
+    conn.query_row(&format!("SELECT coalesce(max(rowid), 0) FROM {}", quote(target)), [], |r| r.get(0)).ok()
+}
+
+/// After rows were added: how to remove them, when the `added` rows are exactly those past `after`.
+pub(super) fn sqlite_added(conn: &Connection, target: &str, after: Option<i64>, added: u64) -> Option<Undo> {
+    let after = after?;
+    let (n, last): (i64, i64) = conn
+        .query_row(
+            &format!("SELECT count(*), coalesce(max(rowid), 0) FROM {} WHERE rowid > ?1", quote(target)),
+            [after],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()?;
+    (n as u64 == added).then_some(Undo::Remove {
+        rows: added,
+        after: Some(after),
+        last: Some(last.max(after)),
+        xid: None,
+    })
+}
+
+/// PostgreSQL: the SQL that sets `t` (qualified) aside for a replace, kept as `keep` says, or drops
+/// it; and the [`Undo`] it makes possible.
+pub(super) fn pg_retire(t: &str, keep: Option<&Keep>) -> (Vec<String>, Option<Undo>) {
+    let Some(keep) = keep else { return (vec![format!("DROP TABLE {t}")], None) };
+    let schema = keep.pg_schema();
+    let s = quote(&schema);
+    (
+        vec![
+            format!("DROP SCHEMA IF EXISTS {s} CASCADE"),
+            format!("CREATE SCHEMA {s}"),
+            format!("ALTER TABLE {t} SET SCHEMA {s}"),
+        ],
+        Some(Undo::Restore { kept: schema, until: keep.until(), indexes: Vec::new() }),
+    )
+}
+
+/// Takes the import that recorded `undo` out of `table` in `dest`, in one transaction, once the
+/// table is checked to be as the import left it and `still` (the caller's check that this is
+/// still the table's last import, and none is finishing) passes. `still` runs while the table is
+/// locked against imports putting rows in place, so none can slip in between the two.
+pub async fn apply<F, Fut>(dest: &Destination, table: &str, undo: &Undo, still: F) -> Result<(), UndoError>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), UndoError>> + Send,
+{
+    match dest {
+        Destination::Sqlite(path) => {
+            let (path, table, undo) = (path.clone(), table.to_owned(), undo.clone());
+            let rt = tokio::runtime::Handle::current();
+            super::off_runtime("undo", move || {
+                let mut conn = sqlite::open(&path)?;
+                Ok(sqlite_apply(&mut conn, &table, &undo, || rt.block_on(still())))
+            })
+            .await?
+        }
+        Destination::Postgres { pool, schema } => pg_apply(pool, schema, table, undo, still).await,
+    }
+}
+
+fn sqlite_apply(
+    conn: &mut Connection,
+    table: &str,
+    undo: &Undo,
+    still: impl FnOnce() -> Result<(), UndoError>,
+) -> Result<(), UndoError> {
+    let t = quote(table);
+    // Immediate: the data file's write lock, which every import's swap takes too.
+    let tx = rusqlite::Transaction::new(conn, rusqlite::TransactionBehavior::Immediate)?;
+    still()?;
+    let exists = sqlite::table_exists(&tx, table)?;
+    match undo {
+        Undo::Drop if exists => tx.execute_batch(&format!("DROP TABLE {t}"))?,
+        // Dropped already (by hand, or by an undo whose record a crash kept from being written).
+        Undo::Drop => {}
+        Undo::Restore { kept, indexes, .. } => {
+            if !sqlite::table_exists(&tx, kept)? {
+                return Err(UndoError::Changed(gone(table)));
+            }
+            if exists {
+                tx.execute_batch(&format!("DROP TABLE {t}"))?;
+            }
+            tx.execute_batch(&format!(
+                "PRAGMA legacy_alter_table = ON; ALTER TABLE {} RENAME TO {t}; PRAGMA legacy_alter_table = OFF",
+                quote(kept)
+            ))?;
+            for sql in indexes {
+                tx.execute_batch(sql)?;
+            }
+        }
+        Undo::Remove { rows, after: Some(after), last: Some(last), .. } if exists => {
+            let (n, max): (i64, i64) = tx.query_row(
+                &format!("SELECT count(*), coalesce(max(rowid), 0) FROM {t} WHERE rowid > ?1"),
+                [after],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if n as u64 != *rows || max.max(*after) != *last {
+                return Err(UndoError::Changed(changed(table)));
+            }
+            tx.execute(&format!("DELETE FROM {t} WHERE rowid > ?1"), [after])?;
+        }
+        Undo::Remove { .. } => return Err(UndoError::Changed(changed(table))),
+    }
+    tx.commit()?;
+    sqlite::give_back(conn);
+    Ok(())
+}
+
+async fn pg_apply<F, Fut>(
+    pool: &sqlx::PgPool,
+    schema: &str,
+    table: &str,
+    undo: &Undo,
+    still: F,
+) -> Result<(), UndoError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), UndoError>>,
+{
+    use sqlx::{AssertSqlSafe, Executor};
+    let t = qualify(schema, table);
+    let mut tx = pool.begin().await?;
+    // The same lock an import takes before it puts a table in place (see `sink::postgres`).
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&t).execute(&mut *tx).await?;
+    still().await?;
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&t).fetch_one(&mut *tx).await?;
+    let run = |sql: String| AssertSqlSafe(sql);
+    match undo {
+        Undo::Drop if exists => {
+            (&mut *tx).execute(run(format!("DROP TABLE {t}"))).await?;
+        }
+        Undo::Drop => {}
+        Undo::Restore { kept, .. } => {
+            let k = qualify(kept, table);
+            let there: bool =
+                sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&k).fetch_one(&mut *tx).await?;
+            if !there {
+                return Err(UndoError::Changed(gone(table)));
+            }
+            if exists {
+                (&mut *tx).execute(run(format!("DROP TABLE {t}"))).await?;
+            }
+            (&mut *tx).execute(run(format!("ALTER TABLE {k} SET SCHEMA {}", quote(schema)))).await?;
+            (&mut *tx).execute(run(format!("DROP SCHEMA {} CASCADE", quote(kept)))).await?;
+        }
+        Undo::Remove { rows, xid: Some(xid), .. } if exists => {
+            // A row the import wrote and nothing changed since still carries its transaction's id.
+            let n: i64 = sqlx::query_scalar(run(format!("SELECT count(*) FROM {t} WHERE xmin::text = $1")))
+                .bind(xid)
+                .fetch_one(&mut *tx)
+                .await?;
+            if n as u64 != *rows {
+                return Err(UndoError::Changed(changed(table)));
+            }
+            sqlx::query(run(format!("DELETE FROM {t} WHERE xmin::text = $1"))).bind(xid).execute(&mut *tx).await?;
+        }
+        Undo::Remove { .. } => return Err(UndoError::Changed(changed(table))),
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Drops what a [`Undo::Restore`] kept, once it can no longer be used; anything else keeps nothing.
+pub async fn forget(dest: &Destination, undo: &Undo) -> Result<(), ImportError> {
+    let Undo::Restore { kept, .. } = undo else { return Ok(()) };
+    match dest {
+        Destination::Sqlite(path) => {
+            let (path, kept) = (path.clone(), kept.clone());
+            super::off_runtime("forget a kept table", move || {
+                let conn = sqlite::open(&path)?;
+                conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(&kept)))?;
+                sqlite::give_back(&conn);
+                Ok(())
+            })
+            .await
+        }
+        Destination::Postgres { pool, .. } => {
+            let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote(kept));
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+            Ok(())
+        }
+    }
+}
+
+fn gone(table: &str) -> String {
+    format!("the table {table:?} as it was before this import is no longer kept, so this import cannot be undone")
+}
+
+fn changed(table: &str) -> String {
+    format!(
+        "the table {table:?} has changed since this import, so its rows can no longer be told apart from the \
+         others; this import cannot be undone"
+    )
+}
