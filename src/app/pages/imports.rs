@@ -196,53 +196,55 @@ fn Row(
         });
     };
     let act_confirm = act.clone();
+    let (confirm_table, confirm_id) = (p.table.clone(), p.id.to_string());
+    let columns = if who { "9" } else { "8" };
     let reason = p.error.clone().filter(|_| p.status == ImportStatus::Failed);
     view! {
         <tr data-status=p.status.to_string() data-id=p.id.to_string()>
-            <td class="when"><time datetime=iso(when) title=format::date_ms(when)>{format::ago(now, when)}</time>
+            <td class="when" data-label="When"><time datetime=iso(when) title=format::date_ms(when)>{format::ago(now, when)}</time>
                 <span class="visually-hidden">{format!(" ({})", format::date_ms(when))}</span></td>
-            <td><a href=href>{p.file_name.clone()}</a></td>
-            <td><a href=table_href><code>{p.table.clone()}</code></a></td>
-            <td>{mode_word(p.mode)}</td>
-            {who.then(|| view! { <td>{p.owner.clone().unwrap_or_else(|| "–".into())}</td> })}
-            <td class="status">
+            <td data-label="File"><a href=href>{p.file_name.clone()}</a></td>
+            <td data-label="Table"><a href=table_href><code>{p.table.clone()}</code></a></td>
+            <td data-label="Mode">{mode_word(p.mode)}</td>
+            {who.then(|| view! { <td data-label="Who">{p.owner.clone().unwrap_or_else(|| "–".into())}</td> })}
+            <td class="status" data-label="Status">
                 <span class=format!("badge badge-{}", p.status)>{status_word(p.status)}</span>{percent}
                 {reason.map(|r| view! { <span class="reason" title=r.clone()>{r.clone()}</span> })}
             </td>
-            <td class="num">{format::count(p.rows_done)}</td>
-            <td class="num">{format::duration_ms(p.elapsed_ms)}</td>
-            <td class="actions"><div class="row-actions">
-                {move || match asking.get() {
-                    None => view! {
-                        {undo.map(|_| view! {
-                            <button type="button" class="button secondary small undo" disabled=busy
-                                on:click=move |_| asking.set(Some(Asking::Undo))>"Undo"</button>
-                        })}
-                        {ended.then(|| view! {
-                            <button type="button" class="button secondary small rerun" disabled=busy on:click=rerun.clone()>"Run again"</button>
-                            <button type="button" class="button secondary small delete" disabled=busy
-                                on:click=move |_| asking.set(Some(Asking::Delete))>"Delete"</button>
-                        })}
-                    }.into_any(),
-                    Some(what) => {
-                        let act = act_confirm.clone();
-                        view! {
-                            <span class="confirm">
-                                {match what {
-                                    Asking::Undo => undo.map(|u| undo_words(&u, &p.table, now)).unwrap_or_default(),
-                                    Asking::Delete => "Delete this import's record and its stored file? The table stays as it is.".to_owned(),
-                                }}
-                                " "
-                                <button type="button" class="button small confirm-yes" disabled=busy on:click=move |_| act(what)>
-                                    {if what == Asking::Undo { "Undo the import" } else { "Delete" }}
-                                </button>
-                                <button type="button" class="button secondary small confirm-no" on:click=move |_| asking.set(None)>"Keep it"</button>
-                            </span>
-                        }.into_any()
-                    }
-                }}
+            <td class="num" data-label="Rows">{format::count(p.rows_done)}</td>
+            <td class="num" data-label="Took">{format::duration_ms(p.elapsed_ms)}</td>
+            <td class="do"><div class="row-actions">
+                {undo.map(|_| view! {
+                    <button type="button" class="button secondary small undo" disabled=move || busy.get() || asking.get().is_some()
+                        on:click=move |_| asking.set(Some(Asking::Undo))>"Undo"</button>
+                })}
+                {ended.then(|| view! {
+                    <button type="button" class="button secondary small rerun" disabled=busy on:click=rerun.clone()>"Run again"</button>
+                    <button type="button" class="button secondary small delete" disabled=move || busy.get() || asking.get().is_some()
+                        on:click=move |_| asking.set(Some(Asking::Delete))>"Delete"</button>
+                })}
             </div></td>
         </tr>
+        {move || asking.get().map(|what| {
+            let act = act_confirm.clone();
+            let words = match what {
+                Asking::Undo => undo.map(|u| undo_words(&u, &confirm_table, now)).unwrap_or_default(),
+                Asking::Delete => "Delete this import's record and its stored file? The table stays as it is.".to_owned(),
+            };
+            view! {
+                <tr class="confirm-row" data-for=confirm_id.clone()>
+                    <td colspan=columns>
+                        <div class="confirm">
+                            <span>{words}</span>
+                            <button type="button" class="button small confirm-yes" disabled=busy on:click=move |_| act(what)>
+                                {if what == Asking::Undo { "Undo the import" } else { "Delete" }}
+                            </button>
+                            <button type="button" class="button secondary small confirm-no" on:click=move |_| asking.set(None)>"Keep it"</button>
+                        </div>
+                    </td>
+                </tr>
+            }
+        })}
     }
 }
 
