@@ -4,7 +4,7 @@
 
 use crate::model::{
     Account, ApiError, AuditEntry, HeaderRow, History, HistoryFilter, ImportId, ImportRequest, Inspection, NewToken,
-    Progress, RowError, RowsPage, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
+    Progress, RowError, RowsPage, RowsView, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -144,8 +144,8 @@ pub async fn list_tables() -> Result<Vec<TableSummary>, ApiError> {
 
 /// A page of an imported table's rows; `None` when no import made a table of that name.
 #[server(prefix = "/rpc", endpoint = "table_rows")]
-pub async fn table_rows(name: String, offset: u64, limit: u64) -> Result<Option<RowsPage>, ApiError> {
-    Ok(crate::routes::tables::rows(&state()?, &asker().viewer, &name, offset, limit).await?)
+pub async fn table_rows(name: String, view: Option<RowsView>) -> Result<Option<RowsPage>, ApiError> {
+    Ok(crate::routes::tables::rows(&state()?, &asker().viewer, &name, &view.unwrap_or_default()).await?)
 }
 
 /// The signed-in person's API tokens (admins: everyone's).

@@ -587,9 +587,65 @@ pub struct RowsPage {
     pub columns: Vec<ColumnInfo>,
     /// Each row is an array of JSON values in column order (numbers, booleans, strings, null).
     pub rows: Vec<Vec<serde_json::Value>>,
+    /// Rows the view holds (those the search finds, or all).
     pub total: u64,
     pub offset: u64,
     pub limit: u64,
+    /// Rows the table holds, whatever the search.
+    #[serde(default)]
+    pub table_rows: u64,
+}
+
+/// Which rows of a table to show: sorted by a column (insertion order when `None`), only those
+/// with a value containing `search` (any column, ignoring case), from `offset`, `limit` of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsView {
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub sort: Option<String>,
+    #[serde(default)]
+    pub desc: bool,
+    #[serde(default)]
+    pub search: Option<String>,
+}
+
+impl RowsView {
+    /// Longest search text taken, in characters.
+    pub const MAX_SEARCH: usize = 200;
+
+    /// The query string that shows this view at `offset` (`?sort=...&desc=1&q=...&offset=...`).
+    pub fn query(&self, offset: u64) -> String {
+        let mut parts = Vec::new();
+        if let Some(s) = &self.sort {
+            parts.push(format!("sort={}", encode(s)));
+            if self.desc {
+                parts.push("desc=1".to_owned());
+            }
+        }
+        if let Some(q) = self.search.as_deref().filter(|q| !q.is_empty()) {
+            parts.push(format!("q={}", encode(q)));
+        }
+        if offset > 0 {
+            parts.push(format!("offset={offset}"));
+        }
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a query string.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Who the page is showing things to (`GET /api/session`): a signed-in person, or, on a server

@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/uploads/{id}", get(uploads::inspect_upload))
         .route("/api/tables", get(tables::list_tables))
         .route("/api/tables/{name}/rows", get(tables::table_rows))
+        .route("/api/tables/{name}/export.csv", get(tables::export_csv))
         .route("/api/session", get(session::current).post(session::sign_in).delete(session::sign_out))
         .route("/signout", post(session::sign_out_form))
         .route("/api/tokens", get(accounts::list_tokens).post(accounts::create_token))

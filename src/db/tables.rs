@@ -6,7 +6,7 @@ use super::imports::columns_from_json;
 use super::{Db, Pool, on_pool};
 use crate::import::names::quote;
 use crate::import::sink::column_type_of;
-use crate::model::{ColumnInfo, ColumnType, ImportId, RowsPage, TableSummary};
+use crate::model::{ColumnInfo, ColumnType, ImportId, RowsPage, RowsView, TableSummary};
 use serde_json::Value as J;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -70,37 +70,205 @@ pub async fn list(db: &Db) -> Result<Vec<TableSummary>, sqlx::Error> {
     Ok(out)
 }
 
-/// A page of `name`'s rows in insertion order, or `None` when no import made such a table.
-pub async fn rows(db: &Db, name: &str, offset: u64, limit: u64) -> Result<Option<RowsPage>, sqlx::Error> {
-    let Some((_, _, columns)) = owner(db, name, &existing(db).await?).await? else { return Ok(None) };
+/// Why a view of a table cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A view's SQL: the select list, and `FROM ... WHERE ... ORDER BY ...` (no LIMIT), with the
+/// search text to bind as `$3` when there is one.
+struct ViewSql {
+    columns: Vec<ColumnInfo>,
+    select: String,
+    from: String,
+    count: String,
+    search: Option<String>,
+}
+
+/// What `view` asks of `name`, checked against its columns, as SQL; `None` when no import made
+/// such a table.
+async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql>, ViewError> {
+    let Some((_, _, recorded)) = owner(db, name, &existing(db).await?).await? else { return Ok(None) };
     // Columns come from the table itself when an append met a table of another shape.
     let actual = table_columns(db, name).await?;
-    let limit = limit.clamp(1, MAX_PAGE);
-    let total = count(db, name).await?;
+    let t = db.data_table(name);
+    let sqlite = matches!(db.pool(), Pool::Sqlite(_));
+    let order = match &view.sort {
+        Some(col) => {
+            if !actual.iter().any(|c| &c.name == col) {
+                return Err(ViewError::Invalid(format!("the table {name:?} has no column {col:?} to sort by")));
+            }
+            let dir = if view.desc { "DESC" } else { "ASC" };
+            // Ties keep insertion order, so paging through equal values neither repeats nor skips.
+            format!("{} {dir}, {}", quote(col), if sqlite { "rowid" } else { "ctid" })
+        }
+        None => (if sqlite { "rowid" } else { "ctid" }).to_owned(),
+    };
+    let search = view.search.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if search.is_some_and(|q| q.chars().count() > RowsView::MAX_SEARCH) {
+        return Err(ViewError::Invalid(format!("a search is at most {} characters", RowsView::MAX_SEARCH)));
+    }
+    // Every column as text, lowered: a substring test that needs no escaping (LIKE would need it).
+    let filter = search.map(|_| {
+        let tests: Vec<String> = actual
+            .iter()
+            .map(|c| {
+                let q = quote(&c.name);
+                if sqlite {
+                    format!("instr(lower(CAST({q} AS TEXT)), $3) > 0")
+                } else {
+                    format!("strpos(lower({q}::text), $3) > 0")
+                }
+            })
+            .collect();
+        format!(" WHERE ({})", tests.join(" OR "))
+    });
+    let filter = filter.unwrap_or_default();
+    let select = if sqlite {
+        actual.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ")
+    } else {
+        pg_select_list(&actual)
+    };
+    let columns = if actual.len() == recorded.len() { recorded } else { actual };
+    Ok(Some(ViewSql {
+        columns,
+        select,
+        from: format!("FROM {t}{filter} ORDER BY {order}"),
+        count: format!("SELECT count(*) FROM {t}{filter}"),
+        search: search.map(str::to_lowercase),
+    }))
+}
+
+/// A page of `name`'s rows as `view` asks, or `None` when no import made such a table. Past the end
+/// the page is empty and says how many rows there are.
+pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPage>, ViewError> {
+    let Some(sql) = view_sql(db, name, view).await? else { return Ok(None) };
+    let limit = view.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let offset = view.offset.min(i64::MAX as u64);
     let (limit_i, offset_i) = (limit as i64, offset as i64);
+    // `$1`/`$2` are LIMIT/OFFSET; the search is `$3` (SQLite binds by number, PostgreSQL needs each used).
+    let page = format!("SELECT {} {} LIMIT $1 OFFSET $2", sql.select, sql.from);
     let rows: Vec<Vec<J>> = match db.pool() {
         Pool::Sqlite(p) => {
-            // Named columns, not `*`: sqlx caches a statement's columns by its text, and a table
-            // replaced by one of other columns under the same name would not match them.
-            let list = actual.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
-            let sql = format!("SELECT {list} FROM {} ORDER BY rowid LIMIT $1 OFFSET $2", db.data_table(name));
-            let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
-            rows.iter().map(|r| sqlite_json_row(r, &columns)).collect::<Result<_, _>>()?
+            let mut q = sqlx::query(AssertSqlSafe(page)).bind(limit_i).bind(offset_i);
+            if let Some(s) = &sql.search {
+                q = q.bind(s);
+            }
+            let rows = q.fetch_all(p).await?;
+            rows.iter().map(|r| sqlite_json_row(r, &sql.columns)).collect::<Result<_, _>>()?
         }
         Pool::Postgres(p) => {
-            // Dates and timestamps come back as text (as SQLite stores them); sqlx needs no
-            // date-time crate for that. A freshly loaded table's physical order is its insertion order.
-            let sql = format!(
-                "SELECT {} FROM {} ORDER BY ctid LIMIT $1 OFFSET $2",
-                pg_select_list(&actual),
-                db.data_table(name)
-            );
-            let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit_i).bind(offset_i).fetch_all(p).await?;
+            let mut q = sqlx::query(AssertSqlSafe(page)).bind(limit_i).bind(offset_i);
+            if let Some(s) = &sql.search {
+                q = q.bind(s);
+            }
+            let rows = q.fetch_all(p).await?;
             rows.iter().map(pg_json_row).collect::<Result<_, _>>()?
         }
     };
-    let columns = if actual.len() == columns.len() { columns } else { actual };
-    Ok(Some(RowsPage { columns, rows, total, offset, limit }))
+    let all = count(db, name).await?;
+    let total = match &sql.search {
+        None => all,
+        Some(s) => {
+            // `$3` alone: bound as the first parameter under its number.
+            let text = sql.count.replace("$3", "$1");
+            let n: i64 = on_pool!(db, p => sqlx::query_scalar(AssertSqlSafe(text)).bind(s).fetch_one(p).await)?;
+            n as u64
+        }
+    };
+    Ok(Some(RowsPage { columns: sql.columns, rows, total, offset, limit, table_rows: all }))
+}
+
+/// Every row of `view` of `name` (offset and limit aside), as CSV lines in `lines`-row chunks, in
+/// a stream read from one query; `None` when no import made such a table. Text cells a
+/// spreadsheet would run as formulas are neutralised (see `import::report`).
+pub async fn export(
+    db: &Db,
+    name: &str,
+    view: &RowsView,
+) -> Result<Option<futures::stream::BoxStream<'static, Result<String, sqlx::Error>>>, ViewError> {
+    use futures::StreamExt;
+    let Some(sql) = view_sql(db, name, view).await? else { return Ok(None) };
+    let mut header = String::new();
+    for (i, c) in sql.columns.iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        crate::import::report::write_cell(&mut header, &c.name);
+    }
+    header.push_str("\r\n");
+    // `$3` alone: bound as the first parameter under its number.
+    let text = format!("SELECT {} {}", sql.select, sql.from).replace("$3", "$1");
+    let (columns, search) = (sql.columns.clone(), sql.search.clone());
+    // One query read as a stream by a task of its own, a thousand rows a chunk through a channel
+    // of four: memory stays bounded whatever the table, and a client that leaves stops the query.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, sqlx::Error>>(4);
+    macro_rules! pump {
+        ($pool:expr, $row:expr) => {{
+            let pool = $pool.clone();
+            tokio::spawn(async move {
+                use futures::TryStreamExt;
+                let mut q = sqlx::query(AssertSqlSafe(text));
+                if let Some(s) = search {
+                    q = q.bind(s);
+                }
+                let mut rows = q.fetch(&pool);
+                let mut chunk = String::new();
+                let mut n = 0;
+                loop {
+                    match rows.try_next().await {
+                        Ok(Some(r)) => match $row(&r, &columns) {
+                            Ok(values) => {
+                                write_csv_row(&mut chunk, &values);
+                                n += 1;
+                                if n % 1000 == 0 && tx.send(Ok(std::mem::take(&mut chunk))).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Err(e)).await;
+                                return;
+                            }
+                        },
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = tx.send(Ok(chunk)).await;
+                }
+            });
+        }};
+    }
+    match db.pool() {
+        Pool::Sqlite(p) => pump!(p, |r: &SqliteRow, c: &[ColumnInfo]| sqlite_json_row(r, c)),
+        Pool::Postgres(p) => pump!(p, |r: &PgRow, _: &[ColumnInfo]| pg_json_row(r)),
+    }
+    let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    Ok(Some(futures::stream::once(async move { Ok(header) }).chain(body).boxed()))
+}
+
+/// One row as a CSV line: numbers and booleans as they are, text neutralised and quoted as the
+/// error report's cells are, NULL as nothing.
+fn write_csv_row(out: &mut String, values: &[J]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            J::Null => {}
+            J::String(s) => crate::import::report::write_cell(out, s),
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    out.push_str("\r\n");
 }
 
 /// The table's columns as the database declares them.

@@ -21,7 +21,7 @@ pub fn write_line(out: &mut String, e: &RowError) {
 
 /// One cell: neutralised when a spreadsheet would run it, quoted when it holds a quote, a
 /// separator or a line break (or starts or ends with a space, which some readers trim).
-fn write_cell(out: &mut String, cell: &str) {
+pub fn write_cell(out: &mut String, cell: &str) {
     let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let quote = formula || cell.contains(['"', ',', '\n', '\r']) || cell.starts_with(' ') || cell.ends_with(' ');
     if quote {

@@ -1,18 +1,37 @@
-//! Imported tables: `GET /api/tables` and `GET /api/tables/{name}/rows?offset=&limit=`.
+//! Imported tables: `GET /api/tables`, `GET /api/tables/{name}/rows?offset=&limit=&sort=&desc=&q=`
+//! (a page of a view: sorted, searched) and `GET /api/tables/{name}/export.csv?sort=&desc=&q=` (the
+//! whole view as CSV, streamed).
 
 use crate::auth::{Asker, Viewer, rules};
 use crate::db;
 use crate::error::AppError;
-use crate::model::{RowsPage, TableSummary};
+use crate::model::{RowsPage, RowsView, TableSummary};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 pub struct Page {
     offset: Option<u64>,
     limit: Option<u64>,
+    sort: Option<String>,
+    desc: Option<String>,
+    q: Option<String>,
+}
+
+impl Page {
+    fn view(self) -> RowsView {
+        RowsView {
+            offset: self.offset.unwrap_or(0),
+            limit: Some(self.limit.unwrap_or(100)),
+            sort: self.sort.filter(|s| !s.is_empty()),
+            desc: matches!(self.desc.as_deref(), Some("1" | "true")),
+            search: self.q.filter(|q| !q.trim().is_empty()),
+        }
+    }
 }
 
 pub async fn list_tables(State(state): State<AppState>, asker: Asker) -> Result<Json<Vec<TableSummary>>, AppError> {
@@ -25,8 +44,42 @@ pub async fn table_rows(
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> Result<Json<RowsPage>, AppError> {
-    let (offset, limit) = (page.offset.unwrap_or(0), page.limit.unwrap_or(100));
-    Ok(Json(rows(&state, &asker.viewer, &name, offset, limit).await?.ok_or_else(|| no_table(&name))?))
+    Ok(Json(rows(&state, &asker.viewer, &name, &page.view()).await?.ok_or_else(|| no_table(&name))?))
+}
+
+/// `GET /api/tables/{name}/export.csv`: the view (sort and search; every row, not one page) as CSV.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(name): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<impl IntoResponse, AppError> {
+    if !rules::may_read(&state.db, state.config.table_readers, &asker.viewer, &name).await? {
+        return Err(no_table(&name));
+    }
+    let lines =
+        db::tables::export(&state.db, &name, &page.view()).await.map_err(view_error)?.ok_or_else(|| no_table(&name))?;
+    let lines = futures::StreamExt::map(lines, |chunk| {
+        chunk.map_err(|e| {
+            tracing::error!(error = %e, "could not read a table for its export");
+            std::io::Error::other("the table could not be read")
+        })
+    });
+    // The name is the table's, which imports make of letters, digits and `_` only.
+    let file =
+        format!("attachment; filename=\"{}.csv\"", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_"));
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)],
+        // Fused: a compressing layer polls once more after the end.
+        axum::body::Body::from_stream(futures::StreamExt::fuse(lines)),
+    ))
+}
+
+fn view_error(e: db::tables::ViewError) -> AppError {
+    match e {
+        db::tables::ViewError::Invalid(m) => AppError::BadRequest(m),
+        db::tables::ViewError::Db(e) => e.into(),
+    }
 }
 
 fn no_table(name: &str) -> AppError {
@@ -49,11 +102,10 @@ pub async fn rows(
     state: &AppState,
     viewer: &Viewer,
     name: &str,
-    offset: u64,
-    limit: u64,
+    view: &RowsView,
 ) -> Result<Option<RowsPage>, AppError> {
     if !rules::may_read(&state.db, state.config.table_readers, viewer, name).await? {
         return Ok(None);
     }
-    Ok(db::tables::rows(&state.db, name, offset, limit).await?)
+    db::tables::rows(&state.db, name, view).await.map_err(view_error)
 }

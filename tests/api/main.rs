@@ -3,6 +3,7 @@
 
 mod access;
 mod bounded;
+mod browse;
 mod cli;
 mod connections;
 #[path = "../../bench/dataset.rs"]

@@ -1,11 +1,13 @@
-//! `/tables` lists the imported tables; `/tables/{name}` pages through one of them
-//! (`?offset=`), with plain links so paging works before hydration too, and says who may write to
-//! it (its owner and admins give and take back write access there).
+//! `/tables` lists the imported tables; `/tables/{name}` browses one: sorted by any column (the
+//! header's links), searched (text in any column, on the server), paged, jumped to a row, past the
+//! end said in words, the view exported as CSV; all of it plain links and GET forms in the URL, so
+//! it works before hydration too and a view can be bookmarked. It also says who may write to the
+//! table (its owner and admins give and take back write access there).
 
 use crate::api::{list_tables, table_rows, who_may_write};
 use crate::app::components::{Alert, cell};
 use crate::format;
-use crate::model::{RowsPage, TableAccess};
+use crate::model::{RowsPage, RowsView, TableAccess};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -41,26 +43,43 @@ pub fn TablesPage() -> impl IntoView {
     }
 }
 
+/// The view the URL asks for: `?sort=&desc=1&q=&offset=`, or `?row=N` for the page holding row N.
+fn view_of(query: &leptos_router::params::ParamsMap) -> RowsView {
+    let row = query.get("row").and_then(|r| r.trim().parse::<u64>().ok()).filter(|r| *r > 0);
+    let offset = match row {
+        Some(r) => (r - 1) / PAGE * PAGE,
+        None => query.get("offset").and_then(|o| o.parse::<u64>().ok()).unwrap_or(0),
+    };
+    RowsView {
+        offset,
+        limit: Some(PAGE),
+        sort: query.get("sort").filter(|s| !s.is_empty()),
+        desc: query.get("desc").is_some_and(|d| d == "1"),
+        search: query.get("q").filter(|q| !q.trim().is_empty()),
+    }
+}
+
 #[component]
 pub fn TablePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let name = move || params.read().get("name").unwrap_or_default();
-    let offset = move || query.read().get("offset").and_then(|o| o.parse::<u64>().ok()).unwrap_or(0);
-    let page = Resource::new(move || (name(), offset()), |(name, offset)| table_rows(name, offset, PAGE));
+    let view = move || query.with(view_of);
+    let jumped = move || query.read().get("row").and_then(|r| r.trim().parse::<u64>().ok());
+    let page = Resource::new(move || (name(), view()), |(name, view)| table_rows(name, Some(view)));
     view! {
         <Title text=move || format!("Table {} · sheetport", name()) />
         <section class="card wide">
             <h1>"Table "<code>{name}</code></h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
-                        Ok(Some(rows)) => view! { <RowsView name=name() rows /> <Access name=name() /> }.into_any(),
+                        Ok(Some(rows)) => view! { <Browser name=name() view=view() jumped=jumped() rows /> <Access name=name() /> }.into_any(),
                         Ok(None) => view! { <p>"No imported table has this name. See the "<a href="/tables">"tables"</a>"."</p> }.into_any(),
                         Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }
@@ -129,27 +148,91 @@ fn AccessView(
 }
 
 #[component]
-fn RowsView(name: String, rows: RowsPage) -> impl IntoView {
-    let RowsPage { columns, rows, total, offset, limit } = rows;
+fn Browser(name: String, view: RowsView, jumped: Option<u64>, rows: RowsPage) -> impl IntoView {
+    let RowsPage { columns, rows, total, offset, limit, table_rows } = rows;
     let last = (offset + rows.len() as u64).min(total);
-    let prev = (offset > 0).then(|| format!("/tables/{name}?offset={}", offset.saturating_sub(limit)));
-    let next = (last < total).then(|| format!("/tables/{name}?offset={last}"));
+    let base = format!("/tables/{name}");
+    let at = |o: u64| format!("{base}{}", view.query(o));
+    let prev = (offset > 0).then(|| at(offset.saturating_sub(limit).min(total.saturating_sub(1) / limit * limit)));
+    let next = (last < total && !rows.is_empty()).then(|| at(last));
+    let last_page = total.saturating_sub(1) / limit * limit;
+    let searched = view.search.clone();
+    let count = match &searched {
+        Some(q) => format!(
+            "Rows {}–{} of {} with “{}” (the table has {})",
+            format::count(if total == 0 { 0 } else { offset + 1 }),
+            format::count(last),
+            format::count(total),
+            q,
+            format::count(table_rows)
+        ),
+        None => format!(
+            "Rows {}–{} of {}",
+            format::count(if total == 0 { 0 } else { offset + 1 }),
+            format::count(last),
+            format::count(total)
+        ),
+    };
+    let past_end = rows.is_empty() && offset > 0;
+    let export = format!("/api/tables/{name}/export.csv{}", view.query(0));
+    let sort_link = {
+        let (view, base) = (view.clone(), base.clone());
+        move |col: &str| {
+            let desc = view.sort.as_deref() == Some(col) && !view.desc;
+            let next = RowsView { sort: Some(col.to_owned()), desc, offset: 0, ..view.clone() };
+            format!("{base}{}", next.query(0))
+        }
+    };
+    let sorted = view.sort.clone();
+    let (sort_hidden, desc_hidden) = (view.sort.clone(), view.desc);
     view! {
-        <p class="table-meta">{format!("Rows {}–{} of {}", format::count(if total == 0 { 0 } else { offset + 1 }), format::count(last), format::count(total))}</p>
-        <div class="table-scroll">
+        <div class="table-tools">
+            <form method="get" action=base.clone() class="search" role="search">
+                <label for="table-search">"Search"</label>
+                <input id="table-search" type="search" name="q" maxlength=RowsView::MAX_SEARCH.to_string() value=searched.clone().unwrap_or_default() placeholder="Text in any column" />
+                {sort_hidden.map(|s| view! { <input type="hidden" name="sort" value=s /> })}
+                {desc_hidden.then(|| view! { <input type="hidden" name="desc" value="1" /> })}
+                <button type="submit" class="button secondary">"Search"</button>
+                {searched.is_some().then(|| view! { <a href=base.clone()>"Clear"</a> })}
+            </form>
+            <form method="get" action=base.clone() class="jump">
+                <label for="jump-row">"Go to row"</label>
+                <input id="jump-row" type="number" name="row" min="1" max=total.max(1).to_string() inputmode="numeric" />
+                <button type="submit" class="button secondary">"Go"</button>
+            </form>
+            <a class="button secondary export" href=export download="">{if searched.is_some() || sorted.is_some() { "Export this view (CSV)" } else { "Export (CSV)" }}</a>
+        </div>
+        <p class="table-meta" role="status">{count}</p>
+        {past_end.then(|| view! {
+            <p class="note past-end">{format!("There is no row {} here: the view has {} rows. ", format::count(offset + 1), format::count(total))}
+                {(total > 0).then(|| view! { <a href=at(last_page)>"Go to the last page"</a> })}</p>
+        })}
+        <div class="table-scroll" tabindex="0" role="region" aria-label=format!("Rows of table {name}")>
             <table class="rows">
                 <thead>
                     <tr>
-                        <th class="num">"#"</th>
-                        {columns.iter().map(|c| view! { <th title=c.label.clone()>{c.name.clone()}<span class="type">{c.ty.to_string()}</span></th> }).collect_view()}
+                        <th scope="col" class="num">"#"</th>
+                        {columns.iter().map(|c| {
+                            let state = if sorted.as_deref() == Some(c.name.as_str()) { if view.desc { "descending" } else { "ascending" } } else { "none" };
+                            let arrow = match state { "ascending" => " ▲", "descending" => " ▼", _ => "" };
+                            view! {
+                                <th scope="col" aria-sort=state title=c.label.clone()>
+                                    <a href=sort_link(&c.name) class="sort">{c.name.clone()}{arrow}</a>
+                                    <span class="type">{c.ty.to_string()}</span>
+                                </th>
+                            }
+                        }).collect_view()}
                     </tr>
                 </thead>
                 <tbody>
-                    {rows.into_iter().enumerate().map(|(i, row)| view! {
-                        <tr>
-                            <td class="num">{format::count(offset + i as u64 + 1)}</td>
-                            {row.into_iter().map(cell).collect_view()}
-                        </tr>
+                    {rows.into_iter().enumerate().map(|(i, row)| {
+                        let n = offset + i as u64 + 1;
+                        view! {
+                            <tr class:jumped=jumped == Some(n) data-row=n.to_string()>
+                                <td class="num">{format::count(n)}</td>
+                                {row.into_iter().map(cell).collect_view()}
+                            </tr>
+                        }
                     }).collect_view()}
                 </tbody>
             </table>
