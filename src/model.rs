@@ -594,6 +594,9 @@ pub struct RowsPage {
     /// Rows the table holds, whatever the search.
     #[serde(default)]
     pub table_rows: u64,
+    /// The search found more than `total` rows (it counts up to a bound, 10,000).
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// Which rows of a table to show: sorted by a column (insertion order when `None`), only those

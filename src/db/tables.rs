@@ -87,7 +87,16 @@ struct ViewSql {
     from: String,
     count: String,
     search: Option<String>,
+    /// Insertion order, nothing left out: on SQLite a page can start at a rowid instead of an OFFSET.
+    keyset: bool,
+    /// `FROM ... WHERE ...` without the order, for a view in the table's own order (see [`rows`]).
+    unordered: String,
+    /// The view is in the table's own order (no sort).
+    physical: bool,
 }
+
+/// Matches a search counts exactly; past it the page says "more than".
+pub const SEARCH_COUNTED: u64 = 10_000;
 
 /// What `view` asks of `name`, checked against its columns, as SQL; `None` when no import made
 /// such a table.
@@ -112,20 +121,22 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
     if search.is_some_and(|q| q.chars().count() > RowsView::MAX_SEARCH) {
         return Err(ViewError::Invalid(format!("a search is at most {} characters", RowsView::MAX_SEARCH)));
     }
-    // Every column as text, lowered: a substring test that needs no escaping (LIKE would need it).
+    // LIKE '%text%' (ASCII letters without case on SQLite, every letter on PostgreSQL's ILIKE), `%`,
+    // `_` and `\` escaped. Only columns whose values could hold the text: numbers and booleans only
+    // for a text that could be part of one. Measured on 1,048,575 rows × 10 columns (SQLite, the
+    // sqlite3 shell): LIKE over the 4 text columns 0.30 s, instr(lower(CAST ...)) over them 0.84 s.
+    let numeric =
+        search.is_some_and(|q| q.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')));
     let filter = search.map(|_| {
         let tests: Vec<String> = actual
             .iter()
+            .filter(|c| numeric || !matches!(c.ty, ColumnType::Integer | ColumnType::Real | ColumnType::Boolean))
             .map(|c| {
                 let q = quote(&c.name);
-                if sqlite {
-                    format!("instr(lower(CAST({q} AS TEXT)), $3) > 0")
-                } else {
-                    format!("strpos(lower({q}::text), $3) > 0")
-                }
+                if sqlite { format!("{q} LIKE $3 ESCAPE '\\'") } else { format!("{q}::text ILIKE $3 ESCAPE '\\'") }
             })
             .collect();
-        format!(" WHERE ({})", tests.join(" OR "))
+        if tests.is_empty() { " WHERE false".to_owned() } else { format!(" WHERE ({})", tests.join(" OR ")) }
     });
     let filter = filter.unwrap_or_default();
     let select = if sqlite {
@@ -138,8 +149,13 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
         columns,
         select,
         from: format!("FROM {t}{filter} ORDER BY {order}"),
-        count: format!("SELECT count(*) FROM {t}{filter}"),
-        search: search.map(str::to_lowercase),
+        unordered: format!("FROM {t}{filter}"),
+        // Counted up to a bound: past it "more than" is all a person needs, and a common word
+        // would otherwise read the whole table for the count alone.
+        count: format!("SELECT count(*) FROM (SELECT 1 FROM {t}{filter} LIMIT {}) AS found", SEARCH_COUNTED + 1),
+        search: search.map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))),
+        keyset: sqlite && view.sort.is_none() && search.is_none(),
+        physical: view.sort.is_none(),
     }))
 }
 
@@ -151,7 +167,23 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
     let offset = view.offset.min(i64::MAX as u64);
     let (limit_i, offset_i) = (limit as i64, offset as i64);
     // `$1`/`$2` are LIMIT/OFFSET; the search is `$3` (SQLite binds by number, PostgreSQL needs each used).
-    let page = format!("SELECT {} {} LIMIT $1 OFFSET $2", sql.select, sql.from);
+    let all = count(db, name).await?;
+    // A table whose rowids are 1..n (an import's, as long as no row was deleted but from its end)
+    // has row k at rowid k: a page starts there, where an OFFSET steps over every row before it
+    // (at row 1,048,526 of 1,048,575: 60 ms, against under 1 ms).
+    let contiguous = sql.keyset && offset > 0 && {
+        let (lo, hi): (Option<i64>, Option<i64>) = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(
+            // Two subqueries: SQLite reads min() or max() alone off the B-tree's edge, both in
+            // one SELECT by scanning every row (120 ms at a million).
+            format!("SELECT (SELECT min(rowid) FROM {t}), (SELECT max(rowid) FROM {t})", t = db.data_table(name))
+        )).fetch_one(p).await)?;
+        lo == Some(1) && hi == Some(all as i64)
+    };
+    let page = if contiguous {
+        format!("SELECT {} FROM {} WHERE rowid > $2 ORDER BY rowid LIMIT $1", sql.select, db.data_table(name))
+    } else {
+        format!("SELECT {} {} LIMIT $1 OFFSET $2", sql.select, sql.from)
+    };
     let rows: Vec<Vec<J>> = match db.pool() {
         Pool::Sqlite(p) => {
             let mut q = sqlx::query(AssertSqlSafe(page)).bind(limit_i).bind(offset_i);
@@ -162,25 +194,41 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
             rows.iter().map(|r| sqlite_json_row(r, &sql.columns)).collect::<Result<_, _>>()?
         }
         Pool::Postgres(p) => {
+            // The table's own order is its physical order, which `ORDER BY ctid` got by sorting every
+            // row before the first 50 (280 ms at a million; 690 ms deep). One sequential scan yields
+            // that order itself when it starts at the first page (no synchronised scan) and runs
+            // alone (no parallel workers), and stops at the page: a search finds its first 50 early.
+            // The rows are found in a subquery of whole rows and only the page's are cast to text:
+            // cast in the scan, every row an OFFSET steps over was cast too (690 ms at row
+            // 1,048,526, against 180 ms for the scan alone).
+            let mut tx = p.begin().await?;
+            let page = if sql.physical {
+                sqlx::query("SET LOCAL synchronize_seqscans = off").execute(&mut *tx).await?;
+                sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0").execute(&mut *tx).await?;
+                format!("SELECT {} FROM (SELECT * {} LIMIT $1 OFFSET $2) AS page", sql.select, sql.unordered)
+            } else {
+                format!("SELECT {} FROM (SELECT * {} LIMIT $1 OFFSET $2) AS page", sql.select, sql.from)
+            };
             let mut q = sqlx::query(AssertSqlSafe(page)).bind(limit_i).bind(offset_i);
             if let Some(s) = &sql.search {
                 q = q.bind(s);
             }
-            let rows = q.fetch_all(p).await?;
+            let rows = q.fetch_all(&mut *tx).await?;
+            tx.commit().await?;
             rows.iter().map(pg_json_row).collect::<Result<_, _>>()?
         }
     };
-    let all = count(db, name).await?;
-    let total = match &sql.search {
-        None => all,
+    let (total, more) = match &sql.search {
+        None => (all, false),
         Some(s) => {
             // `$3` alone: bound as the first parameter under its number.
             let text = sql.count.replace("$3", "$1");
             let n: i64 = on_pool!(db, p => sqlx::query_scalar(AssertSqlSafe(text)).bind(s).fetch_one(p).await)?;
-            n as u64
+            let n = n as u64;
+            if n > SEARCH_COUNTED { (SEARCH_COUNTED, true) } else { (n, false) }
         }
     };
-    Ok(Some(RowsPage { columns: sql.columns, rows, total, offset, limit, table_rows: all }))
+    Ok(Some(RowsPage { columns: sql.columns, rows, total, offset, limit, table_rows: all, more }))
 }
 
 /// Every row of `view` of `name` (offset and limit aside), as CSV lines in `lines`-row chunks, in

@@ -149,19 +149,20 @@ fn AccessView(
 
 #[component]
 fn Browser(name: String, view: RowsView, jumped: Option<u64>, rows: RowsPage) -> impl IntoView {
-    let RowsPage { columns, rows, total, offset, limit, table_rows } = rows;
+    let RowsPage { columns, rows, total, offset, limit, table_rows, more } = rows;
     let last = (offset + rows.len() as u64).min(total);
     let base = format!("/tables/{name}");
     let at = |o: u64| format!("{base}{}", view.query(o));
     let prev = (offset > 0).then(|| at(offset.saturating_sub(limit).min(total.saturating_sub(1) / limit * limit)));
-    let next = (last < total && !rows.is_empty()).then(|| at(last));
+    let next = ((last < total || more) && rows.len() as u64 == limit).then(|| at(last));
     let last_page = total.saturating_sub(1) / limit * limit;
     let searched = view.search.clone();
     let count = match &searched {
         Some(q) => format!(
-            "Rows {}–{} of {} with “{}” (the table has {})",
+            "Rows {}–{} of {}{} with “{}” (the table has {})",
             format::count(if total == 0 { 0 } else { offset + 1 }),
             format::count(last),
+            if more { "more than " } else { "" },
             format::count(total),
             q,
             format::count(table_rows)
