@@ -39,6 +39,11 @@ pub async fn create_import(
 ) -> Result<impl IntoResponse, AppError> {
     let (upload, fields) = multipart::receive(&state, &asker.viewer, &headers, body).await?;
     let id = rules::submit(&state.db, &state.jobs, &asker, NewImport::of_upload(upload, fields)).await?;
+    Ok(queued(id))
+}
+
+/// 202 with where to follow a queued import: its `Location`, status and events URLs.
+fn queued(id: ImportId) -> impl IntoResponse {
     let status_url = format!("/api/imports/{id}");
     let body = ImportCreated {
         events_url: format!("{status_url}/events"),
@@ -46,7 +51,7 @@ pub async fn create_import(
         status: ImportStatus::Queued,
         id,
     };
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, status_url)], Json(body)))
+    (StatusCode::ACCEPTED, [(header::LOCATION, status_url)], Json(body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,15 +100,7 @@ pub async fn rerun_import(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, AppError> {
     let id = import_id(&id)?;
-    let new = history::rerun(&state.db, &state.jobs, &asker, &id).await?;
-    let status_url = format!("/api/imports/{new}");
-    let body = ImportCreated {
-        events_url: format!("{status_url}/events"),
-        status_url: status_url.clone(),
-        status: ImportStatus::Queued,
-        id: new,
-    };
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, status_url)], Json(body)))
+    Ok(queued(history::rerun(&state.db, &state.jobs, &asker, &id).await?))
 }
 
 /// `DELETE /api/imports/{id}/record`: deletes an ended import's record and stored file (the table
