@@ -75,9 +75,20 @@ pub async fn list(db: &Db) -> Result<Vec<TableSummary>, sqlx::Error> {
 pub enum ViewError {
     #[error("{0}")]
     Invalid(String),
+    /// As many exports as may run at once are running.
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
+
+/// Exports at once. Each holds a database connection for as long as its client reads (SQLite's
+/// pool has 4): without a bound, four slow downloads would stall every other request.
+const EXPORTS_AT_ONCE: usize = 2;
+static EXPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(EXPORTS_AT_ONCE);
+/// How long an export waits for its client to take the next chunk before it gives up and lets go
+/// of its connection.
+const EXPORT_STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A view's SQL: the select list, and `FROM ... WHERE ... ORDER BY ...` (no LIMIT), with the
 /// search text to bind as `$3` when there is one.
@@ -241,6 +252,11 @@ pub async fn export(
 ) -> Result<Option<futures::stream::BoxStream<'static, Result<String, sqlx::Error>>>, ViewError> {
     use futures::StreamExt;
     let Some(sql) = view_sql(db, name, view).await? else { return Ok(None) };
+    let permit = EXPORTS.try_acquire().map_err(|_| {
+        ViewError::Busy(format!(
+            "{EXPORTS_AT_ONCE} exports are running already; try again once one of them has finished"
+        ))
+    })?;
     let mut header = String::new();
     for (i, c) in sql.columns.iter().enumerate() {
         if i > 0 {
@@ -260,6 +276,10 @@ pub async fn export(
             let pool = $pool.clone();
             tokio::spawn(async move {
                 use futures::TryStreamExt;
+                let _permit = permit;
+                // A client that stops reading for `EXPORT_STALL` loses its export.
+                let send =
+                    |chunk| async { matches!(tokio::time::timeout(EXPORT_STALL, tx.send(chunk)).await, Ok(Ok(()))) };
                 let mut q = sqlx::query(AssertSqlSafe(text));
                 if let Some(s) = search {
                     q = q.bind(s);
@@ -273,24 +293,24 @@ pub async fn export(
                             Ok(values) => {
                                 write_csv_row(&mut chunk, &values);
                                 n += 1;
-                                if n % 1000 == 0 && tx.send(Ok(std::mem::take(&mut chunk))).await.is_err() {
+                                if n % 1000 == 0 && !send(Ok(std::mem::take(&mut chunk))).await {
                                     return;
                                 }
                             }
                             Err(e) => {
-                                let _ = tx.send(Err(e)).await;
+                                send(Err(e)).await;
                                 return;
                             }
                         },
                         Ok(None) => break,
                         Err(e) => {
-                            let _ = tx.send(Err(e)).await;
+                            send(Err(e)).await;
                             return;
                         }
                     }
                 }
                 if !chunk.is_empty() {
-                    let _ = tx.send(Ok(chunk)).await;
+                    send(Ok(chunk)).await;
                 }
             });
         }};

@@ -78,6 +78,7 @@ pub async fn export_csv(
 fn view_error(e: db::tables::ViewError) -> AppError {
     match e {
         db::tables::ViewError::Invalid(m) => AppError::BadRequest(m),
+        db::tables::ViewError::Busy(m) => AppError::Busy(m),
         db::tables::ViewError::Db(e) => e.into(),
     }
 }

@@ -126,3 +126,39 @@ async fn deep_pages_and_common_searches_stay_cheap_and_exact() {
     let (_, p) = app.get_json("/api/tables/many/rows?q=11999").await;
     assert_eq!(first(&p), Some(11_999));
 }
+
+#[tokio::test]
+async fn exports_at_once_are_bounded_and_a_client_that_leaves_frees_its_place() {
+    let app = spawn_app().await;
+    // 30 MB of CSV: more than loopback socket buffers take, so an export nobody reads stays open.
+    let mut text = String::from("n,words\n");
+    let filler = "x".repeat(90);
+    for i in 0..300_000 {
+        text.push_str(&format!("{i},{filler}\n"));
+    }
+    let path = app.file("wide.csv");
+    std::fs::write(&path, text).expect("write");
+    let id = app.start_import(&path, "wide.csv", &[("table", "wide")]).await;
+    assert_eq!(app.wait_final(&id).await["status"], "succeeded");
+    let url = app.url("/api/tables/wide/export.csv");
+    let (a, b) = (app.client.get(&url).send().await.expect("a"), app.client.get(&url).send().await.expect("b"));
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    let third = app.client.get(&url).send().await.expect("third");
+    assert_eq!(third.status(), 503);
+    let text = third.text().await.expect("text");
+    assert!(text.contains("2 exports are running already"), "{text}");
+    // The other pages are not held up meanwhile.
+    assert_eq!(app.get_json("/api/tables/wide/rows?limit=1").await.0, 200);
+    drop((a, b));
+    let mut code = 0;
+    for _ in 0..100 {
+        let resp = app.client.get(&url).send().await.expect("again");
+        code = resp.status().as_u16();
+        if code == 200 {
+            assert_eq!(resp.text().await.expect("all of it").lines().count(), 300_001);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(code, 200, "a place came free once its client left");
+}
