@@ -148,6 +148,12 @@ pub async fn table_rows(name: String, view: Option<RowsView>) -> Result<Option<R
     Ok(crate::routes::tables::rows(&state()?, &asker().viewer, &name, &view.unwrap_or_default()).await?)
 }
 
+/// Makes an index on a column of an imported table, so views sorted by it are read off the index.
+#[server(prefix = "/rpc", endpoint = "make_index")]
+pub async fn make_index(name: String, column: String) -> Result<(), ApiError> {
+    Ok(crate::routes::tables::make_index(&state()?, &asker().viewer, &name, &column).await?)
+}
+
 /// The signed-in person's API tokens (admins: everyone's).
 #[server(prefix = "/rpc", endpoint = "list_tokens")]
 pub async fn list_tokens() -> Result<Vec<TokenInfo>, ApiError> {

@@ -11,6 +11,7 @@ mod adopt;
 pub mod audit;
 pub mod errors;
 pub mod imports;
+pub mod indexes;
 pub mod queue;
 pub mod tables;
 pub mod uploads;
@@ -77,6 +78,9 @@ pub(crate) use on_pool;
 pub struct Db {
     pool: Pool,
     dest: Destination,
+    /// Table exports running now (see `tables::export`): one count per `Db` (per server), not per
+    /// process, so two servers (or two tests) in one process do not take each other's places.
+    exports: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// See [`Db::naming_lock`].
@@ -148,7 +152,7 @@ impl Db {
             .map_err(DbError::Open)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         adopt::sqlite(&pool).await.map_err(DbError::Open)?;
-        Ok(Self { pool: Pool::Sqlite(pool), dest: Destination::Sqlite(data) })
+        Ok(Self { pool: Pool::Sqlite(pool), dest: Destination::Sqlite(data), exports: tables::exports() })
     }
 
     async fn connect_postgres(url: &str, data_schema: &str) -> Result<Self, DbError> {
@@ -172,11 +176,16 @@ impl Db {
         adopt::postgres(&pool, data_schema).await.map_err(DbError::Open)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let dest = Destination::Postgres { pool: pool.clone(), schema: data_schema.to_owned() };
-        Ok(Self { pool: Pool::Postgres(pool), dest })
+        Ok(Self { pool: Pool::Postgres(pool), dest, exports: tables::exports() })
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The places for table exports; see `tables::export`.
+    pub(crate) fn exports(&self) -> &std::sync::Arc<tokio::sync::Semaphore> {
+        &self.exports
     }
 
     /// Holds the right to choose a new table's name across every instance on this database until

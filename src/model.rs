@@ -597,6 +597,13 @@ pub struct RowsPage {
     /// The search found more than `total` rows (it counts up to a bound, 10,000).
     #[serde(default)]
     pub more: bool,
+    /// Columns an index starts with: sorting by one of them reads a page off the index, by any
+    /// other sorts the whole view again for each page.
+    #[serde(default)]
+    pub indexed: Vec<String>,
+    /// The person asking may write the table, so may make an index on it.
+    #[serde(default)]
+    pub may_write: bool,
 }
 
 /// Which rows of a table to show: sorted by a column (insertion order when `None`), only those

@@ -32,7 +32,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// How long open connections (an upload in flight, a slow client) may keep a stopping server
 /// alive after its streams ended and its jobs went back to the queue.
@@ -41,8 +40,13 @@ const GRACE: Duration = Duration::from_secs(10);
 /// Leptos' options for this build: where cargo-leptos put the site, overridable by its variables.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    // cargo-leptos names the site's files by their hashes and writes those beside the binary it
+    // built; Leptos reads them there. A binary without them (the tests' own) names them plainly.
+    let hashed =
+        std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("hash.txt"))).is_some_and(|f| f.exists());
     LeptosOptions::builder()
         .output_name("sheetport")
+        .hash_files(hashed)
         .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
         .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
         .site_addr(config.addr)
@@ -81,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tables", get(tables::list_tables))
         .route("/api/tables/{name}/rows", get(tables::table_rows))
         .route("/api/tables/{name}/export.csv", get(tables::export_csv))
+        .route("/api/tables/{name}/indexes", post(tables::create_index))
         .route("/api/session", get(session::current).post(session::sign_in).delete(session::sign_out))
         .route("/signout", post(session::sign_out_form))
         .route("/api/tokens", get(accounts::list_tokens).post(accounts::create_token))
@@ -96,12 +101,7 @@ pub fn router(state: AppState) -> Router {
     // The site's own files through tower-http, which answers a revalidation with 304 (leptos'
     // fallback handler drops the request's headers, so every visit took the whole WASM again).
     let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    // Their names stay the same from one build to the next, so a browser must ask again each time
-    // (a 304 when unchanged); left to guess, it would reuse a stale WASM beside a newer page after
-    // an upgrade.
-    let assets = tower::ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
-        .service(ServeDir::new(pkg));
+    let assets = Router::new().fallback_service(ServeDir::new(pkg)).layer(middleware::from_fn(cache_control));
     let api = api.nest_service(&format!("/{}", options.site_pkg_dir), assets);
     api.leptos_routes_with_context(&state, routes, page_context(state.clone()), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(state.clone()), shell))
@@ -112,6 +112,31 @@ pub fn router(state: AppState) -> Router {
         // brotli's default (11) took seconds on the 4 MB debug WASM; 5 keeps most of the gain.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)))
         .with_state(state)
+}
+
+/// How long a browser may keep a file of the site. Those named by their content's hash
+/// (`sheetport.<22 characters>.wasm`, from cargo-leptos) never change under that name: a year,
+/// without asking again. Any other keeps its name from one build to the next, so it is asked for
+/// again each time (a 304 when unchanged); left to guess, a browser would reuse a stale WASM beside
+/// a newer page after an upgrade.
+async fn cache_control(request: Request<Body>, next: middleware::Next) -> axum::response::Response {
+    let hashed = hashed_name(request.uri().path());
+    let mut response = next.run(request).await;
+    let value = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
+}
+
+/// `…/name.<hash>.ext` with cargo-leptos' hash: an MD5 in unpadded base64url, 22 characters.
+fn hashed_name(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let mut parts = file.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(hash), Some(_), None) => {
+            hash.len() == 22 && hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }
+        _ => false,
+    }
 }
 
 async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
@@ -216,4 +241,19 @@ pub async fn signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hashed_name;
+
+    #[test]
+    fn only_names_with_cargo_leptos_hashes_are_kept_for_a_year() {
+        assert!(hashed_name("/sheetport.7rXq1bN0f3Ue9e0H-Z_abc.wasm"));
+        assert!(!hashed_name("/sheetport.wasm"));
+        assert!(!hashed_name("/sheetport_bg.wasm"));
+        assert!(!hashed_name("/snippets/x.js"));
+        assert!(!hashed_name("/a.7rXq1bN0f3Ue9e0H-Z_abc.b.js"));
+        assert!(!hashed_name("/sheetport.7rXq1bN0f3Ue9e0H-Z_ab!.css"));
+    }
 }

@@ -19,19 +19,24 @@ test("the header row is found below a title, can be changed, and a totals block 
   const preview = page.locator(".preview-table");
   await expect(preview.locator("thead th").first()).toContainText("region");
   await expect(preview.locator("tbody tr")).toHaveCount(3); // north, south, Total
+  // The button counts what the import will read: not the title rows, the header or blank rows.
+  const start = page.locator("button.start");
+  await expect(start).toHaveText("Import 3 rows");
   await page.screenshot({ path: "test-results/header-found.png", fullPage: true });
 
   await header.selectOption("none");
   await expect(preview.locator("thead th").first()).toContainText("column_1");
   await expect(preview.locator("tbody tr")).toHaveCount(6);
+  await expect(start).toHaveText("Import 6 rows");
   await header.selectOption("4");
   await expect(preview.locator("thead th").first()).toContainText("region");
 
   await page.getByLabel("Stop at the first empty row").check();
   await expect(preview.locator("tbody tr")).toHaveCount(2);
   await expect(header).toHaveValue("4");
+  await expect(start).toHaveText("Import 2 rows");
   await page.screenshot({ path: "test-results/header-stop.png", fullPage: true });
-  await page.locator("button.start").click();
+  await start.click();
   const card = page.locator(".progress-card");
   await expect(card).toHaveAttribute("data-status", "succeeded", { timeout: 60_000 });
   await expect(page.locator(".rows-done")).toHaveText("2 / 2");

@@ -26,7 +26,10 @@ pub struct Preview {
     pub columns: Vec<ColumnInfo>,
     /// The first data rows, padded to the columns' width.
     pub rows: Vec<Vec<Value>>,
-    /// Data rows the sheet declares, when it declares them.
+    /// Data rows an import will read: counted when the sample reached the end of the sheet; else
+    /// the rows the sheet declares past the sample and those in it (blank rows before and in the
+    /// sample not counted; those after it are, as the sheet declares them). `None` when the sheet
+    /// declares nothing and is longer than the sample.
     pub rows_total: Option<u64>,
     /// The sheet's row the column names came from; `None`: no header row (`HeaderRow::None`).
     pub header_row: Option<u64>,
@@ -48,17 +51,57 @@ pub fn inspect(
         Format::Csv | Format::Tsv => Some(super::encoding::of_file(path, encoding)?),
         _ => None,
     };
-    let mut sampler = Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None };
+    let mut sampler =
+        Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None, last: 0, full: false };
     let mut picker = Picker::new(layout, &mut sampler);
-    source::stream(path, format, sheet, encoding, limits, &mut picker)?;
+    let mut first = FirstRow { inner: &mut picker, number: None };
+    source::stream(path, format, sheet, encoding, limits, &mut first)?;
+    let first = first.number;
     let _: Flow = picker.finish()?;
     let header_row = picker.chosen.flatten();
     let labels =
         sampler.header.ok_or_else(|| ImportError::Invalid("the sheet is empty: there is no header row".into()))?;
+    let seen = sampler.rows.len() as u64;
+    // A sheet declares the rows after its first (title rows and the header among them), so its
+    // last row is the first's number plus that; the import reads those past the sample.
+    let rows_total = match (sampler.full, sampler.total, first) {
+        (false, _, _) => Some(seen),
+        (true, Some(declared), Some(first)) => Some((first + declared).saturating_sub(sampler.last) + seen),
+        (true, _, _) => None,
+    };
     let mut rows = sampler.rows;
     let columns = describe(labels, &mut rows);
     rows.truncate(show);
-    Ok(Preview { sheets, sheet: sampler.sheet, encoding, columns, rows, rows_total: sampler.total, header_row })
+    Ok(Preview { sheets, sheet: sampler.sheet, encoding, columns, rows, rows_total, header_row })
+}
+
+/// Notes the number of the first row the sheet has (blank or not) on its way to `inner`.
+struct FirstRow<'v> {
+    inner: &'v mut dyn RowVisitor,
+    number: Option<u64>,
+}
+
+impl RowVisitor for FirstRow<'_> {
+    fn total(&mut self, rows: u64, estimated: bool) {
+        self.inner.total(rows, estimated);
+    }
+
+    fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+        self.number.get_or_insert(number);
+        self.inner.row(number, cells)
+    }
+
+    fn sheet(&mut self, name: &str) {
+        self.inner.sheet(name);
+    }
+
+    fn error_cell(&mut self) {
+        self.inner.error_cell();
+    }
+
+    fn cancel_token(&self) -> Option<tokio_util::sync::CancellationToken> {
+        self.inner.cancel_token()
+    }
 }
 
 /// Keeps the header and the first [`SAMPLE_ROWS`] non-blank rows, then stops the reader.
@@ -67,6 +110,10 @@ struct Sampler {
     rows: Vec<Vec<Value>>,
     total: Option<u64>,
     sheet: Option<String>,
+    /// The number of the last data row kept.
+    last: u64,
+    /// The sample is full: the reader stopped before the end of the sheet.
+    full: bool,
 }
 
 impl RowVisitor for Sampler {
@@ -76,7 +123,7 @@ impl RowVisitor for Sampler {
         }
     }
 
-    fn row(&mut self, _number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+    fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
         if cells.iter().all(|v| matches!(v, Value::Null)) {
             return Ok(Flow::Continue(()));
         }
@@ -85,7 +132,9 @@ impl RowVisitor for Sampler {
             return Ok(Flow::Continue(()));
         }
         self.rows.push(std::mem::take(cells));
-        Ok(if self.rows.len() >= SAMPLE_ROWS { Flow::Break(()) } else { Flow::Continue(()) })
+        self.last = number;
+        self.full = self.rows.len() >= SAMPLE_ROWS;
+        Ok(if self.full { Flow::Break(()) } else { Flow::Continue(()) })
     }
 
     fn sheet(&mut self, name: &str) {
@@ -143,6 +192,33 @@ mod tests {
         assert_eq!(none, (None, vec!["column_1".into(), "column_2".into(), "column_3".into()], 5));
         let (row, names, rows) = look(f.path(), HeaderRow::At(2));
         assert_eq!((row, names[0].as_str(), rows), (Some(2), "made_by_finance", 3));
+    }
+
+    #[test]
+    fn the_rows_to_import_are_those_an_import_reads() {
+        // A small file is counted: title rows, the header and blank rows are not rows to import.
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(f, "Sales 2024,,\n,,\nRegion,Units,Price\nnorth,3,1.5\n,,\nsouth,5,2.5\n").expect("write");
+        assert_eq!(preview(f.path(), HeaderRow::Auto, 5).expect("inspect").rows_total, Some(2));
+        // A long sheet: what it declares past the sample, and the sample's own rows. Title in row 1,
+        // a blank row 2, the header in row 3, 1,502 rows below it of which rows 10 and 20 are blank.
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("long.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "Sales by region").expect("cell");
+        sheet.write_string(2, 0, "Region").expect("cell");
+        sheet.write_string(2, 1, "Units").expect("cell");
+        for row in 3..1505u32 {
+            if row != 9 && row != 19 {
+                sheet.write_string(row, 0, "north").expect("cell");
+                sheet.write_number(row, 1, f64::from(row)).expect("cell");
+            }
+        }
+        book.save(&path).expect("save");
+        let layout = Layout { header: HeaderRow::Auto, stop_at_blank: false };
+        let p = inspect(&path, Format::Xlsx, None, None, layout, 5, &Limits::default()).expect("inspect");
+        assert_eq!((p.header_row, p.rows_total), (Some(3), Some(1500)));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Imported tables: `GET /api/tables`, `GET /api/tables/{name}/rows?offset=&limit=&sort=&desc=&q=`
 //! (a page of a view: sorted, searched) and `GET /api/tables/{name}/export.csv?sort=&desc=&q=` (the
-//! whole view as CSV, streamed).
+//! whole view as CSV, streamed), and `POST /api/tables/{name}/indexes` `{"column": ...}` (an index
+//! so views sorted by that column read their pages off it; for those who may write the table).
 
 use crate::auth::{Asker, Viewer, rules};
 use crate::db;
@@ -108,5 +109,37 @@ pub async fn rows(
     if !rules::may_read(&state.db, state.config.table_readers, viewer, name).await? {
         return Ok(None);
     }
-    db::tables::rows(&state.db, name, view).await.map_err(view_error)
+    let Some(mut page) = db::tables::rows(&state.db, name, view).await.map_err(view_error)? else { return Ok(None) };
+    page.may_write = match rules::may_write(&state.db, viewer, name).await {
+        Ok(()) => true,
+        Err(AppError::Forbidden(_) | AppError::Unauthorized(_)) => false,
+        Err(e) => return Err(e),
+    };
+    Ok(Some(page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewIndex {
+    column: String,
+}
+
+/// `POST /api/tables/{name}/indexes`: 201 once the index is there (it may take seconds on a large
+/// table).
+pub async fn create_index(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(name): Path<String>,
+    Json(body): Json<NewIndex>,
+) -> Result<impl IntoResponse, AppError> {
+    make_index(&state, &asker.viewer, &name, &body.column).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(serde_json::json!({ "table": name, "column": body.column }))))
+}
+
+/// Makes an index on `column` of `name` for someone who may write it.
+pub async fn make_index(state: &AppState, viewer: &Viewer, name: &str, column: &str) -> Result<(), AppError> {
+    if !rules::may_read(&state.db, state.config.table_readers, viewer, name).await? {
+        return Err(no_table(name));
+    }
+    rules::may_write(&state.db, viewer, name).await?;
+    db::tables::make_index(&state.db, name, column).await.map_err(view_error)?.ok_or_else(|| no_table(name))
 }

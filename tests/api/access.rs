@@ -515,6 +515,20 @@ async fn the_matrix_every_route_and_server_function_by_every_kind_of_asker() {
         ("list tables", Method::GET, "/api/tables".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
         ("read her table", Method::GET, "/api/tables/sales/rows".into(), Body::Empty, [401, 200, 200, 200, 200, 401]),
         (
+            "index her table",
+            Method::POST,
+            "/api/tables/sales/indexes".into(),
+            Body::Json(json!({"column": "units"})),
+            [401, 403, 201, 201, 201, 401],
+        ),
+        (
+            "rpc make_index",
+            Method::POST,
+            "/rpc/make_index".into(),
+            Body::Form(vec![("name", "sales".into()), ("column", "region".into())]),
+            [401, 403, 200, 200, 200, 401],
+        ),
+        (
             "who may write her table",
             Method::GET,
             "/api/tables/sales/access".into(),

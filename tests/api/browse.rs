@@ -1,5 +1,6 @@
 //! The table browser's view (issue 14, point 3): sorted by any column, searched on the server,
-//! past the end, and exported as CSV with formulas neutralised; on SQLite and PostgreSQL.
+//! past the end, exported as CSV with formulas neutralised, and indexed for a sort on request; on
+//! SQLite and PostgreSQL.
 
 use crate::helpers::{TestApp, spawn_app};
 use serde_json::{Value, json};
@@ -120,6 +121,11 @@ async fn deep_pages_and_common_searches_stay_cheap_and_exact() {
     assert_eq!((p["total"].as_u64(), p["more"].as_bool()), (Some(10_000), Some(true)));
     let (_, p) = app.get_json("/api/tables/many/rows?q=n_o&limit=5").await;
     assert_eq!((p["total"].as_u64(), p["more"].as_bool()), (Some(5_999), Some(false)));
+    // Its last page, short, ends the count; past the end it is counted again.
+    let (_, p) = app.get_json("/api/tables/many/rows?q=n_o&offset=5990&limit=20").await;
+    assert_eq!((p["rows"].as_array().map(Vec::len), p["total"].as_u64()), (Some(9), Some(5_999)));
+    let (_, p) = app.get_json("/api/tables/many/rows?q=n_o&offset=7000&limit=20").await;
+    assert_eq!((p["rows"].as_array().map(Vec::len), p["total"].as_u64()), (Some(0), Some(5_999)));
     let (_, p) = app.get_json("/api/tables/many/rows?q=N%20O&limit=5").await;
     assert_eq!(p["total"], 0);
     // A number is looked for in number columns too.
@@ -161,4 +167,63 @@ async fn exports_at_once_are_bounded_and_a_client_that_leaves_frees_its_place() 
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(code, 200, "a place came free once its client left");
+}
+
+#[tokio::test]
+async fn an_index_on_request_keeps_the_sorted_view_as_it_was() {
+    let app = spawn_app().await;
+    plants(&app).await;
+    let (_, p) = page(&app, "?sort=height").await;
+    assert_eq!((p["indexed"].clone(), p["may_write"].clone()), (json!([]), json!(true)));
+    let index =
+        |column: &str| app.client.post(app.url("/api/tables/plants/indexes")).json(&json!({ "column": column })).send();
+    let resp = index("height").await.expect("index");
+    assert_eq!(resp.status(), 201);
+    // Asked again, it is there already: the same answer, no second index.
+    assert_eq!(index("height").await.expect("index").status(), 201);
+    let (_, p) = page(&app, "?sort=height").await;
+    assert_eq!(p["indexed"], json!(["height"]));
+    // Read off the index, ties still in insertion order, both ways, and paged.
+    assert_eq!(names(&p), ["yew", "birch", "fir", "oak", "ash"]);
+    let (_, p) = page(&app, "?sort=height&desc=1").await;
+    assert_eq!(names(&p), ["ash", "oak", "birch", "fir", "yew"]);
+    let (_, p) = page(&app, "?sort=height&offset=1&limit=2").await;
+    assert_eq!(names(&p), ["birch", "fir"]);
+    // A column that is not there, a table that is not: in words.
+    let resp = index("colour").await.expect("index");
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["error"],
+        "the table \"plants\" has no column \"colour\" to index"
+    );
+    let resp = app.client.post(app.url("/api/tables/nope/indexes")).json(&json!({"column": "a"})).send().await;
+    assert_eq!(resp.expect("index").status(), 404);
+}
+
+#[tokio::test]
+async fn a_search_finds_dates_and_times_as_they_are_shown() {
+    let app = spawn_app().await;
+    let path = app.file("visits.csv");
+    std::fs::write(&path, "who,day,at\nAna,2024-03-05,2024-03-05 09:30:00\nBob,2024-11-20,2024-11-20 17:00:00\n")
+        .expect("write");
+    let id = app.start_import(&path, "visits.csv", &[("table", "visits")]).await;
+    assert_eq!(app.wait_final(&id).await["status"], "succeeded");
+    let (_, p) = app.get_json("/api/tables/visits/rows").await;
+    assert_eq!(p["columns"][1]["type"], "date", "{p}");
+    let found = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (_, p) = app.get_json(&format!("/api/tables/visits/rows?q={q}")).await;
+            p["rows"]
+                .as_array()
+                .expect("rows")
+                .iter()
+                .map(|r| r[0].as_str().expect("who").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("2024-03").await, ["Ana"]);
+    assert_eq!(found("17:00").await, ["Bob"]);
+    assert_eq!(found("bo").await, ["Bob"]);
+    assert!(found("2024-").await.len() == 2);
 }

@@ -233,7 +233,10 @@ fn ImportOptions(
     let mut header_rows: Vec<(String, String)> = (1..=last).map(|n| (n.to_string(), format!("row {n}"))).collect();
     header_rows.push(("none".into(), "no row: every row is data".into()));
     let placeholder = found.table.clone();
-    let rows = found.rows_total.map(|n| format!("Import {} rows", format::count(n))).unwrap_or_else(|| "Import".into());
+    let rows = found
+        .rows_total
+        .map(|n| format!("Import {} {}", format::count(n), if n == 1 { "row" } else { "rows" }))
+        .unwrap_or_else(|| "Import".into());
     let start_with = found.clone();
     let edits = column_map::edits(&found);
     let edits_to_start = edits.clone();
