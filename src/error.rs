@@ -28,7 +28,11 @@ pub enum AppError {
     TooMany(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("the file is larger than the {0}-byte upload limit")]
+    #[error(
+        "the file is larger than the {} this server takes; split it, or ask whoever runs the server to raise its \
+         upload limit",
+        crate::format::bytes(*.0)
+    )]
     TooLarge(u64),
     /// The client stopped sending mid-request for this long.
     #[error("the upload stopped: nothing arrived for {} seconds; try again", .0.as_secs())]
@@ -41,6 +45,9 @@ pub enum AppError {
     Storage(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A body sent in a form the call does not take (415).
+    #[error("{0}")]
+    MediaType(String),
     /// A failure of the server's own; the text is for the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -63,6 +70,7 @@ impl AppError {
             AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Storage(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::MediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -49,7 +49,10 @@ pub enum ImportError {
          is the one that counts"
     )]
     TakenOver,
-    #[error("the file could not be read: {0}")]
+    /// The OS's words are the source (the log and the CLI show them), not the sentence.
+    #[error(
+        "the file could not be read; try again, and if it fails again the file or the disk holding it may be damaged"
+    )]
     Io(#[from] std::io::Error),
     /// The database's disk is full. What the import wrote is rolled back and its space given back.
     #[error(

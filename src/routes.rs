@@ -4,6 +4,7 @@
 //! for `imports` and `uploads`. JSON everywhere; errors as `{"error": "..."}` (see `error`).
 
 pub mod accounts;
+mod extract;
 pub mod health;
 pub mod imports;
 mod multipart;

@@ -31,7 +31,11 @@ pub const PREVIEW_ROWS: usize = 8;
 pub enum UploadError {
     #[error("no upload with id {0}; it may have been removed, so choose the file again")]
     NotFound(String),
-    #[error("the file is larger than the {0}-byte upload limit")]
+    #[error(
+        "the file is larger than the {} this server takes; split it, or ask whoever runs the server to raise its \
+         upload limit",
+        crate::format::bytes(*.0)
+    )]
     TooLarge(u64),
     /// The stored files together would pass `--max-stored-bytes`.
     #[error(

@@ -38,16 +38,27 @@ fn detect_zip(path: &Path) -> Result<Format, ImportError> {
             "this is a zip archive but not a spreadsheet ({why}); upload an .xlsx, .xlsm, .xlsb or .ods file"
         ))
     };
-    let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?))
-        .map_err(|e| not_a_workbook(&format!("the archive cannot be read: {e}")))?;
+    // zip's own words ("Could not find EOCD") go to the log; the person reads what to do.
+    let damaged = |e: zip::result::ZipError| {
+        tracing::info!(error = %e, "an upload that starts as a zip archive could not be read as one");
+        ImportError::Unsupported(
+            "the file starts like a workbook (.xlsx and .ods files are zip archives) but is incomplete or damaged, \
+             perhaps cut short on its way; open it in a spreadsheet program, save it again and upload the new file"
+                .into(),
+        )
+    };
+    let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(damaged)?;
     let mut names = Vec::with_capacity(zip.len());
     for i in 0..zip.len() {
-        let entry = zip.by_index_raw(i).map_err(|e| not_a_workbook(&e.to_string()))?;
+        let entry = zip.by_index_raw(i).map_err(damaged)?;
         let (size, stored) = (entry.size(), entry.compressed_size().max(1));
         if size > MAX_PART_BYTES || (size > 64 << 20 && size / stored > MAX_RATIO) {
+            tracing::info!(part = %entry.name().unwrap_or_default(), size, stored, "a zip part too large to inflate");
             return Err(ImportError::Unsupported(format!(
-                "the part {:?} would inflate to {size} bytes from {stored}: this looks like a zip bomb, not a workbook",
-                entry.name().unwrap_or_default()
+                "this file would take {} to open, far more than any real workbook of {}: it is damaged or made to \
+                 do harm, and was not read",
+                crate::format::bytes(size),
+                crate::format::bytes(stored)
             )));
         }
         names.push(entry.name().map(|n| n.into_owned()).unwrap_or_default());

@@ -3,13 +3,13 @@
 //! table (`/api/tables/{name}/writers/{user}`: the table's owner or an admin), and the audit log
 //! (`/api/audit`, admins only). The operations themselves are `auth::manage`'s, shared with the CLI.
 
+use super::extract::{Json, Path, Query};
 use crate::auth::{Asker, Viewer, manage};
 use crate::db::{accounts, audit};
 use crate::error::AppError;
 use crate::model::{AuditEntry, NewToken, TableAccess, TokenInfo, UserInfo};
 use crate::state::AppState;
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 

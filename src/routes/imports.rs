@@ -5,6 +5,7 @@
 
 mod events;
 
+use super::extract::{Json, Path, Query};
 use super::multipart;
 use crate::auth::{Asker, rules};
 use crate::db;
@@ -14,8 +15,7 @@ use crate::import::report;
 use crate::jobs::{NewImport, Snapshot};
 use crate::model::{HistoryFilter, ImportCreated, ImportId, ImportStatus, Progress};
 use crate::state::AppState;
-use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;

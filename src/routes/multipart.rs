@@ -213,6 +213,11 @@ fn multipart_error(e: MultipartError, limit: u64) -> AppError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         AppError::TooLarge(limit)
     } else {
-        AppError::BadRequest(format!("the upload could not be read: {}", e.body_text()))
+        tracing::info!(error = %e, "a multipart upload could not be read");
+        AppError::BadRequest(
+            "the upload was cut off or is not a form upload (multipart/form-data with the file in a field named \
+             \"file\"); send the file again"
+                .into(),
+        )
     }
 }

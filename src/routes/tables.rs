@@ -3,13 +3,13 @@
 //! whole view as CSV, streamed), and `POST /api/tables/{name}/indexes` `{"column": ...}` (an index
 //! so views sorted by that column read their pages off it; for those who may write the table).
 
+use super::extract::{Json, Path, Query};
 use crate::auth::{Asker, Viewer, rules};
 use crate::db;
 use crate::error::AppError;
 use crate::model::{RowsPage, RowsView, TableSummary};
 use crate::state::AppState;
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;

@@ -2,6 +2,7 @@
 //! step, the page's first) and `GET /api/uploads/{id}?sheet=&encoding=` (its sheets, text encoding,
 //! header, column types and first rows).
 
+use super::extract::{Json, Path, Query};
 use super::multipart;
 use crate::auth::Asker;
 use crate::error::AppError;
@@ -9,8 +10,7 @@ use crate::import::header::Layout;
 use crate::model::{Inspection, UploadId, UploadInfo};
 use crate::state::AppState;
 use crate::uploads;
-use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 

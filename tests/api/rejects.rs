@@ -25,7 +25,7 @@ async fn uploads_over_the_limit_get_413() {
     let resp = app.upload("/api/imports", &app.file("big.csv"), "big.csv", &[]).await;
     assert_eq!(resp.status(), 413);
     let body: Value = resp.json().await.expect("json");
-    assert!(body["error"].as_str().unwrap_or("").contains("10000-byte upload limit"), "{body}");
+    assert!(body["error"].as_str().unwrap_or("").contains("larger than the 10.0 KB this server takes"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +108,7 @@ async fn an_upload_that_does_not_declare_its_size_is_stopped_at_the_limit_as_it_
     let resp = app.client.post(app.url("/api/imports")).multipart(form).send().await.expect("an answer");
     assert_eq!(resp.status(), 413);
     let body: Value = resp.json().await.expect("json");
-    assert!(body["error"].as_str().unwrap_or("").contains("100000-byte upload limit"), "{body}");
+    assert!(body["error"].as_str().unwrap_or("").contains("larger than the 100.0 KB this server takes"), "{body}");
     assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), 800_000);
     let left: Vec<_> = std::fs::read_dir(app.dir.path().join("uploads")).expect("uploads dir").collect();
     assert!(left.is_empty(), "no file and no .part is left: {left:?}");
@@ -171,4 +171,28 @@ async fn a_huge_text_field_is_refused_at_its_bound_and_nothing_is_kept() {
     assert!(left.is_empty(), "the file sent before the field is not kept: {left:?}");
     let (_, imports) = app.get_json("/api/imports").await;
     assert_eq!(imports, serde_json::json!([]), "no import was queued");
+}
+
+#[tokio::test]
+async fn a_malformed_request_is_refused_in_words_as_json() {
+    let app = spawn_app().await;
+    let refused = |resp: reqwest::Response| async move {
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.expect("a JSON body");
+        (status, body["error"].as_str().expect("an error").to_owned())
+    };
+    let (code, error) =
+        refused(app.client.get(app.url("/api/tables/t/rows?offset=abc")).send().await.expect("get")).await;
+    assert_eq!(code, 400);
+    assert!(error.contains("whole numbers"), "{error}");
+    let index = app.url("/api/tables/t/indexes");
+    let (code, error) = refused(app.client.post(&index).body("{\"column\": 1}").send().await.expect("post")).await;
+    assert_eq!((code, error.as_str()), (415, "send the body as JSON, with the header Content-Type: application/json"));
+    let json = |body: &'static str| app.client.post(&index).header("content-type", "application/json").body(body);
+    let (code, error) = refused(json("{\"column\":").send().await.expect("post")).await;
+    assert_eq!((code, error.as_str()), (400, "the body is not valid JSON"));
+    let (code, error) = refused(json("{\"colour\": \"x\"}").send().await.expect("post")).await;
+    assert_eq!(code, 400);
+    assert!(error.starts_with("the JSON body is not what this call takes"), "{error}");
+    assert!(!error.contains("deserialize") && !error.contains("line 1"), "{error}");
 }

@@ -7,8 +7,15 @@ use crate::import::ImportError;
 use memchr::{memchr, memchr3, memmem};
 use std::io::Read;
 
+/// A workbook that cannot be read, in words; what was wrong (a zip error, "a tag never ends") goes
+/// to the log, where it helps, not to the person, whom it would not.
 pub fn broken(why: impl std::fmt::Display) -> ImportError {
-    ImportError::Invalid(format!("the workbook cannot be read, the file may be damaged: {why}"))
+    tracing::info!(detail = %why, "a workbook could not be read");
+    ImportError::Invalid(
+        "the workbook cannot be read, the file may be damaged; open it in a spreadsheet program, save it again and \
+         import the new file"
+            .into(),
+    )
 }
 
 /// One tag: `<name attrs>`, `<name attrs/>` or `</name>`, with any `prefix:` dropped from the name.
