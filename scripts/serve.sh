@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
 cd "$ROOT"
 say "building (release)"
-cargo leptos build --release 2>&1 | { grep -vE '^\s*(Compiling|Downloaded|Downloading|Updating|Locking|Adding)\b' || true; }
+cargo leptos build --release --precompress 2>&1 | { grep -vE '^\s*(Compiling|Downloaded|Downloading|Updating|Locking|Adding)\b' || true; }
 test -x "$CARGO_TARGET_DIR/release/sheetport" || { echo "build failed" >&2; exit 1; }
 say "serving on http://${SHEETPORT_ADDR:-127.0.0.1:3000}"
 exec "$CARGO_TARGET_DIR/release/sheetport" serve "$@"

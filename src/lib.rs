@@ -1,6 +1,11 @@
 //! sheetport: upload a spreadsheet of a million rows, import it into a database in a background
 //! job, and watch it live. One crate: the `ssr` feature builds the server, `hydrate` the page's WASM.
 
+// The release WASM build (no `erase_components`) names each page's whole view tree in one type;
+// the history's and the upload form's passed the default limit of 128 ("queries overflow the
+// depth limit" in `cargo leptos build --release`).
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod format;

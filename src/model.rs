@@ -210,6 +210,20 @@ pub enum ColumnType {
     Text,
 }
 
+impl ColumnType {
+    /// The type as the page says it ("whole number", not `integer`).
+    pub fn words(self) -> &'static str {
+        match self {
+            ColumnType::Integer => "whole number",
+            ColumnType::Real => "number",
+            ColumnType::Boolean => "true/false",
+            ColumnType::Date => "date",
+            ColumnType::Datetime => "date and time",
+            ColumnType::Text => "text",
+        }
+    }
+}
+
 // The text forms (JSON, SQL, forms, the page's CSS classes) are serde's, in one place.
 serde_plain::derive_display_from_serialize!(ImportStatus);
 serde_plain::derive_fromstr_from_deserialize!(ImportStatus);

@@ -101,7 +101,12 @@ pub fn router(state: AppState) -> Router {
     // The site's own files through tower-http, which answers a revalidation with 304 (leptos'
     // fallback handler drops the request's headers, so every visit took the whole WASM again).
     let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let assets = Router::new().fallback_service(ServeDir::new(pkg)).layer(middleware::from_fn(cache_control));
+    // A release site built with `--precompress` has `.br` and `.gz` beside each file, at brotli's
+    // highest level (the WASM: 469 KiB against 541 KiB at the level 5 of compressing on the fly,
+    // a sixth less on a slow line); otherwise the compression layer compresses as it sends.
+    let assets = Router::new()
+        .fallback_service(ServeDir::new(pkg).precompressed_br().precompressed_gzip())
+        .layer(middleware::from_fn(cache_control));
     let api = api.nest_service(&format!("/{}", options.site_pkg_dir), assets);
     api.leptos_routes_with_context(&state, routes, page_context(state.clone()), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(state.clone()), shell))

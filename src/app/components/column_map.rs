@@ -181,7 +181,7 @@ pub fn ColumnMap(
                                             " "{check_label}
                                         </label>
                                     </th>
-                                    <td>
+                                    <td data-label="Goes into">
                                         {move || if existing.get() {
                                             let options = table_columns.clone();
                                             let into = e3.into;
@@ -207,7 +207,7 @@ pub fn ColumnMap(
                                             }.into_any()
                                         }}
                                     </td>
-                                    <td>
+                                    <td data-label="Type">
                                         {move || if existing.get() {
                                             let ty = shape.columns.iter().find(|c| c.name == e2.into.get()).map(|c| type_words(c.ty));
                                             view! { <span class="type">{ty.unwrap_or("–")}</span> }.into_any()
@@ -224,7 +224,7 @@ pub fn ColumnMap(
                                             }.into_any()
                                         }}
                                     </td>
-                                    <td>
+                                    <td data-label="Key">
                                         <input type="checkbox" class="key" aria-label=key_label
                                             prop:checked=move || e.key.get()
                                             on:change=move |ev| e.key.set(event_target_checked(&ev)) />

@@ -144,7 +144,7 @@ fn card_body(
                     {columns.into_iter().map(|c| {
                         let renamed = c.label.to_lowercase() != c.name.replace('_', " ");
                         view! {
-                        <li><code>{c.name}</code>" "<span class="type">{c.ty.to_string()}</span>
+                        <li><code>{c.name}</code>" "<span class="type">{c.ty.words()}</span>
                             {renamed.then(|| view! { <span class="label">" from “"{c.label}"”"</span> })}
                         </li>
                     }}).collect_view()}

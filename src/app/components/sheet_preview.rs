@@ -26,7 +26,7 @@ pub fn SheetPreview(inspection: Inspection) -> impl IntoView {
                             {columns.iter().map(|c| view! {
                                 <th scope="col">
                                     <span class="col-name">{c.name.clone()}</span>
-                                    <span class="type">{c.ty.to_string()}</span>
+                                    <span class="type">{c.ty.words()}</span>
                                     <span class="col-label">{c.label.clone()}</span>
                                 </th>
                             }).collect_view()}

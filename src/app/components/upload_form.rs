@@ -166,7 +166,9 @@ pub fn UploadForm(
                     accept=".xlsx,.xlsm,.xlsb,.xls,.ods,.csv,.tsv,text/csv"
                     on:change=move |ev| if let Some(f) = browser::input_file(&ev) { send(f) }
                 />
-                <span class="dropzone-title">"Drop a spreadsheet here, or choose a file"</span>
+                // A phone has nothing to drop: it reads the second (see `style/main.css`).
+                <span class="dropzone-title pointer-fine">"Drop a spreadsheet here, or choose a file"</span>
+                <span class="dropzone-title pointer-coarse">"Choose a spreadsheet"</span>
                 <span class="dropzone-hint">".xlsx, .xlsm, .xlsb, .xls, .ods, .csv or .tsv — up to a million rows and more"</span>
             </label>
             {move || match stage.get() {

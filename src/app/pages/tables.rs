@@ -233,7 +233,7 @@ fn Browser(
                             view! {
                                 <th scope="col" aria-sort=state title=c.label.clone()>
                                     <a href=sort_link(&c.name) class="sort">{c.name.clone()}{arrow}</a>
-                                    <span class="type">{c.ty.to_string()}</span>
+                                    <span class="type">{c.ty.words()}</span>
                                 </th>
                             }
                         }).collect_view()}

@@ -412,7 +412,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
     match merge.mode {
         ImportMode::Create if exists => {
             return Err(ImportError::Conflict(format!(
-                "a table named {target:?} already exists; choose another name, or import with mode \"replace\", \"append\" or \"upsert\""
+                "a table named {target:?} already exists; choose another name, or what to do with it: replace it, add the rows to it (append), or update rows by a key (upsert, insert-new)"
             )));
         }
         ImportMode::Append if exists => {
