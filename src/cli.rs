@@ -156,8 +156,23 @@ impl Cli {
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
+    eprintln!("error: {}", said(e));
     ExitCode::FAILURE
+}
+
+/// An error and its causes, each once: many errors already end with their cause's words (sqlx's
+/// "error communicating with database: Connection refused" over that same io error), which
+/// anyhow's `{:#}` would print again.
+fn said(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// `sheetport import`: the summary line, and the exit code for how it ended.
@@ -314,4 +329,18 @@ fn profile(args: ProfileArgs) -> anyhow::Result<String> {
     let scratch = args.scratch.unwrap_or_else(std::env::temp_dir);
     let p = crate::import::profile::profile(&args.file, format, &scratch, args.runs)?;
     Ok(serde_json::to_string(&p)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::said;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = anyhow::Error::new(crate::db::DbError::Open(sqlx::Error::Io(io)));
+        assert_eq!(said(&e), "cannot open the database: error communicating with database: Connection refused");
+        let e = anyhow::Error::new(std::io::Error::other("disk on fire")).context("the file could not be read");
+        assert_eq!(said(&e), "the file could not be read: disk on fire");
+    }
 }

@@ -175,8 +175,19 @@ async fn xhr_upload(file: PickedFile, on_progress: impl Fn(u64, u64) + 'static) 
     match status {
         201 => serde_json::from_str(&body).map_err(|_| "the server's answer could not be read".to_string()),
         0 => Err("the connection was lost during the upload; check the network and try again".into()),
-        _ => Err(serde_json::from_str::<crate::model::ApiError>(&body)
-            .map_or_else(|_| format!("the server answered {status}"), |e| e.error)),
+        // A proxy in front of the server answers in HTML of its own: said in words here.
+        _ => Err(serde_json::from_str::<crate::model::ApiError>(&body).map_or_else(
+            |_| match status {
+                413 => {
+                    "the file is larger than the server (or a proxy in front of it) takes; split it, or ask whoever \
+                        runs the server to raise the limit"
+                        .to_string()
+                }
+                502..=504 => "the server could not be reached; try again in a moment".to_string(),
+                _ => format!("the upload failed (the server answered {status}); try again"),
+            },
+            |e| e.error,
+        )),
     }
 }
 

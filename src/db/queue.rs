@@ -222,7 +222,8 @@ pub async fn reap(db: &Db, silent_ms: Option<i64>, max_attempts: i64, now: i64) 
     let stale = format!("status = 'running' AND ($1 IS NULL OR heartbeat_at < {} - $1)", db_clock(db));
     let failed = format!(
         "UPDATE imports SET status = 'failed', phase = 'finished', rows_done = 0, finished_at = $3, \
-         error = 'the server running this import stopped every time it tried; it was not imported' \
+         error = 'the server running this import stopped every time it tried, so it was not imported; the file \
+         may need more memory than the server has: split it, or ask whoever runs the server to look at its log' \
          WHERE {stale} AND attempts >= $2 RETURNING id"
     );
     let mut ids: Vec<ImportId> = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(failed))

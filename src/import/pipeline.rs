@@ -611,7 +611,11 @@ impl Loader<'_, '_> {
         }
         if !ended {
             // The parser stopped early; `run` reports its error.
-            return Err(ImportError::Invalid("the file ended unexpectedly".into()));
+            return Err(ImportError::Invalid(
+                "the file ended unexpectedly, as if cut short; open it in a spreadsheet program, save it again and \
+                 import the new file"
+                    .into(),
+            ));
         }
         self.sink.commit()?;
         // The rows are in; what is left (the merge or the swap) has no pace to reckon by.

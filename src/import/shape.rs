@@ -365,14 +365,18 @@ fn key_of(
         return match usable.as_slice() {
             [only] => Ok(only.clone()),
             _ => Err(invalid(format!(
-                "{mode} needs key columns: the columns that identify a row, such as an id or a code; choose them"
+                "{} needs key columns: the columns that identify a row, such as an id or a code; choose them",
+                match mode {
+                    ImportMode::InsertNew => "adding only new rows (insert-new)",
+                    _ => "updating rows by a key (upsert)",
+                }
             ))),
         };
     }
     if mode == ImportMode::Append {
         return Err(invalid(
-            "append adds every row and has no key; to meet rows the table already has by a key, choose upsert or \
-             insert-new"
+            "adding the rows (append) adds every one and has no key; to match rows the table already has by a key, \
+             choose to update them (upsert) or to add only the new ones (insert-new)"
                 .into(),
         ));
     }
@@ -574,7 +578,7 @@ mod tests {
         let keyed = Mapping { key: vec!["id".into()], ..Mapping::default() };
         assert!(err(&keyed, Some(&t2), ImportMode::Upsert).contains("no unique index on \"id\""));
         assert!(err(&Mapping::default(), None, ImportMode::Upsert).contains("needs key columns"));
-        assert!(err(&keyed, None, ImportMode::Append).contains("append adds every row"));
+        assert!(err(&keyed, None, ImportMode::Append).contains("(append) adds every one and has no key"));
         let unknown = Mapping { key: vec!["nope".into()], ..Mapping::default() };
         assert!(err(&unknown, None, ImportMode::Create).contains("\"nope\" is not among the columns"));
         let offer = Mapping { add_unique_index: true, ..keyed.clone() };

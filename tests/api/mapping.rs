@@ -250,7 +250,7 @@ async fn a_key_needs_a_unique_index_and_may_appear_once_per_file() {
     assert_eq!(counts(&done), [1, 0, 0, 1], "{done}");
     let done =
         import(&app, "gap.csv", "code,price\ne,8\n", &[("table", "items"), ("mode", "append"), ("key", "code")]).await;
-    assert!(done["error"].as_str().is_some_and(|e| e.contains("append adds every row")), "{done}");
+    assert!(done["error"].as_str().is_some_and(|e| e.contains("(append) adds every one and has no key")), "{done}");
 }
 
 #[tokio::test]

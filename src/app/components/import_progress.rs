@@ -240,7 +240,7 @@ fn status_label(s: ImportStatus) -> &'static str {
 fn status_line(p: &Progress) -> String {
     match p.status {
         ImportStatus::Succeeded => format!("Done: {} rows are in table {}.", format::count(p.rows_done), p.table),
-        ImportStatus::Failed => format!("The import failed: {}", p.error.as_deref().unwrap_or("no reason was given.")),
+        ImportStatus::Failed => format!("The import failed: {}", p.error.as_deref().unwrap_or("the server gave no reason; try again, and if it fails again ask whoever runs the server to look at its log.")),
         ImportStatus::Cancelled => "Cancelled; nothing was written.".into(),
         ImportStatus::Undone => format!("Undone: table {} is as it was before this import.", p.table),
         ImportStatus::Queued | ImportStatus::Running => phase_label(p),
