@@ -349,9 +349,10 @@ class Bench:
         sort = names[1]
         select = ", ".join(f'"{n}"' for n in names)
         deep = max(rows - 50, 0)
-        # The search sheetport runs: LIKE over the columns that could hold a text that is not a number.
+        # The search sheetport runs: LIKE over the columns that could hold a text that is neither a
+        # number nor a date. It finds nothing, so the short page ends the count: one query.
         found = "(" + " OR ".join(f"\"{c['name']}\" LIKE '%zz%' ESCAPE '\\'" for c in cols
-                                  if c["type"] not in ("integer", "real", "boolean")) + ")"
+                                  if c["type"] not in ("integer", "real", "boolean", "date", "datetime")) + ")"
         views = [
             ("first page", "?limit=50", f"SELECT {select} FROM t ORDER BY rowid LIMIT 50; SELECT count(*) FROM t;"),
             (f"page at row {deep + 1:,}", f"?limit=50&offset={deep}",
@@ -359,8 +360,7 @@ class Bench:
             (f"sorted by {sort}", f"?limit=50&sort={sort}&desc=1",
              f"SELECT {select} FROM t ORDER BY \"{sort}\" DESC, rowid LIMIT 50; SELECT count(*) FROM t;"),
             ("searched (any column)", "?limit=50&q=zz",
-             f"SELECT {select} FROM t WHERE {found} LIMIT 50; "
-             f"SELECT count(*) FROM (SELECT 1 FROM t WHERE {found} LIMIT 10001);"),
+             f"SELECT {select} FROM t WHERE {found} LIMIT 50;"),
         ]
         out = []
 

@@ -189,6 +189,14 @@ async fn an_index_on_request_keeps_the_sorted_view_as_it_was() {
     assert_eq!(names(&p), ["ash", "oak", "birch", "fir", "yew"]);
     let (_, p) = page(&app, "?sort=height&offset=1&limit=2").await;
     assert_eq!(names(&p), ["birch", "fir"]);
+    // A large append (on SQLite the index is set aside and made again after it) keeps the index.
+    let path = app.file("more.csv");
+    std::fs::write(&path, "Name,Height,Note\nelm,30,\nbox,1,\nyew,3,again\n").expect("write");
+    let id = app.start_import(&path, "more.csv", &[("table", "plants"), ("mode", "append")]).await;
+    assert_eq!(app.wait_final(&id).await["status"], "succeeded");
+    let (_, p) = page(&app, "?sort=height").await;
+    assert_eq!(p["indexed"], json!(["height"]));
+    assert_eq!(names(&p), ["box", "yew", "yew", "birch", "fir", "oak", "ash", "elm"]);
     // A column that is not there, a table that is not: in words.
     let resp = index("colour").await.expect("index");
     assert_eq!(resp.status(), 400);

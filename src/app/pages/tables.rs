@@ -283,7 +283,7 @@ fn IndexOffer(
                         <button type="submit" class="button secondary small" disabled=move || pending.get()>
                             {move || if pending.get() { "Making the index…".to_owned() } else { format!("Index {column}") }}
                         </button>
-                        " (a few seconds; later imports into the table take a little longer)"
+                        " (about a second for a million rows; later imports into the table take longer, up to half as long again)"
                     </ActionForm>
                 }.into_any()
             } else {

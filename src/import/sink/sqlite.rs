@@ -312,9 +312,13 @@ impl SqliteSink {
             }
             ImportMode::Append if exists => {
                 let mark = undo::sqlite_mark(&tx, target);
+                let set_aside = set_aside_indexes(&tx, target, merge.rows, mark.unwrap_or(0))?;
                 tx.execute_batch(&format!(
                     "INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}; DROP TABLE {staging}"
                 ))?;
+                for sql in set_aside {
+                    tx.execute_batch(&sql)?;
+                }
                 taken_back = undo::sqlite_added(&tx, target, mark, merge.rows);
             }
             ImportMode::Upsert | ImportMode::InsertNew if exists => {
@@ -443,4 +447,32 @@ fn repeated_key(e: rusqlite::Error, table: &str) -> ImportError {
         )),
         _ => e.into(),
     }
+}
+
+/// Before a large append: drops the table's own non-unique indexes (those a person made for
+/// sorting) and returns the statements that make them again, to run once the rows are in, in the
+/// same transaction. Kept up to date row by row, an index on a column in no particular order made
+/// appending 1,048,575 rows to a table of as many 3.2 times slower (6.58 s against 2.07 s, the
+/// bench harness); made again after, it costs about 0.5 s a million rows. So only when the rows
+/// added are at least an eighth of those there (`before`: the table's largest rowid). Unique indexes
+/// stay: they are what refuses a repeated key.
+fn set_aside_indexes(
+    tx: &Transaction<'_>,
+    target: &str,
+    adding: u64,
+    before: i64,
+) -> Result<Vec<String>, rusqlite::Error> {
+    if adding.saturating_mul(8) < before.max(0) as u64 {
+        return Ok(Vec::new());
+    }
+    let mut stmt = tx.prepare(
+        "SELECT il.name, s.sql FROM pragma_index_list(?1) AS il JOIN sqlite_schema AS s ON s.name = il.name \
+         WHERE il.\"unique\" = 0 AND il.origin = 'c' AND s.sql IS NOT NULL",
+    )?;
+    let indexes: Vec<(String, String)> =
+        stmt.query_map([target], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (name, _) in &indexes {
+        tx.execute_batch(&format!("DROP INDEX {}", quote(name)))?;
+    }
+    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
 }
