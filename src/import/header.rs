@@ -77,12 +77,14 @@ pub struct Picker<'a> {
     /// The row taken as the header: `Some(Some(n))` row n, `Some(None)` no header row; `None`
     /// until decided.
     pub chosen: Option<Option<u64>>,
+    /// The number of the first row the sheet has, blank or not (the preview's row count).
+    pub first: Option<u64>,
 }
 
 impl<'a> Picker<'a> {
     pub fn new(layout: Layout, inner: &'a mut dyn RowVisitor) -> Self {
         let Layout { header: choice, stop_at_blank } = layout;
-        Self { inner, choice, stop_at_blank, last: None, held: Vec::new(), held_bytes: 0, chosen: None }
+        Self { inner, choice, stop_at_blank, last: None, held: Vec::new(), held_bytes: 0, chosen: None, first: None }
     }
 
     /// A row after the header: handed over, or the end of the data at the first empty row.
@@ -135,6 +137,7 @@ impl RowVisitor for Picker<'_> {
     }
 
     fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+        self.first.get_or_insert(number);
         if self.chosen.is_some() {
             return self.data(number, cells);
         }

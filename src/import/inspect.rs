@@ -54,9 +54,8 @@ pub fn inspect(
     let mut sampler =
         Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None, last: 0, full: false };
     let mut picker = Picker::new(layout, &mut sampler);
-    let mut first = FirstRow { inner: &mut picker, number: None };
-    source::stream(path, format, sheet, encoding, limits, &mut first)?;
-    let first = first.number;
+    source::stream(path, format, sheet, encoding, limits, &mut picker)?;
+    let first = picker.first;
     let _: Flow = picker.finish()?;
     let header_row = picker.chosen.flatten();
     let labels =
@@ -73,35 +72,6 @@ pub fn inspect(
     let columns = describe(labels, &mut rows);
     rows.truncate(show);
     Ok(Preview { sheets, sheet: sampler.sheet, encoding, columns, rows, rows_total, header_row })
-}
-
-/// Notes the number of the first row the sheet has (blank or not) on its way to `inner`.
-struct FirstRow<'v> {
-    inner: &'v mut dyn RowVisitor,
-    number: Option<u64>,
-}
-
-impl RowVisitor for FirstRow<'_> {
-    fn total(&mut self, rows: u64, estimated: bool) {
-        self.inner.total(rows, estimated);
-    }
-
-    fn row(&mut self, number: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
-        self.number.get_or_insert(number);
-        self.inner.row(number, cells)
-    }
-
-    fn sheet(&mut self, name: &str) {
-        self.inner.sheet(name);
-    }
-
-    fn error_cell(&mut self) {
-        self.inner.error_cell();
-    }
-
-    fn cancel_token(&self) -> Option<tokio_util::sync::CancellationToken> {
-        self.inner.cancel_token()
-    }
 }
 
 /// Keeps the header and the first [`SAMPLE_ROWS`] non-blank rows, then stops the reader.
