@@ -60,7 +60,20 @@ pub async fn make(db: &Db, table: &str, column: &str) -> Result<(), sqlx::Error>
             format!("CREATE INDEX IF NOT EXISTS {index} ON {} ({})", db.data_table(table), quote(column))
         }
     };
-    on_pool!(db, p => sqlx::query(AssertSqlSafe(sql)).execute(p).await.map(drop))
+    match db.pool() {
+        Pool::Sqlite(p) => sqlx::query(AssertSqlSafe(sql)).execute(p).await.map(drop),
+        // Two at once for the same index both pass IF NOT EXISTS and one fails on the catalogue's
+        // unique name (six requests at once: five 500s); one at a time per index, the rest find it.
+        Pool::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sheetport: index ' || $1))")
+                .bind(&index)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+            tx.commit().await
+        }
+    }
 }
 
 #[cfg(test)]
