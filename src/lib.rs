@@ -1,9 +1,9 @@
 //! sheetport: upload a spreadsheet of a million rows, import it into a database in a background
 //! job, and watch it live. One crate: the `ssr` feature builds the server, `hydrate` the page's WASM.
 
-// The release WASM build (no `erase_components`) names each page's whole view tree in one type;
-// the history's and the upload form's passed the default limit of 128 ("queries overflow the
-// depth limit" in `cargo leptos build --release`).
+// Built without `erase_components` (a `RUSTFLAGS` in the environment replaces the one in
+// `.cargo/config.toml`), each page's whole view tree is one type; the history's and the upload
+// form's pass the default limit of 128 ("queries overflow the depth limit").
 #![recursion_limit = "256"]
 
 pub mod api;
