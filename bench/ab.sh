@@ -5,9 +5,12 @@
 #   bench/ab.sh OLD_BINARY NEW_BINARY FILE [RUNS]          # `sheetport import` into a fresh SQLite file
 #   bench/ab.sh --http OLD_BINARY NEW_BINARY FILE [RUNS]   # a server of each: upload (curl -F), then
 #                                                          # its SSE stream to the `done` event
+#   bench/ab.sh --http --streams N OLD NEW FILE [RUNS]     # the same followed by N streams at once
+#                                                          # (bench/sse_fanout.py); the import's own time
 set -euo pipefail
-http=false
+http=false streams=""
 [ "${1:-}" = --http ] && { http=true; shift; }
+[ "${1:-}" = --streams ] && { streams="$2"; shift 2; }
 old="$1" new="$2" file="$3" runs="${4:-5}"
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -25,6 +28,10 @@ fi
 one() {
   if $http; then
     local base="http://127.0.0.1:${port[$1]}" id
+    if [ -n "$streams" ]; then
+      python3 "$(dirname "$0")/sse_fanout.py" "$base" "$file" "$streams" >"$work/elapsed"
+      return
+    fi
     id=$(curl -sf -F "file=@$file" -F mode=replace -F table=t "$base/api/imports" \
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     curl -sN "$base/api/imports/$id/events" | grep -m1 -q '^event: done'
@@ -44,7 +51,11 @@ for i in $(seq 1 "$runs"); do
     cat "$file" >/dev/null
     start=$(date +%s.%N)
     one "$v"
-    times[$v]+="$(echo "$(date +%s.%N) - $start" | bc) "
+    if [ -n "$streams" ]; then
+      times[$v]+="$(tail -n1 "$work/elapsed") "
+    else
+      times[$v]+="$(echo "$(date +%s.%N) - $start" | bc) "
+    fi
   done
 done
 for v in old new; do

@@ -322,17 +322,22 @@ class Bench:
             # The same import followed by one SSE stream, then by a thousand (issue 11: many
             # watchers of one import must not slow it); one client script for both, so the
             # difference is what the server spends on the streams.
+            # The two alternate, one of each per round (which goes first alternating too), so a
+            # drift in the machine's speed during the runs weighs on both alike.
             fanout = Path(__file__).with_name("sse_fanout.py")
+            cases = {}
             for streams in (1, 1000):
                 case = f"sheetport HTTP + {streams:,} SSE stream{'s' if streams > 1 else ''}"
-                res = Result(case, name, note="the import's own time (its elapsed_ms), not the client's")
-                for _ in range(self.runs):
+                cases[streams] = Result(case, name, note="the import's own time (its elapsed_ms), not the client's")
+            for i in range(self.runs):
+                for streams in ((1, 1000) if i % 2 == 0 else (1000, 1)):
                     os.sync()
                     proc = subprocess.run([sys.executable, str(fanout), base, str(path), str(streams)],
                                           capture_output=True, text=True, check=True)
-                    res.walls.append(float(proc.stdout.split()[-1]))
+                    cases[streams].walls.append(float(proc.stdout.split()[-1]))
                     assert_rows(count_rows(db, "t"), rows, "HTTP import")
-                say(f"{case:<28} {name:<12} {res.wall:7.2f} s  (the import's own time)")
+            for res in cases.values():
+                say(f"{res.case:<28} {name:<12} {res.wall:7.2f} s  (the import's own time)")
                 out.append(res)
             return out
         finally:

@@ -91,9 +91,38 @@ pub fn left(now: i64, until: i64) -> String {
     }
 }
 
+/// A name or value from a file or a request inside a sentence: in double quotes as written,
+/// without the backslashes Rust's `{:?}` adds before quotes in it, control characters (a line
+/// break in a header cell) as spaces, and cut after 80 characters, since a header cell may hold a
+/// megabyte and a message is one line.
+pub fn quoted(s: &str) -> String {
+    const MOST: usize = 80;
+    let mut out = String::with_capacity(s.len().min(MOST * 4) + 4);
+    out.push('"');
+    for (i, c) in s.chars().enumerate() {
+        if i == MOST {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_in_sentences_are_one_short_line_as_written() {
+        assert_eq!(quoted("Zip"), "\"Zip\"");
+        assert_eq!(quoted("say \"hi\" \\ o"), "\"say \"hi\" \\ o\"");
+        assert_eq!(quoted("Total\nsales"), "\"Total sales\"");
+        let long = quoted(&"é".repeat(1_000_000));
+        assert_eq!(long.chars().count(), 83);
+        assert!(long.ends_with("é…\""));
+    }
 
     #[test]
     fn moments_read_as_people_say_them() {

@@ -19,7 +19,7 @@ macro_rules! id_type {
             type Error = String;
 
             fn try_from(s: String) -> Result<Self, String> {
-                Self::parse(&s).ok_or_else(|| format!("{s:?} is not an id sheetport handed out"))
+                Self::parse(&s).ok_or_else(|| format!("{} is not an id sheetport handed out", crate::format::quoted(&s)))
             }
         }
 
@@ -298,7 +298,10 @@ impl ColumnChoice {
         };
         let source = source.trim();
         if source.is_empty() {
-            return Err(format!("{spec:?} names no column: write it as 'Column name=new_name:type'"));
+            return Err(format!(
+                "{} names no column: write it as 'Column name=new_name:type'",
+                crate::format::quoted(spec)
+            ));
         }
         Ok(Self { source: source.to_owned(), skip: false, target, ty })
     }
@@ -753,7 +756,10 @@ impl std::str::FromStr for HeaderRow {
             "none" | "no" => Ok(HeaderRow::None),
             n => match n.parse::<u64>() {
                 Ok(row) if row >= 1 => Ok(HeaderRow::At(row)),
-                _ => Err(format!("{s:?} is not a header row: use auto, none, or a row number such as 3")),
+                _ => Err(format!(
+                    "{} is not a header row: use auto, none, or a row number such as 3",
+                    crate::format::quoted(s)
+                )),
             },
         }
     }

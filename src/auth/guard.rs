@@ -39,10 +39,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let mut response = match check(&state.config, req.method(), req.headers(), req.uri()) {
         Ok(()) => next.run(req).await,
         Err(Refusal::Host(authority)) => {
-            let shown: String = authority.chars().take(100).collect();
             let text = format!(
-                "this server does not answer to the name {shown:?}; if people reach it at that address, its \
-                 operator can add it with --public-url"
+                "this server does not answer to the name {}; if people reach it at that address, its \
+                 operator can add it with --public-url",
+                crate::format::quoted(&authority)
             );
             (StatusCode::MISDIRECTED_REQUEST, text).into_response()
         }

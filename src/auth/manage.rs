@@ -34,8 +34,8 @@ pub fn check_name(name: &str) -> Result<(), AppError> {
         Ok(())
     } else {
         Err(AppError::BadRequest(format!(
-            "{:?} cannot be a name: use 1 to {} letters, digits, dots, dashes, underscores or @",
-            name.chars().take(80).collect::<String>(),
+            "{} cannot be a name: use 1 to {} letters, digits, dots, dashes, underscores or @",
+            crate::format::quoted(name),
             super::signin::MAX_NAME
         )))
     }

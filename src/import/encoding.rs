@@ -21,8 +21,9 @@ pub fn named(label: &str) -> Result<&'static Encoding, ImportError> {
     match Encoding::for_label_no_replacement(label.trim().as_bytes()) {
         Some(e) => Ok(e),
         None => Err(ImportError::Invalid(format!(
-            "{label:?} is not a text encoding sheetport knows; use a name such as UTF-8, UTF-16LE, windows-1252 or \
-             Shift_JIS"
+            "{} is not a text encoding sheetport knows; use a name such as UTF-8, UTF-16LE, windows-1252 or \
+             Shift_JIS",
+            crate::format::quoted(label)
         ))),
     }
 }

@@ -55,7 +55,8 @@ impl Limits {
 /// The sentence for a cell past `max_cell_bytes`.
 pub fn cell_too_big(max: usize) -> ImportError {
     ImportError::Invalid(format!(
-        "a cell holds more than {} of text, more than this server reads in one cell (--max-cell-bytes)",
+        "a cell holds more than {} of text, more than this server reads in one cell; shorten it, or ask \
+         whoever runs the server to raise that limit (--max-cell-bytes)",
         bytes(max as u64)
     ))
 }
@@ -132,9 +133,10 @@ impl RowVisitor for Bounded<'_> {
         if self.header_seen {
             self.rows += 1;
             if self.rows > self.limits.max_rows {
+                let most = crate::format::count(self.limits.max_rows);
                 return Err(ImportError::Invalid(format!(
-                    "the sheet has more than {} rows, more than this server imports at once (--max-rows)",
-                    crate::format::count(self.limits.max_rows)
+                    "the sheet has more than {most} rows, more than this server imports at once; split it into \
+                     files of at most {most} rows, or ask whoever runs the server to raise that limit (--max-rows)"
                 )));
             }
         }
@@ -183,7 +185,11 @@ mod tests {
         let t = |s: &str| Value::Text(s.into());
         assert_eq!(feed(limits, vec![vec![t("h")], vec![t("a")], vec![Value::Null], vec![t("b")]]).ok(), Some(4));
         let e = feed(limits, vec![vec![t("h")], vec![t("a")], vec![t("b")], vec![t("c")]]).unwrap_err();
-        assert_eq!(e.to_string(), "the sheet has more than 2 rows, more than this server imports at once (--max-rows)");
+        assert_eq!(
+            e.to_string(),
+            "the sheet has more than 2 rows, more than this server imports at once; split it into files of at \
+             most 2 rows, or ask whoever runs the server to raise that limit (--max-rows)"
+        );
         let e = feed(limits, vec![vec![t("h")], vec![t("12345678901")]]).unwrap_err();
         assert!(e.to_string().starts_with("a cell holds more than 10 bytes of text"), "{e}");
         let label = "x".repeat(MAX_LABEL_BYTES + 1);

@@ -140,7 +140,10 @@ impl Plan {
         for choice in &mapping.columns {
             let i = find_source(source, &choice.source)?;
             if picked[i].is_some() {
-                return Err(invalid(format!("the column {:?} is chosen twice; choose it once", choice.source)));
+                return Err(invalid(format!(
+                    "the column {} is chosen twice; choose it once",
+                    crate::format::quoted(&choice.source)
+                )));
             }
             picked[i] = Some(choice);
         }
@@ -166,8 +169,9 @@ impl Plan {
                 (Some(table), Some(target)) => {
                     let tc = table_column(table, target).ok_or_else(|| {
                         invalid(format!(
-                            "the table has no column {target:?} for the sheet's column {:?}; its columns are {}",
-                            col.label,
+                            "the table has no column {} for the sheet's column {}; its columns are {}",
+                            crate::format::quoted(target),
+                            crate::format::quoted(&col.label),
                             list(table.columns.iter().map(|c| c.name.as_str()))
                         ))
                     })?;
@@ -189,9 +193,10 @@ impl Plan {
             };
             if let Some(other) = columns.iter().find(|c| c.name.eq_ignore_ascii_case(&name)) {
                 return Err(invalid(format!(
-                    "the sheet's columns {:?} and {:?} would both go into the column {name:?}; choose another name \
+                    "the sheet's columns {} and {} would both go into the column {name:?}; choose another name \
                      for one of them, or leave one out",
-                    other.label, col.label
+                    crate::format::quoted(&other.label),
+                    crate::format::quoted(&col.label)
                 )));
             }
             columns.push(ColumnInfo { name, label: col.label.clone(), ty });

@@ -102,7 +102,11 @@ impl<R: std::io::Read> std::io::Read for Counting<R> {
 fn choose_sheet(names: &[String], wanted: Option<&str>) -> Result<String, ImportError> {
     match wanted {
         Some(w) => names.iter().find(|n| n.as_str() == w || n.eq_ignore_ascii_case(w)).cloned().ok_or_else(|| {
-            ImportError::Invalid(format!("the workbook has no sheet named {w:?}; its sheets are: {}", names.join(", ")))
+            ImportError::Invalid(format!(
+                "the workbook has no sheet named {}; its sheets are: {}",
+                crate::format::quoted(w),
+                names.join(", ")
+            ))
         }),
         None => names.first().cloned().ok_or_else(|| ImportError::Invalid("the workbook has no sheets".into())),
     }

@@ -1,6 +1,6 @@
 //! One sampled, serialised state per watched job, shared by every SSE stream of it: a sampler task
-//! reads the job's `watch` value at most ten times a second (at once for the end), turns it into
-//! JSON once and hands the same [`Snapshot`] to every stream. Per-stream sampling and
+//! reads the job's `watch` value at most ten times a second (fewer when very many follow it; at
+//! once for the end), turns it into an event once and hands the same [`Snapshot`] to every stream. Per-stream sampling and
 //! serialisation made 1,000 streams of one import slow it by 35–44 %: each stream woke at every
 //! change of the job's value and wrote its own JSON.
 //!
@@ -11,6 +11,7 @@
 
 use crate::db::now_ms;
 use crate::model::{ImportId, Progress};
+use axum::body::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -23,15 +24,30 @@ pub const FINAL_ID: u64 = (1 << 53) - 1;
 /// Least time between two samples of one job.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
+/// What one event costs the server for each stream that carries it, as the interval between
+/// samples counts it: the samples of a job come no faster than one per this much per stream, so
+/// its streams together carry at most 2,000 events a second. Up to 200 streams that is ten a
+/// second each; a thousand streams get two a second each. (Every event is a write into each
+/// stream's socket: ten a second to each of a thousand streams slowed the import they watched.)
+const PER_STREAM: Duration = Duration::from_micros(500);
+
+/// Most time between two samples however many follow the job.
+const MAX_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The time between two samples of a job that `streams` streams follow.
+fn interval(streams: usize) -> Duration {
+    PER_STREAM.saturating_mul(u32::try_from(streams).unwrap_or(u32::MAX)).clamp(MIN_INTERVAL, MAX_INTERVAL)
+}
+
 /// A job's state as one SSE event carries it.
 #[derive(Debug)]
 pub struct Snapshot {
     /// The event id: see the module's note.
     pub id: u64,
-    /// The event name: `progress`, then `done`, `failed` or `cancelled`.
-    pub name: &'static str,
-    /// The state as JSON (the body of `GET /api/imports/{id}` too).
-    pub json: String,
+    /// The whole event as it goes on the wire: `event:` (`progress`, then `done`, `failed` or
+    /// `cancelled`), `id:` and `data:` (the state as JSON, as `GET /api/imports/{id}` has it).
+    /// Made once for every stream: a stream hands the same bytes to its response.
+    pub frame: Bytes,
     pub is_final: bool,
 }
 
@@ -39,12 +55,12 @@ impl Snapshot {
     /// `p` as an event whose id follows `after`.
     pub fn new(p: &Progress, after: u64) -> Self {
         let is_final = p.status.is_final();
-        Self {
-            id: if is_final { FINAL_ID } else { (now_ms().max(0) as u64).max(after.saturating_add(1)) },
-            name: p.event_name(),
-            json: serde_json::to_string(p).unwrap_or_default(),
-            is_final,
-        }
+        let id = if is_final { FINAL_ID } else { (now_ms().max(0) as u64).max(after.saturating_add(1)) };
+        let name = p.event_name();
+        // Compact JSON holds no line break, so it is one `data:` line.
+        let json = serde_json::to_string(p).unwrap_or_default();
+        let frame = Bytes::from(format!("event: {name}\nid: {id}\ndata: {json}\n\n"));
+        Self { id, frame, is_final }
     }
 }
 
@@ -65,7 +81,7 @@ pub(super) async fn sample(
     let mut last = Instant::now();
     loop {
         let ended = tokio::select! {
-            ended = next_change(&mut rx, last + MIN_INTERVAL) => ended,
+            ended = next_change(&mut rx, last + interval(out.receiver_count())) => ended,
             () = out.closed() => {
                 if owner.release(&id) {
                     return;
@@ -101,6 +117,23 @@ async fn next_change(rx: &mut watch::Receiver<Progress>, not_before: Instant) ->
                 }
             }
             () = tokio::time::sleep_until(not_before), if changed => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_streams_get_fewer_events_each_and_all_of_them_no_more_than_2000_a_second() {
+        let ms = |n| interval(n).as_millis();
+        assert_eq!((ms(0), ms(1), ms(200)), (100, 100, 100));
+        assert_eq!((ms(400), ms(1000)), (200, 500));
+        assert_eq!((ms(2000), ms(100_000), ms(usize::MAX)), (1000, 1000, 1000));
+        for n in [1, 50, 201, 999, 1999] {
+            let per_second = n as f64 / interval(n).as_secs_f64();
+            assert!(per_second <= 2000.0 + 1e-6, "{n} streams: {per_second} events a second");
         }
     }
 }

@@ -239,6 +239,12 @@ impl Reader {
     /// Stops the child (if it still runs), reaps it, and turns how the stream ended into the result.
     fn finish<T>(mut self, result: Result<End<T>, ImportError>) -> Result<T, ImportError> {
         self.done.store(true, Ordering::Relaxed);
+        // The stream cut short inside a frame is the child killed while writing it (past a limit),
+        // not a file that could not be read: it is told as a death, in the words for its cause.
+        let result = match result {
+            Err(ImportError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(End::Died),
+            other => other,
+        };
         if !matches!(result, Ok(End::Done(_) | End::Failed(_))) {
             let _ = lock(&self.child).kill();
         }

@@ -63,7 +63,8 @@ pub fn stream(
     let chosen = book.sheets.iter().find(|s| s.name == name).ok_or_else(|| broken("the sheet vanished"))?;
     if !chosen.is_worksheet {
         return Err(ImportError::Invalid(format!(
-            "the sheet {name:?} is a chart, not a table of cells; choose another sheet"
+            "the sheet {} is a chart, not a table of cells; choose another sheet",
+            crate::format::quoted(&name)
         )));
     }
     visitor.sheet(&name);
