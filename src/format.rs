@@ -110,9 +110,41 @@ pub fn quoted(s: &str) -> String {
     out
 }
 
+/// The first names of a list a file or a table supplies, for a sentence: at most 20, each cut
+/// at 80 characters, then how many more (a workbook may hold thousands of sheets, a table 1,600
+/// columns). `each` writes one name (as it is, or [`quoted`]).
+pub fn some_of<'a>(names: impl IntoIterator<Item = &'a str>, each: impl Fn(&str) -> String) -> Vec<String> {
+    const MOST: usize = 20;
+    let mut out = Vec::new();
+    let mut more = 0u64;
+    for n in names {
+        if out.len() < MOST {
+            let cut: String = n.chars().take(80).collect();
+            out.push(if cut.len() < n.len() { each(&format!("{cut}…")) } else { each(n) });
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        out.push(format!("{} more", count(more)));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lists_in_sentences_are_cut_short() {
+        let names: Vec<String> = (1..=1000).map(|i| format!("Sheet{i}")).collect();
+        let shown = some_of(names.iter().map(String::as_str), |n| n.to_owned());
+        assert_eq!(shown.len(), 21);
+        assert_eq!((shown[0].as_str(), shown[19].as_str(), shown[20].as_str()), ("Sheet1", "Sheet20", "980 more"));
+        let long = "x".repeat(10_000);
+        assert_eq!(some_of([long.as_str()], |n| n.to_owned())[0].chars().count(), 81);
+        assert_eq!(some_of(["a", "b"], quoted), ["\"a\"", "\"b\""]);
+    }
 
     #[test]
     fn names_in_sentences_are_one_short_line_as_written() {

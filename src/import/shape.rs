@@ -487,7 +487,7 @@ fn invalid(message: String) -> ImportError {
 
 /// Names as a person reads them: `"a", "b" and "c"`.
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let names: Vec<String> = names.map(|n| format!("{n:?}")).collect();
+    let names = crate::format::some_of(names, crate::format::quoted);
     match names.as_slice() {
         [] => String::new(),
         [one] => one.clone(),

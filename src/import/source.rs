@@ -105,7 +105,7 @@ fn choose_sheet(names: &[String], wanted: Option<&str>) -> Result<String, Import
             ImportError::Invalid(format!(
                 "the workbook has no sheet named {}; its sheets are: {}",
                 crate::format::quoted(w),
-                names.join(", ")
+                crate::format::some_of(names.iter().map(String::as_str), str::to_owned).join(", ")
             ))
         }),
         None => names.first().cloned().ok_or_else(|| ImportError::Invalid("the workbook has no sheets".into())),
