@@ -154,6 +154,12 @@ pub async fn make_index(name: String, column: String) -> Result<(), ApiError> {
     Ok(crate::routes::tables::make_index(&state()?, &asker().viewer, &name, &column).await?)
 }
 
+/// Makes a search index on an imported table, so searches of three characters or more read it.
+#[server(prefix = "/rpc", endpoint = "make_search_index")]
+pub async fn make_search_index(name: String) -> Result<(), ApiError> {
+    Ok(crate::routes::tables::make_search_index(&state()?, &asker().viewer, &name).await?)
+}
+
 /// The signed-in person's API tokens (admins: everyone's).
 #[server(prefix = "/rpc", endpoint = "list_tokens")]
 pub async fn list_tokens() -> Result<Vec<TokenInfo>, ApiError> {

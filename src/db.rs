@@ -13,6 +13,7 @@ pub mod errors;
 pub mod imports;
 pub mod indexes;
 pub mod queue;
+pub mod search;
 pub mod tables;
 pub mod uploads;
 
@@ -81,6 +82,8 @@ pub struct Db {
     /// Table exports running now (see `tables::export`): one count per `Db` (per server), not per
     /// process, so two servers (or two tests) in one process do not take each other's places.
     exports: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Tables whose search index this server is making (see `search::make`).
+    building: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// See [`Db::naming_lock`].
@@ -152,7 +155,12 @@ impl Db {
             .map_err(DbError::Open)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         adopt::sqlite(&pool).await.map_err(DbError::Open)?;
-        Ok(Self { pool: Pool::Sqlite(pool), dest: Destination::Sqlite(data), exports: tables::exports() })
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+            dest: Destination::Sqlite(data),
+            exports: tables::exports(),
+            building: Default::default(),
+        })
     }
 
     async fn connect_postgres(url: &str, data_schema: &str) -> Result<Self, DbError> {
@@ -176,11 +184,16 @@ impl Db {
         adopt::postgres(&pool, data_schema).await.map_err(DbError::Open)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let dest = Destination::Postgres { pool: pool.clone(), schema: data_schema.to_owned() };
-        Ok(Self { pool: Pool::Postgres(pool), dest, exports: tables::exports() })
+        Ok(Self { pool: Pool::Postgres(pool), dest, exports: tables::exports(), building: Default::default() })
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Tables whose search index this server is making; see `search::make`.
+    pub(crate) fn building(&self) -> &std::sync::Mutex<std::collections::HashSet<String>> {
+        &self.building
     }
 
     /// The places for table exports; see `tables::export`.

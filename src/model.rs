@@ -618,6 +618,10 @@ pub struct RowsPage {
     /// other sorts the whole view again for each page.
     #[serde(default)]
     pub indexed: Vec<String>,
+    /// The table has a search index: a search of three characters or more reads it instead of
+    /// every row.
+    #[serde(default)]
+    pub search_index: bool,
     /// The person asking may write the table, so may make an index on it.
     #[serde(default)]
     pub may_write: bool,

@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tables/{name}/rows", get(tables::table_rows))
         .route("/api/tables/{name}/export.csv", get(tables::export_csv))
         .route("/api/tables/{name}/indexes", post(tables::create_index))
+        .route("/api/tables/{name}/search-index", post(tables::create_search_index))
         .route("/api/session", get(session::current).post(session::sign_in).delete(session::sign_out))
         .route("/signout", post(session::sign_out_form))
         .route("/api/tokens", get(accounts::list_tokens).post(accounts::create_token))

@@ -1,5 +1,6 @@
 // The table browser (issue 14, point 3): sort by a header, search on the server, jump to a row,
-// past the end, the view's export link; axe-core on it; at 390 px the row number stays in view.
+// past the end, the view's export link; axe-core on it; at 390 px the row number stays in view; a
+// search on a large table offers a search index.
 import { type APIRequestContext, expect, test } from "@playwright/test";
 import { axeFindings } from "./axe";
 
@@ -63,4 +64,28 @@ test("a table sorts by its headers, searches, jumps to a row and says where it e
   await page.locator(".table-scroll").evaluate((e) => (e.scrollLeft = 1000));
   await expect(page.locator("tbody tr").first().locator("td").first()).toBeInViewport();
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+});
+
+test("a search on a large table offers a search index, and finds the same rows with it", async ({ page, request }) => {
+  const table = `notes_${Date.now()}`;
+  const rows = ["Ref,Note"];
+  // 100,000 rows: where the page starts to offer an index.
+  for (let i = 1; i <= 100_000; i++) rows.push(`${i},${i % 1000 === 0 ? "parcel returned" : "parcel sent"}`);
+  await importCsv(request, table, rows.join("\n") + "\n");
+
+  // A search too short for a search index (two characters) is not offered one.
+  await page.goto(`/tables/${table}?q=se`);
+  await expect(page.locator(".table-meta")).toContainText("with “se”");
+  await expect(page.locator(".index-offer")).toHaveCount(0);
+
+  await page.goto(`/tables/${table}?q=RETURNED`);
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await expect(page.locator(".table-meta")).toHaveText("Rows 1–50 of 100 with “RETURNED” (the table has 100,000)");
+  const offer = page.locator(".index-offer");
+  await expect(offer).toContainText("Searched without a search index: each search reads all 100,000 rows.");
+  expect(await axeFindings(page)).toEqual([]);
+  await offer.getByRole("button", { name: "Make a search index" }).click();
+  await expect(offer).toHaveCount(0);
+  await expect(page.locator(".table-meta")).toHaveText("Rows 1–50 of 100 with “RETURNED” (the table has 100,000)");
+  await expect(page.locator("tbody tr").first().locator("td").nth(1)).toHaveText("1000");
 });

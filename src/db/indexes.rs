@@ -32,7 +32,11 @@ pub async fn leading_columns(db: &Db, table: &str) -> Result<Vec<String>, sqlx::
 /// 63 bytes with a hash of both so two long names that share a start stay apart. SQLite's index
 /// names are file-wide; the table's name in it keeps them apart.
 fn index_name(table: &str, column: &str) -> String {
-    let name = format!("{table}_{column}_sort");
+    fit_name(format!("{table}_{column}_sort"))
+}
+
+/// `name`, or when longer than PostgreSQL's 63 bytes, its start and a hash of all of it.
+pub(super) fn fit_name(name: String) -> String {
     if name.len() <= 63 {
         return name;
     }

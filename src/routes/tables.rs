@@ -1,7 +1,8 @@
 //! Imported tables: `GET /api/tables`, `GET /api/tables/{name}/rows?offset=&limit=&sort=&desc=&q=`
 //! (a page of a view: sorted, searched) and `GET /api/tables/{name}/export.csv?sort=&desc=&q=` (the
 //! whole view as CSV, streamed), and `POST /api/tables/{name}/indexes` `{"column": ...}` (an index
-//! so views sorted by that column read their pages off it; for those who may write the table).
+//! so views sorted by that column read their pages off it; for those who may write the table), and
+//! `POST /api/tables/{name}/search-index` (an index searches of three characters or more read).
 
 use super::extract::{Json, Path, Query};
 use crate::auth::{Asker, Viewer, rules};
@@ -80,6 +81,7 @@ fn view_error(e: db::tables::ViewError) -> AppError {
     match e {
         db::tables::ViewError::Invalid(m) => AppError::BadRequest(m),
         db::tables::ViewError::Busy(m) => AppError::Busy(m),
+        db::tables::ViewError::Unavailable(m) => AppError::Conflict(m),
         db::tables::ViewError::Db(e) => e.into(),
     }
 }
@@ -142,4 +144,24 @@ pub async fn make_index(state: &AppState, viewer: &Viewer, name: &str, column: &
     }
     rules::may_write(&state.db, viewer, name).await?;
     db::tables::make_index(&state.db, name, column).await.map_err(view_error)?.ok_or_else(|| no_table(name))
+}
+
+/// `POST /api/tables/{name}/search-index`: 201 once the index is there (on a million rows, tens of
+/// seconds).
+pub async fn create_search_index(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    make_search_index(&state, &asker.viewer, &name).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(serde_json::json!({ "table": name }))))
+}
+
+/// Makes a search index on `name` for someone who may write it.
+pub async fn make_search_index(state: &AppState, viewer: &Viewer, name: &str) -> Result<(), AppError> {
+    if !rules::may_read(&state.db, state.config.table_readers, viewer, name).await? {
+        return Err(no_table(name));
+    }
+    rules::may_write(&state.db, viewer, name).await?;
+    db::tables::make_search_index(&state.db, name).await.map_err(view_error)?.ok_or_else(|| no_table(name))
 }

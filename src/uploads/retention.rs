@@ -3,7 +3,8 @@
 //! stored; a `.part` file of an upload that stopped is deleted once no byte could still arrive,
 //! and a stored file without a record (a crash between storing and recording) like an unused one.
 //! A sweep runs at start and then every minute (sooner when the spans are shorter), forgets
-//! expired sign-in sessions, and drops the tables replaces kept once `--keep-replaced` is up.
+//! expired sign-in sessions, drops the tables replaces kept once `--keep-replaced` is up, and the
+//! search indexes of tables that are gone.
 
 use crate::config::Config;
 use crate::db::uploads::UploadRecord;
@@ -32,6 +33,10 @@ pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
             }
             if let Err(e) = crate::history::sweep_kept(&db).await {
                 tracing::warn!(error = %e, "could not drop replaced tables whose time was up; trying again later");
+            }
+            // After the kept tables: a search index goes once its table has.
+            if let Err(e) = db::search::tidy(&db).await {
+                tracing::warn!(error = %e, "could not drop search indexes of tables that are gone; trying again later");
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,

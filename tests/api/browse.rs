@@ -1,6 +1,7 @@
 //! The table browser's view (issue 14, point 3): sorted by any column, searched on the server,
-//! past the end, exported as CSV with formulas neutralised, and indexed for a sort on request; on
-//! SQLite and PostgreSQL.
+//! past the end, exported as CSV with formulas neutralised, indexed for a sort on request, and given
+//! a search index on request that finds what a scan finds and follows its table; on SQLite and
+//! PostgreSQL.
 
 use crate::helpers::{TestApp, spawn_app};
 use serde_json::{Value, json};
@@ -234,4 +235,146 @@ async fn a_search_finds_dates_and_times_as_they_are_shown() {
     assert_eq!(found("17:00").await, ["Bob"]);
     assert_eq!(found("bo").await, ["Bob"]);
     assert!(found("2024-").await.len() == 2);
+}
+
+/// What `query` finds in `plants`: the names in order, and the count.
+async fn found(app: &TestApp, query: &str) -> (Vec<String>, Value) {
+    let (code, p) = page(app, query).await;
+    assert_eq!(code, 200, "{query}: {p}");
+    (names(&p).into_iter().map(str::to_owned).collect(), p["total"].clone())
+}
+
+#[tokio::test]
+async fn a_search_index_finds_what_a_scan_finds_and_follows_its_table() {
+    let app = spawn_app().await;
+    plants(&app).await;
+    // Three characters and more read the index; shorter ones, `%`, numbers, a sort and a page
+    // further on are answered as before.
+    let queries = [
+        "?q=OAK",
+        "?q=oakl",
+        "?q=and",
+        "?q=15",
+        "?q=-5%20d",
+        "?q=%3DHY",
+        "?q=%25",
+        "?q=irch&sort=height",
+        "?q=a&limit=2&offset=1",
+        "?q=zzz",
+        "?q=%22%22x",
+        "?q=degrees%20and%20more",
+    ];
+    let mut before = Vec::new();
+    for q in queries {
+        before.push(found(&app, q).await);
+    }
+    let (_, p) = page(&app, "?q=oak").await;
+    assert_eq!(p["search_index"], false);
+    let make = || app.client.post(app.url("/api/tables/plants/search-index")).send();
+    assert_eq!(make().await.expect("make").status(), 201);
+    assert_eq!(make().await.expect("again").status(), 201, "asked again, it is there already");
+    let (_, p) = page(&app, "?q=oak").await;
+    assert_eq!(p["search_index"], true);
+    for (q, was) in queries.iter().zip(&before) {
+        assert_eq!(&found(&app, q).await, was, "{q}");
+    }
+    assert_eq!(found(&app, "?q=OAK").await.0, ["oak", "fir"]);
+    // The export of a search reads the index too.
+    let csv = app.client.get(app.url("/api/tables/plants/export.csv?q=oak")).send().await.expect("export");
+    assert_eq!(csv.text().await.expect("csv").lines().count(), 3);
+
+    // Rows an append adds are found.
+    let path = app.file("more.csv");
+    std::fs::write(&path, "Name,Height,Note\nelm,30,Oakham\nbox,1,\n").expect("write");
+    let id = app.start_import(&path, "more.csv", &[("table", "plants"), ("mode", "append")]).await;
+    assert_eq!(app.wait_final(&id).await["status"], "succeeded");
+    assert_eq!(found(&app, "?q=oak").await.0, ["oak", "fir", "elm"]);
+    let (_, p) = page(&app, "?q=oak").await;
+    assert_eq!(p["search_index"], true, "an append keeps the index");
+
+    // A replace: the new table has no index, and is searched as it is; undone, the table comes
+    // back with its index, in step with it.
+    let path = app.file("new.csv");
+    std::fs::write(&path, "Name,Height,Note\nmaple,12,Oak-like\n").expect("write");
+    let id = app.start_import(&path, "new.csv", &[("table", "plants"), ("mode", "replace")]).await;
+    assert_eq!(app.wait_final(&id).await["status"], "succeeded");
+    let (_, p) = page(&app, "?q=oak").await;
+    assert_eq!((names(&p), p["search_index"].clone()), (vec!["maple"], json!(false)));
+    assert_eq!(make().await.expect("make").status(), 201);
+    assert_eq!(found(&app, "?q=oak").await.0, ["maple"]);
+    let undo = app.client.post(app.url(&format!("/api/imports/{}/undo", id))).send().await;
+    assert_eq!(undo.expect("undo").status(), 200);
+    let (_, p) = page(&app, "?q=oak").await;
+    assert_eq!((names(&p), p["search_index"].clone()), (vec!["oak", "fir", "elm"], json!(true)));
+
+    // A table that is not there: 404.
+    let resp = app.client.post(app.url("/api/tables/nope/search-index")).send().await.expect("nope");
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn a_search_index_finds_dates_and_times_as_they_are_shown() {
+    let app = spawn_app().await;
+    let path = app.file("visits.csv");
+    std::fs::write(&path, "who,day,at\nAna,2024-03-05,2024-03-05 09:30:00\nBob,2024-11-20,2024-11-20 17:00:00\n")
+        .expect("write");
+    let id = app.start_import(&path, "visits.csv", &[("table", "visits")]).await;
+    assert_eq!(app.wait_final(&id).await["status"], "succeeded");
+    let resp = app.client.post(app.url("/api/tables/visits/search-index")).send().await.expect("make");
+    assert_eq!(resp.status(), 201);
+    let found = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (_, p) = app.get_json(&format!("/api/tables/visits/rows?q={q}")).await;
+            assert_eq!(p["search_index"], true, "{p}");
+            p["rows"]
+                .as_array()
+                .expect("rows")
+                .iter()
+                .map(|r| r[0].as_str().expect("who").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("2024-03").await, ["Ana"]);
+    assert_eq!(found("17:00").await, ["Bob"]);
+    assert_eq!(found("9:30:00").await, ["Ana"]);
+    assert_eq!(found("11-20%2017").await, ["Bob"]);
+    assert_eq!(found("2024-").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_search_index_follows_an_upsert_and_its_undo() {
+    let app = spawn_app().await;
+    let import = |name: &'static str, text: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        async move {
+            let path = app.file(name);
+            std::fs::write(&path, text).expect("write");
+            let id = app.start_import(&path, name, &fields).await;
+            let done = app.wait_final(&id).await;
+            assert_eq!(done["status"], "succeeded", "{done}");
+            done["id"].as_str().expect("id").to_owned()
+        }
+    };
+    import("k.csv", "id,name\n1,Annabel\n2,Bobby\n", vec![("table", "k"), ("key", "id")]).await;
+    let resp = app.client.post(app.url("/api/tables/k/search-index")).send().await.expect("make");
+    assert_eq!(resp.status(), 201);
+    let found = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (_, p) = app.get_json(&format!("/api/tables/k/rows?q={q}")).await;
+            p["rows"].as_array().expect("rows").iter().map(|r| r[0].as_i64().expect("id")).collect::<Vec<_>>()
+        }
+    };
+    // An upsert changes row 2 and adds row 3: the old text is found no more, the new is.
+    import("u.csv", "id,name\n2,Roberta\n3,Bobbie\n", vec![("table", "k"), ("mode", "upsert"), ("key", "id")]).await;
+    assert_eq!(found("bobb").await, [3]);
+    assert_eq!(found("obert").await, [2]);
+    // Insert-new adds rows; undone, they are found no more.
+    let added =
+        import("n.csv", "id,name\n4,Bobbington\n", vec![("table", "k"), ("mode", "insert-new"), ("key", "id")]).await;
+    assert_eq!(found("bobb").await, [3, 4]);
+    let undo = app.client.post(app.url(&format!("/api/imports/{added}/undo"))).send().await.expect("undo");
+    assert_eq!(undo.status(), 200);
+    assert_eq!(found("bobb").await, [3]);
 }

@@ -16,6 +16,8 @@ const PAGE: u64 = 50;
 /// Rows from which a sort without an index is offered one: at 100,000 a page sorted without one
 /// took about 15 ms, at 1,048,575 150 ms (SQLite) and 190 ms (PostgreSQL).
 const INDEX_WORTH: u64 = 100_000;
+/// Characters a search needs to read a search index (its trigrams are three characters).
+const SEARCH_INDEX_SHORTEST: usize = 3;
 
 #[component]
 pub fn TablesPage() -> impl IntoView {
@@ -70,8 +72,11 @@ pub fn TablePage() -> impl IntoView {
     let view = move || query.with(view_of);
     let jumped = move || query.read().get("row").and_then(|r| r.trim().parse::<u64>().ok());
     let index = ServerAction::<crate::api::MakeIndex>::new();
-    let page =
-        Resource::new(move || (name(), view(), index.version().get()), |(name, view, _)| table_rows(name, Some(view)));
+    let search_index = ServerAction::<crate::api::MakeSearchIndex>::new();
+    let page = Resource::new(
+        move || (name(), view(), index.version().get(), search_index.version().get()),
+        |(name, view, _, _)| table_rows(name, Some(view)),
+    );
     view! {
         <Title text=move || format!("Table {} · sheetport", name()) />
         <section class="card wide">
@@ -79,7 +84,7 @@ pub fn TablePage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
-                        Ok(Some(rows)) => view! { <Browser name=name() view=view() jumped=jumped() rows index /> <Access name=name() /> }.into_any(),
+                        Ok(Some(rows)) => view! { <Browser name=name() view=view() jumped=jumped() rows index search_index /> <Access name=name() /> }.into_any(),
                         Ok(None) => view! { <p>"No imported table has this name. See the "<a href="/tables">"tables"</a>"."</p> }.into_any(),
                         Err(e) => view! { <Alert text=e.to_string() /> }.into_any(),
                     }
@@ -159,8 +164,25 @@ fn Browser(
     jumped: Option<u64>,
     rows: RowsPage,
     index: ServerAction<crate::api::MakeIndex>,
+    search_index: ServerAction<crate::api::MakeSearchIndex>,
 ) -> impl IntoView {
-    let RowsPage { columns, rows, total, offset, limit, table_rows, more, indexed, may_write } = rows;
+    let RowsPage {
+        columns,
+        rows,
+        total,
+        offset,
+        limit,
+        table_rows,
+        more,
+        indexed,
+        search_index: searchable,
+        may_write,
+    } = rows;
+    // Searched for a text the index would take, on a table large enough for a scan to show.
+    let unsearchable = view
+        .search
+        .as_deref()
+        .is_some_and(|q| !searchable && table_rows >= INDEX_WORTH && q.trim().chars().count() >= SEARCH_INDEX_SHORTEST);
     // Sorted by a column no index starts with, on a table large enough for that to show.
     let unindexed = view.sort.clone().filter(|c| table_rows >= INDEX_WORTH && !indexed.contains(c));
     let last = (offset + rows.len() as u64).min(total);
@@ -218,6 +240,7 @@ fn Browser(
         </div>
         <p class="table-meta" role="status">{count}</p>
         {unindexed.map(|col| view! { <IndexOffer name=name.clone() column=col table_rows may_write index /> })}
+        {unsearchable.then(|| view! { <SearchIndexOffer name=name.clone() table_rows may_write action=search_index /> })}
         {past_end.then(|| view! {
             <p class="note past-end">{format!("There is no row {} here: the view has {} rows. ", format::count(offset + 1), format::count(total))}
                 {(total > 0).then(|| view! { <a href=at(last_page)>"Go to the last page"</a> })}</p>
@@ -290,6 +313,39 @@ fn IndexOffer(
                 view! { <p>{cost}"Someone who may write to the table can make an index so pages come at once."</p> }.into_any()
             }}
             {move || index.value().get().and_then(Result::err).map(|e| view! { <Alert text=e.to_string() /> })}
+        </div>
+    }
+}
+
+/// Under a search on a large table without a search index: what that costs, and for those who may
+/// write the table, a button that makes one (a plain form before hydration).
+#[component]
+fn SearchIndexOffer(
+    name: String,
+    table_rows: u64,
+    may_write: bool,
+    action: ServerAction<crate::api::MakeSearchIndex>,
+) -> impl IntoView {
+    let cost = format!("Searched without a search index: each search reads all {} rows. ", format::count(table_rows));
+    let pending = action.pending();
+    view! {
+        <div class="note index-offer">
+            {if may_write {
+                view! {
+                    <ActionForm action>
+                        {cost}
+                        <input type="hidden" name="name" value=name />
+                        <button type="submit" class="button secondary small" disabled=move || pending.get()>
+                            {move || if pending.get() { "Making the search index…" } else { "Make a search index" }}
+                        </button>
+                        " (about half a minute for a million rows, and room about the size of the table; \
+                        later imports into the table take several times longer)"
+                    </ActionForm>
+                }.into_any()
+            } else {
+                view! { <p>{cost}"Someone who may write to the table can make a search index so searches come at once."</p> }.into_any()
+            }}
+            {move || action.value().get().and_then(Result::err).map(|e| view! { <Alert text=e.to_string() /> })}
         </div>
     }
 }
