@@ -192,7 +192,7 @@ impl Db {
     }
 
     /// Tables whose search index this server is making; see `search::make`.
-    pub(crate) fn building(&self) -> &std::sync::Mutex<std::collections::HashSet<String>> {
+    pub(crate) fn building(&self) -> &std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> {
         &self.building
     }
 

@@ -18,8 +18,9 @@
 //!   whose table went (dropped, replaced) is dropped by [`tidy`]. It is filled 20,000 rows a
 //!   transaction, so imports into the same file wait half a second at most, not the whole time.
 //! - PostgreSQL: one GIN index of `pg_trgm` on every column's text joined by a separator (dates and
-//!   times through `sheetport.search_text`, as `date::text` cannot be indexed). Where the server
-//!   lacks `pg_trgm`, the person is told so in words.
+//!   times through `sheetport.search_text`, as `date::text` cannot be indexed), made
+//!   concurrently so imports into the table go on meanwhile. Where the server lacks `pg_trgm`, the
+//!   person is told so in words.
 //!
 //! Made on request by someone who may write the table, like the sort index (`super::indexes`).
 
@@ -27,6 +28,8 @@ use super::{Db, Pool};
 use crate::import::names::quote;
 use crate::model::{ColumnInfo, ColumnType};
 use sqlx::AssertSqlSafe;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Characters a search needs to use an index: trigrams are three characters.
 pub const SHORTEST: usize = 3;
@@ -65,11 +68,13 @@ pub async fn find(db: &Db, table: &str) -> Result<Option<Index>, sqlx::Error> {
             Ok(sqlite_find(&mut conn, table).await?.map(Index::Sqlite))
         }
         Pool::Postgres(p) => {
+            // Valid: one being made (concurrently) is there before it is whole.
             let found: Option<i32> = sqlx::query_scalar(
-                "SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexname = $3",
+                "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 \
+                 AND i.indisvalid",
             )
             .bind(db.data_schema())
-            .bind(table)
             .bind(pg_index_name(table))
             .fetch_optional(p)
             .await?;
@@ -99,33 +104,44 @@ fn pg_index_name(table: &str) -> String {
 /// Makes a search index on `table` (the caller has checked it exists and who asks), with its
 /// columns as the database declares them; one that is there already is left as it is.
 pub async fn make(db: &Db, table: &str, columns: &[ColumnInfo]) -> Result<(), MakeError> {
-    match db.pool() {
-        Pool::Sqlite(p) => {
-            let Some(_building) = Building::start(db, table) else {
-                return Err(MakeError::Unavailable(format!(
-                    "a search index on {table:?} is being made already; it is there once that ends"
-                )));
-            };
-            tidy(db).await?;
-            sqlite_make(p, table, columns).await
+    let Some(building) = Building::start(db, table) else {
+        return Err(MakeError::Unavailable(format!(
+            "a search index on {table:?} is being made already; it is there once that ends"
+        )));
+    };
+    // A task of its own: a client that leaves does not cut it short (SQLite's fill half done, or
+    // PostgreSQL's session lock held by a connection gone back to the pool).
+    let (db, table, columns) = (db.clone(), table.to_owned(), columns.to_vec());
+    let task = tokio::spawn(async move {
+        let _building = building;
+        match db.pool() {
+            Pool::Sqlite(p) => {
+                tidy(&db).await?;
+                sqlite_make(p, &table, &columns).await
+            }
+            Pool::Postgres(p) => pg_make(p, &db, &table, &columns).await,
         }
-        Pool::Postgres(p) => pg_make(p, db, table, columns).await,
+    });
+    match task.await {
+        Ok(made) => made,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
 /// A table whose search index this server is making; the mark goes when this does.
-struct Building<'a>(&'a Db, String);
+struct Building(Arc<Mutex<HashSet<String>>>, String);
 
-impl<'a> Building<'a> {
-    fn start(db: &'a Db, table: &str) -> Option<Self> {
-        let mut set = db.building().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        set.insert(table.to_owned()).then(|| Self(db, table.to_owned()))
+impl Building {
+    fn start(db: &Db, table: &str) -> Option<Self> {
+        let set = db.building().clone();
+        let fresh = set.lock().unwrap_or_else(PoisonError::into_inner).insert(table.to_owned());
+        fresh.then(|| Self(set, table.to_owned()))
     }
 }
 
-impl Drop for Building<'_> {
+impl Drop for Building {
     fn drop(&mut self) {
-        self.0.building().lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.1);
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.1);
     }
 }
 
@@ -258,22 +274,37 @@ pub async fn tidy(db: &Db) -> Result<usize, sqlx::Error> {
     Ok(orphans.len())
 }
 
+/// PostgreSQL: `CREATE INDEX CONCURRENTLY`, so imports into the table go on while it is made (a
+/// plain one blocked every write to the table for the 26 s it took on a million rows); outside a
+/// transaction, so one at a time across servers by a session lock.
 async fn pg_make(p: &sqlx::PgPool, db: &Db, table: &str, columns: &[ColumnInfo]) -> Result<(), MakeError> {
-    let mut tx = p.begin().await?;
-    // One at a time: two `CREATE EXTENSION`s or two builds of one index at once fail on the
-    // catalogue's unique names.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sheetport: search index'))").execute(&mut *tx).await?;
+    let Some(text) = pg_text(columns) else {
+        return Err(MakeError::Unavailable(format!(
+            "the table {table:?} has only true-or-false columns: there is no text to index"
+        )));
+    };
+    let mut conn = p.acquire().await?;
+    const LOCK: &str = "hashtext('sheetport: search index')";
+    sqlx::query(AssertSqlSafe(format!("SELECT pg_advisory_lock({LOCK})"))).execute(&mut *conn).await?;
+    let made = pg_make_locked(&mut conn, db, table, &text).await;
+    if sqlx::query(AssertSqlSafe(format!("SELECT pg_advisory_unlock({LOCK})"))).execute(&mut *conn).await.is_err() {
+        // Its session ends with it, and the lock with the session.
+        conn.close_on_drop();
+    }
+    made
+}
+
+async fn pg_make_locked(conn: &mut sqlx::PgConnection, db: &Db, table: &str, text: &str) -> Result<(), MakeError> {
     let schema: Option<String> = sqlx::query_scalar(
         "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
          WHERE e.extname = 'pg_trgm'",
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let schema = match schema {
         Some(s) => s,
         None => {
-            let made = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute(&mut *tx).await;
-            if let Err(e) = made {
+            if let Err(e) = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute(&mut *conn).await {
                 tracing::warn!(error = %e, "could not add pg_trgm for a search index");
                 return Err(MakeError::Unavailable(
                     "this PostgreSQL server cannot make search indexes: it lacks the pg_trgm extension, or \
@@ -286,21 +317,29 @@ async fn pg_make(p: &sqlx::PgPool, db: &Db, table: &str, columns: &[ColumnInfo])
             crate::db::APP_SCHEMA.to_owned()
         }
     };
-    let Some(expr) = pg_text(columns) else {
-        return Err(MakeError::Unavailable(format!(
-            "the table {table:?} has only true-or-false columns: there is no text to index"
-        )));
-    };
+    let name = pg_index_name(table);
+    // A concurrent build cut short leaves its index invalid, and IF NOT EXISTS would keep it.
+    let invalid: Option<bool> = sqlx::query_scalar(
+        "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND n.nspname = $2",
+    )
+    .bind(&name)
+    .bind(db.data_schema())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if invalid == Some(true) {
+        let sql = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", db.data_table(&name));
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    }
     let sql = format!(
-        "CREATE INDEX IF NOT EXISTS {} ON {} USING gin (({expr}) {}.gin_trgm_ops)",
-        quote(&pg_index_name(table)),
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING gin (({text}) {}.gin_trgm_ops)",
+        quote(&name),
         db.data_table(table),
         quote(&schema)
     );
-    sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+    sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
     // The planner weighs the index by what it knows of the expression's values.
-    sqlx::query(AssertSqlSafe(format!("ANALYZE {}", db.data_table(table)))).execute(&mut *tx).await?;
-    tx.commit().await?;
+    sqlx::query(AssertSqlSafe(format!("ANALYZE {}", db.data_table(table)))).execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -1,8 +1,10 @@
 //! `/tables` lists the imported tables; `/tables/{name}` browses one: sorted by any column (the
 //! header's links), searched (text in any column, on the server), paged, jumped to a row, past the
 //! end said in words, the view exported as CSV; all of it plain links and GET forms in the URL, so
-//! it works before hydration too and a view can be bookmarked. It also says who may write to the
-//! table (its owner and admins give and take back write access there).
+//! it works before hydration too and a view can be bookmarked. On a large table, a sort by a column
+//! no index starts with and a search without a search index say what they cost and offer the
+//! index to whoever may write the table. It also says who may write to the table (its owner and
+//! admins give and take back write access there).
 
 use crate::api::{list_tables, table_rows, who_may_write};
 use crate::app::components::{Alert, cell};
@@ -338,7 +340,7 @@ fn SearchIndexOffer(
                         <button type="submit" class="button secondary small" disabled=move || pending.get()>
                             {move || if pending.get() { "Making the search index…" } else { "Make a search index" }}
                         </button>
-                        " (about half a minute for a million rows, and room about the size of the table; \
+                        " (about 20 seconds for a million rows, and room almost the size of the table; \
                         later imports into the table take several times longer)"
                     </ActionForm>
                 }.into_any()
