@@ -341,7 +341,7 @@ fn SearchIndexOffer(
                             {move || if pending.get() { "Making the search index…" } else { "Make a search index" }}
                         </button>
                         " (about 20 seconds for a million rows, and room almost the size of the table; \
-                        later imports into the table take several times longer)"
+                        later imports into the table take 5 to 20 times longer)"
                     </ActionForm>
                 }.into_any()
             } else {
