@@ -53,6 +53,8 @@ async fn a_view_sorts_searches_and_knows_its_end() {
     assert_eq!(p["error"], "the table \"plants\" has no column \"colour\" to sort by");
     let (code, p) = page(&app, &format!("?q={}", "a".repeat(201))).await;
     assert_eq!(code, 400, "{p}");
+    let (code, p) = page(&app, "?q=oa%00k").await;
+    assert_eq!((code, p["error"].as_str()), (400, Some("a search cannot hold the character NUL (U+0000)")));
     let (code, _) = page(&app, "?sort=height;DROP%20TABLE%20plants").await;
     assert_eq!(code, 400);
 }
