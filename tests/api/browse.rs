@@ -211,8 +211,15 @@ async fn an_index_on_request_keeps_the_sorted_view_as_it_was() {
     assert_eq!(resp.expect("index").status(), 404);
 }
 
+/// The first column of the rows `q` finds in `visits`, which has a search index or not as `indexed`.
+async fn who(app: &TestApp, q: &str, indexed: bool) -> Vec<String> {
+    let (_, p) = app.get_json(&format!("/api/tables/visits/rows?q={q}")).await;
+    assert_eq!(p["search_index"], indexed, "{p}");
+    p["rows"].as_array().expect("rows").iter().map(|r| r[0].as_str().expect("who").to_owned()).collect()
+}
+
 #[tokio::test]
-async fn a_search_finds_dates_and_times_as_they_are_shown() {
+async fn a_search_finds_dates_and_times_as_they_are_shown_with_or_without_a_search_index() {
     let app = spawn_app().await;
     let path = app.file("visits.csv");
     std::fs::write(&path, "who,day,at\nAna,2024-03-05,2024-03-05 09:30:00\nBob,2024-11-20,2024-11-20 17:00:00\n")
@@ -221,22 +228,18 @@ async fn a_search_finds_dates_and_times_as_they_are_shown() {
     assert_eq!(app.wait_final(&id).await["status"], "succeeded");
     let (_, p) = app.get_json("/api/tables/visits/rows").await;
     assert_eq!(p["columns"][1]["type"], "date", "{p}");
-    let found = |q: &'static str| {
-        let app = &app;
-        async move {
-            let (_, p) = app.get_json(&format!("/api/tables/visits/rows?q={q}")).await;
-            p["rows"]
-                .as_array()
-                .expect("rows")
-                .iter()
-                .map(|r| r[0].as_str().expect("who").to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(found("2024-03").await, ["Ana"]);
-    assert_eq!(found("17:00").await, ["Bob"]);
-    assert_eq!(found("bo").await, ["Bob"]);
-    assert!(found("2024-").await.len() == 2);
+    assert_eq!(who(&app, "2024-03", false).await, ["Ana"]);
+    assert_eq!(who(&app, "17:00", false).await, ["Bob"]);
+    assert_eq!(who(&app, "bo", false).await, ["Bob"]);
+    assert!(who(&app, "2024-", false).await.len() == 2);
+    // The same with the index (on PostgreSQL, dates and times through `sheetport.search_text`).
+    let resp = app.client.post(app.url("/api/tables/visits/search-index")).send().await.expect("make");
+    assert_eq!(resp.status(), 201);
+    assert_eq!(who(&app, "2024-03", true).await, ["Ana"]);
+    assert_eq!(who(&app, "17:00", true).await, ["Bob"]);
+    assert_eq!(who(&app, "9:30:00", true).await, ["Ana"]);
+    assert_eq!(who(&app, "11-20%2017", true).await, ["Bob"]);
+    assert_eq!(who(&app, "2024-", true).await.len(), 2);
 }
 
 /// What `query` finds in `plants`: the names in order, and the count.
@@ -334,36 +337,6 @@ async fn a_search_index_finds_what_a_scan_finds_and_follows_its_table() {
         app.db.execute(&format!("DELETE FROM \"{}\" WHERE rowid = 1", fts[0])).await;
         assert_eq!(found(&app, "?q=oak").await.0, ["fir", "elm"]);
     }
-}
-
-#[tokio::test]
-async fn a_search_index_finds_dates_and_times_as_they_are_shown() {
-    let app = spawn_app().await;
-    let path = app.file("visits.csv");
-    std::fs::write(&path, "who,day,at\nAna,2024-03-05,2024-03-05 09:30:00\nBob,2024-11-20,2024-11-20 17:00:00\n")
-        .expect("write");
-    let id = app.start_import(&path, "visits.csv", &[("table", "visits")]).await;
-    assert_eq!(app.wait_final(&id).await["status"], "succeeded");
-    let resp = app.client.post(app.url("/api/tables/visits/search-index")).send().await.expect("make");
-    assert_eq!(resp.status(), 201);
-    let found = |q: &'static str| {
-        let app = &app;
-        async move {
-            let (_, p) = app.get_json(&format!("/api/tables/visits/rows?q={q}")).await;
-            assert_eq!(p["search_index"], true, "{p}");
-            p["rows"]
-                .as_array()
-                .expect("rows")
-                .iter()
-                .map(|r| r[0].as_str().expect("who").to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(found("2024-03").await, ["Ana"]);
-    assert_eq!(found("17:00").await, ["Bob"]);
-    assert_eq!(found("9:30:00").await, ["Ana"]);
-    assert_eq!(found("11-20%2017").await, ["Bob"]);
-    assert_eq!(found("2024-").await.len(), 2);
 }
 
 #[tokio::test]
