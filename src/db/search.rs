@@ -256,14 +256,16 @@ async fn still_filling(conn: &mut sqlx::SqliteConnection, fts: &str, table: &str
 }
 
 /// Drops the search indexes whose table is gone (dropped, or replaced by a new table of the same
-/// name): an FTS5 table without its insert trigger. The other way round cannot happen: the
-/// triggers go with their table, and only this drops an index.
+/// name): an FTS5 table with neither its insert trigger nor, while it fills, its filling one (one
+/// being filled is no orphan: dropped, its triggers would fail every write to its table). The
+/// other way round cannot happen: the triggers go with their table, and only this and a make
+/// drop an index, each with its triggers gone first.
 pub async fn tidy(db: &Db) -> Result<usize, sqlx::Error> {
     let Pool::Sqlite(p) = db.pool() else { return Ok(0) };
     let orphans: Vec<String> = sqlx::query_scalar(
         "SELECT s.name FROM data.sqlite_schema AS s WHERE s.type = 'table' AND s.name GLOB '*:search:*' \
          AND s.sql LIKE 'CREATE VIRTUAL TABLE%' AND NOT EXISTS (SELECT 1 FROM data.sqlite_schema AS g \
-         WHERE g.type = 'trigger' AND g.name = s.name || ':insert')",
+         WHERE g.type = 'trigger' AND g.name IN (s.name || ':insert', s.name || ':filling-insert'))",
     )
     .fetch_all(p)
     .await?;
