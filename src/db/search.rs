@@ -1,6 +1,6 @@
 //! Search indexes a person asks for, so a search that finds little in a large table does not read
 //! all of it. Without one, a search is a scan: on 1,048,575 rows one that finds nothing read every
-//! row (SQLite 651 ms, PostgreSQL 1.5 s, BENCHMARKS.md). An index of the values' trigrams (every
+//! row (SQLite 497 ms in BENCHMARKS.md, PostgreSQL 2.2 s by hand). An index of the values' trigrams (every
 //! three characters in a row) finds the few rows that hold all of a search's trigrams; each of
 //! those is then checked with the same test the scan uses, so a search finds the same rows with or
 //! without one. A search of one or two characters has no trigram and scans as before (it tends to
@@ -8,9 +8,9 @@
 //!
 //! - SQLite: an FTS5 table with the trigram tokenizer beside the table, `{table}:search:{n}`, kept
 //!   in step by three triggers on the table (`…:insert`, `…:delete`, `…:update`). Contentless (no
-//!   copy of the values) and `detail=none` (no positions): measured on a table of 1,048,575 rows ×
-//!   10 columns (137 MB), the index is 111 MB and takes 20 s to make, where the default (positions
-//!   kept) is 490 MB; a search that finds nothing then takes under 1 ms, one that finds one row
+//!   copy of the values) and `detail=none` (no positions): on the benchmark's table of 1,048,575
+//!   rows × 10 columns (145 MB) the index is 113 MB and took 18 s to make; on a prototype of the
+//!   same shape, the default (positions kept) was 490 MB; a search that finds nothing then takes under 1 ms, one that finds one row
 //!   3 ms. Its cost later: appending 200,000 rows took 2.9 s against 0.16 s without it; deleting
 //!   them (an undo) 3.3-7.3 s. The `:` keeps its names apart from every table an import can make
 //!   (letters, digits and `_`); the table it serves is the one its triggers are on, so a table
