@@ -2,10 +2,9 @@
 //! all of it. Without one, a search is a scan: on 1,048,575 rows one that finds nothing read every
 //! row (SQLite 497 ms in BENCHMARKS.md, PostgreSQL 2.2 s by hand). An index of the values'
 //! trigrams (every three characters in a row) finds the few rows that hold all of a search's
-//! trigrams; each of
-//! those is then checked with the same test the scan uses, so a search finds the same rows with or
-//! without one. A search of one or two characters has no trigram and scans as before (it tends to
-//! find a page early and stop).
+//! trigrams; each of those is then checked with the same test the scan uses, so a search finds the
+//! same rows with or without one. A search of one or two characters has no trigram and scans as
+//! before (it tends to find a page early and stop).
 //!
 //! - SQLite: an FTS5 table with the trigram tokenizer beside the table, `{table}:search:{n}`, kept
 //!   in step by three triggers on the table (`…:insert`, `…:delete`, `…:update`). Contentless (no
