@@ -51,4 +51,15 @@ export SHEETPORT_BIN="$CARGO_TARGET_DIR/debug/sheetport"
 
 say "benchmark smoke run (100k rows on the debug build; numbers are not judged here)"
 python3 bench/run.py --smoke --debug >/dev/null
+
+# The quick start's serve command builds the browser bundle another way (release profile: LTO,
+# opt-level "z", wasm-opt, precompressed); build that part too, so a change that breaks only it
+# fails here rather than on a person's first `serve.sh`. The server's release build is the same
+# code as the debug one the tests ran.
+say "the release browser bundle (as serve.sh builds it)"
+env -u RUSTFLAGS -u LEPTOS_OUTPUT_NAME cargo leptos build --release --frontend-only --precompress 2>&1 \
+  | { grep -vE '^\s*(Compiling|Downloaded|Downloading|Updating|Locking|Adding)\b' || true; }
+for ext in wasm wasm.br wasm.gz js.br css.br; do
+  compgen -G "target/site/pkg/sheetport*.$ext" >/dev/null || { echo "the release site lacks its .$ext" >&2; exit 1; }
+done
 say "all tests passed"

@@ -118,7 +118,17 @@ struct ViewSql {
     unordered: String,
     /// The view is in the table's own order (no sort).
     physical: bool,
+    /// PostgreSQL, sorted by a column an index leads, nothing left out: the page's query for a
+    /// deep page (see [`SEEK_FROM`]).
+    seek: Option<String>,
+    /// The columns that lead an index.
+    indexed: Vec<String>,
 }
+
+/// From this offset on, a PostgreSQL page of a view sorted by an indexed column is found by
+/// [`ViewSql::seek`]. An OFFSET reads every row it steps over from the table, through the index,
+/// in the index's order: at row 524,289 of 1,048,575, 0.85-2.2 s.
+const SEEK_FROM: u64 = 10_000;
 
 /// Matches a search counts exactly; past it the page says "more than".
 pub const SEARCH_COUNTED: u64 = 10_000;
@@ -137,8 +147,12 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
                 return Err(ViewError::Invalid(format!("the table {name:?} has no column {col:?} to sort by")));
             }
             let dir = if view.desc { "DESC" } else { "ASC" };
-            // Ties keep insertion order, so paging through equal values neither repeats nor skips.
-            format!("{} {dir}, {}", quote(col), if sqlite { "rowid" } else { "ctid" })
+            // Ties by insertion order, so paging through equal values neither repeats nor skips;
+            // descending is the ascending order read backwards, ties too, which is the order an
+            // index on the column gives read backwards. With ties kept ascending under a
+            // descending sort, SQLite sorted every run of equal values again: the page at row
+            // 524,289 of 1,048,575 by an indexed column took 1.6 s, against 18 ms read backwards.
+            format!("{} {dir}, {} {dir}", quote(col), if sqlite { "rowid" } else { "ctid" })
         }
         None => (if sqlite { "rowid" } else { "ctid" }).to_owned(),
     };
@@ -216,6 +230,34 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
     } else {
         pg_select_list(&actual)
     };
+    let indexed = super::indexes::leading_columns(db, name).await?;
+    // The value at the offset is read off the index alone (an index-only scan: 28 ms at row
+    // 524,289, where the table's rows are 30 times wider than one value), and so is the count of
+    // those before it; the page is then taken from that value on, the OFFSET stepping only over its
+    // equals. A value missing (the offset in the NULLs, or past the end) gives an empty page, and
+    // `rows` falls back to the OFFSET. 82 ms against 0.85-2.2 s (psql, the benchmark's table).
+    let seek = match &view.sort {
+        Some(col) if !sqlite && search.is_none() && indexed.contains(col) => {
+            let c = quote(col);
+            let (dir, from, before) = if view.desc {
+                (
+                    "DESC",
+                    "<=",
+                    format!(
+                        "(SELECT count(*) FROM {t} WHERE {c} > (SELECT v FROM v)) + (SELECT count(*) FROM {t} WHERE {c} IS NULL)"
+                    ),
+                )
+            } else {
+                ("ASC", ">=", format!("(SELECT count(*) FROM {t} WHERE {c} < (SELECT v FROM v))"))
+            };
+            Some(format!(
+                "WITH v AS MATERIALIZED (SELECT {c} AS v FROM {t} ORDER BY {c} {dir} OFFSET $2 LIMIT 1) \
+                 SELECT {select} FROM (SELECT * FROM {t} WHERE {c} {from} (SELECT v FROM v) ORDER BY {order} \
+                 LIMIT $1 OFFSET $2 - ({before})) AS page"
+            ))
+        }
+        _ => None,
+    };
     let columns = if actual.len() == recorded.len() { recorded } else { actual };
     Ok(Some(ViewSql {
         columns,
@@ -246,6 +288,8 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
         }),
         keyset: sqlite && view.sort.is_none() && search.is_none(),
         physical: view.sort.is_none(),
+        seek,
+        indexed,
     }))
 }
 
@@ -258,52 +302,29 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
     let (limit_i, offset_i) = (limit as i64, offset as i64);
     // `$1`/`$2` are LIMIT/OFFSET; the search is `$3`, what its index is asked `$4` (SQLite binds by
     // number, PostgreSQL needs each used).
-    let all = count(db, name).await?;
-    // A table whose rowids are 1..n (an import's, as long as no row was deleted but from its end)
-    // has row k at rowid k: a page starts there, where an OFFSET steps over every row before it
-    // (at row 1,048,526 of 1,048,575: 60 ms, against under 1 ms).
-    let contiguous = sql.keyset && offset > 0 && {
-        let (lo, hi): (Option<i64>, Option<i64>) = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(
-            // Two subqueries: SQLite reads min() or max() alone off the B-tree's edge, both in
-            // one SELECT by scanning every row (120 ms at a million).
-            format!("SELECT (SELECT min(rowid) FROM {t}), (SELECT max(rowid) FROM {t})", t = db.data_table(name))
-        )).fetch_one(p).await)?;
-        lo == Some(1) && hi == Some(all as i64)
-    };
-    let page = if contiguous {
-        format!("SELECT {} FROM {} WHERE rowid > $2 ORDER BY rowid LIMIT $1", sql.select, db.data_table(name))
-    } else if let Some(page) = &sql.page {
-        page.clone()
-    } else {
-        format!("SELECT {} {} LIMIT $1 OFFSET $2", sql.select, sql.from)
-    };
-    let rows: Vec<Vec<J>> = match db.pool() {
+    let (all, rows): (u64, Vec<Vec<J>>) = match db.pool() {
         Pool::Sqlite(p) => {
-            let mut q = sqlx::query(AssertSqlSafe(page)).bind(limit_i).bind(offset_i);
-            if let Some(s) = &sql.search {
-                q = q.bind(s);
-            }
-            if let Some(m) = &sql.matched {
-                q = q.bind(m);
-            }
-            let rows = q.fetch_all(p).await?;
-            rows.iter().map(|r| sqlite_json_row(r, &sql.columns)).collect::<Result<_, _>>()?
-        }
-        Pool::Postgres(p) => {
-            // The table's own order is its physical order, which `ORDER BY ctid` got by sorting every
-            // row before the first 50 (280 ms at a million; 690 ms deep). One sequential scan yields
-            // that order itself when it starts at the first page (no synchronised scan) and runs
-            // alone (no parallel workers), and stops at the page: a search finds its first 50 early.
-            // The rows are found in a subquery of whole rows and only the page's are cast to text:
-            // cast in the scan, every row an OFFSET steps over was cast too (690 ms at row
-            // 1,048,526, against 180 ms for the scan alone).
-            let mut tx = p.begin().await?;
-            let page = if sql.physical {
-                sqlx::query("SET LOCAL synchronize_seqscans = off").execute(&mut *tx).await?;
-                sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0").execute(&mut *tx).await?;
-                format!("SELECT {} FROM (SELECT * {} LIMIT $1 OFFSET $2) AS page", sql.select, sql.unordered)
+            let all = count(db, name).await?;
+            // A table whose rowids are 1..n (an import's, as long as no row was deleted but from
+            // its end) has row k at rowid k: a page starts there, where an OFFSET steps over every
+            // row before it (at row 1,048,526 of 1,048,575: 60 ms, against under 1 ms).
+            let contiguous = sql.keyset && offset > 0 && {
+                // Two subqueries: SQLite reads min() or max() alone off the B-tree's edge, both
+                // in one SELECT by scanning every row (120 ms at a million).
+                let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT (SELECT min(rowid) FROM {t}), (SELECT max(rowid) FROM {t})",
+                    t = db.data_table(name)
+                )))
+                .fetch_one(p)
+                .await?;
+                lo == Some(1) && hi == Some(all as i64)
+            };
+            let page = if contiguous {
+                format!("SELECT {} FROM {} WHERE rowid > $2 ORDER BY rowid LIMIT $1", sql.select, db.data_table(name))
+            } else if let Some(page) = &sql.page {
+                page.clone()
             } else {
-                format!("SELECT {} FROM (SELECT * {} LIMIT $1 OFFSET $2) AS page", sql.select, sql.from)
+                format!("SELECT {} {} LIMIT $1 OFFSET $2", sql.select, sql.from)
             };
             let mut q = sqlx::query(AssertSqlSafe(page)).bind(limit_i).bind(offset_i);
             if let Some(s) = &sql.search {
@@ -312,9 +333,22 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
             if let Some(m) = &sql.matched {
                 q = q.bind(m);
             }
-            let rows = q.fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            rows.iter().map(pg_json_row).collect::<Result<_, _>>()?
+            let rows = q.fetch_all(p).await?;
+            (all, rows.iter().map(|r| sqlite_json_row(r, &sql.columns)).collect::<Result<_, _>>()?)
+        }
+        Pool::Postgres(p) => {
+            // The table's count on a connection of its own beside the page (a million rows: 60 ms
+            // of the page's time, counted before it).
+            let seek = sql.seek.as_ref().filter(|_| offset >= SEEK_FROM);
+            let (all, rows) = tokio::try_join!(count(db, name), pg_page(p, &sql, seek, limit_i, offset_i))?;
+            // The seek found no value at the offset (it is in the NULLs) or ran into them: the
+            // page by OFFSET.
+            let rows = if seek.is_some() && (rows.len() as u64) < limit && offset + (rows.len() as u64) < all {
+                pg_page(p, &sql, None, limit_i, offset_i).await?
+            } else {
+                rows
+            };
+            (all, rows.iter().map(pg_json_row).collect::<Result<_, _>>()?)
         }
     };
     let (total, more) = match &sql.search {
@@ -327,18 +361,29 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
         }
         Some(s) => {
             let text = search_only(&sql.count);
-            let n: i64 = on_pool!(db, p => {
-                let mut q = sqlx::query_scalar(AssertSqlSafe(text)).bind(s);
-                if let Some(m) = &sql.matched {
-                    q = q.bind(m);
+            let n: i64 = match db.pool() {
+                Pool::Sqlite(p) => {
+                    let mut q = sqlx::query_scalar(AssertSqlSafe(text)).bind(s);
+                    if let Some(m) = &sql.matched {
+                        q = q.bind(m);
+                    }
+                    q.fetch_one(p).await?
                 }
-                q.fetch_one(p).await
-            })?;
+                Pool::Postgres(p) => {
+                    let mut tx = pg_read(p).await?;
+                    let mut q = sqlx::query_scalar(AssertSqlSafe(text)).bind(s);
+                    if let Some(m) = &sql.matched {
+                        q = q.bind(m);
+                    }
+                    let n = q.fetch_one(&mut *tx).await?;
+                    tx.commit().await?;
+                    n
+                }
+            };
             let n = n as u64;
             if n > SEARCH_COUNTED { (SEARCH_COUNTED, true) } else { (n, false) }
         }
     };
-    let indexed = super::indexes::leading_columns(db, name).await?;
     Ok(Some(RowsPage {
         columns: sql.columns,
         rows,
@@ -347,10 +392,56 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
         limit,
         table_rows: all,
         more,
-        indexed,
+        indexed: sql.indexed,
         search_index: sql.search_index,
         may_write: false,
     }))
+}
+
+/// A transaction for a view's reads on PostgreSQL, without JIT: a search or sort over a million
+/// rows is costed far above `jit_above_cost`, and compiling its expressions took 28-44 ms of a
+/// query that then ran in 20 (EXPLAIN ANALYZE, the benchmark's table, a search that finds many).
+async fn pg_read(p: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = p.begin().await?;
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+    Ok(tx)
+}
+
+/// A page of a view on PostgreSQL, by `seek` when given, else by OFFSET.
+async fn pg_page(
+    p: &sqlx::PgPool,
+    sql: &ViewSql,
+    seek: Option<&String>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    // The table's own order is its physical order, which `ORDER BY ctid` got by sorting every
+    // row before the first 50 (280 ms at a million; 690 ms deep). One sequential scan yields
+    // that order itself when it starts at the first page (no synchronised scan) and runs
+    // alone (no parallel workers), and stops at the page: a search finds its first 50 early.
+    // The rows are found in a subquery of whole rows and only the page's are cast to text:
+    // cast in the scan, every row an OFFSET steps over was cast too (690 ms at row
+    // 1,048,526, against 180 ms for the scan alone).
+    let mut tx = pg_read(p).await?;
+    let page = if let Some(seek) = seek {
+        seek.clone()
+    } else if sql.physical {
+        sqlx::query("SET LOCAL synchronize_seqscans = off").execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0").execute(&mut *tx).await?;
+        format!("SELECT {} FROM (SELECT * {} LIMIT $1 OFFSET $2) AS page", sql.select, sql.unordered)
+    } else {
+        format!("SELECT {} FROM (SELECT * {} LIMIT $1 OFFSET $2) AS page", sql.select, sql.from)
+    };
+    let mut q = sqlx::query(AssertSqlSafe(page)).bind(limit).bind(offset);
+    if let Some(s) = &sql.search {
+        q = q.bind(s);
+    }
+    if let Some(m) = &sql.matched {
+        q = q.bind(m);
+    }
+    let rows = q.fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// A query of the search's parameters alone (`$3`, `$4`) numbered from `$1`, as they are bound.
@@ -488,9 +579,12 @@ fn write_csv_row(out: &mut String, values: &[J]) {
 async fn table_columns(db: &Db, name: &str) -> Result<Vec<ColumnInfo>, sqlx::Error> {
     let sql = match db.pool() {
         Pool::Sqlite(_) => "SELECT name, type FROM pragma_table_info($1, $2) ORDER BY cid",
+        // The catalogue, not `information_schema.columns` (6 ms a page, its privilege checks), with
+        // the type named as that view names it (no modifiers: `numeric`, `character varying`).
         Pool::Postgres(_) => {
-            "SELECT column_name::text, data_type::text FROM information_schema.columns \
-             WHERE table_name = $1 AND table_schema = $2 ORDER BY ordinal_position"
+            "SELECT a.attname::text, format_type(a.atttypid, NULL) FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = $1 AND n.nspname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
         }
     };
     let cols: Vec<(String, String)> =
