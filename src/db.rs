@@ -84,6 +84,8 @@ pub struct Db {
     exports: std::sync::Arc<tokio::sync::Semaphore>,
     /// Tables whose search index this server is making (see `search::make`).
     building: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Held while one table page takes its several connections (see `tables::rows`).
+    page_connections: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// See [`Db::naming_lock`].
@@ -160,6 +162,7 @@ impl Db {
             dest: Destination::Sqlite(data),
             exports: tables::exports(),
             building: Default::default(),
+            page_connections: Default::default(),
         })
     }
 
@@ -184,7 +187,13 @@ impl Db {
         adopt::postgres(&pool, data_schema).await.map_err(DbError::Open)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let dest = Destination::Postgres { pool: pool.clone(), schema: data_schema.to_owned() };
-        Ok(Self { pool: Pool::Postgres(pool), dest, exports: tables::exports(), building: Default::default() })
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+            dest,
+            exports: tables::exports(),
+            building: Default::default(),
+            page_connections: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &Pool {
@@ -194,6 +203,11 @@ impl Db {
     /// Tables whose search index this server is making; see `search::make`.
     pub(crate) fn building(&self) -> &std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> {
         &self.building
+    }
+
+    /// Held while a table page takes its connections; see `tables::rows`.
+    pub(crate) fn page_connections(&self) -> &std::sync::Arc<tokio::sync::Mutex<()>> {
+        &self.page_connections
     }
 
     /// The places for table exports; see `tables::export`.

@@ -151,7 +151,8 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
             // descending is the ascending order read backwards, ties too, which is the order an
             // index on the column gives read backwards. With ties kept ascending under a
             // descending sort, SQLite sorted every run of equal values again: the page at row
-            // 524,289 of 1,048,575 by an indexed column took 1.6 s, against 18 ms read backwards.
+            // 524,289 of 1,048,575 by an indexed column took 1.6 s, against 18 ms read backwards
+            // (Python's SQLite 3.40, a table of the benchmark's shape; the harness has the app's).
             format!("{} {dir}, {} {dir}", quote(col), if sqlite { "rowid" } else { "ctid" })
         }
         None => (if sqlite { "rowid" } else { "ctid" }).to_owned(),
@@ -235,7 +236,9 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
     // 524,289, where the table's rows are 30 times wider than one value), and so is the count of
     // those before it; the page is then taken from that value on, the OFFSET stepping only over its
     // equals. A value missing (the offset in the NULLs, or past the end) gives an empty page, and
-    // `rows` falls back to the OFFSET. 82 ms against 0.85-2.2 s (psql, the benchmark's table).
+    // `rows` falls back to the OFFSET. 82 ms against 0.85-2.2 s (psql, a table of the benchmark's
+    // shape, its visibility map set as autovacuum leaves it; without that, the index-only scans
+    // read the table too: 320 ms).
     let seek = match &view.sort {
         Some(col) if !sqlite && search.is_none() && indexed.contains(col) => {
             let c = quote(col);
@@ -302,7 +305,7 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
     let (limit_i, offset_i) = (limit as i64, offset as i64);
     // `$1`/`$2` are LIMIT/OFFSET; the search is `$3`, what its index is asked `$4` (SQLite binds by
     // number, PostgreSQL needs each used).
-    let (all, rows): (u64, Vec<Vec<J>>) = match db.pool() {
+    let (all, rows, counted): (u64, Vec<Vec<J>>, Option<u64>) = match db.pool() {
         Pool::Sqlite(p) => {
             let all = count(db, name).await?;
             // A table whose rowids are 1..n (an import's, as long as no row was deleted but from
@@ -334,21 +337,48 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
                 q = q.bind(m);
             }
             let rows = q.fetch_all(p).await?;
-            (all, rows.iter().map(|r| sqlite_json_row(r, &sql.columns)).collect::<Result<_, _>>()?)
+            (all, rows.iter().map(|r| sqlite_json_row(r, &sql.columns)).collect::<Result<_, _>>()?, None)
         }
         Pool::Postgres(p) => {
             // The table's count on a connection of its own beside the page (a million rows: 60 ms
-            // of the page's time, counted before it).
+            // of the page's time, counted before it). A search its index serves is counted beside
+            // them too: the count is what such a search waits for (a common word: 100 ms to find
+            // 10,001 matches), and with the index one that finds few is cheap to count even when
+            // the page would have ended it.
             let seek = sql.seek.as_ref().filter(|_| offset >= SEEK_FROM);
-            let (all, rows) = tokio::try_join!(count(db, name), pg_page(p, &sql, seek, limit_i, offset_i))?;
+            let indexed_search = sql.search.as_ref().filter(|_| sql.matched.is_some());
+            // A page's connections are taken together, one page at a time: pages each holding one
+            // and waiting for another could take the whole pool and wait for ever.
+            let (mut counting, mut paging, mut searching) = {
+                let _together = db.page_connections().lock().await;
+                let counting = p.acquire().await?;
+                let paging = p.acquire().await?;
+                let searching = match indexed_search {
+                    Some(_) => Some(p.acquire().await?),
+                    None => None,
+                };
+                (counting, paging, searching)
+            };
+            let table = db.data_table(name);
+            let counted = async {
+                match (indexed_search, searching.as_deref_mut()) {
+                    (Some(s), Some(conn)) => pg_search_count(conn, &sql, s).await.map(Some),
+                    _ => Ok(None),
+                }
+            };
+            let (all, rows, counted) = tokio::try_join!(
+                pg_count(&mut counting, &table),
+                pg_page(&mut paging, &sql, seek, limit_i, offset_i),
+                counted
+            )?;
             // The seek found no value at the offset (it is in the NULLs) or ran into them: the
             // page by OFFSET.
             let rows = if seek.is_some() && (rows.len() as u64) < limit && offset + (rows.len() as u64) < all {
-                pg_page(p, &sql, None, limit_i, offset_i).await?
+                pg_page(&mut paging, &sql, None, limit_i, offset_i).await?
             } else {
                 rows
             };
-            (all, rows.iter().map(pg_json_row).collect::<Result<_, _>>()?)
+            (all, rows.iter().map(pg_json_row).collect::<Result<_, _>>()?, counted)
         }
     };
     let (total, more) = match &sql.search {
@@ -360,27 +390,10 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
             (offset + rows.len() as u64, false)
         }
         Some(s) => {
-            let text = search_only(&sql.count);
-            let n: i64 = match db.pool() {
-                Pool::Sqlite(p) => {
-                    let mut q = sqlx::query_scalar(AssertSqlSafe(text)).bind(s);
-                    if let Some(m) = &sql.matched {
-                        q = q.bind(m);
-                    }
-                    q.fetch_one(p).await?
-                }
-                Pool::Postgres(p) => {
-                    let mut tx = pg_read(p).await?;
-                    let mut q = sqlx::query_scalar(AssertSqlSafe(text)).bind(s);
-                    if let Some(m) = &sql.matched {
-                        q = q.bind(m);
-                    }
-                    let n = q.fetch_one(&mut *tx).await?;
-                    tx.commit().await?;
-                    n
-                }
+            let n = match counted {
+                Some(n) => n,
+                None => search_count(db, &sql, s).await?,
             };
-            let n = n as u64;
             if n > SEARCH_COUNTED { (SEARCH_COUNTED, true) } else { (n, false) }
         }
     };
@@ -398,18 +411,52 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
     }))
 }
 
+/// The rows a search finds, counted up to [`SEARCH_COUNTED`] + 1.
+async fn search_count(db: &Db, sql: &ViewSql, search: &str) -> Result<u64, sqlx::Error> {
+    match db.pool() {
+        Pool::Sqlite(p) => {
+            let mut q = sqlx::query_scalar(AssertSqlSafe(search_only(&sql.count))).bind(search);
+            if let Some(m) = &sql.matched {
+                q = q.bind(m);
+            }
+            let n: i64 = q.fetch_one(p).await?;
+            Ok(n as u64)
+        }
+        Pool::Postgres(p) => pg_search_count(&mut *p.acquire().await?, sql, search).await,
+    }
+}
+
+/// [`search_count`] on a PostgreSQL connection.
+async fn pg_search_count(conn: &mut sqlx::PgConnection, sql: &ViewSql, search: &str) -> Result<u64, sqlx::Error> {
+    let mut tx = pg_read(conn).await?;
+    let mut q = sqlx::query_scalar(AssertSqlSafe(search_only(&sql.count))).bind(search);
+    if let Some(m) = &sql.matched {
+        q = q.bind(m);
+    }
+    let n: i64 = q.fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(n as u64)
+}
+
+/// Every row of `table` (a qualified name), counted on a PostgreSQL connection.
+async fn pg_count(conn: &mut sqlx::PgConnection, table: &str) -> Result<u64, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {table}"))).fetch_one(conn).await?;
+    Ok(n as u64)
+}
+
 /// A transaction for a view's reads on PostgreSQL, without JIT: a search or sort over a million
 /// rows is costed far above `jit_above_cost`, and compiling its expressions took 28-44 ms of a
 /// query that then ran in 20 (EXPLAIN ANALYZE, the benchmark's table, a search that finds many).
-async fn pg_read(p: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    let mut tx = p.begin().await?;
+async fn pg_read(conn: &mut sqlx::PgConnection) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, sqlx::Error> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
     sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
     Ok(tx)
 }
 
 /// A page of a view on PostgreSQL, by `seek` when given, else by OFFSET.
 async fn pg_page(
-    p: &sqlx::PgPool,
+    conn: &mut sqlx::PgConnection,
     sql: &ViewSql,
     seek: Option<&String>,
     limit: i64,
@@ -422,7 +469,7 @@ async fn pg_page(
     // The rows are found in a subquery of whole rows and only the page's are cast to text:
     // cast in the scan, every row an OFFSET steps over was cast too (690 ms at row
     // 1,048,526, against 180 ms for the scan alone).
-    let mut tx = pg_read(p).await?;
+    let mut tx = pg_read(conn).await?;
     let page = if let Some(seek) = seek {
         seek.clone()
     } else if sql.physical {

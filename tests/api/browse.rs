@@ -172,6 +172,25 @@ async fn deep_pages_of_an_indexed_sort_are_the_sorted_rows() {
 }
 
 #[tokio::test]
+async fn many_pages_at_once_each_get_their_connections() {
+    let app = spawn_app().await;
+    plants(&app).await;
+    let resp = app.client.post(app.url("/api/tables/plants/search-index")).send().await;
+    assert_eq!(resp.expect("make").status(), 201);
+    // On PostgreSQL a page of an indexed search reads on three connections at once; 48 of them at
+    // once, each holding some of a pool of 16 and waiting for the rest, would wait for ever.
+    let started = std::time::Instant::now();
+    let pages = (0..48).map(|i| {
+        let query = if i % 2 == 0 { "?q=oak" } else { "?q=tall&sort=height" };
+        page(&app, query)
+    });
+    for (code, p) in futures::future::join_all(pages).await {
+        assert_eq!((code, p["total"].as_u64().is_some()), (200, true), "{p}");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn exports_at_once_are_bounded_and_a_client_that_leaves_frees_its_place() {
     let app = spawn_app().await;
     // 30 MB of CSV: more than loopback socket buffers take, so an export nobody reads stays open.
