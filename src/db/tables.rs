@@ -127,7 +127,7 @@ struct ViewSql {
 
 /// From this offset on, a PostgreSQL page of a view sorted by an indexed column is found by
 /// [`ViewSql::seek`]. An OFFSET reads every row it steps over from the table, through the index,
-/// in the index's order: at row 524,289 of 1,048,575, 0.85-2.2 s.
+/// in the index's order: at row 524,288 of 1,048,575, 0.9-2.2 s.
 const SEEK_FROM: u64 = 10_000;
 
 /// Matches a search counts exactly; past it the page says "more than".
@@ -236,9 +236,9 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
     // 524,289, where the table's rows are 30 times wider than one value), and so is the count of
     // those before it; the page is then taken from that value on, the OFFSET stepping only over its
     // equals. A value missing (the offset in the NULLs, or past the end) gives an empty page, and
-    // `rows` falls back to the OFFSET. 82 ms against 0.85-2.2 s (psql, a table of the benchmark's
-    // shape, its visibility map set as autovacuum leaves it; without that, the index-only scans
-    // read the table too: 320 ms).
+    // `rows` falls back to the OFFSET. The page at row 524,288 of 1,048,575: 90 ms, where the
+    // OFFSET takes `psql` 918 ms (BENCHMARKS.md; the visibility map set, as autovacuum leaves a
+    // table; before that the index-only scans read the table too: 320 ms by hand).
     let seek = match &view.sort {
         Some(col) if !sqlite && search.is_none() && indexed.contains(col) => {
             let c = quote(col);
