@@ -104,12 +104,10 @@ def count_rows(db: Path, table: str) -> int:
 
 def build(debug: bool) -> Path:
     say(f"building sheetport and the data generator ({'debug' if debug else 'release'})")
-    # The same compile-time settings as cargo-leptos uses (LEPTOS_OUTPUT_NAME always; the
-    # erase_components cfg in debug builds), so this build neither thrashes cargo-leptos' builds
-    # nor makes a server whose page asks for the wrong .wasm name.
-    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET), LEPTOS_OUTPUT_NAME="sheetport")
-    if debug:
-        env["RUSTFLAGS"] = "--cfg erase_components"
+    # The compile-time settings come from .cargo/config.toml (LEPTOS_OUTPUT_NAME, the
+    # erase_components cfg) and, under scripts/test.sh, its environment (clippy as the compiler
+    # of sheetport's crates): this build is then the one the scripts made, not another.
+    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET))
     profile = [] if debug else ["--release"]
     subprocess.run(
         ["cargo", "build", "--quiet", *profile, "--features", "ssr", "--bin", "sheetport", "--example", "gen"],
