@@ -13,14 +13,6 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 mkdir -p "$CARGO_TARGET_DIR"
 
-# Clippy is the compiler of sheetport's own crates in every build the scripts make (rustc does the
-# dependencies): the lints are checked inside the builds that are needed anyway, and serve.sh and
-# test.sh make the same artifacts, so the tests reuse the server serve.sh built. Separate `cargo
-# clippy` runs would check every dependency again, once per feature set: 6m41s (ssr) + 6m14s
-# (hydrate) on a fresh 2-core machine.
-export RUSTC_WORKSPACE_WRAPPER=clippy-driver
-export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
-
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 as_root() {
