@@ -84,7 +84,7 @@ fuzz="$CARGO_TARGET_DIR/release/examples/fuzz"
 step "tests, two lanes side by side (Rust suites | browser, benchmark smoke, fuzzing)"
 lane rust \
   "unit and integration tests (SQLite; several instances on PostgreSQL)" \
-  "cargo test --release --quiet --features ssr" \
+  "cargo test --release --quiet --features ssr -- --skip disk::" \
   "integration tests again, on PostgreSQL (the command line, one server's lifecycle and the full disk are SQLite's)" \
   "SHEETPORT_TEST_DB=postgres cargo test --release --quiet --features ssr --test api -- --skip instances:: --skip cli:: --skip lifecycle:: --skip disk:: --skip bounded::" &
 rust_pid=$!
@@ -105,6 +105,13 @@ for name in "${failed[@]}"; do
 done
 [ ${#failed[@]} -eq 0 ] || exit 1
 grep -hE '^test result|^\s+[0-9]+ (passed|skipped|flaky)|^fuzz:' "$logs/rust.log" "$logs/browser.log" >&2 || true
+
+# The full disk alone, after the lanes: with the other lane's load beside it, the space a failed
+# import's staging table gives back came too late for the next write (the import's end, or the
+# next upload's 507), in 5 of 8 runs under four busy loops. A bug to fix (see issue 26's note),
+# not a test to loosen; the test holds on an unloaded machine.
+step "the full-disk test, alone"
+cargo test --release --quiet --features ssr --test api -- disk::
 
 step ""
 say "all tests passed"

@@ -37,11 +37,12 @@ use tower_http::services::ServeDir;
 /// alive after its streams ended and its jobs went back to the queue.
 const GRACE: Duration = Duration::from_secs(10);
 
-/// Leptos' options for this build: where cargo-leptos put the site, overridable by its variables.
+/// Leptos' options for this build: where `cargo xtask build` (or cargo-leptos) put the site,
+/// overridable by cargo-leptos' variables.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-    // cargo-leptos names the site's files by their hashes and writes those beside the binary it
-    // built; Leptos reads them there. A binary without them (the tests' own) names them plainly.
+    // The site's builders name its files by their hashes and write those beside the binary they
+    // built; Leptos reads them there. A binary without them names them plainly.
     let hashed =
         std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("hash.txt"))).is_some_and(|f| f.exists());
     LeptosOptions::builder()
@@ -121,7 +122,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// How long a browser may keep a file of the site. Those named by their content's hash
-/// (`sheetport.<22 characters>.wasm`, from cargo-leptos) never change under that name: a year,
+/// (`sheetport.<22 characters>.wasm`, from `cargo xtask build`) never change under that name: a year,
 /// without asking again. Any other keeps its name from one build to the next, so it is asked for
 /// again each time (a 304 when unchanged); left to guess, a browser would reuse a stale WASM beside
 /// a newer page after an upgrade.
@@ -133,7 +134,8 @@ async fn cache_control(request: Request<Body>, next: middleware::Next) -> axum::
     response
 }
 
-/// `…/name.<hash>.ext` with cargo-leptos' hash: an MD5 in unpadded base64url, 22 characters.
+/// `…/name.<hash>.ext` with the site's hash (the xtask's, as cargo-leptos'): an MD5 in unpadded
+/// base64url, 22 characters.
 fn hashed_name(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or_default();
     let mut parts = file.split('.');

@@ -180,14 +180,35 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
                 tracing::warn!(%id, error = ?e, "import failed");
             }
             let snapshot = tx.borrow().clone();
-            if let Err(e) = queue::mark_ended(&shared.db, &snapshot, &shared.worker, finished_at).await {
-                tracing::error!(%id, error = %e, "could not record the end of an import");
-            }
+            record_end(&shared, &snapshot, finished_at).await;
         }
     }
     shared.bus.publish(Signal::Progress(id.clone())).await;
     shared.hub.finished(&id);
 }
+
+/// Records a job's end in its row, trying again for a while when the database refuses the write.
+/// A full disk is the case in point: the failed import's staging table gives its space back a
+/// moment after the failure, and on a busy machine the first attempt came before that (seen: the
+/// import then said "running" for good, the full-disk test hung in 5 of 8 runs under load).
+async fn record_end(shared: &Shared, snapshot: &Progress, finished_at: i64) {
+    let id = &snapshot.id;
+    let mut pause = Duration::from_millis(50);
+    for attempt in 1..=ENDING_ATTEMPTS {
+        match queue::mark_ended(&shared.db, snapshot, &shared.worker, finished_at).await {
+            Ok(()) => return,
+            Err(e) if attempt < ENDING_ATTEMPTS => {
+                tracing::warn!(%id, error = %e, attempt, "could not record the end of an import yet; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => tracing::error!(%id, error = %e, "could not record the end of an import"),
+        }
+    }
+}
+
+/// How many times [`record_end`] tries: about 16 s in all.
+const ENDING_ATTEMPTS: u32 = 10;
 
 /// A job's state the moment a worker claims it.
 fn first_state(r: &ImportRecord, started_at: i64) -> Progress {
