@@ -29,10 +29,19 @@ struct SignIn {
 }
 
 /// Where a form may send the person after signing in: a path on this server, nothing else (an
-/// open redirect would let a link through our sign-in page lead anywhere).
+/// open redirect would let a link through our sign-in page lead anywhere). Browsers drop tabs and
+/// line breaks from a `Location` and read `\` as `/`, so `/<TAB>/evil.example` and `/\evil.example`
+/// are other sites to them; only visible ASCII is kept, which also makes every accepted path a
+/// valid header value (a line break in one answered 500 after the session was made).
 fn local_path(next: Option<&str>) -> &str {
+    let same_site = |p: &str| {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.starts_with("/signin")
+            && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    };
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.starts_with("/signin") => p,
+        Some(p) if same_site(p) => p,
         _ => "/",
     }
 }
@@ -98,8 +107,25 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(local_path(Some("/imports?x=1")), "/imports?x=1");
-        for bad in [None, Some("https://evil.example"), Some("//evil.example"), Some("/\\evil"), Some("/signin")] {
-            assert_eq!(local_path(bad), "/", "{bad:?}");
+        assert_eq!(local_path(Some("/tables/sales?sort=-units&q=a%20b")), "/tables/sales?sort=-units&q=a%20b");
+        let bad = [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil",
+            "/a\\b",
+            "/signin",
+            "/\t/evil.example",
+            "/\n/x",
+            "/\r\nSet-Cookie: x=1",
+            "/ /x",
+            "/\u{7f}/x",
+            "/caf\u{e9}",
+            "",
+            "evil.example",
+        ];
+        assert_eq!(local_path(None), "/");
+        for bad in bad {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
         }
         assert_eq!(urlencode("/a b?c=d"), "%2Fa+b%3Fc%3Dd");
     }

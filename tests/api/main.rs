@@ -24,6 +24,7 @@ mod reach;
 mod rejects;
 mod retention;
 mod served;
+mod signin;
 mod sse;
 mod uploads;
 mod valid;
