@@ -235,21 +235,23 @@ pub async fn reset_password(name: String, password: String) -> Result<(), ApiErr
 #[server(prefix = "/rpc", endpoint = "who_may_write")]
 pub async fn who_may_write(name: String) -> Result<TableAccess, ApiError> {
     let (state, asker) = (state()?, asker());
-    Ok(crate::auth::manage::table_access(&state.db, &asker.viewer, &name).await?)
+    Ok(crate::auth::manage::table_access(&state.db, state.config.table_readers, &asker.viewer, &name).await?)
 }
 
 /// Gives `user` write access to the table `name` (its owner or an admin).
 #[server(prefix = "/rpc", endpoint = "grant_write")]
 pub async fn grant_write(name: String, user: String) -> Result<(), ApiError> {
     let (state, asker) = (state()?, asker());
-    Ok(crate::auth::manage::grant(&state.db, &asker.viewer, asker.by(), &name, user.trim()).await?)
+    Ok(crate::auth::manage::grant(&state.db, state.config.table_readers, &asker.viewer, asker.by(), &name, user.trim())
+        .await?)
 }
 
 /// Takes write access to the table `name` back from `user`.
 #[server(prefix = "/rpc", endpoint = "revoke_write")]
 pub async fn revoke_write(name: String, user: String) -> Result<(), ApiError> {
     let (state, asker) = (state()?, asker());
-    Ok(crate::auth::manage::take_back(&state.db, &asker.viewer, asker.by(), &name, &user).await?)
+    Ok(crate::auth::manage::take_back(&state.db, state.config.table_readers, &asker.viewer, asker.by(), &name, &user)
+        .await?)
 }
 
 #[cfg(feature = "ssr")]

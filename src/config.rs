@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long = "body-idle-timeout", env = "SHEETPORT_BODY_IDLE_TIMEOUT", default_value = "60",
           value_name = "SECONDS", value_parser = seconds)]
     pub body_idle_timeout: Duration,
+    /// Seconds one statement of a table view (a page, a search, a count) may run before it is
+    /// stopped and the person told how to ask for less; a view whose client left stops at once.
+    #[arg(long = "query-timeout", env = "SHEETPORT_QUERY_TIMEOUT", default_value = "10",
+          value_name = "SECONDS", value_parser = seconds)]
+    pub query_timeout: Duration,
     /// Uploads received at once; past it a request is refused (503) until one ends.
     #[arg(long, env = "SHEETPORT_MAX_CONCURRENT_UPLOADS", default_value_t = 32)]
     pub max_concurrent_uploads: usize,
@@ -159,6 +164,7 @@ impl Default for Config {
             max_memory_mb: DEFAULT_MAX_MEMORY_MB,
             max_connections: 1024,
             header_timeout: Duration::from_secs(30),
+            query_timeout: crate::db::reads::QUERY_TIMEOUT,
             body_idle_timeout: Duration::from_secs(60),
             max_concurrent_uploads: 32,
             max_rows: DEFAULT_MAX_ROWS,

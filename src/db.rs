@@ -13,6 +13,8 @@ pub mod errors;
 pub mod imports;
 pub mod indexes;
 pub mod queue;
+pub mod reads;
+pub mod registry;
 pub mod search;
 pub mod tables;
 pub mod uploads;
@@ -78,6 +80,13 @@ pub(crate) use on_pool;
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    /// Connections of their own for reads of imported tables (see [`reads`]): the table browser,
+    /// searches and exports can take all of these and none of the app's, so sessions, `/healthz`
+    /// and the job machinery never wait behind a person's slow view (seen: four slow pages held
+    /// all four SQLite connections and `/healthz` answered 500 after 30 s).
+    views: Pool,
+    /// How long one view's queries may run (see [`reads`]).
+    query_timeout: Duration,
     dest: Destination,
     /// Table exports running now (see `tables::export`): one count per `Db` (per server), not per
     /// process, so two servers (or two tests) in one process do not take each other's places.
@@ -139,9 +148,9 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .after_connect(move |conn, _| {
+        let attach = move |size: u32| {
+            let data_text = data_text.clone();
+            SqlitePoolOptions::new().max_connections(size).after_connect(move |conn, _| {
                 let data = data_text.clone();
                 Box::pin(async move {
                     sqlx::query("ATTACH DATABASE $1 AS data").bind(data).execute(&mut *conn).await?;
@@ -152,13 +161,19 @@ impl Db {
                     Ok(())
                 })
             })
+        };
+        let pool = attach(4).connect_with(options.clone()).await.map_err(DbError::Open)?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        adopt::sqlite(&pool).await.map_err(DbError::Open)?;
+        let views = attach(reads::SQLITE_READERS)
+            .acquire_timeout(reads::WAIT_FOR_CONNECTION)
             .connect_with(options)
             .await
             .map_err(DbError::Open)?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        adopt::sqlite(&pool).await.map_err(DbError::Open)?;
         Ok(Self {
             pool: Pool::Sqlite(pool),
+            views: Pool::Sqlite(views),
+            query_timeout: reads::QUERY_TIMEOUT,
             dest: Destination::Sqlite(data),
             exports: tables::exports(),
             building: Default::default(),
@@ -181,14 +196,22 @@ impl Db {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(DbError::Open)?;
         adopt::postgres(&pool, data_schema).await.map_err(DbError::Open)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let dest = Destination::Postgres { pool: pool.clone(), schema: data_schema.to_owned() };
+        let views = PgPoolOptions::new()
+            .max_connections(reads::POSTGRES_READERS)
+            .acquire_timeout(reads::WAIT_FOR_CONNECTION)
+            .connect_with(options)
+            .await
+            .map_err(DbError::Open)?;
         Ok(Self {
             pool: Pool::Postgres(pool),
+            views: Pool::Postgres(views),
+            query_timeout: reads::QUERY_TIMEOUT,
             dest,
             exports: tables::exports(),
             building: Default::default(),
@@ -198,6 +221,22 @@ impl Db {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The connections for reads of imported tables (see [`reads`]).
+    pub fn views(&self) -> &Pool {
+        &self.views
+    }
+
+    /// How long one view's queries may run before they are stopped (`--query-timeout`).
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
+    /// This database with views bounded by `timeout` instead of [`reads::QUERY_TIMEOUT`].
+    pub fn with_query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = timeout;
+        self
     }
 
     /// Tables whose search index this server is making; see `search::make`.

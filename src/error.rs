@@ -118,6 +118,7 @@ impl From<JobError> for AppError {
             JobError::NotFound(_) => AppError::NotFound(e.to_string()),
             JobError::AlreadyEnded(_) => AppError::Conflict(e.to_string()),
             JobError::Invalid(m) => AppError::BadRequest(m),
+            JobError::Forbidden(m) => AppError::Forbidden(m),
             JobError::Db(e) => e.into(),
         }
     }
@@ -143,6 +144,7 @@ impl From<ImportError> for AppError {
         match e {
             ImportError::Unsupported(m) | ImportError::Invalid(m) => AppError::Unsupported(m),
             ImportError::Conflict(m) => AppError::Conflict(m),
+            ImportError::Forbidden(m) => AppError::Forbidden(m),
             ImportError::Cancelled | ImportError::TakenOver => AppError::Conflict(e.to_string()),
             ImportError::Io(e) => e.into(),
             ImportError::Database(m) | ImportError::Internal(m) => AppError::Internal(m),

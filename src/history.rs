@@ -58,6 +58,8 @@ pub async fn undo(db: &Db, asker: &Asker, id: &ImportId) -> Result<(), AppError>
         UndoError::Import(e) => e.into(),
     })?;
     db::imports::mark_undone(db, id).await?;
+    // An undone create dropped the table: its name, owner and grants go with it.
+    rules::release(db, &table).await?;
     let detail = format!("import {id}");
     let event =
         Event { user: asker.viewer.name(), target: Some(&table), detail: Some(&detail), address: Some(&asker.address) };

@@ -41,6 +41,10 @@ pub enum ImportError {
     /// The destination table is in the way (exists, or has other columns).
     #[error("{0}")]
     Conflict(String),
+    /// Its starter may not write the table (any more): checked as it starts and inside the
+    /// transaction that would change the table (see `auth::rules::may_import`).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the import was cancelled")]
     Cancelled,
     /// The final statement found the job no longer this worker's: everything rolled back.

@@ -19,6 +19,7 @@ pub use fanout::Snapshot;
 pub use hub::Following;
 pub use recovery::MAX_ATTEMPTS;
 
+use crate::auth::rules::ClaimError;
 use crate::db::imports::ImportRecord;
 use crate::db::uploads::UploadRecord;
 use crate::db::{self, Db};
@@ -139,6 +140,9 @@ pub enum JobError {
     /// The request cannot be run as it stands (an unknown encoding, say): the sentence says why.
     #[error("{0}")]
     Invalid(String),
+    /// Its starter may not write where it writes: the sentence says why.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -211,14 +215,23 @@ impl Jobs {
         let table = match (explicit, req.mode) {
             (Some(t), _) => t,
             (None, ImportMode::Create) => {
-                // Names that queued and running jobs (on any instance) will create are taken too.
-                let reserved = db::imports::pending_tables(db).await?;
+                // Names that queued and running jobs (on any instance) will create are taken too,
+                // and so are registered ones (a table, or a name reserved for one).
+                let mut reserved = db::imports::pending_tables(db).await?;
+                reserved.extend(db::registry::names(db).await?);
                 db::tables::unique_name(db, &table_name_for_file(&req.file_name), &reserved).await?
             }
             (None, _) => table_name_for_file(&req.file_name),
         };
+        let id = ImportId::random();
+        // Whether its starter may write there, checked now and again when it starts and when it
+        // changes the table; a new table's name is theirs from now on.
+        crate::auth::rules::claim(db, req.owner_id, &table, &id).await.map_err(|e| match e {
+            ClaimError::Refused(m) => JobError::Forbidden(m),
+            ClaimError::Db(e) => JobError::Db(e),
+        })?;
         let record = ImportRecord {
-            id: ImportId::random(),
+            id,
             upload_id: req.upload_id,
             file_name: req.file_name,
             file_path: req.file_path,

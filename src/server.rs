@@ -166,7 +166,7 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
         let shutdown = CancellationToken::new();
-        let db = Db::connect(&config.database_url, &config.data_schema).await?;
+        let db = Db::connect(&config.database_url, &config.data_schema).await?.with_query_timeout(config.query_timeout);
         let accounts = Accounts::new(config.no_auth);
         if !config.no_auth && !config.addr.ip().is_loopback() && !accounts.on(&db).await? {
             anyhow::bail!(

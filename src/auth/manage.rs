@@ -3,6 +3,7 @@
 //! log with who did it (`by`: `None` for the CLI, run by whoever operates the machine).
 
 use super::secrets::{self, digest};
+use crate::config::TableReaders;
 use crate::db::audit::{self, Action, Event};
 use crate::db::{self, Db, accounts};
 use crate::error::AppError;
@@ -122,9 +123,18 @@ pub async fn revoke_token(db: &Db, id: i64, may: impl Fn(i64) -> bool, by: By<'_
     log(db, Action::TokenRevoked, by, &format!("token {id} ({}) of {}", token.name, token.user), None).await
 }
 
-/// Who may write the table `table` (see [`TableAccess`]), as `viewer` sees it.
-pub async fn table_access(db: &Db, viewer: &super::Viewer, table: &str) -> Result<TableAccess, AppError> {
-    let owner = accounts::table_owner(db, table).await?.flatten();
+/// Who may write the table `table` (see [`TableAccess`]), as `viewer` sees it; to someone who
+/// may not read it, there is no such table (its owner and writers are not theirs to know).
+pub async fn table_access(
+    db: &Db,
+    readers: TableReaders,
+    viewer: &super::Viewer,
+    table: &str,
+) -> Result<TableAccess, AppError> {
+    if !super::rules::may_read(db, readers, viewer, table).await? || !db::tables::existing(db).await?.contains(table) {
+        return Err(AppError::NotFound(format!("there is no table named {table:?}")));
+    }
+    let owner = db::registry::owner(db, table).await?.flatten();
     let owner_name = match owner {
         Some(id) => accounts::user_name(db, id).await?,
         None => None,
@@ -134,23 +144,45 @@ pub async fn table_access(db: &Db, viewer: &super::Viewer, table: &str) -> Resul
 }
 
 /// The account `user`, when `viewer` owns `table` or is an admin: only they say who writes to it.
-async fn writer_for(db: &Db, viewer: &super::Viewer, table: &str, user: &str) -> Result<accounts::User, AppError> {
-    if !table_access(db, viewer, table).await?.may_change {
+async fn writer_for(
+    db: &Db,
+    readers: TableReaders,
+    viewer: &super::Viewer,
+    table: &str,
+    user: &str,
+) -> Result<accounts::User, AppError> {
+    if !table_access(db, readers, viewer, table).await?.may_change {
         return Err(AppError::Forbidden(format!("only the owner of {table:?} or an admin may say who writes to it")));
     }
     self::user(db, user).await
 }
 
 /// Gives `user` write access to `table` (append, replace), when `viewer` owns it or is an admin.
-pub async fn grant(db: &Db, viewer: &super::Viewer, by: By<'_>, table: &str, user: &str) -> Result<(), AppError> {
-    let to = writer_for(db, viewer, table, user).await?;
+/// Only on a table sheetport made that is there now ([`table_access`] says so): a grant on a
+/// free name would outlive it and pass to whoever makes the next table of that name.
+pub async fn grant(
+    db: &Db,
+    readers: TableReaders,
+    viewer: &super::Viewer,
+    by: By<'_>,
+    table: &str,
+    user: &str,
+) -> Result<(), AppError> {
+    let to = writer_for(db, readers, viewer, table, user).await?;
     accounts::grant(db, table, to.id, viewer.owner_id(), db::now_ms()).await?;
     log(db, Action::Granted, by, table, Some(&format!("to {}", to.name))).await
 }
 
 /// Takes write access to `table` back from `user`.
-pub async fn take_back(db: &Db, viewer: &super::Viewer, by: By<'_>, table: &str, user: &str) -> Result<(), AppError> {
-    let from = writer_for(db, viewer, table, user).await?;
+pub async fn take_back(
+    db: &Db,
+    readers: TableReaders,
+    viewer: &super::Viewer,
+    by: By<'_>,
+    table: &str,
+    user: &str,
+) -> Result<(), AppError> {
+    let from = writer_for(db, readers, viewer, table, user).await?;
     if !accounts::revoke_grant(db, table, from.id).await? {
         return Err(AppError::NotFound(format!("{} has no write access to {table:?} to take back", from.name)));
     }

@@ -2,12 +2,15 @@
 //!
 //! - an import and its upload belong to whoever started it; only they and admins see them, follow
 //!   them and cancel them (to anyone else they do not exist: 404, not 403, so ids cannot be probed);
-//! - a table made by an import belongs to the person who started the first import that made it;
-//!   every signed-in person may read every table (`--table-readers owner`: only its owner, the
-//!   people given write access, and admins);
-//! - append, replace, upsert and insert-new need the table's owner, a person the owner gave write
-//!   access, or an admin;
-//!   a table sheetport did not make is written only by admins; anyone may create a new table.
+//! - a table made by an import belongs to the person who started that import, from the moment it
+//!   was queued: the name is theirs alone until the table is made (`db::registry` stores it, never
+//!   the history); every signed-in person may read every table (`--table-readers owner`: only its
+//!   owner, the people given write access, and admins);
+//! - append, replace, upsert and insert-new need the table's owner, a person given write access,
+//!   or an admin ([`may_import`]), checked when an import is queued, when it starts, and inside
+//!   the transaction that changes the table, against that moment's facts;
+//! - a table sheetport did not make is written, read and even named only to admins; anyone may
+//!   create a new table.
 //!
 //! On a server without accounts everyone is [`Viewer::Open`] and every rule lets them through.
 
@@ -24,50 +27,134 @@ pub fn may_see(viewer: &Viewer, owner: Option<i64>) -> bool {
     viewer.is_admin() || (owner.is_some() && viewer.owner_id() == owner)
 }
 
-/// Whether `viewer` may write rows into the existing table `table` (append, replace, upsert,
-/// insert-new); the
-/// refusal says whose table it is and what to do.
+/// What the write rule knows about a table name and an account at one moment (see
+/// [`db::registry::FACTS`], which reads it in one statement on either database).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// sheetport made the table, or an import that will make it has taken the name.
+    pub registered: bool,
+    /// Whose it is, when registered (`None`: made on a server without accounts, or before them).
+    pub owner: Option<i64>,
+    /// The account was given write access to it.
+    pub granted: bool,
+    pub admin: bool,
+    /// The account exists and is not disabled.
+    pub active: bool,
+}
+
+impl From<db::registry::FactsRow> for Facts {
+    fn from((registered, owner, granted, admin, active): db::registry::FactsRow) -> Self {
+        Facts { registered: registered > 0, owner, granted: granted > 0, admin: admin > 0, active: active > 0 }
+    }
+}
+
+/// Whether an import started by `account` may write the table `table` now, `exists` saying
+/// whether the table is there at this moment: the one rule, checked when the import is submitted,
+/// when it starts, and inside the transaction that changes the table. `account` is `None` on a
+/// server without accounts (everyone may). The refusal is the sentence the person reads.
+pub fn may_import(account: Option<i64>, table: &str, exists: bool, facts: &Facts) -> Result<(), String> {
+    let Some(me) = account else { return Ok(()) };
+    if !facts.active {
+        return Err("the account that started this import is disabled, so the import may not write anything".into());
+    }
+    if facts.registered && !exists {
+        // The name is reserved for the import that will make the table: only its starter may
+        // use it until then (an admin may cancel that import).
+        return if facts.owner == Some(me) {
+            Ok(())
+        } else {
+            Err(format!("an import by another account is creating the table {table:?}; choose another table name"))
+        };
+    }
+    if !exists || facts.admin || (facts.registered && (facts.owner == Some(me) || facts.granted)) {
+        return Ok(());
+    }
+    Err(if !facts.registered {
+        format!(
+            "the table {table:?} was not made by sheetport, so only an admin may write to it; choose another table name"
+        )
+    } else if facts.owner.is_none() {
+        format!(
+            "the table {table:?} was made before this server had accounts, so only an admin, or someone an admin gives \
+             write access, may write to it; choose another table name"
+        )
+    } else {
+        format!(
+            "the table {table:?} belongs to another account; ask its owner or an admin to give you write access, or \
+             choose another table name"
+        )
+    })
+}
+
+/// Whether `viewer` may write rows into the table `table` now (append, replace, upsert,
+/// insert-new, its indexes, an undo): [`may_import`] for the person asking.
 pub async fn may_write(db: &Db, viewer: &Viewer, table: &str) -> Result<(), AppError> {
-    if viewer.is_admin() {
-        return Ok(());
-    }
-    let Viewer::Person(person) = viewer else {
-        return Err(AppError::Unauthorized("sign in first".into()));
+    let account = match viewer {
+        Viewer::Open => return Ok(()),
+        Viewer::Anonymous => return Err(AppError::Unauthorized("sign in first".into())),
+        Viewer::Person(person) => person.id,
     };
-    if !db::tables::existing(db).await?.contains(table) {
-        return Ok(());
+    let exists = db::tables::existing(db).await?.contains(table);
+    let facts = Facts::from(db::registry::facts(db, table, Some(account)).await?);
+    may_import(Some(account), table, exists, &facts).map_err(AppError::Forbidden)
+}
+
+/// Checks that `account` may import into `table` now, and takes the name for them when the
+/// import will make the table: a free name, or one whose reserving import ended without making
+/// it (no import into it is queued or running but `import`). The caller holds the naming lock
+/// (`Db::naming_lock`), so two imports cannot both find a name free.
+pub async fn claim(db: &Db, account: Option<i64>, table: &str, import: &ImportId) -> Result<(), ClaimError> {
+    let exists = db::tables::existing(db).await?.contains(table);
+    let mut facts = Facts::from(db::registry::facts(db, table, account).await?);
+    if facts.registered
+        && !exists
+        && facts.owner != account
+        && db::registry::pending_into(db, table, Some(import)).await? == 0
+    {
+        facts = Facts { registered: false, owner: None, granted: false, ..facts };
     }
-    match db::accounts::table_owner(db, table).await? {
-        Some(Some(owner)) if owner == person.id => Ok(()),
-        _ if db::accounts::granted(db, table, person.id).await? => Ok(()),
-        None => Err(AppError::Forbidden(format!(
-            "the table {table:?} was not made by sheetport, so only an admin may write to it; choose another \
-             table name"
-        ))),
-        Some(owner) => {
-            let whose = match owner {
-                Some(id) => db::accounts::user_name(db, id).await?.map_or("someone else".into(), |n| format!("{n:?}")),
-                None => "no one (it was made before accounts existed)".into(),
-            };
-            Err(AppError::Forbidden(format!(
-                "the table {table:?} belongs to {whose}; ask them or an admin to give you write access, or \
-                 choose another table name"
-            )))
-        }
+    may_import(account, table, exists, &facts).map_err(ClaimError::Refused)?;
+    if !exists && !facts.registered {
+        db::registry::take(db, table, account, import, db::now_ms()).await?;
     }
+    Ok(())
+}
+
+/// Forgets the name `table` when nothing holds it any more: the table is not there and no import
+/// into it is queued or running (the import that reserved it failed, was cancelled, or its
+/// table was undone). The caller holds the naming lock.
+pub async fn release(db: &Db, table: &str) -> Result<(), sqlx::Error> {
+    if !db::tables::existing(db).await?.contains(table) && db::registry::pending_into(db, table, None).await? == 0 {
+        db::registry::forget(db, table).await?;
+    }
+    Ok(())
+}
+
+/// Why [`claim`] did not take a name.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// The sentence the person reads.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
 }
 
 /// Whether `viewer` may read the table `table`: anyone signed in, or under `--table-readers owner`
 /// its owner, the people given write access, and admins. `false` reads as "no such table".
 pub async fn may_read(db: &Db, readers: TableReaders, viewer: &Viewer, table: &str) -> Result<bool, sqlx::Error> {
-    match (viewer, readers) {
-        (Viewer::Anonymous, _) => Ok(false),
-        (_, TableReaders::All) => Ok(true),
-        (v, TableReaders::Owner) if v.is_admin() => Ok(true),
-        (Viewer::Person(p), TableReaders::Owner) => Ok(db::accounts::table_owner(db, table).await? == Some(Some(p.id))
-            || db::accounts::granted(db, table, p.id).await?),
-        (Viewer::Open, _) => Ok(true),
-    }
+    let person = match viewer {
+        Viewer::Anonymous => return Ok(false),
+        v if v.is_admin() => return Ok(true),
+        Viewer::Person(p) => p,
+        Viewer::Open => return Ok(true),
+    };
+    // Tables sheetport did not make are no one's but the admins': not listed, not previewed.
+    let Some(owner) = db::registry::owner(db, table).await? else { return Ok(false) };
+    Ok(match readers {
+        TableReaders::All => true,
+        TableReaders::Owner => owner == Some(person.id) || db::accounts::granted(db, table, person.id).await?,
+    })
 }
 
 /// Queues `req` as the asker's import, when they may write where it writes: recorded as theirs,
@@ -76,9 +163,8 @@ pub async fn submit(db: &Db, jobs: &Jobs, asker: &Asker, mut req: NewImport) -> 
     if asker.viewer == Viewer::Anonymous {
         return Err(AppError::Unauthorized("sign in first".into()));
     }
-    if let Some(table) = req.target() {
-        may_write(db, &asker.viewer, &table).await?;
-    }
+    // Whether they may write there is checked (and a new table's name taken for them) as the
+    // import is queued, under the naming lock: see `Jobs::submit` and [`claim`].
     req.owner_id = asker.viewer.owner_id();
     let (file, mode) = (req.file_name.clone(), req.mode);
     let id = jobs.submit(req).await?;

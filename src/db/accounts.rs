@@ -2,7 +2,7 @@
 //! their secret, see `auth::secrets`), and `table_grants` (write access to a table given to
 //! another person). Rules about who may do what live in `auth::rules`; this is only their storage.
 
-use super::{Db, Pool, on_pool};
+use super::{Db, on_pool};
 use crate::model::{TokenInfo, UserInfo};
 
 /// A person as the server checks them on each request.
@@ -212,17 +212,4 @@ pub async fn revoke_grant(db: &Db, table: &str, user: i64) -> Result<bool, sqlx:
     let done = on_pool!(db, p => sqlx::query("DELETE FROM table_grants WHERE table_name = $1 AND user_id = $2")
         .bind(table).bind(user).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(done > 0)
-}
-
-/// Who owns the table `name`: `Some(owner)` when an import made it (the owner is the person who
-/// started the first successful import into it, `None` when that was before accounts or on a
-/// server without them), `None` when no import did (a table sheetport did not create).
-pub async fn table_owner(db: &Db, name: &str) -> Result<Option<Option<i64>>, sqlx::Error> {
-    let order = match db.pool() {
-        Pool::Sqlite(_) => "finished_at, rowid",
-        Pool::Postgres(_) => "finished_at, seq",
-    };
-    let sql =
-        format!("SELECT owner_id FROM imports WHERE table_name = $1 AND status = 'succeeded' ORDER BY {order} LIMIT 1");
-    on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(p).await)
 }

@@ -3,6 +3,7 @@
 //! be pointed at the app's own tables.
 
 use super::imports::columns_from_json;
+use super::reads::{self, PgReading, SqliteReading};
 use super::{Db, Pool, on_pool};
 use crate::import::names::quote;
 use crate::import::sink::column_type_of;
@@ -48,14 +49,29 @@ async fn owner(
     }
 }
 
-async fn count(db: &Db, name: &str) -> Result<u64, sqlx::Error> {
+/// The rows of `name`, counted on a connection for views, within the query timeout.
+async fn count(db: &Db, name: &str) -> Result<u64, ViewError> {
     let sql = format!("SELECT count(*) FROM {}", db.data_table(name));
-    let n: i64 = on_pool!(db, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(p).await)?;
+    let n: i64 = match db.views() {
+        Pool::Sqlite(_) => {
+            let mut reading = SqliteReading::start(db, Some(db.query_timeout())).await?;
+            sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut *reading).await
+        }
+        Pool::Postgres(_) => {
+            let mut reading = PgReading::start(db, Some(db.query_timeout())).await?;
+            let n = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut *reading).await;
+            if n.is_ok() {
+                reading.finish();
+            }
+            n
+        }
+    }
+    .map_err(|e| reads::view_error(db, e))?;
     Ok(n as u64)
 }
 
 /// Every table made by an import that still exists, most recently written first.
-pub async fn list(db: &Db) -> Result<Vec<TableSummary>, sqlx::Error> {
+pub async fn list(db: &Db) -> Result<Vec<TableSummary>, ViewError> {
     const SQL: &str = "SELECT table_name FROM imports WHERE status = 'succeeded' GROUP BY table_name \
          ORDER BY max(finished_at) DESC";
     let names: Vec<String> = on_pool!(db, p => sqlx::query_scalar(SQL).fetch_all(p).await)?;
@@ -81,6 +97,10 @@ pub enum ViewError {
     /// The database cannot do what was asked (a search index where PostgreSQL lacks `pg_trgm`).
     #[error("{0}")]
     Unavailable(String),
+    /// The view's statement ran past `--query-timeout` and was stopped (see `db::reads`), or it
+    /// would sort a whole big table for one deep page: the sentence gives the way out.
+    #[error("{0}")]
+    TooSlow(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -129,6 +149,33 @@ struct ViewSql {
 /// [`ViewSql::seek`]. An OFFSET reads every row it steps over from the table, through the index,
 /// in the index's order: at row 524,288 of 1,048,575, 0.9-2.2 s.
 const SEEK_FROM: u64 = 10_000;
+
+/// From this offset on, a page sorted by a column no index leads is refused on a table of more
+/// than [`SORTED_WHOLE`] rows: the database sorts every row to skip to it (SQLite, a million rows
+/// at offset 999,000: 9-11 s, all of it for one page of 100).
+const DEEP_UNINDEXED: u64 = 10_000;
+/// The most rows a deep page sorted without an index may sort (about a second on either database).
+const SORTED_WHOLE: u64 = 100_000;
+
+/// Whether `view` asks for a deep page sorted by a column no index leads.
+fn deep_unindexed(sql: &ViewSql, view: &RowsView) -> bool {
+    view.offset >= DEEP_UNINDEXED && view.sort.as_ref().is_some_and(|col| !sql.indexed.contains(col))
+}
+
+/// Refuses a deep page sorted without an index of a table of `rows` rows (counted up to
+/// [`SORTED_WHOLE`] + 1 at least), with the way out.
+fn refuse_deep_sort(sql: &ViewSql, view: &RowsView, rows: u64) -> Result<(), ViewError> {
+    match &view.sort {
+        Some(col) if deep_unindexed(sql, view) && rows > SORTED_WHOLE => Err(ViewError::TooSlow(format!(
+            "to start at row {} sorted by {col:?}, every row of the table (more than {}) would be sorted first, \
+             since no index is on that column; make the index the page offers for {col:?} and pages anywhere in the \
+             table come at once, or sort the other way to reach the end from the top",
+            crate::format::count(view.offset + 1),
+            crate::format::count(SORTED_WHOLE)
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// Matches a search counts exactly; past it the page says "more than".
 pub const SEARCH_COUNTED: u64 = 10_000;
@@ -306,8 +353,15 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
     // `$1`/`$2` are LIMIT/OFFSET; the search is `$3`, what its index is asked `$4` (SQLite binds by
     // number, PostgreSQL needs each used).
     let (all, rows, counted): (u64, Vec<Vec<J>>, Option<u64>) = match db.pool() {
-        Pool::Sqlite(p) => {
-            let all = count(db, name).await?;
+        Pool::Sqlite(_) => {
+            let mut reading = SqliteReading::start(db, Some(db.query_timeout())).await?;
+            let stopped = |e| reads::view_error(db, e);
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", db.data_table(name))))
+                .fetch_one(&mut *reading)
+                .await
+                .map_err(stopped)?;
+            let all = n as u64;
+            refuse_deep_sort(&sql, view, all)?;
             // A table whose rowids are 1..n (an import's, as long as no row was deleted but from
             // its end) has row k at rowid k: a page starts there, where an OFFSET steps over every
             // row before it (at row 1,048,526 of 1,048,575: 60 ms, against under 1 ms).
@@ -318,8 +372,9 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
                     "SELECT (SELECT min(rowid) FROM {t}), (SELECT max(rowid) FROM {t})",
                     t = db.data_table(name)
                 )))
-                .fetch_one(p)
-                .await?;
+                .fetch_one(&mut *reading)
+                .await
+                .map_err(stopped)?;
                 lo == Some(1) && hi == Some(all as i64)
             };
             let page = if contiguous {
@@ -336,10 +391,23 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
             if let Some(m) = &sql.matched {
                 q = q.bind(m);
             }
-            let rows = q.fetch_all(p).await?;
-            (all, rows.iter().map(|r| sqlite_json_row(r, &sql.columns)).collect::<Result<_, _>>()?, None)
+            let rows = q.fetch_all(&mut *reading).await.map_err(stopped)?;
+            let rows: Vec<Vec<J>> = rows.iter().map(|r| sqlite_json_row(r, &sql.columns)).collect::<Result<_, _>>()?;
+            // A search's count, when the page needs one, on the same connection and deadline.
+            let counted = match &sql.search {
+                Some(s) if (rows.len() as u64) == limit || (offset > 0 && rows.is_empty()) => {
+                    let mut q = sqlx::query_scalar(AssertSqlSafe(search_only(&sql.count))).bind(s);
+                    if let Some(m) = &sql.matched {
+                        q = q.bind(m);
+                    }
+                    let n: i64 = q.fetch_one(&mut *reading).await.map_err(stopped)?;
+                    Some(n as u64)
+                }
+                _ => None,
+            };
+            (all, rows, counted)
         }
-        Pool::Postgres(p) => {
+        Pool::Postgres(_) => {
             // The table's count on a connection of its own beside the page (a million rows: 60 ms
             // of the page's time, counted before it). A search its index serves is counted beside
             // them too: the count is what such a search waits for (a common word: 100 ms to find
@@ -349,17 +417,31 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
             let indexed_search = sql.search.as_ref().filter(|_| sql.matched.is_some());
             // A page's connections are taken together, one page at a time: pages each holding one
             // and waiting for another could take the whole pool and wait for ever.
+            let timeout = db.query_timeout();
             let (mut counting, mut paging, mut searching) = {
                 let _together = db.page_connections().lock().await;
-                let counting = p.acquire().await?;
-                let paging = p.acquire().await?;
+                let counting = PgReading::start(db, Some(timeout)).await?;
+                let paging = PgReading::start(db, Some(timeout)).await?;
                 let searching = match indexed_search {
-                    Some(_) => Some(p.acquire().await?),
+                    Some(_) => Some(PgReading::start(db, Some(timeout)).await?),
                     None => None,
                 };
                 (counting, paging, searching)
             };
+            let stopped = |e| reads::view_error(db, e);
             let table = db.data_table(name);
+            if deep_unindexed(&sql, view) {
+                // Whether the page is refused depends on the table's size: counted first, up to
+                // the bound (the whole count of a wide table is itself a scan of all of it).
+                let upto: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {}) AS r",
+                    SORTED_WHOLE + 1
+                )))
+                .fetch_one(&mut *counting)
+                .await
+                .map_err(stopped)?;
+                refuse_deep_sort(&sql, view, upto as u64)?;
+            }
             let counted = async {
                 match (indexed_search, searching.as_deref_mut()) {
                     (Some(s), Some(conn)) => pg_search_count(conn, &sql, s).await.map(Some),
@@ -370,14 +452,26 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
                 pg_count(&mut counting, &table),
                 pg_page(&mut paging, &sql, seek, limit_i, offset_i),
                 counted
-            )?;
+            )
+            .map_err(stopped)?;
             // The seek found no value at the offset (it is in the NULLs) or ran into them: the
             // page by OFFSET.
             let rows = if seek.is_some() && (rows.len() as u64) < limit && offset + (rows.len() as u64) < all {
-                pg_page(&mut paging, &sql, None, limit_i, offset_i).await?
+                pg_page(&mut paging, &sql, None, limit_i, offset_i).await.map_err(stopped)?
             } else {
                 rows
             };
+            let counted = match (counted, &sql.search) {
+                (None, Some(s)) if (rows.len() as u64) == limit || (offset > 0 && rows.is_empty()) => {
+                    Some(pg_search_count(&mut counting, &sql, s).await.map_err(stopped)?)
+                }
+                (counted, _) => counted,
+            };
+            counting.finish();
+            paging.finish();
+            if let Some(s) = searching {
+                s.finish();
+            }
             (all, rows.iter().map(pg_json_row).collect::<Result<_, _>>()?, counted)
         }
     };
@@ -389,11 +483,8 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
         Some(_) if (rows.len() as u64) < limit && (offset == 0 || !rows.is_empty()) => {
             (offset + rows.len() as u64, false)
         }
-        Some(s) => {
-            let n = match counted {
-                Some(n) => n,
-                None => search_count(db, &sql, s).await?,
-            };
+        Some(_) => {
+            let n = counted.unwrap_or_default();
             if n > SEARCH_COUNTED { (SEARCH_COUNTED, true) } else { (n, false) }
         }
     };
@@ -411,22 +502,7 @@ pub async fn rows(db: &Db, name: &str, view: &RowsView) -> Result<Option<RowsPag
     }))
 }
 
-/// The rows a search finds, counted up to [`SEARCH_COUNTED`] + 1.
-async fn search_count(db: &Db, sql: &ViewSql, search: &str) -> Result<u64, sqlx::Error> {
-    match db.pool() {
-        Pool::Sqlite(p) => {
-            let mut q = sqlx::query_scalar(AssertSqlSafe(search_only(&sql.count))).bind(search);
-            if let Some(m) = &sql.matched {
-                q = q.bind(m);
-            }
-            let n: i64 = q.fetch_one(p).await?;
-            Ok(n as u64)
-        }
-        Pool::Postgres(p) => pg_search_count(&mut *p.acquire().await?, sql, search).await,
-    }
-}
-
-/// [`search_count`] on a PostgreSQL connection.
+/// The rows a search finds, counted up to [`SEARCH_COUNTED`] + 1, on a PostgreSQL connection.
 async fn pg_search_count(conn: &mut sqlx::PgConnection, sql: &ViewSql, search: &str) -> Result<u64, sqlx::Error> {
     let mut tx = pg_read(conn).await?;
     let mut q = sqlx::query_scalar(AssertSqlSafe(search_only(&sql.count))).bind(search);
@@ -552,15 +628,27 @@ pub async fn export(
     // One query read as a stream by a task of its own, a thousand rows a chunk through a channel
     // of four: memory stays bounded whatever the table, and a client that leaves stops the query.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, sqlx::Error>>(4);
+    // On a connection for views with no deadline (an export runs as long as its client reads),
+    // stopped when the task ends: the client left, or stopped reading for `EXPORT_STALL`.
     macro_rules! pump {
-        ($pool:expr, $row:expr) => {{
-            let pool = $pool.clone();
+        ($db:ident => $reading:expr, $row:expr) => {{
+            let $db = db.clone();
             tokio::spawn(async move {
                 use futures::TryStreamExt;
                 let _permit = permit;
-                // A client that stops reading for `EXPORT_STALL` loses its export.
                 let send =
                     |chunk| async { matches!(tokio::time::timeout(EXPORT_STALL, tx.send(chunk)).await, Ok(Ok(()))) };
+                let mut reading = match $reading.await {
+                    Ok(reading) => reading,
+                    Err(ViewError::Db(e)) => {
+                        send(Err(e)).await;
+                        return;
+                    }
+                    Err(e) => {
+                        send(Err(sqlx::Error::Protocol(e.to_string()))).await;
+                        return;
+                    }
+                };
                 let mut q = sqlx::query(AssertSqlSafe(text));
                 if let Some(s) = search {
                     q = q.bind(s);
@@ -568,7 +656,7 @@ pub async fn export(
                 if let Some(m) = matched {
                     q = q.bind(m);
                 }
-                let mut rows = q.fetch(&pool);
+                let mut rows = q.fetch(&mut *reading);
                 let mut chunk = String::new();
                 let mut n = 0;
                 loop {
@@ -593,15 +681,19 @@ pub async fn export(
                         }
                     }
                 }
+                drop(rows);
                 if !chunk.is_empty() {
                     send(Ok(chunk)).await;
                 }
+                reading.finish();
             });
         }};
     }
-    match db.pool() {
-        Pool::Sqlite(p) => pump!(p, |r: &SqliteRow, c: &[ColumnInfo]| sqlite_json_row(r, c)),
-        Pool::Postgres(p) => pump!(p, |r: &PgRow, _: &[ColumnInfo]| pg_json_row(r)),
+    match db.views() {
+        Pool::Sqlite(_) => {
+            pump!(own => SqliteReading::start(&own, None), |r: &SqliteRow, c: &[ColumnInfo]| sqlite_json_row(r, c))
+        }
+        Pool::Postgres(_) => pump!(own => PgReading::start(&own, None), |r: &PgRow, _: &[ColumnInfo]| pg_json_row(r)),
     }
     let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
     Ok(Some(futures::stream::once(async move { Ok(header) }).chain(body).boxed()))

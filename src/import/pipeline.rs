@@ -61,6 +61,9 @@ pub struct ImportSpec {
     pub staging: String,
     /// Keep a table a replace takes the place of, so the import can be undone; `None`: drop it.
     pub keep: Option<super::undo::Keep>,
+    /// Whose import it is, checked inside the transaction that changes the table (see
+    /// [`super::sink::Writer`]); `None`: no check (the benchmark's own runs).
+    pub writer: Option<super::sink::Writer>,
     /// Whether to publish progress while loading. Off, nothing is sent to the `watch` channel
     /// until the end and the load is one transaction: only the benchmark's on/off comparison
     /// (`sheetport profile`) turns it off, to price what live progress costs.
@@ -439,6 +442,7 @@ fn write(
         rejected: report.rejected,
         last,
         keep: spec.keep.clone(),
+        writer: spec.writer,
     };
     let (columns, counts) = sink.finish(&spec.table, merge)?;
     progress.send_modify(|p| p.counts = Some(counts));

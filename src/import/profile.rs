@@ -133,6 +133,7 @@ fn import_once(path: &Path, format: Format, scratch: &Path, live: bool) -> Resul
         staging: format!("{}profile", super::sink::STAGING_PREFIX),
         limits: Limits::default(),
         keep: None,
+        writer: None,
         live_progress: live,
     };
     let (progress, _rx) = watch::channel(Progress::default());

@@ -70,6 +70,25 @@ pub struct Merge {
     pub last: Option<FinalStatement>,
     /// Keep a table a replace takes the place of, so the import can be undone (see [`super::undo`]).
     pub keep: Option<Keep>,
+    /// Whose import this is, checked again inside the transaction that changes the table.
+    pub writer: Option<Writer>,
+}
+
+/// Whose import writes the table: the sink checks, inside the transaction that changes it and
+/// against that moment's facts ([`crate::db::registry::FACTS`]), that they still may
+/// ([`crate::auth::rules::may_import`]). The check of the queue and of the start came earlier;
+/// between them and this moment the owner may have taken write access back, or disabled them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writer {
+    /// The account that started the import; `None` on a server without accounts.
+    pub account: Option<i64>,
+}
+
+impl Writer {
+    /// [`crate::auth::rules::may_import`] on the facts a sink read in its transaction.
+    pub fn check(&self, table: &str, exists: bool, facts: crate::db::registry::FactsRow) -> Result<(), ImportError> {
+        crate::auth::rules::may_import(self.account, table, exists, &facts.into()).map_err(ImportError::Forbidden)
+    }
 }
 
 /// A row whose key an earlier row of the file already had.

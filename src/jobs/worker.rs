@@ -8,6 +8,7 @@
 
 use super::bus::Signal;
 use super::shared::Shared;
+use crate::auth::rules::{self, ClaimError};
 use crate::db::imports::ImportRecord;
 use crate::db::queue::{self, Checkpoint, Succeeded};
 use crate::db::{self, Pool};
@@ -126,7 +127,10 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             (shared.clone(), tx.subscribe(), cancel.clone(), lost.clone(), stop_checkpoints.clone());
         tokio::spawn(async move { checkpoint_loop(&shared, rx, &cancel, &lost, &stop).await })
     });
-    let result = execute(&shared, &record, &tx, &cancel).await;
+    let result = match claim_table(&shared, &record).await {
+        Ok(()) => execute(&shared, &record, &tx, &cancel).await,
+        Err(e) => Err(e),
+    };
     if result.is_ok() {
         // SQLite: the success is a receipt in the data file until it is applied here, before any
         // watcher is told it succeeded (the record must say so by then).
@@ -181,10 +185,42 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             }
             let snapshot = tx.borrow().clone();
             record_end(&shared, &snapshot, finished_at).await;
+            release_table(&shared, &record.table).await;
         }
     }
     shared.bus.publish(Signal::Progress(id.clone())).await;
     shared.hub.finished(&id);
+}
+
+/// Checks, as the job starts, that its starter may still write its table (write access may have
+/// been taken back since it was queued), and takes a new table's name for them again when it was
+/// let go meanwhile (see `auth::rules::claim`).
+async fn claim_table(shared: &Shared, record: &ImportRecord) -> Result<(), ImportError> {
+    let database = |e: sqlx::Error| ImportError::Database(e.to_string());
+    let _naming = shared.naming.lock().await;
+    let lock = shared.db.naming_lock().await.map_err(database)?;
+    let claimed = rules::claim(&shared.db, record.owner_id, &record.table, &record.id).await;
+    lock.release().await;
+    claimed.map_err(|e| match e {
+        ClaimError::Refused(m) => ImportError::Forbidden(m),
+        ClaimError::Db(e) => database(e),
+    })
+}
+
+/// Lets the name of a table the ended import did not make go, unless another import holds it.
+async fn release_table(shared: &Shared, table: &str) {
+    let _naming = shared.naming.lock().await;
+    let released = match shared.db.naming_lock().await {
+        Ok(lock) => {
+            let released = rules::release(&shared.db, table).await;
+            lock.release().await;
+            released
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = released {
+        tracing::warn!(table, error = %e, "could not let a table's name go (the next import into it takes it)");
+    }
 }
 
 /// Records a job's end in its row, trying again for a while when the database refuses the write.
@@ -303,6 +339,7 @@ async fn execute(
             tag: record.id.to_string(),
             for_ms: i64::try_from(shared.options.keep_replaced.as_millis()).unwrap_or(i64::MAX),
         }),
+        writer: Some(import::sink::Writer { account: record.owner_id }),
         live_progress: true,
     };
     let (tx, cancel, worker) = (tx.clone(), cancel.clone(), shared.worker.clone());

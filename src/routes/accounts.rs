@@ -161,7 +161,7 @@ pub async fn grant(
     asker: Asker,
     Path((table, user)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    manage::grant(&state.db, &asker.viewer, asker.by(), &table, &user).await?;
+    manage::grant(&state.db, state.config.table_readers, &asker.viewer, asker.by(), &table, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,7 +171,7 @@ pub async fn revoke_grant(
     asker: Asker,
     Path((table, user)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    manage::take_back(&state.db, &asker.viewer, asker.by(), &table, &user).await?;
+    manage::take_back(&state.db, state.config.table_readers, &asker.viewer, asker.by(), &table, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -181,5 +181,5 @@ pub async fn table_access(
     asker: Asker,
     Path(table): Path<String>,
 ) -> Result<Json<TableAccess>, AppError> {
-    Ok(Json(manage::table_access(&state.db, &asker.viewer, &table).await?))
+    Ok(Json(manage::table_access(&state.db, state.config.table_readers, &asker.viewer, &table).await?))
 }

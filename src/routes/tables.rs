@@ -82,6 +82,7 @@ fn view_error(e: db::tables::ViewError) -> AppError {
         db::tables::ViewError::Invalid(m) => AppError::BadRequest(m),
         db::tables::ViewError::Busy(m) => AppError::Busy(m),
         db::tables::ViewError::Unavailable(m) => AppError::Conflict(m),
+        db::tables::ViewError::TooSlow(m) => AppError::Unsupported(m),
         db::tables::ViewError::Db(e) => e.into(),
     }
 }
@@ -93,7 +94,7 @@ fn no_table(name: &str) -> AppError {
 /// The tables `viewer` may read (see `auth::rules::may_read`).
 pub async fn readable(state: &AppState, viewer: &Viewer) -> Result<Vec<TableSummary>, AppError> {
     let mut out = Vec::new();
-    for t in db::tables::list(&state.db).await? {
+    for t in db::tables::list(&state.db).await.map_err(view_error)? {
         if rules::may_read(&state.db, state.config.table_readers, viewer, &t.name).await? {
             out.push(t);
         }

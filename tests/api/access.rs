@@ -13,13 +13,13 @@ use sheetport::db::Db;
 
 /// Someone making requests: with a session cookie, a token, or nothing.
 #[derive(Clone)]
-struct As {
-    label: &'static str,
+pub(crate) struct As {
+    pub(crate) label: &'static str,
     header: Option<(reqwest::header::HeaderName, String)>,
 }
 
 impl As {
-    fn anonymous() -> Self {
+    pub(crate) fn anonymous() -> Self {
         Self { label: "anonymous", header: None }
     }
 
@@ -27,7 +27,7 @@ impl As {
         Self { label, header: Some((AUTHORIZATION, format!("Bearer {secret}"))) }
     }
 
-    fn on(&self, b: RequestBuilder) -> RequestBuilder {
+    pub(crate) fn on(&self, b: RequestBuilder) -> RequestBuilder {
         match &self.header {
             Some((k, v)) => b.header(k, HeaderValue::from_str(v).expect("header")),
             None => b,
@@ -36,11 +36,11 @@ impl As {
 }
 
 /// The people of these tests: ana and bob (plain accounts), root (an admin).
-struct People {
-    db: Db,
-    ana: As,
-    bob: As,
-    root: As,
+pub(crate) struct People {
+    pub(crate) db: Db,
+    pub(crate) ana: As,
+    pub(crate) bob: As,
+    pub(crate) root: As,
     ana_token: As,
     revoked: As,
 }
@@ -70,7 +70,7 @@ async fn session(app: &TestApp, label: &'static str, name: &str) -> As {
     As { label, header: Some((COOKIE, pair)) }
 }
 
-async fn people(app: &TestApp) -> People {
+pub(crate) async fn people(app: &TestApp) -> People {
     let db = app_db(app).await;
     for (name, admin) in [("ana", false), ("bob", false), ("root", true)] {
         manage::add_user(&db, name, PASSWORD, admin, By::CLI).await.expect("add user");
@@ -89,14 +89,14 @@ async fn people(app: &TestApp) -> People {
     }
 }
 
-async fn send(app: &TestApp, who: &As, method: Method, path: &str) -> (u16, Value) {
+pub(crate) async fn send(app: &TestApp, who: &As, method: Method, path: &str) -> (u16, Value) {
     let resp = who.on(app.client.request(method, app.url(path))).send().await.expect("request");
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// Imports a small CSV as `who` into `table` with `mode`; the status and the body.
-async fn import(app: &TestApp, who: &As, table: &str, mode: &str) -> (u16, Value) {
+pub(crate) async fn import(app: &TestApp, who: &As, table: &str, mode: &str) -> (u16, Value) {
     let csv = "region,units\nnorth,3\nsouth,5\n";
     let form = reqwest::multipart::Form::new()
         .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("sales.csv"))
@@ -107,7 +107,7 @@ async fn import(app: &TestApp, who: &As, table: &str, mode: &str) -> (u16, Value
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn wait_final(app: &TestApp, who: &As, id: &str) -> Value {
+pub(crate) async fn wait_final(app: &TestApp, who: &As, id: &str) -> Value {
     for _ in 0..600 {
         let (code, body) = send(app, who, Method::GET, &format!("/api/imports/{id}")).await;
         assert_eq!(code, 200, "{body}");
@@ -120,7 +120,7 @@ async fn wait_final(app: &TestApp, who: &As, id: &str) -> Value {
 }
 
 /// Calls a server function as the page does (form-encoded POST).
-async fn rpc(app: &TestApp, who: &As, name: &str, args: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn rpc(app: &TestApp, who: &As, name: &str, args: &[(&str, &str)]) -> (u16, Value) {
     let resp = who
         .on(app.client.post(app.url(&format!("/rpc/{name}"))))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -179,7 +179,7 @@ async fn every_route_and_server_function_checks_who_is_asking() {
         let (got, body) = import(&app, who, "sales", "append").await;
         assert_eq!(got, code, "append as {}: {body}", who.label);
         if got == 403 {
-            assert!(body["error"].as_str().is_some_and(|e| e.contains("belongs to \"ana\"")), "{body}");
+            assert!(body["error"].as_str().is_some_and(|e| e.contains("belongs to another account")), "{body}");
         }
         if got == 202 {
             wait_final(&app, who, body["id"].as_str().expect("id")).await;

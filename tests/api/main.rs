@@ -2,6 +2,7 @@
 //! `SHEETPORT_TEST_DB=postgres`), real uploads and SSE streams, real `sheetport serve` processes.
 
 mod access;
+mod authority;
 mod bounded;
 mod browse;
 mod cli;
@@ -28,3 +29,4 @@ mod signin;
 mod sse;
 mod uploads;
 mod valid;
+mod views;

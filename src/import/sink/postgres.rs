@@ -403,6 +403,13 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
     // Two imports into one new name must not both see it free: lock the name first.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&t).execute(&mut *conn).await?;
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&t).fetch_one(&mut *conn).await?;
+    if let Some(writer) = merge.writer {
+        // In this transaction, under the name's lock: the facts hold for what it does (the
+        // connection's search path is the app's schema, where the registry is).
+        let facts =
+            sqlx::query_as(crate::db::registry::FACTS).bind(target).bind(writer.account).fetch_one(&mut *conn).await?;
+        writer.check(target, exists, facts)?;
+    }
     let (mut inserted, mut updated) = (merge.rows, 0);
     let run = |sql: String| AssertSqlSafe(sql);
     // Rows this transaction writes carry its id as `xmin` (32 bits, as the column shows it).

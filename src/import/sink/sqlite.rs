@@ -155,6 +155,29 @@ fn write_receipt(conn: &Connection, last: &FinalStatement) -> Result<(), ImportE
     Ok(())
 }
 
+/// The write rule's facts ([`crate::db::registry::FACTS`]) for `table` and `account`, read from the
+/// app's own file beside the data file `conn` has open, on a connection of their own: the data
+/// connection never attaches the app's file, so no table name can reach it.
+fn authority_facts(
+    conn: &Connection,
+    table: &str,
+    account: Option<i64>,
+) -> Result<crate::db::registry::FactsRow, ImportError> {
+    let data = conn.path().filter(|p| !p.is_empty()).ok_or_else(|| {
+        ImportError::Internal("the write check needs the app's file, and the data file has no path".into())
+    })?;
+    let state = Connection::open_with_flags(
+        crate::db::state_file(Path::new(data)),
+        // Read and write (never create): a read-only connection to a WAL file fails without its -shm.
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    state.busy_timeout(Duration::from_secs(30))?;
+    // `$1`, `$2` are SQLite parameters numbered by first appearance: the name, then the account.
+    Ok(state.query_row(crate::db::registry::FACTS, rusqlite::params![table, account], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?)
+}
+
 /// One import's staging table and the open transaction rows go into.
 pub struct SqliteSink {
     conn: Connection,
@@ -302,6 +325,11 @@ impl SqliteSink {
         };
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
         let exists = table_exists(&tx, target)?;
+        if let Some(writer) = merge.writer {
+            // This transaction holds the data file's write lock: no other import changes the
+            // table until it ends, so the facts read now hold for what it does.
+            writer.check(target, exists, authority_facts(&tx, target, writer.account)?)?;
+        }
         let (mut inserted, mut updated) = (merge.rows, 0);
         let mut taken_back = None;
         match merge.mode {

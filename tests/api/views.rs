@@ -1,0 +1,141 @@
+//! One reader cannot stall everyone (issue 27, point 2), on SQLite and PostgreSQL: a table of a
+//! million rows, pages sorted by a column without an index asked for and abandoned by their
+//! clients after 0.3 s, eight at once. Sessions and `/healthz` answer within a second throughout,
+//! the abandoned queries stop (their connections free for the next pages at once, PostgreSQL's
+//! backends idle), a deep page that would sort the whole table is refused in words, and a
+//! statement past `--query-timeout` is stopped and said so.
+
+use crate::access::{People, import, people, send, wait_final};
+use crate::helpers::{TestApp, TestDb, spawn_app_with};
+use reqwest::Method;
+use std::time::{Duration, Instant};
+
+const ROWS: i64 = 1_000_000;
+
+/// ana's table `big`: an import of two rows, then a million more written straight into it (a
+/// region of 400 hex digits, sorted by no index, and a number): 450 MB, where a page sorted by
+/// region and searched takes about a second.
+async fn big_table(app: &TestApp, p: &People) {
+    let (code, body) = import(app, &p.ana, "big", "create").await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(wait_final(app, &p.ana, body["id"].as_str().expect("id")).await["status"], "succeeded");
+    let sql = match &app.db {
+        TestDb::Sqlite(_) => format!(
+            "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {ROWS}) \
+             INSERT INTO big (region, units) SELECT hex(randomblob(200)), i FROM c"
+        ),
+        TestDb::Postgres { .. } => format!(
+            "INSERT INTO big (region, units) SELECT upper(repeat(substr(md5(random()::text), 1, 16), 25)), i \
+             FROM generate_series(1, {ROWS}) AS i; ANALYZE big"
+        ),
+    };
+    app.db.execute(&sql).await;
+}
+
+/// Queries of the test's database still running on PostgreSQL (none on SQLite).
+async fn busy_backends(app: &TestApp) -> i64 {
+    match &app.db {
+        TestDb::Sqlite(_) => 0,
+        TestDb::Postgres { .. } => {
+            app.db
+                .scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND state = 'active' AND pid <> pg_backend_pid()",
+                )
+                .await
+        }
+    }
+}
+
+#[tokio::test]
+async fn abandoned_slow_views_stop_and_never_hold_up_sessions_or_health() {
+    let app = spawn_app_with(|c| c.query_timeout = Duration::from_secs(20)).await;
+    let p = people(&app).await;
+    big_table(&app, &p).await;
+    let slow = "/api/tables/big/rows?sort=region&offset=9000&q=A";
+    // What one such page costs when its client waits (the precondition of what follows).
+    let start = Instant::now();
+    let (code, page) = send(&app, &p.bob, Method::GET, slow).await;
+    let alone = start.elapsed();
+    assert_eq!(code, 200, "{page}");
+    assert!(alone > Duration::from_millis(600), "the slow page took only {alone:?}: the test needs a slower one");
+
+    // Eight at once, each abandoned after 0.3 s; sessions and health are watched meanwhile.
+    let watcher = {
+        let (client, health, session, bob) =
+            (app.client.clone(), app.url("/healthz"), app.url("/api/session"), p.bob.clone());
+        tokio::spawn(async move {
+            let mut worst = Duration::ZERO;
+            let until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < until {
+                for (url, who) in [(&health, None), (&session, Some(&bob))] {
+                    let t = Instant::now();
+                    let request = client.get(url.as_str()).timeout(Duration::from_secs(5));
+                    let request = match who {
+                        Some(who) => who.on(request),
+                        None => request,
+                    };
+                    let resp = request.send().await.expect("answered");
+                    assert_eq!(resp.status().as_u16(), 200, "{url}");
+                    worst = worst.max(t.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            worst
+        })
+    };
+    let abandoned: Vec<_> = (0..8)
+        .map(|_| {
+            let (app_url, who) = (app.url(slow), p.bob.clone());
+            let client = app.client.clone();
+            tokio::spawn(async move {
+                let request = who.on(client.get(app_url)).timeout(Duration::from_millis(300)).send();
+                assert!(request.await.is_err(), "answered within 0.3 s: it was meant to be slow");
+            })
+        })
+        .collect();
+    for a in abandoned {
+        a.await.expect("abandoned request");
+    }
+    // Moments after the last client left, nothing works for them any more: a view's
+    // connections are free for the next people (the queries ran a second each to their end,
+    // holding them, when nothing stopped them).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start = Instant::now();
+    let next: Vec<_> = (0..3)
+        .map(|_| {
+            let (client, url, who) = (app.client.clone(), app.url("/api/tables/big/rows"), p.bob.clone());
+            tokio::spawn(async move { who.on(client.get(url)).send().await.expect("page").status().as_u16() })
+        })
+        .collect();
+    for page in next {
+        assert_eq!(page.await.expect("page"), 200);
+    }
+    let waited = start.elapsed();
+    let worst = watcher.await.expect("watcher");
+    assert!(waited < Duration::from_millis(500), "the next three pages took {waited:?}: the views were still busy");
+    assert_eq!(busy_backends(&app).await, 0, "queries of abandoned views still running on PostgreSQL");
+    assert!(worst < Duration::from_secs(1), "health or session took {worst:?} while views were abandoned");
+    // And the views' connections are all there for the next person.
+    let (code, body) = send(&app, &p.bob, Method::GET, "/api/tables/big/rows").await;
+    assert_eq!(code, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_deep_page_sorted_without_an_index_is_refused_and_a_slow_one_stopped_in_words() {
+    let app = spawn_app_with(|c| c.query_timeout = Duration::from_millis(200)).await;
+    let p = people(&app).await;
+    big_table(&app, &p).await;
+    // Deep and unindexed: refused at once, with the way out.
+    let start = Instant::now();
+    let (code, body) = send(&app, &p.bob, Method::GET, "/api/tables/big/rows?sort=region&offset=999000").await;
+    assert_eq!(code, 422, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains("make the index") && error.contains("999,001"), "{error}");
+    assert!(start.elapsed() < Duration::from_secs(2), "refused in {:?}", start.elapsed());
+    // Past the timeout: stopped, and said so.
+    let (code, body) = send(&app, &p.bob, Method::GET, "/api/tables/big/rows?sort=region&offset=9000&q=A").await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("was stopped")), "{body}");
+    assert_eq!(busy_backends(&app).await, 0);
+}
