@@ -44,7 +44,8 @@ setup_build() {
 setup_all() {
   setup_build
   command -v rustfmt >/dev/null && rustfmt --version >/dev/null 2>&1 || rustup component add rustfmt >/dev/null 2>&1
-  # chromium for the browser tests; sqlite3, unzip, GNU time and curl for the benchmark harness.
+  # chromium for the browser tests; sqlite3, unzip, GNU time and curl for the benchmark harness;
+  # PostgreSQL and nginx for the Rust suites.
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/time ] || missing+=(time)
@@ -52,6 +53,8 @@ setup_all() {
   command -v unzip >/dev/null || missing+=(unzip)
   command -v curl >/dev/null || missing+=(curl)
   command -v pg_isready >/dev/null || missing+=(postgresql)
+  # nginx for the test of docs/nginx.conf in front of the server (tests/api/proxy.rs).
+  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] || [ ! -f "$ROOT/end2end/node_modules/axe-core/axe.min.js" ]; then
     say "installing Playwright and axe-core (no browser download: it drives /usr/bin/chromium)"

@@ -35,10 +35,10 @@ fn state() -> Result<crate::state::AppState, ApiError> {
 /// Who called, from the request (a server function called while a page renders sees the page's).
 #[cfg(feature = "ssr")]
 fn asker() -> crate::auth::Asker {
-    use_context::<axum::http::request::Parts>()
-        .map_or(crate::auth::Asker { viewer: crate::auth::Viewer::Anonymous, address: String::new() }, |parts| {
-            crate::auth::Asker::of(&parts)
-        })
+    use_context::<axum::http::request::Parts>().map_or(
+        crate::auth::Asker { viewer: crate::auth::Viewer::Anonymous, address: String::new(), https: false },
+        |parts| crate::auth::Asker::of(&parts),
+    )
 }
 
 /// Who the page is showing things to.

@@ -126,19 +126,24 @@ impl Accounts {
 #[derive(Debug, Clone)]
 pub struct Asker {
     pub viewer: Viewer,
-    /// The peer's IP address (a reverse proxy's, behind one).
+    /// The client's IP address: the peer's, or behind a trusted proxy the one it forwarded (see
+    /// `server::client`).
     pub address: String,
+    /// A trusted proxy says the client came over https.
+    pub https: bool,
 }
 
 impl Asker {
     pub fn of(parts: &Parts) -> Self {
         Self {
             viewer: parts.extensions.get::<Viewer>().cloned().unwrap_or(Viewer::Anonymous),
-            address: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_default(),
+            address: match parts.extensions.get::<crate::server::client::Client>() {
+                Some(client) => client.address.to_string(),
+                None => {
+                    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default()
+                }
+            },
+            https: parts.extensions.get::<crate::server::client::Client>().is_some_and(|c| c.https),
         }
     }
 

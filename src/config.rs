@@ -3,6 +3,7 @@
 //! nothing set: 127.0.0.1:3000 and SQLite in ./data.
 
 use crate::import::limits::{DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_ROWS, Limits};
+use crate::server::client::Cidr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -99,6 +100,18 @@ pub struct Config {
     /// its owner gave write access and admins (owner).
     #[arg(long, env = "SHEETPORT_TABLE_READERS", value_enum, default_value_t = TableReaders::All)]
     pub table_readers: TableReaders,
+    /// A reverse proxy in front of this server (an address or a range such as 10.0.0.0/8; repeat
+    /// the flag or separate with commas). Only from these are X-Forwarded-For and
+    /// X-Forwarded-Proto believed: the client is then the address the proxy forwarded (for the
+    /// audit log, the sign-in waits and the per-address connection cap), and sign-in cookies are
+    /// Secure when it says https. Its own connections are not capped per address.
+    #[arg(long = "trusted-proxy", env = "SHEETPORT_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR",
+          value_parser = Cidr::parse)]
+    pub trusted_proxies: Vec<Cidr>,
+    /// Connections one address (an IPv6 /64) may hold open at once; past it the next are closed at
+    /// once. A browser holds at most six; a trusted proxy's are not counted.
+    #[arg(long, env = "SHEETPORT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
     /// How long a sign-in lasts unused, as 90s, 30m, 24h or 7d (each use extends it).
     #[arg(long, env = "SHEETPORT_SESSION_LIFETIME", default_value = "7d", value_name = "SPAN", value_parser = span)]
     pub session_lifetime: Duration,
@@ -164,6 +177,8 @@ impl Default for Config {
             max_memory_mb: DEFAULT_MAX_MEMORY_MB,
             max_connections: 1024,
             header_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            max_connections_per_address: 256,
             query_timeout: crate::db::reads::QUERY_TIMEOUT,
             body_idle_timeout: Duration::from_secs(60),
             max_concurrent_uploads: 32,

@@ -37,6 +37,15 @@ pub fn duration_ms(ms: u64) -> String {
     }
 }
 
+/// A wait of `seconds` as a person reads it: "1 second", "32 seconds", "15 minutes".
+pub fn wait(seconds: u64) -> String {
+    match seconds {
+        0 | 1 => "1 second".into(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
 /// Rows per second, rounded to a whole number with separators.
 pub fn rate(rows_per_sec: f64) -> String {
     format!("{} rows/s", count(rows_per_sec.max(0.0).round() as u64))

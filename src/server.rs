@@ -3,6 +3,7 @@
 //! [`Application::build`] serves `main` and the tests alike, so the tests run the real start-up
 //! and shutdown path; only the future that says "stop" differs (a signal, or a test's token).
 
+pub mod client;
 mod connections;
 
 use crate::app::{App, shell};
@@ -207,7 +208,9 @@ impl Application {
         let signal = shutdown.clone();
         let limits = ConnectionLimits {
             max_connections: connections::make_room(state.config.max_connections),
+            per_address: state.config.max_connections_per_address.max(1),
             header_timeout: state.config.header_timeout,
+            trusted: state.config.trusted_proxies.clone().into(),
         };
         let server = connections::serve(listener, router(state), limits, async move {
             stop.await;

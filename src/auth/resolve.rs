@@ -28,7 +28,8 @@ fn public(path: &str) -> bool {
 /// session cookie that is past half its life.
 pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let now = db::now_ms();
-    let (viewer, renew) = match who(&state, req.headers(), now).await {
+    let https = req.extensions().get::<crate::server::client::Client>().is_some_and(|c| c.https);
+    let (viewer, renew) = match who(&state, req.headers(), https, now).await {
         Ok(found) => found,
         Err(e) => return e.into_response(),
     };
@@ -54,7 +55,12 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
 }
 
 /// The viewer, and a renewed session cookie when the session was extended.
-async fn who(state: &AppState, headers: &HeaderMap, now: i64) -> Result<(Viewer, Option<HeaderValue>), AppError> {
+async fn who(
+    state: &AppState,
+    headers: &HeaderMap,
+    https: bool,
+    now: i64,
+) -> Result<(Viewer, Option<HeaderValue>), AppError> {
     if state.accounts.disabled() {
         return Ok((Viewer::Open, None));
     }
@@ -86,7 +92,7 @@ async fn who(state: &AppState, headers: &HeaderMap, now: i64) -> Result<(Viewer,
             // reconnect and per page.
             let renew = if expires - now < lifetime / 2 {
                 accounts::extend_session(db, &hash, now + lifetime).await?;
-                Some(session_cookie(state, secret))
+                Some(session_cookie(state, secret, https))
             } else {
                 None
             };
@@ -111,10 +117,11 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// `Set-Cookie` for a session: sent only to this server's own pages (`SameSite=Lax`: not with
-/// requests other sites make), out of scripts' reach, `Secure` when the public URL is https.
-pub fn session_cookie(state: &AppState, secret: &str) -> HeaderValue {
+/// requests other sites make), out of scripts' reach, `Secure` when the public URL is https or a
+/// trusted proxy says the request came over https (`https`).
+pub fn session_cookie(state: &AppState, secret: &str, https: bool) -> HeaderValue {
     let max_age = state.config.session_lifetime.as_secs();
-    let secure = if state.config.public_urls.iter().any(|u| u.secure) { "; Secure" } else { "" };
+    let secure = if https || state.config.public_urls.iter().any(|u| u.secure) { "; Secure" } else { "" };
     let text = format!("{SESSION_COOKIE}={secret}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
     // The secret is URL-safe base64: always a valid header value.
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))

@@ -80,20 +80,34 @@ pub async fn record(db: &Db, action: Action, e: Event<'_>, at: i64) -> Result<()
         .map(drop))
 }
 
-/// Failed sign-ins since `since` for this name (any case) or from this address.
-pub async fn failures_since(db: &Db, name: &str, address: &str, since: i64) -> Result<(i64, i64), sqlx::Error> {
+/// Failed sign-ins since `since`: for this name (any case) from this address, and from this
+/// address for any name, each with when the last was (see `auth::signin::wait`).
+pub async fn failures_since(db: &Db, name: &str, address: &str, since: i64) -> Result<Failures, sqlx::Error> {
     const SQL: &str = "SELECT \
-        coalesce(sum(CASE WHEN lower(target) = lower($1) THEN 1 ELSE 0 END), 0), \
-        coalesce(sum(CASE WHEN address = $2 THEN 1 ELSE 0 END), 0) \
+        coalesce(sum(CASE WHEN lower(target) = lower($1) AND address = $2 THEN 1 ELSE 0 END), 0), \
+        max(CASE WHEN lower(target) = lower($1) AND address = $2 THEN at END), \
+        coalesce(sum(CASE WHEN address = $2 THEN 1 ELSE 0 END), 0), \
+        max(CASE WHEN address = $2 THEN at END) \
         FROM audit WHERE action = $3 AND at > $4";
-    let (by_name, by_address): (i64, i64) = on_pool!(db, p => sqlx::query_as(SQL)
-        .bind(cut(Some(name)))
-        .bind(address)
-        .bind(Action::SignInFailed.as_str())
-        .bind(since)
-        .fetch_one(p)
-        .await)?;
-    Ok((by_name, by_address))
+    let (pair, pair_last, from_address, address_last): (i64, Option<i64>, i64, Option<i64>) = on_pool!(db, p => sqlx::query_as(SQL)
+            .bind(cut(Some(name)))
+            .bind(address)
+            .bind(Action::SignInFailed.as_str())
+            .bind(since)
+            .fetch_one(p)
+            .await)?;
+    Ok(Failures { pair, pair_last, address: from_address, address_last })
+}
+
+/// Failed sign-ins counted for one attempt (see [`failures_since`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// For the name, from the address.
+    pub pair: i64,
+    pub pair_last: Option<i64>,
+    /// From the address, for any name.
+    pub address: i64,
+    pub address_last: Option<i64>,
 }
 
 /// The most recent entries, newest first, older than `before` when given.

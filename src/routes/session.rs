@@ -66,18 +66,21 @@ pub async fn sign_in(State(state): State<AppState>, asker: Asker, headers: Heade
     match (result, json) {
         (Ok(session), true) => {
             let account = crate::auth::Viewer::Person(session.person).account();
-            ([(header::SET_COOKIE, session_cookie(&state, &session.secret))], Json(account)).into_response()
+            ([(header::SET_COOKIE, session_cookie(&state, &session.secret, asker.https))], Json(account))
+                .into_response()
         }
         (Ok(session), false) => {
-            ([(header::SET_COOKIE, session_cookie(&state, &session.secret))], Redirect::to(&next)).into_response()
+            ([(header::SET_COOKIE, session_cookie(&state, &session.secret, asker.https))], Redirect::to(&next))
+                .into_response()
         }
-        (Err(e), true) => e.into_response(),
+        (Err(e), true) => AppError::from(e).into_response(),
         (Err(e), false) => {
             let reason = match e {
-                AppError::TooMany(_) => "many",
-                AppError::Forbidden(_) => "disabled",
-                AppError::Unauthorized(_) => "wrong",
-                other => return other.into_response(),
+                // The page says how long, in the words the API uses (see `SignInPage`).
+                signin::SignInError::Wait(ms) => format!("many&wait={}", (ms + 999) / 1000),
+                signin::SignInError::App(AppError::Forbidden(_)) => "disabled".into(),
+                signin::SignInError::App(AppError::Unauthorized(_)) => "wrong".into(),
+                signin::SignInError::App(other) => return other.into_response(),
             };
             Redirect::to(&format!("/signin?error={reason}&next={}", urlencode(&next))).into_response()
         }

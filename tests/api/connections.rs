@@ -83,3 +83,82 @@ async fn connections_past_the_bound_wait_for_a_free_one() {
     assert_eq!(code, 200);
     assert!(started.elapsed() >= Duration::from_millis(500), "it waited: {:?}", started.elapsed());
 }
+
+/// A connection from `127.0.0.{last}` to `to` that sends nothing.
+async fn idle_from(last: u8, to: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, last], 0))).expect("bind");
+    socket.connect(to).await.expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_from_one_address_cannot_take_every_connection() {
+    let app = spawn_app_with(|c| {
+        c.max_connections = 100;
+        c.max_connections_per_address = 10;
+        c.header_timeout = Duration::from_secs(2);
+    })
+    .await;
+    // 150 connections from one address, sending nothing (before: they filled all 100 places, and
+    // everyone else waited for the header timeout).
+    let mut idle = Vec::new();
+    for _ in 0..150 {
+        idle.push(idle_from(2, app.addr).await);
+    }
+    let started = Instant::now();
+    let health = app.client.get(app.url("/healthz")).timeout(Duration::from_secs(5)).send().await.expect("health");
+    assert_eq!(health.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(1), "/healthz took {:?}", started.elapsed());
+    // Past its share, the address's connections were closed at once; the rest once they had sent
+    // nothing for the first-byte deadline (here the 2 s header timeout).
+    let mut closed_at_once = 0;
+    for stream in &mut idle {
+        if read_to_close(stream, Duration::from_millis(20)).await.is_some() {
+            closed_at_once += 1;
+        }
+    }
+    assert!(closed_at_once >= 140, "{closed_at_once} of 150 closed at once");
+    let started = Instant::now();
+    for stream in &mut idle {
+        assert!(read_to_close(stream, Duration::from_secs(5)).await.is_some(), "closed for sending nothing");
+    }
+    assert!(started.elapsed() < Duration::from_secs(4), "closed after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+    use sheetport::server::client::Cidr;
+    let app = spawn_app_with(|c| c.trusted_proxies = vec![Cidr::parse("127.0.0.1").expect("range")]).await;
+    let db = sheetport::db::Db::connect(&app.db.url(), "public").await.expect("db");
+    sheetport::auth::manage::add_user(&db, "ana", "correct horse battery", false, sheetport::auth::manage::By::CLI)
+        .await
+        .expect("add");
+    let sign_in = |client: reqwest::Client, password: &'static str| {
+        let url = app.url("/api/session");
+        async move {
+            client
+                .post(url)
+                .header("x-forwarded-for", "198.51.100.7")
+                .header("x-forwarded-proto", "https")
+                .json(&serde_json::json!({ "name": "ana", "password": password }))
+                .send()
+                .await
+                .expect("sign-in")
+        }
+    };
+    // Through the trusted proxy (127.0.0.1): the forwarded client, and https.
+    assert_eq!(sign_in(app.client.clone(), "wrong").await.status(), 401);
+    let ok = sign_in(app.client.clone(), "correct horse battery").await;
+    assert_eq!(ok.status(), 200);
+    let cookie = ok.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // From anywhere else the same headers are not believed.
+    let other =
+        reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().expect("client");
+    assert_eq!(sign_in(other.clone(), "wrong").await.status(), 401);
+    let ok = sign_in(other, "correct horse battery").await;
+    assert!(!ok.headers()["set-cookie"].to_str().expect("ascii").contains("Secure"));
+    let addresses =
+        app.db.texts("SELECT address FROM sheetport.audit WHERE action = 'sign-in failed' ORDER BY id").await;
+    assert_eq!(addresses, ["198.51.100.7", "127.0.0.2"]);
+}

@@ -21,6 +21,7 @@ mod loss;
 mod mapping;
 mod messy;
 mod process;
+mod proxy;
 mod reach;
 mod rejects;
 mod retention;

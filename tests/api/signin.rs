@@ -39,8 +39,10 @@ async fn sign_in_next_leads_only_to_a_path_here_and_never_answers_500() {
 
     // The values the attack tried, percent-encoded as a link would carry them: a tab and a line
     // break (browsers drop them, leaving `//x`), scheme-relative, a backslash (read as `/`), a scheme.
-    for next in
+    for (i, next) in
         ["/%09/x", "/%0A/x", "/%0D%0ASet-Cookie:%20x=1", "//x", "/%5Cx", "/\\x", "https://x", "/%09/evil.example"]
+            .into_iter()
+            .enumerate()
     {
         let (status, location, cookie) = post_form(&client, &url, PASSWORD, next).await;
         assert_eq!((status, location.as_str()), (303, "/"), "the right password with next={next}");
@@ -48,7 +50,13 @@ async fn sign_in_next_leads_only_to_a_path_here_and_never_answers_500() {
         let me = client.get(app.url("/api/session")).header(COOKIE, &cookie).send().await.expect("me");
         assert_eq!(me.status(), 200, "the session works after next={next}");
 
-        let (status, location, cookie) = post_form(&client, &url, "wrong password", next).await;
+        // Each wrong password from an address of its own: five from one would make the next wait.
+        let elsewhere = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(std::net::IpAddr::from([127, 0, 0, 20 + i as u8]))
+            .build()
+            .expect("client");
+        let (status, location, cookie) = post_form(&elsewhere, &url, "wrong password", next).await;
         assert_eq!(
             (status, location.as_str()),
             (303, "/signin?error=wrong&next=%2F"),
@@ -62,4 +70,63 @@ async fn sign_in_next_leads_only_to_a_path_here_and_never_answers_500() {
     // The page that carries `next` into its form is not upset by one either.
     let page = client.get(app.url("/signin?next=/%0A/x")).send().await.expect("page");
     assert_eq!(page.status(), 200);
+}
+
+/// A client whose requests come from `127.0.0.{last}` (any loopback address reaches the server).
+fn from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, last])).build().expect("client")
+}
+
+async fn json_sign_in(client: &reqwest::Client, url: &str, name: &str, password: &str) -> (u16, String) {
+    let resp = client
+        .post(url)
+        .json(&serde_json::json!({ "name": name, "password": password }))
+        .send()
+        .await
+        .expect("sign-in");
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn failures_in_someone_elses_name_slow_only_where_they_come_from() {
+    let app = spawn_app().await;
+    let db = Db::connect(&app.db.url(), "public").await.expect("the test's database");
+    manage::add_user(&db, "ana", PASSWORD, false, By::CLI).await.expect("add");
+    let url = app.url("/api/session");
+
+    // Twelve wrong passwords for ana from three addresses (before: ten from anywhere made even
+    // her right password wait 15 minutes, from everywhere).
+    for last in [2, 5, 6] {
+        for _ in 0..4 {
+            assert_eq!(json_sign_in(&from(last), &url, "ana", "guess").await.0, 401);
+        }
+    }
+    assert_eq!(json_sign_in(&from(3), &url, "ana", PASSWORD).await.0, 200, "ana, from where she signs in");
+
+    // From one address the waits grow: five failures wait for nothing, then one second, two, ...
+    let guesser = from(7);
+    for _ in 0..5 {
+        assert_eq!(json_sign_in(&guesser, &url, "ana", "guess").await.0, 401);
+    }
+    let (status, error) = json_sign_in(&guesser, &url, "ana", PASSWORD).await;
+    assert_eq!(status, 429, "even the right password waits where the guesses came from");
+    assert!(error.contains("try again in 1 second"), "{error}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(json_sign_in(&guesser, &url, "ana", "guess").await.0, 401, "after the wait, a try");
+    let (status, error) = json_sign_in(&guesser, &url, "ana", "guess").await;
+    assert_eq!(status, 429);
+    assert!(error.contains("try again in 2 seconds"), "{error}");
+
+    // Fifty made-up names from one address slow that address, and only it.
+    let sprayer = from(8);
+    for i in 0..50 {
+        assert_eq!(json_sign_in(&sprayer, &url, &format!("user{i}"), "guess").await.0, 401);
+    }
+    assert_eq!(json_sign_in(&sprayer, &url, "ana", PASSWORD).await.0, 429);
+    assert_eq!(json_sign_in(&from(9), &url, "ana", PASSWORD).await.0, 200);
+    // Every failure is in the audit log.
+    let failed = app.db.scalar("SELECT count(*) FROM sheetport.audit WHERE action = 'sign-in failed'").await;
+    assert_eq!(failed, 12 + 5 + 1 + 50);
 }

@@ -7,14 +7,15 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-/// The sentence for the server's `?error=` code.
-fn message(code: &str) -> Option<&'static str> {
+/// The sentence for the server's `?error=` code (and, for "many", `?wait=` seconds).
+fn message(code: &str, wait: Option<u64>) -> Option<String> {
     match code {
-        "wrong" => Some("The name or the password is wrong."),
-        "many" => Some(
-            "Too many failed sign-ins for this name or from this address. Wait 15 minutes and try again, or ask an admin to reset the password.",
-        ),
-        "disabled" => Some("This account is disabled. Ask an admin to enable it."),
+        "wrong" => Some("The name or the password is wrong.".into()),
+        "many" => Some(format!(
+            "Too many failed sign-ins from here. Try again in {}, or ask an admin to reset the password.",
+            crate::format::wait(wait.unwrap_or(1))
+        )),
+        "disabled" => Some("This account is disabled. Ask an admin to enable it.".into()),
         _ => None,
     }
 }
@@ -23,7 +24,10 @@ fn message(code: &str) -> Option<&'static str> {
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
-    let error = move || query.read().get("error").and_then(|c| message(&c));
+    let error = move || {
+        let q = query.read();
+        q.get("error").and_then(|c| message(&c, q.get("wait").and_then(|w| w.parse().ok())))
+    };
     view! {
         <Title text="Sign in · sheetport" />
         <section class="card signin">
