@@ -491,7 +491,9 @@ class Bench:
         server = subprocess.Popen(
             [str(self.sheetport), "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", str(data_dir),
              "--database", database, "--max-upload-bytes", str(8 << 30),
-             "--max-stored-bytes", str(64 << 30), "--max-connections", "4096"],
+             "--max-stored-bytes", str(64 << 30), "--max-connections", "4096",
+             # The SSE fan-out row opens 1,000 streams from this one address.
+             "--max-connections-per-address", "4096"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"

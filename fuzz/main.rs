@@ -177,7 +177,7 @@ type Failure = String;
 
 /// Previews and imports `path` in this process.
 fn run_in_process(path: &Path, scratch: &Path) -> std::result::Result<(), Failure> {
-    let limits = Limits { max_rows: 200_000, max_cell_bytes: 1 << 20, max_memory_mb: 256 };
+    let limits = Limits { max_rows: 200_000, max_cell_bytes: 1 << 20, max_memory_mb: 256, ..Limits::default() };
     let outcome = std::panic::catch_unwind(|| -> std::result::Result<(), Failure> {
         let Ok(format) = detect::detect(path) else { return Ok(()) };
         let _ = import::inspect(path, format, None, None, Layout::default(), 8, &limits).map_err(words)?;

@@ -197,8 +197,12 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
     let bytes = std::fs::metadata(&path)?.len();
     let format = detect::detect(&path)?;
     let db = Db::connect(&args.database_url, &args.data_schema).await?;
-    let limits =
-        Limits { max_rows: args.max_rows, max_cell_bytes: args.max_cell_bytes, max_memory_mb: args.max_memory_mb };
+    let limits = Limits {
+        max_rows: args.max_rows,
+        max_cell_bytes: args.max_cell_bytes,
+        max_memory_mb: args.max_memory_mb,
+        ..Limits::default()
+    };
     // A replaced table is not kept: no server may be running to drop it once its time is up.
     let options = JobOptions {
         serve_queue: false,

@@ -58,6 +58,13 @@ pub struct Config {
     /// Uploads received at once; past it a request is refused (503) until one ends.
     #[arg(long, env = "SHEETPORT_MAX_CONCURRENT_UPLOADS", default_value_t = 32)]
     pub max_concurrent_uploads: usize,
+    /// How many times its compressed size a part of a workbook (an .xlsx's sheet or shared strings,
+    /// an .ods's content) may inflate to; past it the import is refused before a row is written.
+    #[arg(long, env = "SHEETPORT_MAX_INFLATION_RATIO", default_value_t = crate::import::inflation::DEFAULT_MAX_RATIO)]
+    pub max_inflation_ratio: u64,
+    /// Bytes the parts of one workbook may inflate to in all.
+    #[arg(long, env = "SHEETPORT_MAX_INFLATED_BYTES", default_value_t = crate::import::inflation::DEFAULT_MAX_BYTES)]
+    pub max_inflated_bytes: u64,
     /// Most data rows one import may write.
     #[arg(long, env = "SHEETPORT_MAX_ROWS", default_value_t = DEFAULT_MAX_ROWS)]
     pub max_rows: u64,
@@ -182,6 +189,8 @@ impl Default for Config {
             query_timeout: crate::db::reads::QUERY_TIMEOUT,
             body_idle_timeout: Duration::from_secs(60),
             max_concurrent_uploads: 32,
+            max_inflation_ratio: crate::import::inflation::DEFAULT_MAX_RATIO,
+            max_inflated_bytes: crate::import::inflation::DEFAULT_MAX_BYTES,
             max_rows: DEFAULT_MAX_ROWS,
             max_cell_bytes: DEFAULT_MAX_CELL_BYTES,
             heartbeat_timeout: Duration::from_secs(15),
@@ -200,7 +209,13 @@ impl Default for Config {
 impl Config {
     /// The bounds every import and preview of this server reads within.
     pub fn limits(&self) -> Limits {
-        Limits { max_rows: self.max_rows, max_cell_bytes: self.max_cell_bytes, max_memory_mb: self.max_memory_mb }
+        Limits {
+            max_rows: self.max_rows,
+            max_cell_bytes: self.max_cell_bytes,
+            max_memory_mb: self.max_memory_mb,
+            max_inflation_ratio: self.max_inflation_ratio,
+            max_inflated_bytes: self.max_inflated_bytes,
+        }
     }
 
     /// Where uploaded files are stored.

@@ -7,6 +7,7 @@ pub mod detect;
 pub mod encoding;
 pub mod header;
 pub mod infer;
+pub mod inflation;
 pub mod inspect;
 pub mod limits;
 pub mod names;

@@ -19,6 +19,10 @@ pub struct Limits {
     /// Memory, in MB, a reader that must hold something whole may take: the contained .xls and
     /// .xlsb readers (their whole process), the .xlsx reader's shared-string table.
     pub max_memory_mb: u64,
+    /// How many times its compressed size a workbook's part may inflate to (see `inflation`).
+    pub max_inflation_ratio: u64,
+    /// Bytes a workbook's parts may inflate to in all.
+    pub max_inflated_bytes: u64,
 }
 
 /// Ten times Excel's row limit: far past any sheet, short of a file built to fill the disk (a
@@ -41,6 +45,8 @@ impl Default for Limits {
             max_rows: DEFAULT_MAX_ROWS,
             max_cell_bytes: DEFAULT_MAX_CELL_BYTES,
             max_memory_mb: DEFAULT_MAX_MEMORY_MB,
+            max_inflation_ratio: super::inflation::DEFAULT_MAX_RATIO,
+            max_inflated_bytes: super::inflation::DEFAULT_MAX_BYTES,
         }
     }
 }

@@ -16,7 +16,7 @@ use zip::write::SimpleFileOptions;
 const MEMORY_LIMIT: &str = "1500000000";
 
 /// A minimal workbook: `sheets` names (all on one sheet part), the sheet part, shared strings.
-fn xlsx(path: &Path, sheets: usize, sheet_xml: &str, shared: Option<&str>) {
+pub(crate) fn xlsx(path: &Path, sheets: usize, sheet_xml: &str, shared: Option<&str>) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
     let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     let mut put = |name: &str, text: &str| {

@@ -86,3 +86,59 @@ async fn ods_files_that_amplify_a_kilobyte_fail_at_their_bound_in_words() {
     assert!(body["error"].as_str().unwrap_or("").starts_with("a cell holds more than 1 MB"), "{body}");
     assert!(app.tables().await.is_empty(), "{:?}", app.tables().await);
 }
+
+/// A workbook whose sheet inflates more than 150 times over (200,000 rows of one long text, 26 MB
+/// of XML) is refused in words on preview and on import, before a row is written; the
+/// same sheet is imported when the server is told to allow it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workbook_that_inflates_past_its_ratio_is_refused_before_a_row_is_written() {
+    let app = spawn_app_with(|_| {}).await;
+    let path = app.file("bomb.xlsx");
+    let row = format!(r#"<row><c t="inlineStr"><is><t>{}</t></is></c></row>"#, "a".repeat(100));
+    bomb(&path, &row.repeat(200_000));
+    let size = std::fs::metadata(&path).expect("bomb").len();
+    assert!(size * 150 < (row.len() * 200_000) as u64, "the file ({size} bytes) inflates 150 times or more");
+    let sentence = "this workbook's sheet inflates to more than 100 times its compressed size";
+    let resp = app.upload("/api/uploads", &path, "bomb.xlsx", &[]).await;
+    assert_eq!(resp.status(), 201);
+    let upload: serde_json::Value = resp.json().await.expect("json");
+    let (code, body) = app.get_json(&format!("/api/uploads/{}", upload["upload_id"].as_str().expect("id"))).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.starts_with(sentence)), "{body}");
+    let id = app.start_import(&path, "bomb.xlsx", &[]).await;
+    let end = app.wait_final(&id).await;
+    assert_eq!(end["status"], "failed", "{end}");
+    assert!(end["error"].as_str().is_some_and(|e| e.starts_with(sentence)), "{end}");
+    assert_eq!(end["rows_done"], 0, "{end}");
+    assert!(app.tables().await.is_empty(), "{:?}", app.tables().await);
+
+    let lenient = spawn_app_with(|c| c.max_inflation_ratio = 10_000).await;
+    let id = lenient.start_import(&path, "bomb.xlsx", &[("header_row", "none")]).await;
+    let end = lenient.wait_final(&id).await;
+    assert_eq!((end["status"].as_str(), end["rows_done"].as_u64()), (Some("succeeded"), Some(200_000)), "{end}");
+}
+
+/// A one-sheet workbook around `rows`, deflated at the highest level (as a file built to inflate
+/// would be).
+fn bomb(path: &Path, rows: &str) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
+    let best = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9));
+    for (name, text) in [
+        (
+            "xl/workbook.xml",
+            r#"<workbook xmlns:r="r"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_owned(),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            r#"<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/></Relationships>"#.to_owned(),
+        ),
+        ("xl/worksheets/sheet1.xml", format!("<worksheet><sheetData>{rows}</sheetData></worksheet>")),
+    ] {
+        zip.start_file(name, best).expect("part");
+        zip.write_all(text.as_bytes()).expect("write part");
+    }
+    zip.finish().expect("finish");
+}

@@ -8,6 +8,7 @@ use super::xml::{Chunks, Tag, attrs, broken, decode_xml, next_tag};
 use super::{Counting, Flow, RowVisitor, choose_sheet};
 use crate::import::ImportError;
 use crate::import::dates::{self, DAY_MS};
+use crate::import::inflation::{self, Budget, Inflating};
 use crate::import::limits::{self, Limits};
 use crate::import::value::{Value, parse_text};
 use memchr::memchr;
@@ -22,16 +23,20 @@ const MAX_REPEAT: u64 = 1_048_576;
 /// How often (in rows) the total is re-estimated from the bytes read.
 const ESTIMATE_EVERY: u64 = 16 * 1024;
 
-/// Runs `f` over `content.xml` in chunks of whole rows, with the bytes read so far and its size.
+/// Runs `f` over `content.xml` in chunks of whole rows, with the bytes read so far and its size,
+/// within the bounds on inflation (see `import::inflation`).
 fn with_content<T>(
     path: &Path,
-    f: impl FnOnce(&mut Chunks<Counting<&mut dyn Read>>, &Rc<Cell<u64>>, u64) -> Result<T, ImportError>,
+    limits: &Limits,
+    f: impl FnOnce(&mut Chunks<Counting<Inflating<&mut dyn Read>>>, &Rc<Cell<u64>>, u64) -> Result<T, ImportError>,
 ) -> Result<T, ImportError> {
     let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(broken)?;
     let mut entry = zip.by_name("content.xml").map_err(broken)?;
-    let size = entry.size();
+    let (size, compressed) = (entry.size(), entry.compressed_size());
+    inflation::declared("content", compressed, size, limits)?;
     let read = Rc::new(Cell::new(0));
     let inner: &mut dyn Read = &mut entry;
+    let inner = Inflating::new(inner, "content", compressed, &Budget::default(), limits);
     let mut chunks = Chunks::new(Counting { inner, read: read.clone() }, "table-row");
     f(&mut chunks, &read, size)
 }
@@ -57,7 +62,8 @@ fn repeat(tag: &Tag<'_>, name: &[u8]) -> u64 {
 
 /// Names of the sheets, in order.
 pub fn sheet_names(path: &Path) -> Result<Vec<String>, ImportError> {
-    with_content(path, |chunks, _, _| {
+    // Listing the sheets reads the whole content: within the default bounds on inflation.
+    with_content(path, &Limits::default(), |chunks, _, _| {
         let mut names = Vec::new();
         while let Some(xml) = chunks.next()? {
             let mut at = 0;
@@ -79,7 +85,7 @@ pub fn stream(
     limits: &Limits,
     visitor: &mut dyn RowVisitor,
 ) -> Result<String, ImportError> {
-    with_content(path, |chunks, read, size| {
+    with_content(path, limits, |chunks, read, size| {
         let mut seen: Vec<String> = Vec::new();
         let mut table: Option<(String, Table)> = None;
         while let Some(xml) = chunks.next()? {

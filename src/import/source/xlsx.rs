@@ -11,6 +11,7 @@ mod sheet;
 use super::xml::broken;
 use super::{RowVisitor, choose_sheet};
 use crate::import::ImportError;
+use crate::import::inflation::{self, Budget, Inflating};
 use crate::import::limits::Limits;
 use parts::{SharedStrings, Styles, Workbook};
 use std::fs::File;
@@ -72,15 +73,23 @@ pub fn stream(
         Some(xml) => Styles::read(&xml)?,
         None => Styles::default(),
     };
-    // The shared strings inflate on a second handle of the file, as far as the sheet's cells ask.
+    // The shared strings inflate on a second handle of the file, as far as the sheet's cells ask;
+    // both parts within the bounds on inflation, checked on what the archive declares first.
+    let budget = Budget::default();
     let mut strings_zip = open(path)?;
     let mut shared = match strings_zip.by_name("xl/sharedStrings.xml") {
-        Ok(part) => SharedStrings::new(part, limits),
+        Ok(part) => {
+            let compressed = part.compressed_size();
+            inflation::declared("shared strings", compressed, part.size(), limits)?;
+            SharedStrings::new(Inflating::new(part, "shared strings", compressed, &budget, limits), limits)
+        }
         Err(zip::result::ZipError::FileNotFound) => SharedStrings::none(),
         Err(e) => return Err(broken(e)),
     };
     let part = zip.by_name(&chosen.path).map_err(|e| broken(format!("{}: {e}", chosen.path)))?;
+    let compressed = part.compressed_size();
+    inflation::declared("sheet", compressed, part.size(), limits)?;
     let ctx = sheet::Context { styles: &styles, date1904: book.date1904 };
-    sheet::scan(part, &ctx, &mut shared, visitor)?;
+    sheet::scan(Inflating::new(part, "sheet", compressed, &budget, limits), &ctx, &mut shared, visitor)?;
     Ok(name)
 }

@@ -236,7 +236,8 @@ impl<R: Read> Chunks<R> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.buf.truncate(filled);
-                    return Err(broken(e));
+                    // A part stopped for inflating too far says so; anything else is damage.
+                    return Err(crate::import::inflation::of_io(&e).unwrap_or_else(|| broken(e)));
                 }
             }
         }
