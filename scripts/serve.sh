@@ -4,7 +4,6 @@
 # --addr 0.0.0.0:8080). The first run on a fresh machine compiles everything (see the README's
 # quick start for how long); later runs start in seconds.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-setup_build
 cd "$ROOT"
 say "building (release: the server and the browser bundle side by side)"
 build_release

@@ -26,14 +26,20 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-setup_build() {
-  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    say "adding the wasm32-unknown-unknown target"
-    rustup target add wasm32-unknown-unknown >/dev/null 2>&1
-  fi
+# Clippy first: it is the compiler of sheetport's own crates (.cargo/config.toml), so no build may
+# start without it; the rest of `setup_build` can go on beside the server's build.
+setup_compiler() {
   if ! command -v clippy-driver >/dev/null || ! clippy-driver --version >/dev/null 2>&1; then
     say "adding clippy"
     rustup component add clippy >/dev/null 2>&1
+  fi
+}
+
+setup_build() {
+  setup_compiler
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown >/dev/null 2>&1
   fi
   if [ ! -x "$ROOT/tools/node_modules/.bin/terser" ]; then
     say "installing terser (npm), which minifies the page's script"
@@ -80,8 +86,15 @@ setup_postgres() {
 # Cargo's own lines (Compiling, Downloading, waiting for a lock) are left out.
 build_release() {
   local early=()
+  setup_compiler
+  # The server's build (the longest) and the xtask's start first, downloading the crates; the
+  # browser bundle's target and the script minifier are installed beside them (on a fresh machine
+  # the builds used to wait for those downloads).
   (cd "$ROOT" && exec cargo build-server --release --quiet >/dev/null 2>&1) &
   early+=($!)
+  (cd "$ROOT" && exec cargo build --package xtask --profile xtask --quiet >/dev/null 2>&1) &
+  early+=($!)
+  setup_build
   (cd "$ROOT" && exec cargo build-bundle --profile wasm-release --quiet >/dev/null 2>&1) &
   early+=($!)
   local status=0
