@@ -65,6 +65,10 @@ pub struct Config {
     /// Bytes the parts of one workbook may inflate to in all.
     #[arg(long, env = "SHEETPORT_MAX_INFLATED_BYTES", default_value_t = crate::import::inflation::DEFAULT_MAX_BYTES)]
     pub max_inflated_bytes: u64,
+    /// Imports one person may have waiting in the queue at once (the queue takes people in turn,
+    /// so this bounds how long they keep the queue, not whose import goes next).
+    #[arg(long, env = "SHEETPORT_MAX_QUEUED_IMPORTS_PER_PERSON", default_value_t = 10)]
+    pub max_queued_imports_per_person: usize,
     /// Most data rows one import may write.
     #[arg(long, env = "SHEETPORT_MAX_ROWS", default_value_t = DEFAULT_MAX_ROWS)]
     pub max_rows: u64,
@@ -191,6 +195,7 @@ impl Default for Config {
             max_concurrent_uploads: 32,
             max_inflation_ratio: crate::import::inflation::DEFAULT_MAX_RATIO,
             max_inflated_bytes: crate::import::inflation::DEFAULT_MAX_BYTES,
+            max_queued_imports_per_person: 10,
             max_rows: DEFAULT_MAX_ROWS,
             max_cell_bytes: DEFAULT_MAX_CELL_BYTES,
             heartbeat_timeout: Duration::from_secs(15),

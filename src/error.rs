@@ -119,6 +119,7 @@ impl From<JobError> for AppError {
             JobError::AlreadyEnded(_) => AppError::Conflict(e.to_string()),
             JobError::Invalid(m) => AppError::BadRequest(m),
             JobError::Forbidden(m) => AppError::Forbidden(m),
+            JobError::Busy(m) => AppError::TooMany(m),
             JobError::Db(e) => e.into(),
         }
     }

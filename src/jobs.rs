@@ -143,6 +143,9 @@ pub enum JobError {
     /// Its starter may not write where it writes: the sentence says why.
     #[error("{0}")]
     Forbidden(String),
+    /// Its starter's share of the queue is full: the sentence says what to do.
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -170,6 +173,8 @@ pub struct JobOptions {
     pub limits: Limits,
     /// How long a table a replace took the place of is kept for an undo (zero: not kept).
     pub keep_replaced: Duration,
+    /// Imports one person may have waiting in the queue at once (`--max-queued-imports-per-person`).
+    pub max_queued_per_person: usize,
 }
 
 /// The job system of this process; cheap to clone.
@@ -223,6 +228,16 @@ impl Jobs {
             }
             (None, _) => table_name_for_file(&req.file_name),
         };
+        // One person's share of the queue: past it, theirs waits for their own to end.
+        if let Some(owner) = req.owner_id {
+            let waiting = db::imports::queued_of(db, owner).await?;
+            if waiting >= self.shared.options.max_queued_per_person as i64 {
+                return Err(JobError::Busy(format!(
+                    "you have {waiting} imports waiting to start, as many as one person may; wait for some of them to \
+                     start (or cancel some) and import again"
+                )));
+            }
+        }
         let id = ImportId::random();
         // Whether its starter may write there, checked now and again when it starts and when it
         // changes the table; a new table's name is theirs from now on.

@@ -182,6 +182,7 @@ impl Application {
             heartbeat_timeout: config.heartbeat_timeout,
             limits: config.limits(),
             keep_replaced: config.keep_replaced,
+            max_queued_per_person: config.max_queued_imports_per_person.max(1),
         };
         let jobs = Jobs::start(db.clone(), options, shutdown.clone()).await?;
         let leptos_options = leptos_options(&config);

@@ -75,6 +75,12 @@ pub async fn pending_tables(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
     Ok(names.into_iter().collect())
 }
 
+/// How many of `owner`'s imports are waiting in the queue.
+pub async fn queued_of(db: &Db, owner: i64) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT count(*) FROM imports WHERE status = 'queued' AND owner_id = $1";
+    on_pool!(db, p => sqlx::query_scalar(SQL).bind(owner).fetch_one(p).await)
+}
+
 /// An import's state with who started it and whether it is its table's last success (`latest`),
 /// which an undo needs.
 const SELECT_PROGRESS: &str = "SELECT i.id, i.status, i.phase, i.file_name, i.sheet, i.table_name, i.mode, \

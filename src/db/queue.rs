@@ -12,26 +12,32 @@ use crate::import::value::Value;
 use crate::model::{ColumnInfo, ImportId, Progress};
 use sqlx::AssertSqlSafe;
 
-/// Claims the oldest queued job for `worker`: it becomes `running` and its attempt counts. On
+/// Claims the next queued job for `worker`: it becomes `running` and its attempt counts. On
 /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side without ever taking the
 /// same row; SQLite runs one writer at a time, so the same statement is exclusive there too.
 /// With `only`, claims that job and no other (the CLI runs exactly what it submitted).
+///
+/// The next job is the oldest of the person whose last import started longest ago (people with
+/// none started first): round-robin across people, so one person's twelve re-runs put another's
+/// import behind one of theirs at most, not behind all twelve (found: 12 queued in 0.08 s did).
 pub async fn claim(
     db: &Db,
     worker: &str,
     now: i64,
     only: Option<&ImportId>,
 ) -> Result<Option<ImportRecord>, sqlx::Error> {
-    let (order, lock) = match db.pool() {
-        Pool::Sqlite(_) => ("rowid", ""),
-        Pool::Postgres(_) => ("seq", "FOR UPDATE SKIP LOCKED"),
+    let (order, lock, same) = match db.pool() {
+        Pool::Sqlite(_) => ("rowid", "", "IS"),
+        Pool::Postgres(_) => ("seq", "FOR UPDATE SKIP LOCKED", "IS NOT DISTINCT FROM"),
     };
     let which = if only.is_some() { "AND id = $3" } else { "" };
     let beat = db_clock(db);
     let sql = format!(
         "UPDATE imports SET status = 'running', phase = 'inspecting', worker = $1, heartbeat_at = {beat}, \
          started_at = $2, attempts = attempts + 1, rows_done = 0, rows_parsed = 0 \
-         WHERE id = (SELECT id FROM imports WHERE status = 'queued' {which} ORDER BY created_at, {order} LIMIT 1 {lock}) \
+         WHERE id = (SELECT id FROM imports q WHERE status = 'queued' {which} \
+         ORDER BY (SELECT max(r.started_at) FROM imports r WHERE r.owner_id {same} q.owner_id) NULLS FIRST, \
+         q.created_at, q.{order} LIMIT 1 {lock}) \
          RETURNING {RECORD_COLUMNS}"
     );
     on_pool!(db, p => {

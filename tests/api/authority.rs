@@ -12,7 +12,7 @@ use sheetport::config::TableReaders;
 use std::time::{Duration, Instant};
 
 /// Queues an import as `who`; its id (the request must be accepted).
-async fn queued(app: &TestApp, who: &As, table: &str, mode: &str) -> String {
+pub(crate) async fn queued(app: &TestApp, who: &As, table: &str, mode: &str) -> String {
     let (code, body) = import(app, who, table, mode).await;
     assert_eq!(code, 202, "{mode} into {table}: {body}");
     body["id"].as_str().expect("id").to_owned()
@@ -42,13 +42,13 @@ async fn queued_big(app: &TestApp, who: &As, table: &str, mode: &str) -> String 
 
 /// An admin's big import, loading: it holds the server's one import slot, so what is queued
 /// after it waits in the queue until [`unblock`].
-async fn blocker(app: &TestApp, p: &People) -> String {
+pub(crate) async fn blocker(app: &TestApp, p: &People) -> String {
     let id = queued_big(app, &p.root, "blocker", "create").await;
     wait_loading(app, &p.root, &id).await;
     id
 }
 
-async fn unblock(app: &TestApp, p: &People, id: &str) {
+pub(crate) async fn unblock(app: &TestApp, p: &People, id: &str) {
     assert_eq!(send(app, &p.root, Method::DELETE, &format!("/api/imports/{id}")).await.0, 202, "cancel the blocker");
     wait_final(app, &p.root, id).await;
 }

@@ -26,6 +26,7 @@ mod reach;
 mod rejects;
 mod retention;
 mod served;
+mod share;
 mod signin;
 mod sse;
 mod uploads;
