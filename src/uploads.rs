@@ -235,10 +235,11 @@ async fn target(
     name: &str,
     columns: &[ColumnInfo],
 ) -> Result<Option<TargetPreview>, UploadError> {
-    let Some(shape) = import::sink::shape(db.destination(), name).await? else { return Ok(None) };
+    // Who may read it first: a table they may not read is not even looked at for them.
     if !rules::may_read(db, readers, viewer, name).await? {
         return Ok(None);
     }
+    let Some(shape) = import::sink::shape(db.destination(), name).await? else { return Ok(None) };
     let remembered = db::imports::last_mapping(db, name).await?;
     let choices = import::shape::suggest(columns, &shape, remembered.as_ref());
     let has = |k: &String| shape.columns.iter().any(|c| &c.name == k);

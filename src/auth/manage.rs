@@ -131,7 +131,7 @@ pub async fn table_access(
     viewer: &super::Viewer,
     table: &str,
 ) -> Result<TableAccess, AppError> {
-    if !super::rules::may_read(db, readers, viewer, table).await? || !db::tables::existing(db).await?.contains(table) {
+    if !super::rules::may_read(db, readers, viewer, table).await? || !db::tables::exists(db, table).await? {
         return Err(AppError::NotFound(format!("there is no table named {table:?}")));
     }
     let owner = db::registry::owner(db, table).await?.flatten();

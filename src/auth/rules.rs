@@ -94,7 +94,7 @@ pub async fn may_write(db: &Db, viewer: &Viewer, table: &str) -> Result<(), AppE
         Viewer::Anonymous => return Err(AppError::Unauthorized("sign in first".into())),
         Viewer::Person(person) => person.id,
     };
-    let exists = db::tables::existing(db).await?.contains(table);
+    let exists = db::tables::exists(db, table).await?;
     let facts = Facts::from(db::registry::facts(db, table, Some(account)).await?);
     may_import(Some(account), table, exists, &facts).map_err(AppError::Forbidden)
 }
@@ -104,7 +104,7 @@ pub async fn may_write(db: &Db, viewer: &Viewer, table: &str) -> Result<(), AppE
 /// it (no import into it is queued or running but `import`). The caller holds the naming lock
 /// (`Db::naming_lock`), so two imports cannot both find a name free.
 pub async fn claim(db: &Db, account: Option<i64>, table: &str, import: &ImportId) -> Result<(), ClaimError> {
-    let exists = db::tables::existing(db).await?.contains(table);
+    let exists = db::tables::exists(db, table).await?;
     let mut facts = Facts::from(db::registry::facts(db, table, account).await?);
     if facts.registered
         && !exists
@@ -124,7 +124,7 @@ pub async fn claim(db: &Db, account: Option<i64>, table: &str, import: &ImportId
 /// into it is queued or running (the import that reserved it failed, was cancelled, or its
 /// table was undone). The caller holds the naming lock.
 pub async fn release(db: &Db, table: &str) -> Result<(), sqlx::Error> {
-    if !db::tables::existing(db).await?.contains(table) && db::registry::pending_into(db, table, None).await? == 0 {
+    if !db::tables::exists(db, table).await? && db::registry::pending_into(db, table, None).await? == 0 {
         db::registry::forget(db, table).await?;
     }
     Ok(())

@@ -26,9 +26,9 @@ pub async fn claim(
     now: i64,
     only: Option<&ImportId>,
 ) -> Result<Option<ImportRecord>, sqlx::Error> {
-    let (order, lock, same) = match db.pool() {
-        Pool::Sqlite(_) => ("rowid", "", "IS"),
-        Pool::Postgres(_) => ("seq", "FOR UPDATE SKIP LOCKED", "IS NOT DISTINCT FROM"),
+    let (order, lock) = match db.pool() {
+        Pool::Sqlite(_) => ("rowid", ""),
+        Pool::Postgres(_) => ("seq", "FOR UPDATE SKIP LOCKED"),
     };
     let which = if only.is_some() { "AND id = $3" } else { "" };
     let beat = db_clock(db);
@@ -36,7 +36,8 @@ pub async fn claim(
         "UPDATE imports SET status = 'running', phase = 'inspecting', worker = $1, heartbeat_at = {beat}, \
          started_at = $2, attempts = attempts + 1, rows_done = 0, rows_parsed = 0 \
          WHERE id = (SELECT id FROM imports q WHERE status = 'queued' {which} \
-         ORDER BY (SELECT max(r.started_at) FROM imports r WHERE r.owner_id {same} q.owner_id) NULLS FIRST, \
+         ORDER BY (SELECT max(r.started_at) FROM imports r \
+           WHERE r.owner_id = q.owner_id OR (r.owner_id IS NULL AND q.owner_id IS NULL)) NULLS FIRST, \
          q.created_at, q.{order} LIMIT 1 {lock}) \
          RETURNING {RECORD_COLUMNS}"
     );

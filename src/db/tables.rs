@@ -33,6 +33,27 @@ pub async fn existing(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
     Ok(names.into_iter().collect())
 }
 
+/// Whether the table `name` exists where imports go: one name looked up, where [`existing`] lists
+/// them all (the write rule asks this on every submit, start and end of an import).
+pub async fn exists(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = match db.pool() {
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT count(*) FROM data.sqlite_schema WHERE type = 'table' AND name = $1")
+                .bind(name)
+                .fetch_one(p)
+                .await?
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = $2")
+                .bind(db.data_schema())
+                .bind(name)
+                .fetch_one(p)
+                .await?
+        }
+    };
+    Ok(n > 0)
+}
+
 /// The latest successful import into `name`, when that table still exists (`tables`: what exists).
 async fn owner(
     db: &Db,
