@@ -145,7 +145,7 @@ pub async fn list_tables() -> Result<Vec<TableSummary>, ApiError> {
 /// A page of an imported table's rows; `None` when no import made a table of that name.
 #[server(prefix = "/rpc", endpoint = "table_rows")]
 pub async fn table_rows(name: String, view: Option<RowsView>) -> Result<Option<RowsPage>, ApiError> {
-    Ok(crate::routes::tables::rows(&state()?, &asker().viewer, &name, &view.unwrap_or_default()).await?)
+    Ok(crate::routes::tables::rows(&state()?, &asker(), &name, &view.unwrap_or_default()).await?)
 }
 
 /// Makes an index on a column of an imported table, so views sorted by it are read off the index.

@@ -210,6 +210,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
         limits,
         keep_replaced: std::time::Duration::ZERO,
         max_queued_per_person: usize::MAX,
+        max_stored_per_person: u64::MAX,
     };
     // Listening before the job starts, so a Ctrl-C at any moment after this is seen.
     let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);

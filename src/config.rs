@@ -69,6 +69,24 @@ pub struct Config {
     /// so this bounds how long they keep the queue, not whose import goes next).
     #[arg(long, env = "SHEETPORT_MAX_QUEUED_IMPORTS_PER_PERSON", default_value_t = 10)]
     pub max_queued_imports_per_person: usize,
+    /// Uploads one person may send at once (within --max-concurrent-uploads).
+    #[arg(long, env = "SHEETPORT_MAX_UPLOADS_PER_PERSON", default_value_t = 4)]
+    pub max_uploads_per_person: usize,
+    /// Table views (pages, searches, counts) one person may have read at once; the others wait
+    /// their turn or are refused in words.
+    #[arg(long, env = "SHEETPORT_MAX_VIEWS_PER_PERSON", default_value_t = 2)]
+    pub max_views_per_person: usize,
+    /// How long a page past --max-views-per-person waits for one of its asker's own to finish
+    /// before it is refused (not a flag: tests shorten it).
+    #[arg(skip = VIEW_WAIT)]
+    pub view_wait: Duration,
+    /// Exports (CSV downloads) one person may have running at once (the server runs 2 at once).
+    #[arg(long, env = "SHEETPORT_MAX_EXPORTS_PER_PERSON", default_value_t = 1)]
+    pub max_exports_per_person: usize,
+    /// Most bytes one account's stored files and the tables its replaces keep for an undo may
+    /// take together (within --max-stored-bytes); past it its uploads and replaces are refused.
+    #[arg(long, env = "SHEETPORT_MAX_STORED_BYTES_PER_PERSON", default_value_t = DEFAULT_MAX_STORED_BYTES_PER_PERSON)]
+    pub max_stored_bytes_per_person: u64,
     /// Most data rows one import may write.
     #[arg(long, env = "SHEETPORT_MAX_ROWS", default_value_t = DEFAULT_MAX_ROWS)]
     pub max_rows: u64,
@@ -87,8 +105,8 @@ pub struct Config {
     /// 90s, 30m, 24h or 7d; 0 keeps none (a replace then cannot be undone).
     #[arg(long, env = "SHEETPORT_KEEP_REPLACED", default_value = "24h", value_name = "SPAN", value_parser = span_or_none)]
     pub keep_replaced: Duration,
-    /// Most bytes all stored files may take together; past it an upload is refused (507) until
-    /// older files are deleted.
+    /// Most bytes all stored files and the tables replaces keep for an undo may take together;
+    /// past it an upload is refused (507) until older ones are deleted.
     #[arg(long, env = "SHEETPORT_MAX_STORED_BYTES", default_value_t = DEFAULT_MAX_STORED_BYTES)]
     pub max_stored_bytes: u64,
     /// Seconds a running job's instance may stay silent before another instance declares it
@@ -196,6 +214,11 @@ impl Default for Config {
             max_inflation_ratio: crate::import::inflation::DEFAULT_MAX_RATIO,
             max_inflated_bytes: crate::import::inflation::DEFAULT_MAX_BYTES,
             max_queued_imports_per_person: 10,
+            max_uploads_per_person: 4,
+            max_views_per_person: 2,
+            view_wait: VIEW_WAIT,
+            max_exports_per_person: 1,
+            max_stored_bytes_per_person: DEFAULT_MAX_STORED_BYTES_PER_PERSON,
             max_rows: DEFAULT_MAX_ROWS,
             max_cell_bytes: DEFAULT_MAX_CELL_BYTES,
             heartbeat_timeout: Duration::from_secs(15),
@@ -231,6 +254,11 @@ impl Config {
 
 /// Stored files, all together: ten uploads of the largest size (1 GiB each by default).
 pub const DEFAULT_MAX_STORED_BYTES: u64 = 10 << 30;
+/// A person's page waits this long for one of their own pages before it is refused: a search typed
+/// quickly asks for several pages in a row, each ending the one before.
+pub const VIEW_WAIT: Duration = Duration::from_secs(2);
+/// One person's stored files and kept tables: four uploads of the largest size.
+pub const DEFAULT_MAX_STORED_BYTES_PER_PERSON: u64 = 4 << 30;
 
 /// A span of time: a number with `s`, `m`, `h` or `d` (seconds without one), at least a second.
 /// A [`span`], or 0 for none.

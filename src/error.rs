@@ -120,6 +120,7 @@ impl From<JobError> for AppError {
             JobError::Invalid(m) => AppError::BadRequest(m),
             JobError::Forbidden(m) => AppError::Forbidden(m),
             JobError::Busy(m) => AppError::TooMany(m),
+            JobError::ShareFull(m) => AppError::Storage(m),
             JobError::Db(e) => e.into(),
         }
     }
@@ -130,7 +131,9 @@ impl From<UploadError> for AppError {
         match e {
             UploadError::NotFound(_) => AppError::NotFound(e.to_string()),
             UploadError::TooLarge(limit) => AppError::TooLarge(limit),
-            UploadError::QuotaFull(_) | UploadError::DiskFull => AppError::Storage(e.to_string()),
+            UploadError::QuotaFull(_) | UploadError::ShareFull(..) | UploadError::DiskFull => {
+                AppError::Storage(e.to_string())
+            }
             UploadError::Invalid(m) => AppError::BadRequest(m),
             UploadError::Import(e) => e.into(),
             UploadError::Job(e) => e.into(),

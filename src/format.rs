@@ -14,6 +14,11 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// `1, "export", "exports"` → `1 export`; `2, …` → `2 exports`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{} {}", count(n as u64), if n == 1 { one } else { many })
+}
+
 /// `1536` → `1.5 KB`; decimal units, as file managers show them.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];

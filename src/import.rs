@@ -13,6 +13,7 @@ pub mod limits;
 pub mod names;
 pub mod pace;
 pub mod pipeline;
+pub mod priority;
 pub mod profile;
 pub mod report;
 pub mod shape;

@@ -146,6 +146,10 @@ pub enum JobError {
     /// Its starter's share of the queue is full: the sentence says what to do.
     #[error("{0}")]
     Busy(String),
+    /// Its starter's share of stored bytes is full and it would keep a table: the sentence says
+    /// what to do.
+    #[error("{0}")]
+    ShareFull(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -175,6 +179,9 @@ pub struct JobOptions {
     pub keep_replaced: Duration,
     /// Imports one person may have waiting in the queue at once (`--max-queued-imports-per-person`).
     pub max_queued_per_person: usize,
+    /// Bytes one person's stored files and kept tables may take (`--max-stored-bytes-per-person`):
+    /// a replace keeps the table it replaces, so it is refused once they are full.
+    pub max_stored_per_person: u64,
 }
 
 /// The job system of this process; cheap to clone.
@@ -237,6 +244,18 @@ impl Jobs {
                      start (or cancel some) and import again"
                 )));
             }
+        }
+        if let Some(owner) = req.owner_id
+            && req.mode == ImportMode::Replace
+            && let Some(words) = crate::share::stored_full(
+                db,
+                owner,
+                self.shared.options.max_stored_per_person,
+                "replace the table again",
+            )
+            .await?
+        {
+            return Err(JobError::ShareFull(words));
         }
         let id = ImportId::random();
         // Whether its starter may write there, checked now and again when it starts and when it

@@ -183,14 +183,16 @@ impl Application {
             limits: config.limits(),
             keep_replaced: config.keep_replaced,
             max_queued_per_person: config.max_queued_imports_per_person.max(1),
+            max_stored_per_person: config.max_stored_bytes_per_person,
         };
         let jobs = Jobs::start(db.clone(), options, shutdown.clone()).await?;
         let leptos_options = leptos_options(&config);
         let uploads = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1)));
+        let shares = crate::share::Shares::new(&config);
         let config = Arc::new(config);
         crate::uploads::retention::start(db.clone(), config.clone(), shutdown.clone());
         let receiving = Arc::default();
-        let state = AppState { config, db, jobs, leptos_options, uploads, receiving, accounts };
+        let state = AppState { config, db, jobs, leptos_options, uploads, receiving, shares, accounts };
         Ok(Self { listener, state, shutdown })
     }
 

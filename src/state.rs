@@ -1,5 +1,5 @@
 //! The state every handler, server function and SSR render shares: configuration, the database,
-//! the jobs, Leptos' options, the permits of uploads being received, and whether there are accounts. Put into context by `leptos_routes_with_context`.
+//! the jobs, Leptos' options, the permits of uploads being received, each person's share of them, and whether there are accounts. Put into context by `leptos_routes_with_context`.
 
 use crate::config::Config;
 use crate::db::Db;
@@ -19,6 +19,8 @@ pub struct AppState {
     /// Bytes of uploads being received, not yet counted in the `uploads` table; the quota on
     /// stored files (`--max-stored-bytes`) counts them too.
     pub receiving: Arc<std::sync::atomic::AtomicU64>,
+    /// Each person's share of uploads, views and exports at once (see `share`).
+    pub shares: crate::share::Shares,
     /// Whether requests must be a person's (see `auth`).
     pub accounts: crate::auth::Accounts,
 }

@@ -39,11 +39,15 @@ pub enum UploadError {
     TooLarge(u64),
     /// The stored files together would pass `--max-stored-bytes`.
     #[error(
-        "the server keeps at most {} of uploaded files and has no room for this one now; try again once \
-         earlier imports have finished and their files are removed, or ask the operator for more room",
+        "the server keeps at most {} of uploaded files and of tables kept for an undo, and has no room for this one \
+         now; try again once earlier imports have finished and their files are removed, or ask the operator for \
+         more room",
         crate::format::bytes(*.0)
     )]
     QuotaFull(u64),
+    /// This person's stored files and kept tables would pass `--max-stored-bytes-per-person`.
+    #[error("{}", crate::share::stored_words(*.0, *.1, "send this file again"))]
+    ShareFull(u64, u64),
     #[error("the server's disk is full, so the file could not be stored; try again later or tell the operator")]
     DiskFull,
     /// A parameter of the request is not one the server takes (an unknown encoding, say).
@@ -71,6 +75,10 @@ pub struct Incoming {
     /// Bytes stored when this upload began, and the quota on them (see `Config::max_stored_bytes`).
     stored: u64,
     quota: u64,
+    /// Bytes stored for its sender when it began, and their share (see
+    /// `Config::max_stored_bytes_per_person`; `None`: a server without accounts).
+    mine: Option<(i64, u64)>,
+    share: u64,
     /// Bytes of all uploads being received by this process, and this one's share of them.
     receiving: Arc<AtomicU64>,
     counted: u64,
@@ -79,10 +87,26 @@ pub struct Incoming {
 
 impl Incoming {
     /// Starts a new upload in the configured directory.
-    pub async fn create(config: &Config, db: &Db, receiving: &Arc<AtomicU64>) -> Result<Self, UploadError> {
-        let stored = db::uploads::stored_bytes(db).await?;
+    /// Starts a new upload of `owner`'s in the configured directory.
+    pub async fn create(
+        config: &Config,
+        db: &Db,
+        receiving: &Arc<AtomicU64>,
+        owner: Option<i64>,
+    ) -> Result<Self, UploadError> {
+        let stored = db::uploads::stored_bytes(db, None).await?;
         if stored >= config.max_stored_bytes {
             return Err(UploadError::QuotaFull(config.max_stored_bytes));
+        }
+        let share = config.max_stored_bytes_per_person;
+        let mine = match owner {
+            Some(owner) => Some((owner, db::uploads::stored_bytes(db, Some(owner)).await?)),
+            None => None,
+        };
+        if let Some((_, mine)) = mine
+            && mine >= share
+        {
+            return Err(UploadError::ShareFull(mine, share));
         }
         let dir = config.upload_dir();
         tokio::fs::create_dir_all(&dir).await.map_err(storage)?;
@@ -99,6 +123,8 @@ impl Incoming {
             limit: config.max_upload_bytes,
             stored,
             quota: config.max_stored_bytes,
+            mine,
+            share,
             receiving: receiving.clone(),
             counted: 0,
             done: false,
@@ -118,6 +144,11 @@ impl Incoming {
         if self.stored + receiving > self.quota {
             return Err(UploadError::QuotaFull(self.quota));
         }
+        if let Some((_, mine)) = self.mine
+            && mine + self.written > self.share
+        {
+            return Err(UploadError::ShareFull(mine, self.share));
+        }
         self.out.write_all(chunk).await.map_err(storage)
     }
 
@@ -130,6 +161,14 @@ impl Incoming {
     ) -> Result<UploadRecord, UploadError> {
         self.out.flush().await.map_err(storage)?;
         self.out.get_ref().sync_all().await.map_err(storage)?;
+        // Again with what this person stored meanwhile: their other uploads may have ended since
+        // this one began (`--max-uploads-per-person` of them at most).
+        if let Some((owner, _)) = self.mine {
+            let mine = db::uploads::stored_bytes(db, Some(owner)).await?;
+            if mine + self.written > self.share {
+                return Err(UploadError::ShareFull(mine, self.share));
+            }
+        }
         tokio::fs::rename(&self.part, &self.path).await?;
         let probe = self.path.clone();
         let format = import::off_runtime("format detection", move || detect::detect(&probe)).await?;

@@ -290,6 +290,12 @@ pub async fn expired_undos(db: &Db, now: i64, limit: i64) -> Result<Vec<(ImportI
     Ok(rows.into_iter().map(|(id, u)| (id, u.and_then(|u| serde_json::from_str(&u).ok()))).collect())
 }
 
+/// Records the bytes the table `id` kept for an undo takes (see `import::undo::kept_bytes`).
+pub async fn set_kept_bytes(db: &Db, id: &ImportId, bytes: u64) -> Result<(), sqlx::Error> {
+    const SQL: &str = "UPDATE imports SET kept_bytes = $2 WHERE id = $1 AND undo_until IS NOT NULL";
+    on_pool!(db, p => sqlx::query(SQL).bind(id).bind(bytes as i64).execute(p).await.map(drop))
+}
+
 /// Forgets how `id` could be undone (what it kept is gone).
 pub async fn forget_undo(db: &Db, id: &ImportId) -> Result<(), sqlx::Error> {
     const SQL: &str = "UPDATE imports SET undo = NULL, undo_until = NULL WHERE id = $1";

@@ -17,6 +17,7 @@
 
 use super::tables::ViewError;
 use super::{Db, Pool};
+use crate::import::priority;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite};
 use std::ops::{Deref, DerefMut};
@@ -52,12 +53,21 @@ impl SqliteReading {
         };
         let mut conn = views.acquire().await.map_err(busy)?;
         let gone = Arc::new(AtomicBool::new(false));
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let started = Instant::now();
+        let deadline = timeout.map(|t| started + t);
         let stop = gone.clone();
         // Replaces the handler the connection's last reading left (a connection for views is
-        // used only through this type).
+        // used only through this type). It runs on the connection's own thread, so a pause here
+        // (a long read yielding to an import, see `import::priority`) holds up nothing else.
         conn.lock_handle().await?.set_progress_handler(PROGRESS_EVERY, move || {
-            !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d)
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            let now = Instant::now();
+            if priority::importing() && now - started > priority::HEAVY {
+                std::thread::sleep(priority::PAUSE);
+            }
+            deadline.is_none_or(|d| now < d)
         });
         Ok(Self { conn, gone })
     }

@@ -17,7 +17,7 @@ use crate::import::pipeline::ErrorLog;
 use crate::import::sink::STAGING_PREFIX;
 use crate::import::undo::Keep;
 use crate::import::{self, ImportError, ImportSpec, Outcome};
-use crate::model::{HeaderRow, ImportId, ImportStatus, Mapping, Phase, Progress, RowError};
+use crate::model::{HeaderRow, ImportId, ImportMode, ImportStatus, Mapping, Phase, Progress, RowError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -128,7 +128,11 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
         tokio::spawn(async move { checkpoint_loop(&shared, rx, &cancel, &lost, &stop).await })
     });
     let result = match claim_table(&shared, &record).await {
-        Ok(()) => execute(&shared, &record, &tx, &cancel).await,
+        Ok(()) => {
+            // Long table views of this process yield to it meanwhile (see `import::priority`).
+            let _running = crate::import::priority::running();
+            execute(&shared, &record, &tx, &cancel).await
+        }
         Err(e) => Err(e),
     };
     if result.is_ok() {
@@ -176,6 +180,7 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
                 writer_starved_ms = t.write_starved.as_millis() as u64,
                 "import succeeded"
             );
+            measure_kept(&shared, &id).await;
         }
         Ending::Cancelled | Ending::Failed(_) => {
             if let Ending::Failed(e) = &ending {
@@ -204,7 +209,41 @@ async fn claim_table(shared: &Shared, record: &ImportRecord) -> Result<(), Impor
     claimed.map_err(|e| match e {
         ClaimError::Refused(m) => ImportError::Forbidden(m),
         ClaimError::Db(e) => database(e),
-    })
+    })?;
+    // A replace keeps the table it replaces: checked at submit, and again now, since the replaces
+    // queued before it (re-runs, say) have kept theirs meanwhile.
+    if let Some(owner) = record.owner_id
+        && record.mode == ImportMode::Replace
+        && let Some(words) = crate::share::stored_full(
+            &shared.db,
+            owner,
+            shared.options.max_stored_per_person,
+            "replace the table again",
+        )
+        .await
+        .map_err(database)?
+    {
+        return Err(ImportError::Forbidden(words));
+    }
+    Ok(())
+}
+
+/// Records how many bytes the table a succeeded replace kept for an undo takes, for the stored-bytes
+/// quotas. After the import, not in it: SQLite measures a table by walking its pages, which the
+/// import itself has no need to wait for. Before this import's slot is let go, so the next import
+/// (a re-run of the same replace, say) is checked against it.
+async fn measure_kept(shared: &Shared, id: &ImportId) {
+    let Ok(Some((_, _, Some(undo)))) = db::imports::undo_of(&shared.db, id).await else { return };
+    if undo.until().is_none() {
+        return;
+    }
+    let measured = match crate::import::undo::kept_bytes(shared.db.destination(), &undo).await {
+        Ok(bytes) => db::imports::set_kept_bytes(&shared.db, id, bytes).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = measured {
+        tracing::warn!(%id, error = %e, "could not measure the table a replace kept (the quotas do not count it)");
+    }
 }
 
 /// Lets the name of a table the ended import did not make go, unless another import holds it.

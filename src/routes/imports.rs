@@ -37,7 +37,7 @@ pub async fn create_import(
     headers: HeaderMap,
     body: Multipart,
 ) -> Result<impl IntoResponse, AppError> {
-    let (upload, fields) = multipart::receive(&state, &asker.viewer, &headers, body).await?;
+    let (upload, fields) = multipart::receive(&state, &asker, &headers, body).await?;
     let id = rules::submit(&state.db, &state.jobs, &asker, NewImport::of_upload(upload, fields)).await?;
     Ok(queued(id))
 }

@@ -3,11 +3,12 @@
 //! [`MAX_FIELD`] bytes as soon as it gets there (never buffered whole first). Anything wrong, and
 //! nothing of the request is kept.
 
-use crate::auth::Viewer;
+use crate::auth::{Asker, Viewer};
 use crate::db::uploads::UploadRecord;
 use crate::error::AppError;
 use crate::jobs::Choice;
 use crate::model::{ColumnChoice, ImportMode, Mapping, OnError};
+use crate::share::Who;
 use crate::state::AppState;
 use crate::uploads::Incoming;
 use axum::extract::Multipart;
@@ -95,13 +96,23 @@ const LINGER_TIME: Duration = Duration::from_secs(5);
 /// Anything wrong, and nothing of it is kept.
 pub async fn receive(
     state: &AppState,
-    viewer: &Viewer,
+    asker: &Asker,
     headers: &HeaderMap,
     mut multipart: Multipart,
 ) -> Result<(UploadRecord, Fields), AppError> {
+    let viewer = &asker.viewer;
     if *viewer == Viewer::Anonymous {
         return Err(AppError::Unauthorized("sign in first".into()));
     }
+    // This person's share first, so one person's uploads cannot hold every place of the server's.
+    let Some(_mine) = state.shares.uploads.take(Who::of(asker)) else {
+        linger(&mut multipart).await;
+        return Err(AppError::TooMany(format!(
+            "you are sending {} uploads already, as many as one person may send at once; wait for one of them to \
+             finish and send this file again",
+            state.shares.uploads.each()
+        )));
+    };
     // Held until the upload is stored or refused: each one holds a file and a write buffer.
     let Ok(_permit) = state.uploads.clone().try_acquire_owned() else {
         linger(&mut multipart).await;
@@ -159,7 +170,7 @@ async fn read(
         match field.name().unwrap_or("") {
             "file" if file.is_none() => {
                 let name = field.file_name().filter(|n| !n.is_empty()).unwrap_or("upload").to_owned();
-                let mut incoming = Incoming::create(&state.config, &state.db, &state.receiving).await?;
+                let mut incoming = Incoming::create(&state.config, &state.db, &state.receiving, owner).await?;
                 while let Some(chunk) = within(idle, field.chunk()).await?.map_err(|e| multipart_error(e, limit))? {
                     incoming.write(&chunk).await?;
                 }

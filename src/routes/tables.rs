@@ -8,7 +8,9 @@ use super::extract::{Json, Path, Query};
 use crate::auth::{Asker, Viewer, rules};
 use crate::db;
 use crate::error::AppError;
+use crate::format::plural;
 use crate::model::{RowsPage, RowsView, TableSummary};
+use crate::share::Who;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
@@ -46,7 +48,7 @@ pub async fn table_rows(
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> Result<Json<RowsPage>, AppError> {
-    Ok(Json(rows(&state, &asker.viewer, &name, &page.view()).await?.ok_or_else(|| no_table(&name))?))
+    Ok(Json(rows(&state, &asker, &name, &page.view()).await?.ok_or_else(|| no_table(&name))?))
 }
 
 /// `GET /api/tables/{name}/export.csv`: the view (sort and search; every row, not one page) as CSV.
@@ -59,9 +61,18 @@ pub async fn export_csv(
     if !rules::may_read(&state.db, state.config.table_readers, &asker.viewer, &name).await? {
         return Err(no_table(&name));
     }
+    // Held while the body streams: the export's place ends with its download, finished or not.
+    let mine = state.shares.exports.take(Who::of(&asker)).ok_or_else(|| {
+        AppError::TooMany(format!(
+            "you are downloading {} already, as many as one person may at once; wait for it to finish and download \
+             this one again",
+            plural(state.shares.exports.each(), "export", "exports")
+        ))
+    })?;
     let lines =
         db::tables::export(&state.db, &name, &page.view()).await.map_err(view_error)?.ok_or_else(|| no_table(&name))?;
-    let lines = futures::StreamExt::map(lines, |chunk| {
+    let lines = futures::StreamExt::map(lines, move |chunk| {
+        let _mine = &mine;
         chunk.map_err(|e| {
             tracing::error!(error = %e, "could not read a table for its export");
             std::io::Error::other("the table could not be read")
@@ -102,16 +113,22 @@ pub async fn readable(state: &AppState, viewer: &Viewer) -> Result<Vec<TableSumm
     Ok(out)
 }
 
-/// A page of `name`'s rows, when `viewer` may read it; `None` when there is no such table for them.
-pub async fn rows(
-    state: &AppState,
-    viewer: &Viewer,
-    name: &str,
-    view: &RowsView,
-) -> Result<Option<RowsPage>, AppError> {
+/// A page of `name`'s rows, when the asker may read it; `None` when there is no such table for them.
+pub async fn rows(state: &AppState, asker: &Asker, name: &str, view: &RowsView) -> Result<Option<RowsPage>, AppError> {
+    let viewer = &asker.viewer;
     if !rules::may_read(&state.db, state.config.table_readers, viewer, name).await? {
         return Ok(None);
     }
+    // This person's share of the views' connections: a page that reads for seconds (an unindexed
+    // sort, a search without its index) cannot be asked for so many times at once that nobody
+    // else's page is read. Past it, a page waits a moment for one of the person's own.
+    let _mine = state.shares.views.take_within(Who::of(asker), state.shares.view_wait).await.ok_or_else(|| {
+        AppError::TooMany(format!(
+            "you are reading {} of tables at once already, as many as one person may; wait for them to load and \
+             ask again",
+            plural(state.shares.views.each(), "page", "pages")
+        ))
+    })?;
     let Some(mut page) = db::tables::rows(&state.db, name, view).await.map_err(view_error)? else { return Ok(None) };
     page.may_write = match rules::may_write(&state.db, viewer, name).await {
         Ok(()) => true,

@@ -21,7 +21,7 @@ pub async fn create_upload(
     headers: HeaderMap,
     body: Multipart,
 ) -> Result<(StatusCode, Json<UploadInfo>), AppError> {
-    let (upload, _) = multipart::receive(&state, &asker.viewer, &headers, body).await?;
+    let (upload, _) = multipart::receive(&state, &asker, &headers, body).await?;
     Ok((StatusCode::CREATED, Json(upload.info())))
 }
 

@@ -12,21 +12,21 @@ use std::time::{Duration, Instant};
 
 const ROWS: i64 = 1_000_000;
 
-/// ana's table `big`: an import of two rows, then a million more written straight into it (a
-/// region of 400 hex digits, sorted by no index, and a number): 450 MB, where a page sorted by
-/// region and searched takes about a second.
-async fn big_table(app: &TestApp, p: &People) {
+/// ana's table `big`: an import of two rows, then `rows` more written straight into it (a region
+/// of 400 hex digits, sorted by no index, and a number): 450 MB for [`ROWS`], where a page sorted
+/// by region and searched takes about a second.
+async fn big_table(app: &TestApp, p: &People, rows: i64) {
     let (code, body) = import(app, &p.ana, "big", "create").await;
     assert_eq!(code, 202, "{body}");
     assert_eq!(wait_final(app, &p.ana, body["id"].as_str().expect("id")).await["status"], "succeeded");
     let sql = match &app.db {
         TestDb::Sqlite(_) => format!(
-            "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {ROWS}) \
+            "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {rows}) \
              INSERT INTO big (region, units) SELECT hex(randomblob(200)), i FROM c"
         ),
         TestDb::Postgres { .. } => format!(
             "INSERT INTO big (region, units) SELECT upper(repeat(substr(md5(random()::text), 1, 16), 25)), i \
-             FROM generate_series(1, {ROWS}) AS i; ANALYZE big"
+             FROM generate_series(1, {rows}) AS i; ANALYZE big"
         ),
     };
     app.db.execute(&sql).await;
@@ -62,9 +62,14 @@ async fn busy_backends(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn abandoned_slow_views_stop_and_never_hold_up_sessions_or_health() {
-    let app = spawn_app_with(|c| c.query_timeout = Duration::from_secs(20)).await;
+    // bob asks for eight at once here: his share of views is not what this test is about.
+    let app = spawn_app_with(|c| {
+        c.query_timeout = Duration::from_secs(20);
+        c.max_views_per_person = 16;
+    })
+    .await;
     let p = people(&app).await;
-    big_table(&app, &p).await;
+    big_table(&app, &p, ROWS).await;
     let (code, body) = import(&app, &p.ana, "small", "create").await;
     assert_eq!(code, 202, "{body}");
     wait_final(&app, &p.ana, body["id"].as_str().expect("id")).await;
@@ -138,7 +143,7 @@ async fn abandoned_slow_views_stop_and_never_hold_up_sessions_or_health() {
 async fn a_deep_page_sorted_without_an_index_is_refused_and_a_slow_one_stopped_in_words() {
     let app = spawn_app_with(|c| c.query_timeout = Duration::from_millis(200)).await;
     let p = people(&app).await;
-    big_table(&app, &p).await;
+    big_table(&app, &p, ROWS).await;
     // Deep and unindexed: refused at once, with the way out.
     let start = Instant::now();
     let (code, body) = send(&app, &p.bob, Method::GET, "/api/tables/big/rows?sort=region&offset=999000").await;
@@ -151,4 +156,62 @@ async fn a_deep_page_sorted_without_an_index_is_refused_and_a_slow_one_stopped_i
     assert_eq!(code, 422, "{body}");
     assert!(body["error"].as_str().is_some_and(|e| e.contains("was stopped")), "{body}");
     assert_eq!(settled_backends(&app, Duration::from_secs(1)).await, 0, "a statement ran past its timeout");
+}
+
+#[tokio::test]
+async fn one_person_reads_only_so_many_views_and_exports_at_once() {
+    // Found: four slow pages from one person held every connection for views; two exports nobody
+    // read refused everyone's exports for a minute.
+    // Refused at once, for the test: a page past the share otherwise waits 2 s for the first.
+    let app = spawn_app_with(|c| {
+        c.max_views_per_person = 1;
+        c.view_wait = Duration::ZERO;
+        c.max_exports_per_person = 1;
+    })
+    .await;
+    let p = people(&app).await;
+    big_table(&app, &p, 300_000).await;
+    let slow = "/api/tables/big/rows?sort=region&offset=9000&q=A";
+    let page = |who: &crate::access::As| {
+        let (client, url, who) = (app.client.clone(), app.url(slow), who.clone());
+        tokio::spawn(async move {
+            let resp = who.on(client.get(url)).send().await.expect("page");
+            (resp.status().as_u16(), resp.json::<serde_json::Value>().await.unwrap_or_default())
+        })
+    };
+    // Two of ana's at once (each reads for a while) and one of bob's beside them.
+    let (first, second, bob) = (page(&p.ana), page(&p.ana), page(&p.bob));
+    let mut ana = [first.await.expect("first"), second.await.expect("second")];
+    ana.sort_by_key(|(code, _)| *code);
+    assert_eq!(ana[0].0, 200, "{}", ana[0].1);
+    assert_eq!(ana[1].0, 429, "{}", ana[1].1);
+    let words = ana[1].1["error"].as_str().unwrap_or_default();
+    assert!(words.contains("you are reading 1 page of tables at once already, as many as one person may"), "{words}");
+    assert_eq!(bob.await.expect("bob").0, 200, "bob's share is his own");
+    // Alone, ana's next page is hers again.
+    assert_eq!(send(&app, &p.ana, Method::GET, slow).await.0, 200);
+
+    // An export that ana does not read (120 MB: it cannot all wait in the sockets' buffers).
+    let export = |who: &crate::access::As| who.on(app.client.get(app.url("/api/tables/big/export.csv"))).send();
+    let held = export(&p.ana).await.expect("export");
+    assert_eq!(held.status(), 200);
+    let refused = export(&p.ana).await.expect("export");
+    assert_eq!(refused.status(), 429);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    let words = body["error"].as_str().unwrap_or_default();
+    assert!(words.contains("you are downloading 1 export already, as many as one person may at once"), "{words}");
+    let bobs = export(&p.bob).await.expect("export");
+    assert_eq!(bobs.status(), 200, "bob's share is his own");
+    drop(bobs);
+    // Once she lets go of it, the place is hers again.
+    drop(held);
+    let start = Instant::now();
+    loop {
+        let again = export(&p.ana).await.expect("export");
+        if again.status() == 200 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "the export's place was not given back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
