@@ -151,6 +151,30 @@ async fn forget_kept(db: &Db, kept: &Undo) {
     }
 }
 
+/// Records how many bytes the table the succeeded import `id` kept for an undo takes (when it kept
+/// one), for the stored-bytes quotas (`db::uploads::stored_bytes`).
+pub async fn measure_kept(db: &Db, id: &ImportId) -> Result<(), String> {
+    let Some((_, _, Some(undo))) = db::imports::undo_of(db, id).await.map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    if undo.until().is_none() {
+        return Ok(());
+    }
+    let bytes = undo::kept_bytes(db.destination(), &undo).await.map_err(|e| e.to_string())?;
+    db::imports::set_kept_bytes(db, id, bytes).await.map_err(|e| e.to_string())
+}
+
+/// Measures the kept tables that were not measured as their import ended (the process stopped in
+/// between, or they were kept by a version that did not measure them), a few per sweep.
+pub async fn measure_unmeasured(db: &Db) -> Result<(), sqlx::Error> {
+    for id in db::imports::unmeasured_kept(db, 20).await? {
+        if let Err(e) = measure_kept(db, &id).await {
+            tracing::warn!(%id, error = %e, "could not measure a kept table; trying again later");
+        }
+    }
+    Ok(())
+}
+
 /// Drops the tables replaces kept whose time is up, and forgets that those imports could be undone.
 /// Returns how many went.
 pub async fn sweep_kept(db: &Db) -> Result<usize, sqlx::Error> {

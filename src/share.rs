@@ -24,7 +24,11 @@ impl Who {
     pub fn of(asker: &Asker) -> Self {
         match &asker.viewer {
             Viewer::Person(p) => Who::Account(p.id),
-            Viewer::Open | Viewer::Anonymous => Who::Address(asker.address.clone()),
+            // As the per-address connection cap counts: an IPv6 address with its /64.
+            Viewer::Open | Viewer::Anonymous => Who::Address(match asker.address.parse() {
+                Ok(ip) => crate::server::client::machine(ip).to_string(),
+                Err(_) => asker.address.clone(),
+            }),
         }
     }
 }
@@ -141,15 +145,23 @@ pub async fn stored_full(
     Ok((mine >= share).then(|| stored_words(mine, share, then)))
 }
 
-/// The sentence for a person whose stored bytes fill their share.
+/// The sentence for a person whose stored bytes (`mine`) fill their `share`, or leave too little
+/// of it for a file being received.
 pub fn stored_words(mine: u64, share: u64, then: &str) -> String {
     use crate::format::bytes;
+    let what = "your uploaded files and the tables your replaces keep for an undo";
+    let full = if mine >= share {
+        format!("{what} take {}, all of the {} one person may store", bytes(mine), bytes(share))
+    } else {
+        format!(
+            "this file does not fit in what is left of the {} one person may store ({what} take {})",
+            bytes(share),
+            bytes(mine)
+        )
+    };
     format!(
-        "your uploaded files and the tables your replaces keep for an undo take {} of the {} one person may \
-         store; delete imports you no longer need in the history (that removes their files and kept tables) or \
-         wait until they expire, and {then}",
-        bytes(mine),
-        bytes(share)
+        "{full}; delete imports you no longer need in the history (that removes their files and kept tables) or \
+         wait until they expire, and {then}"
     )
 }
 

@@ -296,6 +296,13 @@ pub async fn set_kept_bytes(db: &Db, id: &ImportId, bytes: u64) -> Result<(), sq
     on_pool!(db, p => sqlx::query(SQL).bind(id).bind(bytes as i64).execute(p).await.map(drop))
 }
 
+/// Succeeded imports whose kept table was not measured (at most `limit`).
+pub async fn unmeasured_kept(db: &Db, limit: i64) -> Result<Vec<ImportId>, sqlx::Error> {
+    const SQL: &str = "SELECT id FROM imports WHERE undo_until IS NOT NULL AND kept_bytes IS NULL \
+        AND status = 'succeeded' LIMIT $1";
+    on_pool!(db, p => sqlx::query_scalar(SQL).bind(limit).fetch_all(p).await)
+}
+
 /// Forgets how `id` could be undone (what it kept is gone).
 pub async fn forget_undo(db: &Db, id: &ImportId) -> Result<(), sqlx::Error> {
     const SQL: &str = "UPDATE imports SET undo = NULL, undo_until = NULL WHERE id = $1";

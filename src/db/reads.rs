@@ -54,8 +54,10 @@ impl SqliteReading {
         let mut conn = views.acquire().await.map_err(busy)?;
         let gone = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
-        let deadline = timeout.map(|t| started + t);
         let stop = gone.clone();
+        // Time spent yielding to imports: the deadline bounds the view's own work, so its pauses
+        // move the deadline on (a view is not refused as too slow for having waited).
+        let mut paused = Duration::ZERO;
         // Replaces the handler the connection's last reading left (a connection for views is
         // used only through this type). It runs on the connection's own thread, so a pause here
         // (a long read yielding to an import, see `import::priority`) holds up nothing else.
@@ -63,11 +65,12 @@ impl SqliteReading {
             if stop.load(Ordering::Relaxed) {
                 return false;
             }
-            let now = Instant::now();
-            if priority::importing() && now - started > priority::HEAVY {
+            let worked = started.elapsed().saturating_sub(paused);
+            if priority::importing() && worked > priority::HEAVY {
                 std::thread::sleep(priority::PAUSE);
+                paused += priority::PAUSE;
             }
-            deadline.is_none_or(|d| now < d)
+            timeout.is_none_or(|t| worked < t)
         });
         Ok(Self { conn, gone })
     }

@@ -628,6 +628,7 @@ pub async fn export(
     db: &Db,
     name: &str,
     view: &RowsView,
+    hold: impl Send + 'static,
 ) -> Result<Option<futures::stream::BoxStream<'static, Result<String, sqlx::Error>>>, ViewError> {
     use futures::StreamExt;
     let Some(sql) = view_sql(db, name, view).await? else { return Ok(None) };
@@ -650,13 +651,27 @@ pub async fn export(
     // of four: memory stays bounded whatever the table, and a client that leaves stops the query.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, sqlx::Error>>(4);
     // On a connection for views with no deadline (an export runs as long as its client reads),
-    // stopped when the task ends: the client left, or stopped reading for `EXPORT_STALL`.
+    // stopped when the task ends: the client left, or stopped reading for `EXPORT_STALL`. The
+    // client leaving is watched apart from the reading: a sort or a rare search reads for long
+    // before its first row, and stops then too (the reading's drop interrupts it). `hold` (the
+    // asker's share) is given back only then, with the export's place.
     macro_rules! pump {
         ($db:ident => $reading:expr, $row:expr) => {{
             let $db = db.clone();
+            let left = tx.clone();
             tokio::spawn(async move {
+                let (_permit, _hold) = (permit, hold);
+                tokio::select! {
+                    () = pump_rows!($reading, $row) => {}
+                    () = left.closed() => {}
+                }
+            });
+        }};
+    }
+    macro_rules! pump_rows {
+        ($reading:expr, $row:expr) => {
+            async move {
                 use futures::TryStreamExt;
-                let _permit = permit;
                 let send =
                     |chunk| async { matches!(tokio::time::timeout(EXPORT_STALL, tx.send(chunk)).await, Ok(Ok(()))) };
                 let mut reading = match $reading.await {
@@ -707,8 +722,8 @@ pub async fn export(
                     send(Ok(chunk)).await;
                 }
                 reading.finish();
-            });
-        }};
+            }
+        };
     }
     match db.views() {
         Pool::Sqlite(_) => {

@@ -348,12 +348,7 @@ pub async fn kept_bytes(dest: &Destination, undo: &Undo) -> Result<u64, ImportEr
                 // held the server's import slot.
                 let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
-                let bytes: i64 = conn.query_row(
-                    "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = ?1 AND aggregate = TRUE",
-                    [&kept],
-                    |r| r.get(0),
-                )?;
-                Ok(bytes.max(0) as u64)
+                Ok(sqlite_kept_bytes(&conn, &kept)?)
             })
             .await
         }
@@ -364,6 +359,32 @@ pub async fn kept_bytes(dest: &Destination, undo: &Undo) -> Result<u64, ImportEr
             Ok(bytes.max(0) as u64)
         }
     }
+}
+
+/// The pages of the kept table `kept`, of its indexes, and of its search index when it has one:
+/// an FTS5 table named after the table it was made for, found through its triggers (which moved
+/// with the table), and the FTS5 table's own tables (`…_data`, `…_idx`, …), about the table's size.
+fn sqlite_kept_bytes(conn: &Connection, kept: &str) -> rusqlite::Result<u64> {
+    let names = |sql: &str, arg: &str| -> rusqlite::Result<Vec<String>> {
+        conn.prepare(sql)?.query_map([arg], |r| r.get(0))?.collect()
+    };
+    let mut parts = names("SELECT name FROM sqlite_schema WHERE tbl_name = ?1 AND type IN ('table', 'index')", kept)?;
+    let searches: Vec<String> = names("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1", kept)?
+        .into_iter()
+        .filter_map(|t| t.strip_suffix(":insert").filter(|f| f.contains(":search:")).map(str::to_owned))
+        .collect();
+    if !searches.is_empty() {
+        let all = names("SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') AND ?1 = ?1", "")?;
+        parts.extend(all.into_iter().filter(|n| {
+            searches.iter().any(|f| n == f || n.strip_prefix(f.as_str()).is_some_and(|rest| rest.starts_with('_')))
+        }));
+    }
+    let mut bytes = 0u64;
+    let mut size = conn.prepare("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = ?1 AND aggregate = TRUE")?;
+    for name in &parts {
+        bytes += size.query_row([name], |r| r.get::<_, i64>(0))?.max(0) as u64;
+    }
+    Ok(bytes)
 }
 
 fn gone(table: &str) -> String {

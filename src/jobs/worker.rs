@@ -228,21 +228,13 @@ async fn claim_table(shared: &Shared, record: &ImportRecord) -> Result<(), Impor
     Ok(())
 }
 
-/// Records how many bytes the table a succeeded replace kept for an undo takes, for the stored-bytes
-/// quotas. After the import, not in it: SQLite measures a table by walking its pages, which the
-/// import itself has no need to wait for. Before this import's slot is let go, so the next import
-/// (a re-run of the same replace, say) is checked against it.
+/// Measures the table a succeeded replace kept for an undo, for the stored-bytes quotas. After the
+/// import, not in it: SQLite measures a table by walking its pages, which the import itself has no
+/// need to wait for. Before this import's slot is let go, so the next import (a re-run of the
+/// same replace, say) is checked against it.
 async fn measure_kept(shared: &Shared, id: &ImportId) {
-    let Ok(Some((_, _, Some(undo)))) = db::imports::undo_of(&shared.db, id).await else { return };
-    if undo.until().is_none() {
-        return;
-    }
-    let measured = match crate::import::undo::kept_bytes(shared.db.destination(), &undo).await {
-        Ok(bytes) => db::imports::set_kept_bytes(&shared.db, id, bytes).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = measured {
-        tracing::warn!(%id, error = %e, "could not measure the table a replace kept (the quotas do not count it)");
+    if let Err(e) = crate::history::measure_kept(&shared.db, id).await {
+        tracing::warn!(%id, error = %e, "could not measure the table a replace kept (the next sweep tries again)");
     }
 }
 

@@ -107,10 +107,12 @@ pub async fn receive(
     // This person's share first, so one person's uploads cannot hold every place of the server's.
     let Some(_mine) = state.shares.uploads.take(Who::of(asker)) else {
         linger(&mut multipart).await;
+        let each = state.shares.uploads.each();
         return Err(AppError::TooMany(format!(
-            "you are sending {} uploads already, as many as one person may send at once; wait for one of them to \
-             finish and send this file again",
-            state.shares.uploads.each()
+            "you are sending {} already, as many as one person may send at once; wait for {} to finish and send \
+             this file again",
+            crate::format::plural(each, "upload", "uploads"),
+            if each == 1 { "it" } else { "one of them" }
         )));
     };
     // Held until the upload is stored or refused: each one holds a file and a write buffer.

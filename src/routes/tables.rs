@@ -10,7 +10,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::format::plural;
 use crate::model::{RowsPage, RowsView, TableSummary};
-use crate::share::Who;
+use crate::share::{Held, Who};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
@@ -39,7 +39,7 @@ impl Page {
 }
 
 pub async fn list_tables(State(state): State<AppState>, asker: Asker) -> Result<Json<Vec<TableSummary>>, AppError> {
-    Ok(Json(readable(&state, &asker.viewer).await?))
+    Ok(Json(readable(&state, &asker).await?))
 }
 
 pub async fn table_rows(
@@ -61,18 +61,23 @@ pub async fn export_csv(
     if !rules::may_read(&state.db, state.config.table_readers, &asker.viewer, &name).await? {
         return Err(no_table(&name));
     }
-    // Held while the body streams: the export's place ends with its download, finished or not.
-    let mine = state.shares.exports.take(Who::of(&asker)).ok_or_else(|| {
+    // Held until the export's query ends (its client took all or left): an export is one of the
+    // person's exports and one of their views of tables (it reads on a connection for views).
+    let each = state.shares.exports.each();
+    let export = state.shares.exports.take(Who::of(&asker)).ok_or_else(|| {
         AppError::TooMany(format!(
-            "you are downloading {} already, as many as one person may at once; wait for it to finish and download \
+            "you are downloading {} already, as many as one person may at once; wait for {} to finish and download \
              this one again",
-            plural(state.shares.exports.each(), "export", "exports")
+            plural(each, "export", "exports"),
+            if each == 1 { "it" } else { "one of them" }
         ))
     })?;
-    let lines =
-        db::tables::export(&state.db, &name, &page.view()).await.map_err(view_error)?.ok_or_else(|| no_table(&name))?;
-    let lines = futures::StreamExt::map(lines, move |chunk| {
-        let _mine = &mine;
+    let view = view_place(&state, &asker).await?;
+    let lines = db::tables::export(&state.db, &name, &page.view(), (export, view))
+        .await
+        .map_err(view_error)?
+        .ok_or_else(|| no_table(&name))?;
+    let lines = futures::StreamExt::map(lines, |chunk| {
         chunk.map_err(|e| {
             tracing::error!(error = %e, "could not read a table for its export");
             std::io::Error::other("the table could not be read")
@@ -102,8 +107,27 @@ fn no_table(name: &str) -> AppError {
     AppError::NotFound(format!("no imported table named {name:?}"))
 }
 
-/// The tables `viewer` may read (see `auth::rules::may_read`).
-pub async fn readable(state: &AppState, viewer: &Viewer) -> Result<Vec<TableSummary>, AppError> {
+/// One of the asker's places for views of tables (pages, lists of tables with their counts,
+/// exports): the connections for views are few (3 on SQLite), and a view can read for seconds (an
+/// unindexed sort, a search without its index, a count of a large table), so one person may not
+/// hold them all. Past the share, it waits a moment for one of the person's own.
+async fn view_place(state: &AppState, asker: &Asker) -> Result<Held, AppError> {
+    let share = &state.shares.views;
+    share.take_within(Who::of(asker), state.shares.view_wait).await.ok_or_else(|| {
+        AppError::TooMany(format!(
+            "you have {} of tables being read at once already (pages, lists of tables and exports count), as many \
+             as one person may; wait for {} to finish and ask again",
+            plural(share.each(), "view", "views"),
+            if share.each() == 1 { "it" } else { "one of them" }
+        ))
+    })
+}
+
+/// The tables the asker may read (see `auth::rules::may_read`).
+pub async fn readable(state: &AppState, asker: &Asker) -> Result<Vec<TableSummary>, AppError> {
+    let viewer = &asker.viewer;
+    // Counting every table's rows reads on connections for views.
+    let _view = view_place(state, asker).await?;
     let mut out = Vec::new();
     for t in db::tables::list(&state.db).await.map_err(view_error)? {
         if rules::may_read(&state.db, state.config.table_readers, viewer, &t.name).await? {
@@ -119,16 +143,7 @@ pub async fn rows(state: &AppState, asker: &Asker, name: &str, view: &RowsView) 
     if !rules::may_read(&state.db, state.config.table_readers, viewer, name).await? {
         return Ok(None);
     }
-    // This person's share of the views' connections: a page that reads for seconds (an unindexed
-    // sort, a search without its index) cannot be asked for so many times at once that nobody
-    // else's page is read. Past it, a page waits a moment for one of the person's own.
-    let _mine = state.shares.views.take_within(Who::of(asker), state.shares.view_wait).await.ok_or_else(|| {
-        AppError::TooMany(format!(
-            "you are reading {} of tables at once already, as many as one person may; wait for them to load and \
-             ask again",
-            plural(state.shares.views.each(), "page", "pages")
-        ))
-    })?;
+    let _view = view_place(state, asker).await?;
     let Some(mut page) = db::tables::rows(&state.db, name, view).await.map_err(view_error)? else { return Ok(None) };
     page.may_write = match rules::may_write(&state.db, viewer, name).await {
         Ok(()) => true,

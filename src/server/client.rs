@@ -106,6 +106,15 @@ impl Client {
     }
 }
 
+/// The address one machine is known by: an IPv4 address itself, an IPv6 address its /64 (a
+/// machine is given a whole /64 and may pick any address in it), for the per-address limits.
+pub fn machine(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,10 +55,7 @@ impl PerAddress {
     /// Counts one more from `addr`, unless it holds `most` already. An IPv6 address counts with
     /// its /64: one machine is given a whole /64 and may pick any address in it.
     fn enter(self: &Arc<Self>, addr: IpAddr, most: usize) -> Option<Seat> {
-        let addr = match addr {
-            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
-            other => other,
-        };
+        let addr = super::client::machine(addr);
         let mut open = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = open.entry(addr).or_default();
         if *n >= most {

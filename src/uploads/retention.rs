@@ -34,6 +34,9 @@ pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
             if let Err(e) = crate::history::sweep_kept(&db).await {
                 tracing::warn!(error = %e, "could not drop replaced tables whose time was up; trying again later");
             }
+            if let Err(e) = crate::history::measure_unmeasured(&db).await {
+                tracing::warn!(error = %e, "could not measure kept tables; trying again later");
+            }
             // After the kept tables: a search index goes once its table has.
             if let Err(e) = db::search::tidy(&db).await {
                 tracing::warn!(error = %e, "could not drop search indexes of tables that are gone; trying again later");

@@ -3,7 +3,7 @@
 //! a search index on request that finds what a scan finds and follows its table; on SQLite and
 //! PostgreSQL.
 
-use crate::helpers::{TestApp, on_postgres, spawn_app};
+use crate::helpers::{TestApp, on_postgres, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 async fn page(app: &TestApp, query: &str) -> (u16, Value) {
@@ -173,7 +173,8 @@ async fn deep_pages_of_an_indexed_sort_are_the_sorted_rows() {
 
 #[tokio::test]
 async fn many_pages_at_once_each_get_their_connections() {
-    let app = spawn_app().await;
+    // One client asks for them all: its share of views is not what this is about.
+    let app = spawn_app_with(|c| c.max_views_per_person = 64).await;
     plants(&app).await;
     let resp = app.client.post(app.url("/api/tables/plants/search-index")).send().await;
     assert_eq!(resp.expect("make").status(), 201);
@@ -192,7 +193,12 @@ async fn many_pages_at_once_each_get_their_connections() {
 
 #[tokio::test]
 async fn exports_at_once_are_bounded_and_a_client_that_leaves_frees_its_place() {
-    let app = spawn_app().await;
+    // The server's bound, not one person's share: this one client may hold them all.
+    let app = spawn_app_with(|c| {
+        c.max_exports_per_person = 8;
+        c.max_views_per_person = 8;
+    })
+    .await;
     // 30 MB of CSV: more than loopback socket buffers take, so an export nobody reads stays open.
     let mut text = String::from("n,words\n");
     let filler = "x".repeat(90);

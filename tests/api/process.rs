@@ -72,7 +72,9 @@ impl Instance {
             .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url()])
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--heartbeat-timeout", &heartbeat_secs.to_string()]);
+            .args(["--heartbeat-timeout", &heartbeat_secs.to_string()])
+            // The tests send many uploads at once from this one address (no accounts).
+            .args(["--max-uploads-per-person", "64"]);
         Instance::spawn(command)
     }
 

@@ -1,6 +1,6 @@
 //! Valid data that once failed a whole import: each now arrives.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nul_byte_deep_in_a_csv_and_system_column_headers_import_on_both_databases() {
@@ -28,7 +28,7 @@ async fn a_nul_byte_deep_in_a_csv_and_system_column_headers_import_on_both_datab
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_uploads_of_one_file_at_once_make_eight_tables() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.max_uploads_per_person = 8).await;
     let path = app.file("sales.csv");
     std::fs::write(&path, "a\n1\n").expect("write csv");
     let ids = futures::future::join_all((0..8).map(|_| app.start_import(&path, "sales.csv", &[]))).await;

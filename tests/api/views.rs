@@ -79,7 +79,8 @@ async fn abandoned_slow_views_stop_and_never_hold_up_sessions_or_health() {
     let (code, page) = send(&app, &p.bob, Method::GET, slow).await;
     let alone = start.elapsed();
     assert_eq!(code, 200, "{page}");
-    assert!(alone > Duration::from_millis(600), "the slow page took only {alone:?}: the test needs a slower one");
+    // Slower than the 0.3 s after which its clients leave, with room to spare.
+    assert!(alone > Duration::from_millis(450), "the slow page took only {alone:?}: the test needs a slower one");
 
     // Eight at once, each abandoned after 0.3 s; sessions and health are watched meanwhile.
     let watcher = {
@@ -179,14 +180,23 @@ async fn one_person_reads_only_so_many_views_and_exports_at_once() {
             (resp.status().as_u16(), resp.json::<serde_json::Value>().await.unwrap_or_default())
         })
     };
-    // Two of ana's at once (each reads for a while) and one of bob's beside them.
-    let (first, second, bob) = (page(&p.ana), page(&p.ana), page(&p.bob));
-    let mut ana = [first.await.expect("first"), second.await.expect("second")];
-    ana.sort_by_key(|(code, _)| *code);
-    assert_eq!(ana[0].0, 200, "{}", ana[0].1);
-    assert_eq!(ana[1].0, 429, "{}", ana[1].1);
-    let words = ana[1].1["error"].as_str().unwrap_or_default();
-    assert!(words.contains("you are reading 1 page of tables at once already, as many as one person may"), "{words}");
+    // Four of ana's at once (each reads for a while) and one of bob's beside them.
+    let ana: Vec<_> = (0..4).map(|_| page(&p.ana)).collect();
+    let bob = page(&p.bob);
+    let mut answers = Vec::new();
+    for a in ana {
+        answers.push(a.await.expect("ana's page"));
+    }
+    assert!(answers.iter().all(|(code, _)| *code == 200 || *code == 429), "{answers:?}");
+    assert!(answers.iter().any(|(code, _)| *code == 200), "none of ana's pages was read: {answers:?}");
+    let (_, refused) = answers.iter().find(|(code, _)| *code == 429).expect("one of ana's pages was refused");
+    let words = refused["error"].as_str().unwrap_or_default();
+    assert!(
+        words.contains(
+            "you have 1 view of tables being read at once already (pages, lists of tables and exports count)"
+        ),
+        "{words}"
+    );
     assert_eq!(bob.await.expect("bob").0, 200, "bob's share is his own");
     // Alone, ana's next page is hers again.
     assert_eq!(send(&app, &p.ana, Method::GET, slow).await.0, 200);
