@@ -7,8 +7,9 @@
 //!
 //! Measured with `bench/load.py` (2 cores, SQLite): an attacker's pages sorted without an index,
 //! two at once (their share), made an honest person's import of a million rows take 2.05 times
-//! as long as on a quiet server, the four busy threads sharing two cores; with the pause, see
-//! BENCHMARKS.md. On PostgreSQL the views run in the database's own processes, out of reach here.
+//! as long as on a quiet server, the four busy threads sharing two cores; with the pause, 1.17 and
+//! 1.05 times in two runs (BENCHMARKS.md has the last). On PostgreSQL the views run in the
+//! database's own processes, out of reach here.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
