@@ -2,6 +2,7 @@
 //! takes rows in committed batches, and at the end swaps it into place in one transaction (or
 //! drops it), so the target table holds either the whole import or none of it.
 
+pub mod merge;
 pub mod postgres;
 pub mod sqlite;
 

@@ -9,6 +9,7 @@
 //! the encoded chunks to the server while the writer encodes the next ones. They talk over a
 //! bounded channel, so at most a few chunks are in flight.
 
+use super::merge::{self, Action};
 use super::{Duplicate, Kind, Merge, ROW_COLUMN, column_type_of, counts, data_columns, key_index_name, sql_type};
 use crate::import::ImportError;
 use crate::import::dates::DAY_MS;
@@ -16,7 +17,7 @@ use crate::import::infer::{fits, join};
 use crate::import::names::{qualify, quote};
 use crate::import::undo::{self, Undo};
 use crate::import::value::Value;
-use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, TableColumn, TableShape};
+use crate::model::{ColumnInfo, ColumnType, Counts, TableColumn, TableShape};
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{AssertSqlSafe, Executor, Transaction};
 use tokio::runtime::Handle;
@@ -416,18 +417,13 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
     let xid: String = sqlx::query_scalar("SELECT (txid_current() % 4294967296)::text").fetch_one(&mut *conn).await?;
     let added = |rows: u64| Some(Undo::Remove { rows, after: None, last: None, xid: Some(xid.clone()) });
     let mut taken_back = None;
-    match merge.mode {
-        ImportMode::Create if exists => {
-            return Err(ImportError::Conflict(format!(
-                "a table named {target:?} already exists; choose another name, or what to do with it: replace it, add the rows to it (append), or update rows by a key (upsert, insert-new)"
-            )));
-        }
-        ImportMode::Append if exists => {
+    match merge::decide(merge.mode, exists, !keys.is_empty(), target)? {
+        Action::Append => {
             (&mut *conn).execute(run(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}"))).await?;
             (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
             taken_back = added(merge.rows);
         }
-        ImportMode::Upsert | ImportMode::InsertNew if exists => {
+        Action::Merge { update } => {
             if merge.add_unique_index {
                 let index = quote(&key_index_name(target, &merge.key));
                 (&mut *conn)
@@ -437,7 +433,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
             }
             let rest: Vec<String> =
                 columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
-            let action = if merge.mode == ImportMode::InsertNew || rest.is_empty() {
+            let action = if !update || rest.is_empty() {
                 "NOTHING".to_owned()
             } else {
                 let set: Vec<String> = rest.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect();
@@ -466,9 +462,9 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                 taken_back = added(inserted);
             }
         }
-        _ if !keys.is_empty() => {
+        Action::CreateKeyed { retire } => {
             taken_back = Some(Undo::Drop);
-            if exists {
+            if retire {
                 let (statements, undo) = undo::pg_retire(&t, merge.keep.as_ref());
                 for sql in statements {
                     (&mut *conn).execute(run(sql)).await?;
@@ -483,7 +479,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
             (&mut *conn).execute(run(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {source}"))).await?;
             (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
         }
-        ImportMode::Replace if exists => {
+        Action::Replace => {
             let (statements, undo) = undo::pg_retire(&t, merge.keep.as_ref());
             for sql in statements {
                 (&mut *conn).execute(run(sql)).await?;
@@ -491,7 +487,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
             taken_back = undo;
             (&mut *conn).execute(run(put_in_place(&staging, &t, target))).await?;
         }
-        _ => {
+        Action::Create => {
             (&mut *conn).execute(run(put_in_place(&staging, &t, target))).await?;
             taken_back = Some(Undo::Drop);
         }
@@ -532,10 +528,7 @@ fn put_in_place(staging: &str, t: &str, target: &str) -> String {
 /// A unique index that could not be made because the table holds a key twice, in words.
 fn repeated_key(e: sqlx::Error, table: &str) -> ImportError {
     match e.as_database_error().and_then(|d| d.code()) {
-        Some(code) if code == "23505" => ImportError::Conflict(format!(
-            "the table {table:?} already holds some key more than once, so it cannot get the unique index the key \
-             needs; remove the repeated rows from it, or choose other key columns"
-        )),
+        Some(code) if code == "23505" => merge::repeated_key(table),
         _ => e.into(),
     }
 }

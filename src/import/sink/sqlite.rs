@@ -2,6 +2,7 @@
 //! statement reused for every row is an order of magnitude faster than sqlx's per-statement path
 //! for a bulk load, and the load runs on a blocking thread anyway.
 
+use super::merge::{self, Action};
 use super::{
     Duplicate, FinalStatement, Kind, Merge, ROW_COLUMN, STAGING_PREFIX, column_type_of, counts, data_columns,
     key_index_name, sql_type,
@@ -11,7 +12,7 @@ use crate::import::infer::{fits, join};
 use crate::import::names::quote;
 use crate::import::undo::{self, Undo};
 use crate::import::value::Value;
-use crate::model::{ColumnInfo, ColumnType, Counts, ImportMode, TableColumn, TableShape};
+use crate::model::{ColumnInfo, ColumnType, Counts, TableColumn, TableShape};
 use rusqlite::types::Null;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
@@ -332,13 +333,8 @@ impl SqliteSink {
         }
         let (mut inserted, mut updated) = (merge.rows, 0);
         let mut taken_back = None;
-        match merge.mode {
-            ImportMode::Create if exists => {
-                return Err(ImportError::Conflict(format!(
-                    "a table named {target:?} already exists; choose another name, or what to do with it: replace it, add the rows to it (append), or update rows by a key (upsert, insert-new)"
-                )));
-            }
-            ImportMode::Append if exists => {
+        match merge::decide(merge.mode, exists, !keys.is_empty(), target)? {
+            Action::Append => {
                 let mark = undo::sqlite_mark(&tx, target);
                 let set_aside = set_aside_indexes(&tx, target, merge.rows, mark.unwrap_or(0))?;
                 tx.execute_batch(&format!(
@@ -349,7 +345,7 @@ impl SqliteSink {
                 }
                 taken_back = undo::sqlite_added(&tx, target, mark, merge.rows);
             }
-            ImportMode::Upsert | ImportMode::InsertNew if exists => {
+            Action::Merge { update } => {
                 if merge.add_unique_index {
                     let index = quote(&key_index_name(target, &merge.key));
                     tx.execute_batch(&format!("CREATE UNIQUE INDEX {index} ON {t} ({})", keys.join(", ")))
@@ -359,7 +355,7 @@ impl SqliteSink {
                 let mark = undo::sqlite_mark(&tx, target);
                 let rest: Vec<String> =
                     columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
-                let action = if merge.mode == ImportMode::InsertNew || rest.is_empty() {
+                let action = if !update || rest.is_empty() {
                     "NOTHING".to_owned()
                 } else {
                     let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
@@ -383,10 +379,10 @@ impl SqliteSink {
                 }
                 tx.execute_batch(&format!("DROP TABLE {staging}"))?;
             }
-            _ if !keys.is_empty() => {
+            Action::CreateKeyed { retire } => {
                 // A new table with its key's unique index, filled from the staging table.
                 taken_back =
-                    if exists { undo::sqlite_retire(&tx, target, merge.keep.as_ref())? } else { Some(Undo::Drop) };
+                    if retire { undo::sqlite_retire(&tx, target, merge.keep.as_ref())? } else { Some(Undo::Drop) };
                 let defs: Vec<String> =
                     columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
                 let index = quote(&key_index_name(target, &merge.key));
@@ -397,11 +393,11 @@ impl SqliteSink {
                     keys.join(", ")
                 ))?;
             }
-            ImportMode::Replace if exists => {
+            Action::Replace => {
                 taken_back = undo::sqlite_retire(&tx, target, merge.keep.as_ref())?;
                 tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?;
             }
-            _ => {
+            Action::Create => {
                 tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?;
                 taken_back = Some(Undo::Drop);
             }
@@ -469,10 +465,7 @@ impl SqliteSink {
 /// A unique index that could not be made because the table holds a key twice, in words.
 fn repeated_key(e: rusqlite::Error, table: &str) -> ImportError {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => ImportError::Conflict(format!(
-            "the table {table:?} already holds some key more than once, so it cannot get the unique index the key \
-             needs; remove the repeated rows from it, or choose other key columns"
-        )),
+        Some(rusqlite::ErrorCode::ConstraintViolation) => merge::repeated_key(table),
         _ => e.into(),
     }
 }
