@@ -80,17 +80,6 @@ impl NewImport {
             mapping,
         }
     }
-
-    /// The existing table this import will write into, when it writes into one (append, replace,
-    /// upsert, insert-new):
-    /// the name it asks for, or the file's name. A new table (create) is `None`: it writes over nothing.
-    pub fn target(&self) -> Option<String> {
-        match (&self.table, self.mode) {
-            (_, ImportMode::Create) => None,
-            (Some(t), _) => Some(sanitize(t, "imported")),
-            (None, _) => Some(table_name_for_file(&self.file_name)),
-        }
-    }
 }
 
 /// What the person chose for an import of a stored upload (the page's form, the API's fields).
@@ -184,6 +173,24 @@ pub struct JobOptions {
     pub max_stored_per_person: u64,
 }
 
+/// Why an import of `mode` by `owner` may not start now, in words: it would keep the table it
+/// replaces (see `ImportMode::keeps_table`) while its starter's stored bytes fill their share.
+/// Checked when it is submitted and again when it starts, since the replaces queued before it
+/// (re-runs, say) have kept theirs meanwhile.
+pub(crate) async fn room_to_keep(
+    db: &Db,
+    owner: Option<i64>,
+    mode: ImportMode,
+    options: &JobOptions,
+) -> Result<Option<String>, sqlx::Error> {
+    match owner {
+        Some(owner) if mode.keeps_table() => {
+            crate::share::stored_full(db, owner, options.max_stored_per_person, "replace the table again").await
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The job system of this process; cheap to clone.
 #[derive(Clone)]
 pub struct Jobs {
@@ -245,16 +252,7 @@ impl Jobs {
                 )));
             }
         }
-        if let Some(owner) = req.owner_id
-            && req.mode == ImportMode::Replace
-            && let Some(words) = crate::share::stored_full(
-                db,
-                owner,
-                self.shared.options.max_stored_per_person,
-                "replace the table again",
-            )
-            .await?
-        {
+        if let Some(words) = room_to_keep(db, req.owner_id, req.mode, &self.shared.options).await? {
             return Err(JobError::ShareFull(words));
         }
         let id = ImportId::random();

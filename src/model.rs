@@ -170,6 +170,18 @@ impl ImportMode {
     pub fn keyed(self) -> bool {
         matches!(self, Self::Upsert | Self::InsertNew)
     }
+
+    /// Whether the mode writes into the existing table's rows, so an import reads its columns
+    /// first (create refuses a table that exists; replace takes its place whatever it holds).
+    pub fn meets_table(self) -> bool {
+        matches!(self, Self::Append | Self::Upsert | Self::InsertNew)
+    }
+
+    /// Whether the mode keeps the table it takes the place of, for an undo (replace): its bytes
+    /// count in its starter's share of stored bytes.
+    pub fn keeps_table(self) -> bool {
+        self == Self::Replace
+    }
 }
 
 /// What an import does with a row that has a value its column cannot take.

@@ -361,12 +361,7 @@ fn write(
     }
     let source = describe(header, &mut sampled.rows);
     // Only these modes meet a table that exists; create fails on one at the swap, replace drops it.
-    let table = match spec.mode {
-        ImportMode::Append | ImportMode::Upsert | ImportMode::InsertNew => {
-            sink::shape_blocking(&spec.dest, &spec.table)?
-        }
-        ImportMode::Create | ImportMode::Replace => None,
-    };
+    let table = if spec.mode.meets_table() { sink::shape_blocking(&spec.dest, &spec.table)? } else { None };
     let plan = Plan::new(&source, &spec.mapping, table.as_ref(), spec.mode)?;
     let mut staging = plan.columns.clone();
     if plan.keyed() {

@@ -17,7 +17,7 @@ use crate::import::pipeline::ErrorLog;
 use crate::import::sink::STAGING_PREFIX;
 use crate::import::undo::Keep;
 use crate::import::{self, ImportError, ImportSpec, Outcome};
-use crate::model::{HeaderRow, ImportId, ImportMode, ImportStatus, Mapping, Phase, Progress, RowError};
+use crate::model::{HeaderRow, ImportId, ImportStatus, Mapping, Phase, Progress, RowError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -210,22 +210,10 @@ async fn claim_table(shared: &Shared, record: &ImportRecord) -> Result<(), Impor
         ClaimError::Refused(m) => ImportError::Forbidden(m),
         ClaimError::Db(e) => database(e),
     })?;
-    // A replace keeps the table it replaces: checked at submit, and again now, since the replaces
-    // queued before it (re-runs, say) have kept theirs meanwhile.
-    if let Some(owner) = record.owner_id
-        && record.mode == ImportMode::Replace
-        && let Some(words) = crate::share::stored_full(
-            &shared.db,
-            owner,
-            shared.options.max_stored_per_person,
-            "replace the table again",
-        )
-        .await
-        .map_err(database)?
-    {
-        return Err(ImportError::Forbidden(words));
+    match super::room_to_keep(&shared.db, record.owner_id, record.mode, &shared.options).await.map_err(database)? {
+        Some(words) => Err(ImportError::Forbidden(words)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Measures the table a succeeded replace kept for an undo, for the stored-bytes quotas. After the
