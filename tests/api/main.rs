@@ -5,6 +5,7 @@ mod access;
 mod authority;
 mod bounded;
 mod browse;
+mod cells;
 mod cli;
 mod connections;
 #[path = "../../bench/dataset.rs"]

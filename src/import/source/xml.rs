@@ -4,7 +4,7 @@
 //! spreadsheets need no namespaces (only prefixes are dropped), no DTDs and no validation.
 
 use crate::import::ImportError;
-use memchr::{memchr, memchr3, memmem};
+use memchr::{memchr, memchr2, memchr3, memmem};
 use std::io::Read;
 
 /// A workbook that cannot be read, in words; what was wrong (a zip error, "a tag never ends") goes
@@ -37,6 +37,11 @@ pub fn next_tag(data: &[u8], from: usize) -> Result<Option<(Tag<'_>, usize)>, Im
         let rest = &data[lt + 1..];
         if rest.starts_with(b"!--") {
             let end = memmem::find(rest, b"-->").ok_or_else(|| broken("a comment never ends"))?;
+            at = lt + 1 + end + 3;
+            continue;
+        }
+        if rest.starts_with(b"![CDATA[") {
+            let end = memmem::find(rest, b"]]>").ok_or_else(|| broken("a CDATA section never ends"))?;
             at = lt + 1 + end + 3;
             continue;
         }
@@ -109,6 +114,41 @@ pub fn number(v: &[u8]) -> Option<u32> {
     Some(v.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
 }
 
+/// Appends the text of an element whose content starts at `at` to `out` (OOXML: entities and
+/// `_xHHHH_` escapes resolved): its characters and its CDATA sections (`<![CDATA[...]]>`, taken as
+/// written, their line ends normalised), up to the next tag. Returns where that tag starts.
+/// (Found: a cell written as CDATA, as some generators do, was read as empty, and a row of only
+/// such cells vanished.)
+pub fn element_text(out: &mut String, xml: &[u8], mut at: usize) -> Result<usize, ImportError> {
+    loop {
+        let end = at + memchr(b'<', &xml[at..]).ok_or_else(|| broken("a text never ends"))?;
+        decode(out, &xml[at..end])?;
+        let rest = &xml[end..];
+        if !rest.starts_with(b"<![CDATA[") {
+            return Ok(end);
+        }
+        let inner = &rest[9..];
+        let close = memmem::find(inner, b"]]>").ok_or_else(|| broken("a CDATA section never ends"))?;
+        let text = std::str::from_utf8(&inner[..close]).map_err(|_| broken("text that is not UTF-8"))?;
+        push_lines(out, text);
+        at = end + 9 + close + 3;
+    }
+}
+
+/// Appends `text` with its line ends as XML reads them (XML 1.0 §2.11): CR LF and a lone CR are LF.
+fn push_lines(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find('\r') {
+        out.push_str(&rest[..i]);
+        out.push('\n');
+        rest = &rest[i + 1..];
+        if let Some(after) = rest.strip_prefix('\n') {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+}
+
 /// Appends `raw` text to `out`, resolving XML entities and OOXML `_xHHHH_` escapes.
 pub fn decode(out: &mut String, raw: &[u8]) -> Result<(), ImportError> {
     decode_with(out, raw, true)
@@ -121,8 +161,11 @@ pub fn decode_xml(out: &mut String, raw: &[u8]) -> Result<(), ImportError> {
 
 fn decode_with(out: &mut String, raw: &[u8], ooxml: bool) -> Result<(), ImportError> {
     let text = std::str::from_utf8(raw).map_err(|_| broken("text that is not UTF-8"))?;
-    let special: &[char] = if ooxml { &['&', '_'] } else { &['&'] };
-    let plain = if ooxml { memchr::memchr2(b'&', b'_', raw).is_none() } else { memchr(b'&', raw).is_none() };
+    // A literal CR is a line end to normalise (XML 1.0 §2.11: CR LF and a lone CR read as LF); one
+    // written as `&#13;` or `_x000D_` is a character and stays. (Found: `ABC_x000D_` then CR LF
+    // arrived as `ABC\r\r\n` where every spreadsheet program shows `ABC\r\n`.)
+    let special: &[char] = if ooxml { &['&', '_', '\r'] } else { &['&', '\r'] };
+    let plain = if ooxml { memchr3(b'&', b'_', b'\r', raw).is_none() } else { memchr2(b'&', b'\r', raw).is_none() };
     if plain {
         out.push_str(text);
         return Ok(());
@@ -131,7 +174,10 @@ fn decode_with(out: &mut String, raw: &[u8], ooxml: bool) -> Result<(), ImportEr
     while let Some(i) = rest.find(special) {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        if rest.starts_with('&') {
+        if let Some(after) = rest.strip_prefix('\r') {
+            out.push('\n');
+            rest = after.strip_prefix('\n').unwrap_or(after);
+        } else if rest.starts_with('&') {
             let end = rest.find(';').ok_or_else(|| broken("an unfinished character reference"))?;
             let entity = &rest[1..end];
             let ch = match entity {
@@ -298,6 +344,28 @@ mod tests {
         assert_eq!(decoded("&#233;t&#xE9;"), "été");
         assert_eq!(decoded("line_x000D_break and snake_case_x005F_x"), "line\rbreak and snake_case_x");
         assert!(decode(&mut String::new(), b"&bogus;").is_err());
+    }
+
+    #[test]
+    fn line_ends_read_as_xml_reads_them_and_escaped_ones_stay() {
+        assert_eq!(decoded("a\r\nb\rc\nd"), "a\nb\nc\nd");
+        assert_eq!(decoded("ABC_x000D_\r\nDEF"), "ABC\r\nDEF");
+        assert_eq!(decoded("x&#13;\r\ny"), "x\r\ny");
+        let mut ods = String::new();
+        decode_xml(&mut ods, b"one\r\ntwo\rthree").expect("decodes");
+        assert_eq!(ods, "one\ntwo\nthree");
+    }
+
+    #[test]
+    fn cdata_sections_are_text() {
+        let xml = b"<t>a &amp; <![CDATA[<b> & \r\n]]]]><![CDATA[>]]>z</t>";
+        let mut out = String::new();
+        let end = element_text(&mut out, xml, 3).expect("text");
+        assert_eq!(out, "a & <b> & \n]]>z");
+        assert_eq!(&xml[end..], b"</t>");
+        let (tag, _) = next_tag(b"<![CDATA[ > ]]><c r=\"A1\">", 0).expect("tag").expect("a tag");
+        assert_eq!(tag.name, b"c", "a CDATA section holding > is skipped whole");
+        assert!(element_text(&mut String::new(), b"<![CDATA[never", 0).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::padded::Template;
 use crate::import::ImportError;
 use crate::import::limits::Limits;
-use crate::import::source::xml::{Chunks, attr, broken, decode, next_tag, number};
+use crate::import::source::xml::{Chunks, attr, broken, decode, element_text, next_tag, number};
 use std::io::Read;
 
 /// A sheet as the workbook lists it.
@@ -255,9 +255,7 @@ impl Table {
                 b"si" => in_si = true,
                 b"rPh" => in_phonetic = !tag.closing && !tag.empty,
                 b"t" if in_si && !in_phonetic && !tag.closing && !tag.empty => {
-                    let end = memchr::memchr(b'<', &xml[at..]).ok_or_else(|| broken("a shared string never ends"))?;
-                    decode(&mut self.text, &xml[at..at + end])?;
-                    at += end;
+                    at = element_text(&mut self.text, xml, at)?;
                     let start = self.ends.last().copied().unwrap_or(0);
                     if self.text.len() - start > self.max_cell {
                         return Err(crate::import::limits::cell_too_big(self.max_cell));

@@ -5,7 +5,7 @@
 use super::parts::{SharedStrings, Shown, Styles};
 use crate::import::ImportError;
 use crate::import::dates::from_serial;
-use crate::import::source::xml::{Chunks, attr, attrs, broken, decode, next_tag, number};
+use crate::import::source::xml::{Chunks, attr, attrs, broken, decode, element_text, next_tag, number};
 use crate::import::source::{Flow, RowAssembler, RowVisitor};
 use crate::import::value::{Value, parse_text};
 use memchr::memchr;
@@ -229,10 +229,8 @@ fn general<'x>(
             }
             // Inline strings: `<is><t>..</t></is>`, or rich text runs of `<t>`s.
             b"t" if !tag.closing && !tag.empty && !in_phonetic => {
-                let end = memchr(b'<', &xml[at..]).ok_or_else(|| broken("a text never ends"))?;
-                decode(text, &xml[at..at + end])?;
+                at = element_text(text, xml, at)?;
                 *has_value = true;
-                at += end;
             }
             b"rPh" => in_phonetic = !tag.closing && !tag.empty,
             b"c" if tag.closing => return Ok(at),
