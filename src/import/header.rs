@@ -12,7 +12,7 @@
 //! row numbers, which is how most files store an empty row (they leave it out).
 
 use super::ImportError;
-use super::limits::value_bytes;
+use super::limits::{check_labels, value_bytes};
 use super::source::{Flow, RowVisitor};
 use super::value::Value;
 use crate::model::HeaderRow;
@@ -117,10 +117,11 @@ impl<'a> Picker<'a> {
         let at = find(&held.iter().map(|(_, c)| c.as_slice()).collect::<Vec<_>>());
         self.chosen = Some(Some(held[at].0));
         let mut rows = held.into_iter().skip(at);
-        if let Some((number, mut cells)) = rows.next()
-            && self.inner.row(number, &mut cells)?.is_break()
-        {
-            return Ok(Flow::Break(()));
+        if let Some((number, mut cells)) = rows.next() {
+            check_labels(&cells)?;
+            if self.inner.row(number, &mut cells)?.is_break() {
+                return Ok(Flow::Break(()));
+            }
         }
         for (number, mut cells) in rows {
             if self.data(number, &mut cells)?.is_break() {
@@ -158,6 +159,7 @@ impl RowVisitor for Picker<'_> {
                 "row {n} of the sheet is empty, so it cannot give the column names; choose another header row"
             ))),
             HeaderRow::At(n) => {
+                check_labels(cells)?;
                 self.chosen = Some(Some(n));
                 self.inner.row(number, cells)
             }

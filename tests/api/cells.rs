@@ -2,33 +2,18 @@
 //! cases as they were found in workbooks no one here wrote. A cell written as a CDATA section (in
 //! an inline string or the shared strings) arrives with its text, and a row of only such cells
 //! is not lost; line ends inside XML text arrive as XML reads them (CR LF and CR as LF), while an
-//! escaped CR (`_x000D_`) stays a CR.
+//! escaped CR (`_x000D_`) stays a CR. With no header row (`header_row=none`), a first cell longer
+//! than a header label may be is a cell like any other.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{one_sheet_parts, spawn_app, zip_parts};
 use serde_json::json;
 use std::path::Path;
 
 /// A one-sheet workbook of `rows` (the sheet's `<sheetData>`), with `shared` as its shared strings.
 fn workbook(path: &Path, rows: &str, shared: &str) {
-    use std::io::Write;
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
-    let options = zip::write::SimpleFileOptions::default();
-    for (name, text) in [
-        (
-            "xl/workbook.xml",
-            r#"<workbook xmlns:r="r"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_owned(),
-        ),
-        (
-            "xl/_rels/workbook.xml.rels",
-            r#"<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/></Relationships>"#.to_owned(),
-        ),
-        ("xl/sharedStrings.xml", format!("<sst>{shared}</sst>")),
-        ("xl/worksheets/sheet1.xml", format!("<worksheet><sheetData>{rows}</sheetData></worksheet>")),
-    ] {
-        zip.start_file(name, options).expect("part");
-        zip.write_all(text.as_bytes()).expect("write part");
-    }
-    zip.finish().expect("finish");
+    let mut parts = one_sheet_parts(rows);
+    parts.push(("xl/sharedStrings.xml", format!("<sst>{shared}</sst>")));
+    zip_parts(path, &parts, None);
 }
 
 /// An inline string cell.
@@ -64,5 +49,27 @@ async fn cdata_cells_and_line_ends_arrive_as_written() {
             json!(["a < b & c and & more", "ABC\r\nDEF"]),
             json!(["one\ntwo\nthree", "x\ny"]),
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_long_first_cell_is_a_cell_when_no_row_is_the_header() {
+    let app = spawn_app().await;
+    let long = "x".repeat(2_000);
+    let path = app.file("long.csv");
+    std::fs::write(&path, format!("{long},1\nshort,2\n")).expect("write");
+    // Found: refused "as a header" although no header was asked for (a cell may hold 1 MB).
+    let id = app.start_import(&path, "long.csv", &[("table", "raw"), ("header_row", "none")]).await;
+    let end = app.wait_final(&id).await;
+    assert_eq!((end["status"].as_str(), end["rows_done"].as_u64()), (Some("succeeded"), Some(2)), "{end}");
+    let (_, rows) = app.all_rows("raw").await;
+    assert_eq!(rows, vec![json!([long, "1"]), json!(["short", "2"])]);
+    // Taken as the header, it is a label too long, said in words.
+    let id = app.start_import(&path, "long.csv", &[("table", "named"), ("header_row", "1")]).await;
+    let end = app.wait_final(&id).await;
+    assert_eq!(end["status"], "failed", "{end}");
+    assert!(
+        end["error"].as_str().is_some_and(|e| e.starts_with("the header of column 1 is 2,000 bytes long")),
+        "{end}"
     );
 }

@@ -346,3 +346,33 @@ fn parse_event(block: &str) -> Option<Sse> {
     }
     (!data.is_empty()).then(|| Sse { event, id, data: serde_json::from_str(&data).expect("event data is JSON") })
 }
+
+/// Writes a zip of `parts` (each a name and its text) to `path`, deflated at `level` (`None`: the
+/// default): a workbook's package made by hand, for files no writer would make.
+pub fn zip_parts(path: &Path, parts: &[(&str, String)], level: Option<i64>) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(level);
+    for (name, text) in parts {
+        zip.start_file(*name, options).expect("part");
+        zip.write_all(text.as_bytes()).expect("write part");
+    }
+    zip.finish().expect("finish");
+}
+
+/// The parts of a one-sheet .xlsx whose sheet holds `rows` (its `<sheetData>`).
+pub fn one_sheet_parts(rows: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "xl/workbook.xml",
+            r#"<workbook xmlns:r="r"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_owned(),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            r#"<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/></Relationships>"#.to_owned(),
+        ),
+        ("xl/worksheets/sheet1.xml", format!("<worksheet><sheetData>{rows}</sheetData></worksheet>")),
+    ]
+}

@@ -121,24 +121,5 @@ async fn a_workbook_that_inflates_past_its_ratio_is_refused_before_a_row_is_writ
 /// A one-sheet workbook around `rows`, deflated at the highest level (as a file built to inflate
 /// would be).
 fn bomb(path: &Path, rows: &str) {
-    use std::io::Write;
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
-    let best = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(9));
-    for (name, text) in [
-        (
-            "xl/workbook.xml",
-            r#"<workbook xmlns:r="r"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_owned(),
-        ),
-        (
-            "xl/_rels/workbook.xml.rels",
-            r#"<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/></Relationships>"#.to_owned(),
-        ),
-        ("xl/worksheets/sheet1.xml", format!("<worksheet><sheetData>{rows}</sheetData></worksheet>")),
-    ] {
-        zip.start_file(name, best).expect("part");
-        zip.write_all(text.as_bytes()).expect("write part");
-    }
-    zip.finish().expect("finish");
+    crate::helpers::zip_parts(path, &crate::helpers::one_sheet_parts(rows), Some(9));
 }
