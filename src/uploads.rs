@@ -86,7 +86,6 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    /// Starts a new upload in the configured directory.
     /// Starts a new upload of `owner`'s in the configured directory.
     pub async fn create(
         config: &Config,

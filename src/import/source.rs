@@ -53,7 +53,7 @@ pub trait RowVisitor {
 pub fn sheet_names(path: &Path, format: Format, limits: &Limits) -> Result<Vec<String>, ImportError> {
     match format {
         Format::Csv | Format::Tsv => Ok(Vec::new()),
-        Format::Ods => ods::sheet_names(path),
+        Format::Ods => ods::sheet_names(path, limits),
         Format::Xlsx | Format::Xlsm => xlsx::sheet_names(path),
         Format::Xlsb | Format::Xls => contained::sheet_names(path, format, limits),
     }

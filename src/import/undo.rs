@@ -365,20 +365,23 @@ pub async fn kept_bytes(dest: &Destination, undo: &Undo) -> Result<u64, ImportEr
 /// an FTS5 table named after the table it was made for, found through its triggers (which moved
 /// with the table), and the FTS5 table's own tables (`…_data`, `…_idx`, …), about the table's size.
 fn sqlite_kept_bytes(conn: &Connection, kept: &str) -> rusqlite::Result<u64> {
-    let names = |sql: &str, arg: &str| -> rusqlite::Result<Vec<String>> {
-        conn.prepare(sql)?.query_map([arg], |r| r.get(0))?.collect()
-    };
-    let mut parts = names("SELECT name FROM sqlite_schema WHERE tbl_name = ?1 AND type IN ('table', 'index')", kept)?;
-    let searches: Vec<String> = names("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1", kept)?
-        .into_iter()
-        .filter_map(|t| t.strip_suffix(":insert").filter(|f| f.contains(":search:")).map(str::to_owned))
+    // One read of the schema: the kept table's own tables and indexes, and its triggers, whose
+    // names lead to its search index.
+    let schema: Vec<(String, String, String)> = conn
+        .prepare("SELECT type, name, tbl_name FROM sqlite_schema WHERE type IN ('table', 'index', 'trigger')")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let searches: Vec<&str> = schema
+        .iter()
+        .filter(|(ty, _, table)| ty == "trigger" && table == kept)
+        .filter_map(|(_, name, _)| name.strip_suffix(":insert").filter(|f| f.contains(":search:")))
         .collect();
-    if !searches.is_empty() {
-        let all = names("SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') AND ?1 = ?1", "")?;
-        parts.extend(all.into_iter().filter(|n| {
-            searches.iter().any(|f| n == f || n.strip_prefix(f.as_str()).is_some_and(|rest| rest.starts_with('_')))
-        }));
-    }
+    let of_search = |n: &str| searches.iter().any(|f| n == *f || n.strip_prefix(f).is_some_and(|r| r.starts_with('_')));
+    let parts: Vec<&str> = schema
+        .iter()
+        .filter(|(ty, name, table)| ty != "trigger" && (table == kept || of_search(name)))
+        .map(|(_, name, _)| name.as_str())
+        .collect();
     let mut bytes = 0u64;
     let mut size = conn.prepare("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = ?1 AND aggregate = TRUE")?;
     for name in &parts {

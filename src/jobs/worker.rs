@@ -180,7 +180,9 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
                 writer_starved_ms = t.write_starved.as_millis() as u64,
                 "import succeeded"
             );
-            measure_kept(&shared, &id).await;
+            if record.mode.keeps_table() {
+                measure_kept(&shared, &id).await;
+            }
         }
         Ending::Cancelled | Ending::Failed(_) => {
             if let Ending::Failed(e) = &ending {

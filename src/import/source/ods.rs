@@ -61,9 +61,9 @@ fn repeat(tag: &Tag<'_>, name: &[u8]) -> u64 {
 }
 
 /// Names of the sheets, in order.
-pub fn sheet_names(path: &Path) -> Result<Vec<String>, ImportError> {
-    // Listing the sheets reads the whole content: within the default bounds on inflation.
-    with_content(path, &Limits::default(), |chunks, _, _| {
+pub fn sheet_names(path: &Path, limits: &Limits) -> Result<Vec<String>, ImportError> {
+    // Listing the sheets reads the whole content: within the server's bounds on inflation.
+    with_content(path, limits, |chunks, _, _| {
         let mut names = Vec::new();
         while let Some(xml) = chunks.next()? {
             let mut at = 0;
@@ -438,7 +438,7 @@ mod tests {
             ]
         );
         assert_eq!(out.numbers, [4, 5, 6], "after three blank rows, two of them one repeated element");
-        assert_eq!(sheet_names(file.path()).expect("names"), ["Notes", "R&D"]);
+        assert_eq!(sheet_names(file.path(), &Limits::default()).expect("names"), ["Notes", "R&D"]);
         let err =
             stream(file.path(), Some("Nope"), &Limits::default(), &mut Collect::default()).expect_err("no such sheet");
         assert!(err.to_string().contains("its sheets are: Notes, R&D"), "{err}");
