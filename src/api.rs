@@ -73,8 +73,8 @@ pub async fn inspect_upload(
 #[server(prefix = "/rpc", endpoint = "start_import")]
 pub async fn start_import(request: ImportRequest) -> Result<ImportId, ApiError> {
     let state = state()?;
-    let ImportRequest { upload_id, table, sheet, encoding, mode, header_row, stop_at_blank, mapping } = request;
-    let choice = crate::jobs::Choice { table, sheet, encoding, mode, header_row, stop_at_blank, mapping };
+    let ImportRequest { upload_id, table, sheet, encoding, mode, header_row, stop_at_blank, mapping, review } = request;
+    let choice = crate::jobs::Choice { table, sheet, encoding, mode, header_row, stop_at_blank, mapping, review };
     Ok(crate::uploads::start(&state.db, &state.jobs, &asker(), &upload_id, choice).await?)
 }
 

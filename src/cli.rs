@@ -209,6 +209,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
         heartbeat_timeout: Config::default().heartbeat_timeout,
         limits,
         keep_replaced: std::time::Duration::ZERO,
+        keep_review: Config::default().keep_review,
         max_queued_per_person: usize::MAX,
         max_stored_per_person: u64::MAX,
     };
@@ -241,6 +242,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             header_row: args.header_row,
             stop_at_blank: args.stop_at_blank,
             mapping,
+            review: false,
         })
         .await?;
     if let Some(mut rx) = jobs.watch(&id).await? {

@@ -105,6 +105,10 @@ pub struct Config {
     /// 90s, 30m, 24h or 7d; 0 keeps none (a replace then cannot be undone).
     #[arg(long, env = "SHEETPORT_KEEP_REPLACED", default_value = "24h", value_name = "SPAN", value_parser = span_or_none)]
     pub keep_replaced: Duration,
+    /// How long an import waiting in review keeps its staged rows for a person to commit them, as
+    /// 90s, 30m, 24h or 7d; after that the review ends and nothing is written.
+    #[arg(long, env = "SHEETPORT_KEEP_REVIEW", default_value = "24h", value_name = "SPAN", value_parser = span)]
+    pub keep_review: Duration,
     /// Most bytes all stored files and the tables replaces keep for an undo may take together;
     /// past it an upload is refused (507) until older ones are deleted.
     #[arg(long, env = "SHEETPORT_MAX_STORED_BYTES", default_value_t = DEFAULT_MAX_STORED_BYTES)]
@@ -225,6 +229,7 @@ impl Default for Config {
             keep_uploads: Duration::from_secs(24 * 3600),
             keep_unimported: Duration::from_secs(24 * 3600),
             keep_replaced: Duration::from_secs(24 * 3600),
+            keep_review: Duration::from_secs(24 * 3600),
             max_stored_bytes: DEFAULT_MAX_STORED_BYTES,
             no_auth: false,
             public_urls: Vec::new(),

@@ -117,6 +117,7 @@ pub async fn rerun(db: &Db, jobs: &Jobs, asker: &Asker, id: &ImportId) -> Result
         header_row,
         stop_at_blank: record.stop_at_blank,
         mapping,
+        review: record.review_first,
     };
     rules::submit(db, jobs, asker, NewImport::of_upload(upload, choice)).await
 }

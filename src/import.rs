@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod priority;
 pub mod profile;
 pub mod report;
+pub mod review;
 pub mod shape;
 pub mod sink;
 pub mod source;

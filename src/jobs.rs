@@ -56,6 +56,8 @@ pub struct NewImport {
     pub stop_at_blank: bool,
     /// Column choices, key and error policy.
     pub mapping: Mapping,
+    /// Stop before the table changes, for a person to review what it would do.
+    pub review: bool,
 }
 
 impl NewImport {
@@ -63,7 +65,7 @@ impl NewImport {
     /// blank fields mean "the default".
     pub fn of_upload(upload: UploadRecord, choice: Choice) -> Self {
         let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-        let Choice { table, sheet, encoding, mode, header_row, stop_at_blank, mapping } = choice;
+        let Choice { table, sheet, encoding, mode, header_row, stop_at_blank, mapping, review } = choice;
         Self {
             file_name: upload.file_name,
             file_path: upload.path,
@@ -78,6 +80,7 @@ impl NewImport {
             header_row,
             stop_at_blank,
             mapping,
+            review,
         }
     }
 }
@@ -96,6 +99,8 @@ pub struct Choice {
     pub stop_at_blank: bool,
     /// Column choices, key and error policy.
     pub mapping: Mapping,
+    /// Stop before the table changes, for a person to review what it would do.
+    pub review: bool,
 }
 
 /// Most column choices and key columns one import may name, and the longest name in them: far
@@ -150,6 +155,7 @@ fn ended(status: ImportStatus) -> &'static str {
         ImportStatus::Cancelled => "been cancelled",
         ImportStatus::Failed => "failed",
         ImportStatus::Undone => "been undone",
+        ImportStatus::Review => "stopped for a review: commit it or discard it",
         ImportStatus::Queued | ImportStatus::Running => "started",
     }
 }
@@ -166,6 +172,8 @@ pub struct JobOptions {
     pub limits: Limits,
     /// How long a table a replace took the place of is kept for an undo (zero: not kept).
     pub keep_replaced: Duration,
+    /// How long a review keeps its staged rows for a commit (`--keep-review`).
+    pub keep_review: Duration,
     /// Imports one person may have waiting in the queue at once (`--max-queued-imports-per-person`).
     pub max_queued_per_person: usize,
     /// Bytes one person's stored files and kept tables may take (`--max-stored-bytes-per-person`):
@@ -278,6 +286,8 @@ impl Jobs {
             header_row: (req.header_row != HeaderRow::Auto).then(|| req.header_row.to_string()),
             stop_at_blank: req.stop_at_blank,
             mapping,
+            review_first: req.review,
+            review: None,
         };
         db::imports::insert(db, &record).await?;
         naming.release().await;
@@ -350,6 +360,31 @@ impl Jobs {
                 Some(_) => continue,
             }
         }
+    }
+
+    /// Discards the import `id` when it is in review: nothing is written, and what it staged is
+    /// dropped. False when it is not in review.
+    pub async fn discard(&self, id: &ImportId) -> Result<bool, JobError> {
+        let db = &self.shared.db;
+        let Some(staged) = db::queue::end_review(db, id, db::now_ms(), None).await? else { return Ok(false) };
+        if let Ok(staged) = crate::import::review::Staged::from_json(&staged)
+            && let Err(e) = crate::import::review::drop_table(db.destination(), &staged.table).await
+        {
+            tracing::warn!(%id, error = %e, "could not drop a discarded review's rows (the sweep will)");
+        }
+        self.shared.bus.publish(Signal::Progress(id.clone())).await;
+        Ok(true)
+    }
+
+    /// Starts the commit of the review `id`, which [`db::queue::queue_commit`] queued.
+    pub async fn committing(&self, id: &ImportId) -> Result<(), JobError> {
+        if self.shared.options.serve_queue {
+            self.shared.bus.publish(Signal::Queued).await;
+        } else {
+            worker::run_now(&self.shared, id).await?;
+        }
+        self.shared.bus.publish(Signal::Progress(id.clone())).await;
+        Ok(())
     }
 
     /// Resolves when this process begins to shut down: long-lived responses (SSE) end then.

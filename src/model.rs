@@ -64,7 +64,8 @@ id_type!(
     UploadId
 );
 
-/// Where a job stands. The last three are final: a job never leaves them.
+/// Where a job stands. A job never leaves succeeded, failed, cancelled or undone; a review waits
+/// for a person, who commits it (it is queued again) or discards it (cancelled).
 #[derive(Clone, Default, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "lowercase"))]
 #[serde(rename_all = "lowercase")]
@@ -77,17 +78,21 @@ pub enum ImportStatus {
     Cancelled,
     /// It succeeded, and was then taken back (see `import::undo`).
     Undone,
+    /// Every row was read and staged and nothing in the table changed: what it would do waits for
+    /// a person to see it and commit it (see `import::review`).
+    Review,
 }
 
 impl ImportStatus {
-    /// True once the job has ended, one way or another.
+    /// True once the job's run has ended, one way or another: nothing moves until a person acts
+    /// (a review waits for its commit, which is a run of its own).
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Undone)
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Undone | Self::Review)
     }
 
     /// Every status, in the order the history's filter offers them.
-    pub const ALL: [ImportStatus; 6] =
-        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Cancelled, Self::Undone];
+    pub const ALL: [ImportStatus; 7] =
+        [Self::Queued, Self::Running, Self::Review, Self::Succeeded, Self::Failed, Self::Cancelled, Self::Undone];
 }
 
 /// What undoing an import does.
@@ -357,6 +362,69 @@ pub struct TableShape {
 
 /// One value an import could not take: the sheet's own row number, the column (its header
 /// text), the value as the sheet had it (shortened past 200 characters) and why, in words.
+/// What an import in review would do to its table, computed in the database against the table as
+/// it was when the review was made (issue 28). Committing it does exactly this, or nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSummary {
+    /// Rows that would become new rows of the table.
+    pub inserted: u64,
+    /// Rows whose key the table has and whose values would change it.
+    pub updated: u64,
+    /// Rows whose key the table has, which would leave it as it is.
+    pub unchanged: u64,
+    /// Rows left out for a value their column cannot take (see the error report).
+    pub rejected: u64,
+    /// Rows of the table that would be gone (a replace: every row it has now).
+    pub removed: u64,
+    /// The columns an update would change, in the table's order, with how many cells of each.
+    pub changed: Vec<ChangedColumn>,
+    /// When the review was made, and when it ends unless committed (Unix milliseconds).
+    pub made_at: i64,
+    pub ends_at: i64,
+}
+
+/// One column's changed cells in a review.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangedColumn {
+    pub column: String,
+    pub cells: u64,
+}
+
+/// What one row of a review would do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffKind {
+    Insert,
+    Update,
+    Unchanged,
+}
+
+serde_plain::derive_display_from_serialize!(DiffKind);
+serde_plain::derive_fromstr_from_deserialize!(DiffKind);
+
+/// One row of a review's diff: the sheet's row, what it would do, its values as they would be,
+/// and for an update, the values it would change as the table has them now (`null` where a cell
+/// stays as it is).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiffRow {
+    pub row: u64,
+    pub kind: DiffKind,
+    pub values: Vec<serde_json::Value>,
+    pub old: Option<Vec<Option<serde_json::Value>>>,
+}
+
+/// A page of a review's diff (`GET /api/imports/{id}/diff`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiffPage {
+    /// The table's columns the values are for, in order.
+    pub columns: Vec<String>,
+    pub key: Vec<String>,
+    /// Rows of the kind asked for (every row without one).
+    pub total: u64,
+    pub offset: u64,
+    pub rows: Vec<DiffRow>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     pub row: u64,
@@ -402,6 +470,9 @@ pub struct Progress {
     /// cannot take, a missing required value, a key seen before. Moves while the file is read.
     #[serde(default)]
     pub rows_rejected: u64,
+    /// What the rows would do to the table, while the import waits in review.
+    #[serde(default)]
+    pub review: Option<ReviewSummary>,
     /// What the rows did to the table, once the import succeeded.
     #[serde(default)]
     pub counts: Option<Counts>,
@@ -439,7 +510,7 @@ impl Progress {
     fn part_of(&self, rows: u64) -> Option<f64> {
         match self.status {
             ImportStatus::Succeeded | ImportStatus::Undone => Some(1.0),
-            ImportStatus::Failed | ImportStatus::Cancelled => None,
+            ImportStatus::Failed | ImportStatus::Cancelled | ImportStatus::Review => None,
             ImportStatus::Queued | ImportStatus::Running => {
                 let total = self.rows_total? as f64;
                 (total > 0.0).then(|| (rows as f64 / total).clamp(0.0, 0.99))
@@ -471,6 +542,7 @@ impl Progress {
             ImportStatus::Failed => "failed",
             ImportStatus::Cancelled => "cancelled",
             ImportStatus::Undone => "undone",
+            ImportStatus::Review => "review",
             ImportStatus::Queued | ImportStatus::Running => "progress",
         }
     }
@@ -530,6 +602,8 @@ pub struct ImportRequest {
     pub header_row: HeaderRow,
     pub stop_at_blank: bool,
     pub mapping: Mapping,
+    /// Stop before the table changes, for a person to review what the import would do.
+    pub review: bool,
 }
 
 /// An existing table a sheet may go into, as the preview shows it.

@@ -80,6 +80,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/imports/{id}/errors", get(imports::import_errors))
         .route("/api/imports/{id}/errors.csv", get(imports::import_errors_csv))
         .route("/api/imports/{id}/undo", post(imports::undo_import))
+        .route("/api/imports/{id}/commit", post(imports::commit_import))
+        .route("/api/imports/{id}/diff", get(imports::import_diff))
+        .route("/api/imports/{id}/diff.csv", get(imports::import_diff_csv))
         .route("/api/imports/{id}/rerun", post(imports::rerun_import))
         .route("/api/imports/{id}/record", delete(imports::delete_import))
         .route("/api/uploads", post(uploads::create_upload).layer(upload_limit))
@@ -182,6 +185,7 @@ impl Application {
             heartbeat_timeout: config.heartbeat_timeout,
             limits: config.limits(),
             keep_replaced: config.keep_replaced,
+            keep_review: config.keep_review,
             max_queued_per_person: config.max_queued_imports_per_person.max(1),
             max_stored_per_person: config.max_stored_bytes_per_person,
         };

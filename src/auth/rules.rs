@@ -188,9 +188,15 @@ pub async fn import_of(db: &Db, viewer: &Viewer, id: &ImportId) -> Result<(), Ap
 /// Cancels the import `id` for the asker, when it is theirs (or they are an admin).
 pub async fn cancel(db: &Db, jobs: &Jobs, asker: &Asker, id: &ImportId) -> Result<(), AppError> {
     import_of(db, &asker.viewer, id).await?;
-    jobs.cancel(id).await?;
+    // An import in review has nothing running: cancelling it is discarding what it staged.
+    let action = if jobs.discard(id).await? {
+        Action::Discard
+    } else {
+        jobs.cancel(id).await?;
+        Action::Cancel
+    };
     let target = id.to_string();
     let event = Event { user: asker.viewer.name(), target: Some(&target), detail: None, address: Some(&asker.address) };
-    audit::record(db, Action::Cancel, event, db::now_ms()).await?;
+    audit::record(db, action, event, db::now_ms()).await?;
     Ok(())
 }

@@ -17,6 +17,10 @@ pub enum Action {
     Cancel,
     /// An import taken back.
     Undo,
+    /// An import in review committed: its rows go into the table.
+    Commit,
+    /// An import in review discarded: nothing is written.
+    Discard,
     /// An import's record (and its file) deleted.
     Forget,
     TokenCreated,
@@ -37,6 +41,8 @@ impl Action {
             Action::Replace => "replace",
             Action::Cancel => "cancel",
             Action::Undo => "undo",
+            Action::Commit => "review committed",
+            Action::Discard => "review discarded",
             Action::Forget => "import deleted",
             Action::TokenCreated => "token created",
             Action::TokenRevoked => "token revoked",

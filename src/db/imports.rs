@@ -34,17 +34,22 @@ pub struct ImportRecord {
     pub stop_at_blank: bool,
     /// The person's column choices, key and error policy (a `Mapping` as JSON); `None`: defaults.
     pub mapping: Option<String>,
+    /// Stop before the table changes, for a person to review (see `import::review`).
+    pub review_first: bool,
+    /// Once reviewed: what it would do and where its rows wait (`import::review::Staged` as JSON).
+    /// A queued job with one is a commit of that review.
+    pub review: Option<String>,
 }
 
 /// The columns of an [`ImportRecord`], for statements that return one.
-pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row, stop_at_blank, mapping";
+pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row, stop_at_blank, mapping, review_first, review";
 
 /// Records a new job, queued.
 pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query(
         "INSERT INTO imports (id, upload_id, file_name, file_path, format, sheet, table_name, mode, status, phase, \
-         bytes_total, created_at, encoding, owner_id, header_row, stop_at_blank, mapping) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         bytes_total, created_at, encoding, owner_id, header_row, stop_at_blank, mapping, review_first) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(&r.id)
     .bind(&r.upload_id)
@@ -63,6 +68,7 @@ pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     .bind(&r.header_row)
     .bind(r.stop_at_blank)
     .bind(&r.mapping)
+    .bind(r.review_first)
     .execute(p)
     .await
     .map(drop))
@@ -86,7 +92,7 @@ pub async fn queued_of(db: &Db, owner: i64) -> Result<i64, sqlx::Error> {
 const SELECT_PROGRESS: &str = "SELECT i.id, i.status, i.phase, i.file_name, i.sheet, i.table_name, i.mode, \
      i.rows_total, i.rows_total_estimated, i.rows_parsed, i.rows_done, i.bytes_total, i.error, i.error_cells, \
      i.columns, i.created_at, i.started_at, i.finished_at, i.elapsed_ms, i.rows_rejected, i.counts, \
-     u.name AS owner_name, i.undo, i.undo_until, \
+     u.name AS owner_name, i.undo, i.undo_until, i.review, \
      COALESCE(i.undo IS NOT NULL AND i.id = (SELECT l.id FROM imports l WHERE l.table_name = i.table_name \
        AND l.status = 'succeeded' ORDER BY l.finished_at DESC LIMIT 1), FALSE) AS latest \
      FROM imports i LEFT JOIN users u ON u.id = i.owner_id";
@@ -118,6 +124,7 @@ struct ProgressRow {
     owner_name: Option<String>,
     undo: Option<String>,
     undo_until: Option<i64>,
+    review: Option<String>,
     latest: bool,
 }
 
@@ -163,6 +170,17 @@ impl TryFrom<ProgressRow> for Progress {
             owner: r.owner_name,
             undo: None,
             rows_rejected: r.rows_rejected as u64,
+            // Only while it waits: a committed review's summary is its counts.
+            review: match r.status {
+                ImportStatus::Review => r
+                    .review
+                    .as_deref()
+                    .map(crate::import::review::Staged::from_json)
+                    .transpose()
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+                    .map(|s| s.summary),
+                _ => None,
+            },
             counts: r
                 .counts
                 .as_deref()

@@ -113,6 +113,99 @@ pub async fn mark_ended(db: &Db, p: &Progress, worker: &str, finished_at: i64) -
     .map(drop))
 }
 
+/// Records a run that stopped before its table, for a person's review: its numbers and what the
+/// review staged (`staged`, JSON). Only while `worker` still holds it; false when it no longer does.
+pub async fn mark_review(
+    db: &Db,
+    p: &Progress,
+    worker: &str,
+    finished_at: i64,
+    staged: &str,
+) -> Result<bool, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE imports SET status = 'review', phase = 'finished', error = NULL, rows_done = $1, rows_total = $1, \
+         error_cells = $2, columns = $3, sheet = COALESCE($4, sheet), finished_at = $5, elapsed_ms = $6, \
+         rows_rejected = $7, counts = NULL, review = $8 WHERE id = $9 AND worker = $10 AND status = 'running'",
+    )
+    .bind(p.rows_done as i64)
+    .bind(p.error_cells as i64)
+    .bind(columns_to_json(&p.columns))
+    .bind(&p.sheet)
+    .bind(finished_at)
+    .bind(p.elapsed_ms as i64)
+    .bind(p.rows_rejected as i64)
+    .bind(staged)
+    .bind(&p.id)
+    .bind(worker)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected() == 1))
+}
+
+/// Queues the commit of the review `id` (a worker then merges what it staged); false when it is
+/// not (or no longer) in review.
+pub async fn queue_commit(db: &Db, id: &ImportId) -> Result<bool, sqlx::Error> {
+    on_pool!(db, p => sqlx::query(
+        "UPDATE imports SET status = 'queued', phase = 'queued', worker = NULL, error = NULL, started_at = NULL, \
+         finished_at = NULL, cancel_requested = FALSE WHERE id = $1 AND status = 'review'",
+    )
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected() == 1))
+}
+
+/// Ends the review `id` without writing anything (discarded, or its time was up, as `reason` says
+/// when it is given): returns what it staged, for its rows to be dropped; `None` when it was not in
+/// review (committed or ended meanwhile).
+pub async fn end_review(db: &Db, id: &ImportId, now: i64, reason: Option<&str>) -> Result<Option<String>, sqlx::Error> {
+    let staged: Option<Option<String>> = on_pool!(db, p => sqlx::query_scalar(
+        "UPDATE imports SET status = 'cancelled', phase = 'finished', finished_at = $2, error = $3, kept_bytes = NULL \
+         WHERE id = $1 AND status = 'review' RETURNING review",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(reason)
+    .fetch_optional(p)
+    .await)?;
+    Ok(staged.flatten())
+}
+
+/// Reviews whose time is up at `now`, with what they staged (at most `limit`).
+pub async fn expired_reviews(db: &Db, now: i64, limit: i64) -> Result<Vec<(ImportId, Option<String>)>, sqlx::Error> {
+    // Few rows are in review (a partial index holds them); their end is in the JSON.
+    let rows: Vec<(ImportId, Option<String>)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT id, review FROM imports WHERE status = 'review' LIMIT 10000"
+    ).fetch_all(p).await)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, r)| {
+            r.as_deref()
+                .and_then(|t| crate::import::review::Staged::from_json(t).ok())
+                .is_none_or(|s| s.summary.ends_at <= now)
+        })
+        .take(limit.max(0) as usize)
+        .collect())
+}
+
+/// Records the bytes the review `id`'s staged rows take, while it waits.
+pub async fn set_review_bytes(db: &Db, id: &ImportId, bytes: u64) -> Result<(), sqlx::Error> {
+    on_pool!(db, p => sqlx::query("UPDATE imports SET kept_bytes = $2 WHERE id = $1 AND status = 'review'")
+        .bind(id)
+        .bind(bytes as i64)
+        .execute(p)
+        .await
+        .map(drop))
+}
+
+/// The review tables imports still need: those of imports in review, queued to commit, or committing.
+pub async fn live_reviews(db: &Db) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let ids: Vec<ImportId> = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT id FROM imports WHERE review IS NOT NULL AND status IN ('review', 'queued', 'running')"
+    ).fetch_all(p).await)?;
+    Ok(ids.into_iter().map(|id| crate::import::review::table_name(id.as_str())).collect())
+}
+
 /// How a successful import is recorded. The bulk loader writes it inside the transaction that
 /// puts the table in place, so the table and this row always agree.
 #[derive(Debug, Clone)]

@@ -737,7 +737,7 @@ pub async fn export(
 
 /// One row as a CSV line: numbers and booleans as they are, text neutralised and quoted as the
 /// error report's cells are, NULL as nothing.
-fn write_csv_row(out: &mut String, values: &[J]) {
+pub(crate) fn write_csv_row(out: &mut String, values: &[J]) {
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -772,7 +772,7 @@ async fn table_columns(db: &Db, name: &str) -> Result<Vec<ColumnInfo>, sqlx::Err
 }
 
 /// `"a", "b"::text AS "b", ...`: every column, dates and other types sqlx would need a crate for as text.
-fn pg_select_list(cols: &[ColumnInfo]) -> String {
+pub(crate) fn pg_select_list(cols: &[ColumnInfo]) -> String {
     cols.iter()
         .map(|c| {
             let q = quote(&c.name);
@@ -786,7 +786,7 @@ fn pg_select_list(cols: &[ColumnInfo]) -> String {
 }
 
 /// A SQLite row as JSON values, by each value's own storage class (booleans by the column's type).
-fn sqlite_json_row(r: &SqliteRow, columns: &[ColumnInfo]) -> Result<Vec<J>, sqlx::Error> {
+pub(crate) fn sqlite_json_row(r: &SqliteRow, columns: &[ColumnInfo]) -> Result<Vec<J>, sqlx::Error> {
     (0..r.columns().len())
         .map(|i| {
             let raw = r.try_get_raw(i)?;
@@ -806,7 +806,7 @@ fn sqlite_json_row(r: &SqliteRow, columns: &[ColumnInfo]) -> Result<Vec<J>, sqlx
 }
 
 /// A PostgreSQL row as JSON values, by each column's declared type.
-fn pg_json_row(r: &PgRow) -> Result<Vec<J>, sqlx::Error> {
+pub(crate) fn pg_json_row(r: &PgRow) -> Result<Vec<J>, sqlx::Error> {
     (0..r.columns().len())
         .map(|i| {
             if r.try_get_raw(i)?.is_null() {

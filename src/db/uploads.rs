@@ -51,13 +51,13 @@ pub async fn get(db: &Db, id: &UploadId) -> Result<Option<UploadRecord>, sqlx::E
     on_pool!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)
 }
 
-/// Bytes the server stores for people, for the quotas: every stored upload and every table a
-/// replace keeps for an undo (`None`), or only those of one person (`Some(owner)`).
+/// Bytes the server stores for people, for the quotas: every stored upload, every table a replace
+/// keeps for an undo and the staged rows of every import in review (`None`), or only those of one person (`Some(owner)`).
 pub async fn stored_bytes(db: &Db, owner: Option<i64>) -> Result<u64, sqlx::Error> {
     // `$1` NULL or not keeps one statement for both; the kept tables are those whose undo is still
     // open (an import that kept none has no `undo_until`).
     const SQL: &str = "SELECT CAST(COALESCE((SELECT SUM(bytes) FROM uploads WHERE CAST($1 AS BIGINT) IS NULL OR owner_id = $1), 0) \
-        + COALESCE((SELECT SUM(kept_bytes) FROM imports WHERE undo_until IS NOT NULL \
+        + COALESCE((SELECT SUM(kept_bytes) FROM imports WHERE (undo_until IS NOT NULL OR status = 'review') \
             AND (CAST($1 AS BIGINT) IS NULL OR owner_id = $1)), 0) AS BIGINT)";
     let total: i64 = on_pool!(db, p => sqlx::query_scalar(SQL).bind(owner).fetch_one(p).await)?;
     Ok(total.max(0) as u64)

@@ -64,6 +64,9 @@ pub struct ImportSpec {
     /// Whose import it is, checked inside the transaction that changes the table (see
     /// [`super::sink::Writer`]); `None`: no check (the benchmark's own runs).
     pub writer: Option<super::sink::Writer>,
+    /// Stop before the table changes, for a person to review (see [`super::review`]): the review
+    /// table's name and when the review ends (Unix ms). `None`: the import lands.
+    pub review: Option<(String, i64)>,
     /// Whether to publish progress while loading. Off, nothing is sent to the `watch` channel
     /// until the end and the load is one transaction: only the benchmark's on/off comparison
     /// (`sheetport profile`) turns it off, to price what live progress costs.
@@ -92,6 +95,8 @@ pub struct Outcome {
     pub counts: Counts,
     pub columns: Vec<ColumnInfo>,
     pub timings: Timings,
+    /// What a review staged and saw, when the import stopped before its table.
+    pub review: Option<super::review::Staged>,
 }
 
 /// Where an import's time went, for logs and the benchmark's breakdown.
@@ -364,13 +369,16 @@ fn write(
     let table = if spec.mode.meets_table() { sink::shape_blocking(&spec.dest, &spec.table)? } else { None };
     let plan = Plan::new(&source, &spec.mapping, table.as_ref(), spec.mode)?;
     let mut staging = plan.columns.clone();
-    if plan.keyed() {
+    // A review lists rows by their number in the sheet: its staging table carries them too.
+    let numbered = plan.keyed() || spec.review.is_some();
+    if numbered {
         staging.push(ColumnInfo { name: ROW_COLUMN.into(), label: String::new(), ty: ColumnType::Integer });
     }
 
     // Only a new table without a key is the staging table renamed; every other import copies
     // its rows out of it (upsert .xlsx into PostgreSQL: 1.37x its floor with a logged staging table).
-    let copied = plan.keyed() || table.is_some();
+    // A review's staged rows outlive this transaction: never a temporary table.
+    let copied = (plan.keyed() || table.is_some()) && spec.review.is_none();
     let mut sink = Sink::create(&spec.dest, &spec.staging, staging, copied)?;
     progress.send_modify(|p| {
         p.columns = plan.columns.clone();
@@ -385,7 +393,8 @@ fn write(
         kept: 0,
         fail: spec.mapping.on_error == OnError::Fail,
     };
-    let mut loader = Loader { sink: &mut sink, plan: &plan, report: &mut report, progress, commit_every, cancel };
+    let mut loader =
+        Loader { sink: &mut sink, plan: &plan, numbered, report: &mut report, progress, commit_every, cancel };
     let loaded = loader.load(sampled, &mut rx).and_then(|rows| {
         // A key seen before is a row error too; only the database sees every key at once.
         let mut dropped = 0;
@@ -438,11 +447,56 @@ fn write(
         last,
         keep: spec.keep.clone(),
         writer: spec.writer,
+        reviewed: None,
     };
+    if let Some((name, ends_at)) = &spec.review {
+        let (columns, staged) = sink.review(&spec.table, merge, name, (crate::db::now_ms(), *ends_at))?;
+        let s = &staged.summary;
+        let counts = Counts { inserted: s.inserted, updated: s.updated, unchanged: s.unchanged, rejected: s.rejected };
+        progress.send_modify(|p| p.review = Some(staged.summary.clone()));
+        let timings = Timings { finalize: finalizing.elapsed(), write_starved: rx.starved, ..Timings::default() };
+        return Ok(Outcome { rows: staged.rows, counts, columns, timings, review: Some(staged) });
+    }
     let (columns, counts) = sink.finish(&spec.table, merge)?;
     progress.send_modify(|p| p.counts = Some(counts));
     let timings = Timings { finalize: finalizing.elapsed(), write_starved: rx.starved, ..Timings::default() };
-    Ok(Outcome { rows, counts, columns, timings })
+    Ok(Outcome { rows, counts, columns, timings, review: None })
+}
+
+/// Commits the review `staged` into `spec.table`: exactly what it said, in one transaction, or
+/// nothing when the table is no longer as the review saw it (see [`super::review`]).
+pub fn commit(
+    spec: &ImportSpec,
+    staged: &super::review::Staged,
+    progress: &watch::Sender<Progress>,
+    on_commit: OnCommit<'_>,
+) -> Result<Outcome, ImportError> {
+    let began = Instant::now();
+    progress.send_modify(|p| {
+        p.columns = staged.columns.clone();
+        p.rows_total = Some(staged.rows);
+        p.rows_parsed = staged.rows + staged.summary.rejected;
+        p.rows_done = staged.rows;
+        p.rows_rejected = staged.summary.rejected;
+        p.phase = Phase::Finalizing;
+    });
+    let sink = Sink::reopen(&spec.dest, staged)?;
+    let merge = Merge {
+        mode: spec.mode,
+        key: staged.key.clone(),
+        add_unique_index: staged.add_unique_index,
+        dedupe: false,
+        rows: staged.rows,
+        rejected: staged.summary.rejected,
+        last: on_commit(&staged.columns, staged.rows),
+        keep: spec.keep.clone(),
+        writer: spec.writer,
+        reviewed: Some(staged.clone()),
+    };
+    let (columns, counts) = sink.finish(&spec.table, merge)?;
+    progress.send_modify(|p| p.counts = Some(counts));
+    let timings = Timings { finalize: began.elapsed(), write_cpu: began.elapsed(), ..Timings::default() };
+    Ok(Outcome { rows: staged.rows, counts, columns, timings, review: None })
 }
 
 /// The sheet's row `number` has a value in 0-based column `col`, past the `width` columns the
@@ -530,6 +584,8 @@ impl Report<'_> {
 struct Loader<'a, 'r> {
     sink: &'a mut Sink,
     plan: &'a Plan,
+    /// Each row carries its number in the sheet (a key's duplicate report, a review's pages).
+    numbered: bool,
     report: &'a mut Report<'r>,
     progress: &'a watch::Sender<Progress>,
     commit_every: Duration,
@@ -579,7 +635,7 @@ impl Loader<'_, '_> {
                     self.report.row(std::mem::take(&mut errors))?;
                     continue;
                 }
-                if self.plan.keyed() {
+                if self.numbered {
                     row.push(Value::Int(number as i64));
                 }
                 batch.rows.swap(good, i);

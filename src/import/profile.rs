@@ -134,6 +134,7 @@ fn import_once(path: &Path, format: Format, scratch: &Path, live: bool) -> Resul
         limits: Limits::default(),
         keep: None,
         writer: None,
+        review: None,
         live_progress: live,
     };
     let (progress, _rx) = watch::channel(Progress::default());

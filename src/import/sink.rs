@@ -73,6 +73,9 @@ pub struct Merge {
     pub keep: Option<Keep>,
     /// Whose import this is, checked again inside the transaction that changes the table.
     pub writer: Option<Writer>,
+    /// The commit of a review: the staged rows are its table, and the table must still be as the
+    /// review saw it (see [`super::review`]).
+    pub reviewed: Option<super::review::Staged>,
 }
 
 /// Whose import writes the table: the sink checks, inside the transaction that changes it and
@@ -165,6 +168,29 @@ impl Sink {
             Sink::Sqlite(s) => s.finish(target, merge),
             Sink::Postgres(s) => s.finish(target, merge),
         }
+    }
+
+    /// Stops before the table: keeps the staged rows as the review table `name` and says what they
+    /// would do (see [`super::review`]); `times`: when it is made and when it ends.
+    pub fn review(
+        self,
+        target: &str,
+        merge: Merge,
+        name: &str,
+        times: (i64, i64),
+    ) -> Result<(Vec<ColumnInfo>, super::review::Staged), ImportError> {
+        match self {
+            Sink::Sqlite(s) => s.review(target, merge, name, times),
+            Sink::Postgres(s) => s.review(target, merge, name, times),
+        }
+    }
+
+    /// A review's staged rows, for its commit ([`Sink::finish`] with [`Merge::reviewed`]).
+    pub fn reopen(dest: &Destination, staged: &super::review::Staged) -> Result<Self, ImportError> {
+        Ok(match dest {
+            Destination::Sqlite(path) => Sink::Sqlite(SqliteSink::reopen(sqlite::open(path)?, staged)?),
+            Destination::Postgres { pool, schema } => Sink::Postgres(PgSink::reopen(pool, schema, staged)?),
+        })
     }
 
     /// Leaves the database as it was before the import.

@@ -364,7 +364,7 @@ pub async fn kept_bytes(dest: &Destination, undo: &Undo) -> Result<u64, ImportEr
 /// The pages of the kept table `kept`, of its indexes, and of its search index when it has one:
 /// an FTS5 table named after the table it was made for, found through its triggers (which moved
 /// with the table), and the FTS5 table's own tables (`…_data`, `…_idx`, …), about the table's size.
-fn sqlite_kept_bytes(conn: &Connection, kept: &str) -> rusqlite::Result<u64> {
+pub(super) fn sqlite_kept_bytes(conn: &Connection, kept: &str) -> rusqlite::Result<u64> {
     // One read of the schema: the kept table's own tables and indexes, and its triggers, whose
     // names lead to its search index.
     let schema: Vec<(String, String, String)> = conn

@@ -85,6 +85,8 @@ async fn queued(signals: &mut broadcast::Receiver<Signal>) {
 enum Ending {
     /// The table is in place; the loader recorded the success in the same transaction.
     Succeeded(Outcome),
+    /// Every row is staged for a person's review; the table was not touched.
+    Reviewed(Outcome),
     /// A person asked it to stop; nothing was written.
     Cancelled,
     /// It failed, for the reason given; nothing was written.
@@ -98,6 +100,7 @@ enum Ending {
 impl Ending {
     fn of(result: Result<Outcome, ImportError>, lost: bool, shutting_down: bool) -> Self {
         match result {
+            Ok(outcome) if outcome.review.is_some() => Ending::Reviewed(outcome),
             Ok(outcome) => Ending::Succeeded(outcome),
             // A success proves this worker still held the job (the final statement checked it in
             // the same transaction), so a checkpoint that found the row no longer `running` only
@@ -127,6 +130,8 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             (shared.clone(), tx.subscribe(), cancel.clone(), lost.clone(), stop_checkpoints.clone());
         tokio::spawn(async move { checkpoint_loop(&shared, rx, &cancel, &lost, &stop).await })
     });
+    // A queued job with a review is that review's commit.
+    let committing = record.review.is_some();
     let result = match claim_table(&shared, &record).await {
         Ok(()) => {
             // Long table views of this process yield to it meanwhile (see `import::priority`).
@@ -184,7 +189,29 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
                 measure_kept(&shared, &id).await;
             }
         }
+        Ending::Reviewed(outcome) => {
+            let snapshot = tx.borrow().clone();
+            let staged = outcome.review.as_ref().map(import::review::Staged::to_json).unwrap_or_default();
+            match queue::mark_review(&shared.db, &snapshot, &shared.worker, finished_at, &staged).await {
+                Ok(true) => crate::reviews::measure(&shared.db, &id).await,
+                Ok(false) => {
+                    tracing::warn!(%id, "a review was taken over before it was recorded; its rows are dropped");
+                    drop_review(&shared, outcome.review.as_ref()).await;
+                }
+                Err(e) => {
+                    tracing::error!(%id, error = %e, "could not record a review; its rows are dropped");
+                    drop_review(&shared, outcome.review.as_ref()).await;
+                }
+            }
+            // Nothing was written: the name of a table it would make is free until the commit.
+            release_table(&shared, &record.table).await;
+        }
         Ending::Cancelled | Ending::Failed(_) => {
+            if committing {
+                // A commit that did not happen ends its review: what it staged goes.
+                let staged = record.review.as_deref().and_then(|t| import::review::Staged::from_json(t).ok());
+                drop_review(&shared, staged.as_ref()).await;
+            }
             if let Ending::Failed(e) = &ending {
                 // The detail (database text, a panic's message) is for the log; the person
                 // reads the sentence `end_state` put into the job's state.
@@ -225,6 +252,15 @@ async fn claim_table(shared: &Shared, record: &ImportRecord) -> Result<(), Impor
 async fn measure_kept(shared: &Shared, id: &ImportId) {
     if let Err(e) = crate::history::measure_kept(&shared.db, id).await {
         tracing::warn!(%id, error = %e, "could not measure the table a replace kept (the next sweep tries again)");
+    }
+}
+
+/// Drops a review's staged rows (best effort: the retention sweep drops what is left).
+async fn drop_review(shared: &Shared, staged: Option<&import::review::Staged>) {
+    if let Some(staged) = staged
+        && let Err(e) = import::review::drop_table(shared.db.destination(), &staged.table).await
+    {
+        tracing::warn!(table = %staged.table, error = %e, "could not drop a review's rows (the sweep will)");
     }
 }
 
@@ -288,6 +324,7 @@ fn first_state(r: &ImportRecord, started_at: i64) -> Progress {
 fn end_state(tx: &watch::Sender<Progress>, ending: &Ending, finished_at: i64) {
     let (status, error) = match ending {
         Ending::Succeeded(_) => (ImportStatus::Succeeded, None),
+        Ending::Reviewed(_) => (ImportStatus::Review, None),
         Ending::Cancelled => (ImportStatus::Cancelled, None),
         Ending::Failed(e) => (ImportStatus::Failed, Some(e.to_string())),
         Ending::Interrupted | Ending::TakenOver => return,
@@ -299,7 +336,17 @@ fn end_state(tx: &watch::Sender<Progress>, ending: &Ending, finished_at: i64) {
         p.finished_at = Some(finished_at);
         p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
         match ending {
+            Ending::Reviewed(outcome) => {
+                p.rows_done = outcome.rows;
+                p.rows_parsed = outcome.rows + outcome.counts.rejected;
+                p.rows_total = Some(outcome.rows);
+                p.rows_total_estimated = false;
+                p.columns = outcome.columns.clone();
+                p.review = outcome.review.as_ref().map(|s| s.summary.clone());
+                p.counts = None;
+            }
             Ending::Succeeded(outcome) => {
+                p.review = None;
                 p.rows_done = outcome.rows;
                 p.rows_parsed = outcome.rows + outcome.counts.rejected;
                 p.counts = Some(outcome.counts);
@@ -325,8 +372,16 @@ async fn execute(
         }
         None => Mapping::default(),
     };
-    // A run that starts again (after a crash) reports afresh.
-    db::errors::clear(&shared.db, &record.id).await.map_err(|e| ImportError::Database(e.to_string()))?;
+    let staged = record
+        .review
+        .as_deref()
+        .map(import::review::Staged::from_json)
+        .transpose()
+        .map_err(|e| ImportError::Internal(format!("the stored review could not be read: {e}")))?;
+    // A run that starts again (after a crash) reports afresh; a commit keeps its review's report.
+    if staged.is_none() {
+        db::errors::clear(&shared.db, &record.id).await.map_err(|e| ImportError::Database(e.to_string()))?;
+    }
     let errors = Arc::new(ErrorReport {
         db: shared.db.clone(),
         id: record.id.clone(),
@@ -361,9 +416,22 @@ async fn execute(
             for_ms: i64::try_from(shared.options.keep_replaced.as_millis()).unwrap_or(i64::MAX),
         }),
         writer: Some(import::sink::Writer { account: record.owner_id }),
+        review: record.review_first.then(|| {
+            let ends_at =
+                db::now_ms().saturating_add(shared.options.keep_review.as_millis().min(i64::MAX as u128) as i64);
+            (import::review::table_name(record.id.as_str()), ends_at)
+        }),
         live_progress: true,
     };
     let (tx, cancel, worker) = (tx.clone(), cancel.clone(), shared.worker.clone());
+    if let Some(staged) = staged {
+        return import::off_runtime("commit a review", move || {
+            import::pipeline::commit(&spec, &staged, &tx, &|columns, rows| {
+                Some(Succeeded::new(&tx.borrow(), &worker, columns, rows, db::now_ms()).statement())
+            })
+        })
+        .await;
+    }
     import::off_runtime("import", move || {
         import::run(&spec, &tx, &cancel, &|columns, rows| {
             Some(Succeeded::new(&tx.borrow(), &worker, columns, rows, db::now_ms()).statement())

@@ -221,3 +221,72 @@ pub async fn import_errors_csv(
         axum::body::Body::from_stream(futures::StreamExt::fuse(pages)),
     ))
 }
+
+/// `POST /api/imports/{id}/commit`: commit an import waiting in review; 202 with its state (queued
+/// to merge exactly what the review said; follow it as any import).
+pub async fn commit_import(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    let id = import_id(&id)?;
+    crate::reviews::commit(&state.db, &state.jobs, &asker, &id).await?;
+    let progress = state.jobs.status(&id).await?.ok_or_else(|| not_found(id.as_str()))?;
+    Ok((StatusCode::ACCEPTED, Json(progress)))
+}
+
+#[derive(Deserialize)]
+pub struct DiffQuery {
+    /// `insert`, `update` or `unchanged`; every row when absent or empty.
+    kind: Option<String>,
+    offset: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// `GET /api/imports/{id}/diff`: a page of what an import in review would do, row by row (50 rows
+/// unless `?limit=` says, at most 500), of one `?kind=` or all, from `?offset=`.
+pub async fn import_diff(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Json<crate::model::DiffPage>, AppError> {
+    let id = import_id(&id)?;
+    let kind = match q.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        None => None,
+        Some(k) => Some(k.parse().map_err(|_| {
+            AppError::BadRequest(format!("{k:?} is not a kind of change: ask for insert, update or unchanged"))
+        })?),
+    };
+    let page = crate::reviews::diff(&state.db, &asker, &id, kind, q.offset.unwrap_or(0), q.limit.unwrap_or(50)).await?;
+    Ok(Json(page))
+}
+
+/// `GET /api/imports/{id}/diff.csv`: the whole diff of an import in review as CSV.
+pub async fn import_diff_csv(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    let id = import_id(&id)?;
+    // One of the person's downloads, held until the last line is read or the client leaves.
+    let hold = state.shares.exports.take(crate::share::Who::of(&asker)).ok_or_else(|| {
+        AppError::TooMany(
+            "you are downloading as many files as one person may at once; wait for one to finish and download this \
+             one again"
+                .into(),
+        )
+    })?;
+    let lines = crate::reviews::diff_csv(&state.db, &asker, &id, hold).await?;
+    let lines = futures::StreamExt::map(lines, |chunk| {
+        chunk.map_err(|e| {
+            tracing::error!(error = %e, "could not read a review for its download");
+            std::io::Error::other("the review could not be read")
+        })
+    });
+    let name = format!("attachment; filename=\"review-{id}.csv\"");
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)],
+        axum::body::Body::from_stream(futures::StreamExt::fuse(lines)),
+    ))
+}

@@ -184,6 +184,7 @@ async fn read(
             "encoding" => fields.encoding = Some(within(idle, text(field, limit)).await??),
             "mode" => fields.mode = mode(&within(idle, text(field, limit)).await??)?,
             "stop_at_blank" => fields.stop_at_blank = yes(&within(idle, text(field, limit)).await??)?,
+            "review" => fields.review = yes(&within(idle, text(field, limit)).await??)?,
             "header_row" => {
                 fields.header_row = within(idle, text(field, limit)).await??.parse().map_err(AppError::BadRequest)?
             }

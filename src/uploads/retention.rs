@@ -21,7 +21,11 @@ const BATCH: i64 = 500;
 /// Runs sweeps until `shutdown`.
 pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
     let kept = if config.keep_replaced.is_zero() { Duration::MAX } else { config.keep_replaced / 2 };
-    let every = Duration::from_secs(60).min(config.keep_uploads / 2).min(config.keep_unimported / 2).min(kept);
+    let every = Duration::from_secs(60)
+        .min(config.keep_uploads / 2)
+        .min(config.keep_unimported / 2)
+        .min(kept)
+        .min(config.keep_review / 2);
     tokio::spawn(async move {
         loop {
             if let Err(e) = sweep(&db, &config).await {
@@ -33,6 +37,9 @@ pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
             }
             if let Err(e) = crate::history::sweep_kept(&db).await {
                 tracing::warn!(error = %e, "could not drop replaced tables whose time was up; trying again later");
+            }
+            if let Err(e) = crate::reviews::sweep(&db).await {
+                tracing::warn!(error = %e, "could not end reviews whose time was up; trying again later");
             }
             if let Err(e) = crate::history::measure_unmeasured(&db).await {
                 tracing::warn!(error = %e, "could not measure kept tables; trying again later");

@@ -26,6 +26,7 @@ mod proxy;
 mod reach;
 mod rejects;
 mod retention;
+mod review;
 mod served;
 mod share;
 mod signin;

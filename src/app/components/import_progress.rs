@@ -232,6 +232,7 @@ fn status_label(s: ImportStatus) -> &'static str {
         ImportStatus::Failed => "Failed",
         ImportStatus::Cancelled => "Cancelled",
         ImportStatus::Undone => "Undone",
+        ImportStatus::Review => "In review",
     }
 }
 
@@ -243,6 +244,18 @@ fn status_line(p: &Progress) -> String {
         ImportStatus::Failed => format!("The import failed: {}", p.error.as_deref().unwrap_or("the server gave no reason; try again, and if it fails again ask whoever runs the server to look at its log.")),
         ImportStatus::Cancelled => "Cancelled; nothing was written.".into(),
         ImportStatus::Undone => format!("Undone: table {} is as it was before this import.", p.table),
+        ImportStatus::Review => match &p.review {
+            Some(r) => format!(
+                "In review: nothing is written to table {} until the review is committed. It would add {}, change {} \
+                 and leave {} as {}.",
+                p.table,
+                format::plural(r.inserted as usize, "row", "rows"),
+                format::plural(r.updated as usize, "row", "rows"),
+                format::plural(r.unchanged as usize, "row", "rows"),
+                if r.unchanged == 1 { "it is" } else { "they are" }
+            ),
+            None => format!("In review: nothing is written to table {} until the review is committed.", p.table),
+        },
         ImportStatus::Queued | ImportStatus::Running => phase_label(p),
     }
 }

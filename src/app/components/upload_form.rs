@@ -123,6 +123,7 @@ pub fn UploadForm(
             header_row: found.header_row.map_or(HeaderRow::None, HeaderRow::At),
             stop_at_blank: found.stop_at_blank,
             mapping,
+            review: false,
         };
         leptos::task::spawn_local(async move {
             match start_import(request).await {

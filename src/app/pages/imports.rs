@@ -270,6 +270,7 @@ pub(crate) fn status_word(s: ImportStatus) -> &'static str {
         ImportStatus::Failed => "Failed",
         ImportStatus::Cancelled => "Cancelled",
         ImportStatus::Undone => "Undone",
+        ImportStatus::Review => "In review",
     }
 }
 

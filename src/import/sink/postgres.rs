@@ -15,11 +15,12 @@ use crate::import::ImportError;
 use crate::import::dates::DAY_MS;
 use crate::import::infer::{fits, join};
 use crate::import::names::{qualify, quote};
+use crate::import::review::{self, Staged};
 use crate::import::undo::{self, Undo};
 use crate::import::value::Value;
 use crate::model::{ColumnInfo, ColumnType, Counts, TableColumn, TableShape};
-use sqlx::postgres::{PgPool, Postgres};
-use sqlx::{AssertSqlSafe, Executor, Transaction};
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
+use sqlx::{AssertSqlSafe, Executor, Row, Transaction};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -60,6 +61,8 @@ enum Cmd {
     Duplicates(String, mpsc::Sender<Vec<Duplicate>>),
     /// Swaps the staging table in (or merges it), runs the final statement and commits.
     Finish(Box<Swap>, oneshot::Sender<Counts>),
+    /// Makes the staging table a review's (its name, when it is made and ends) and commits.
+    Review(Box<Swap>, String, (i64, i64), oneshot::Sender<Staged>),
     /// Rolls everything back.
     Abort(oneshot::Sender<()>),
 }
@@ -140,6 +143,59 @@ impl PgSink {
             buf: Vec::new(),
             text: String::with_capacity(256),
         })
+    }
+
+    /// A review's staged rows (see [`crate::import::review`]), in a transaction of their own for
+    /// its commit to merge from.
+    pub fn reopen(pool: &PgPool, schema: &str, staged: &Staged) -> Result<Self, ImportError> {
+        let rt = Handle::try_current()
+            .map_err(|_| ImportError::Database("the PostgreSQL loader needs the tokio runtime".into()))?;
+        let staging = qualify(schema, &staged.table);
+        let tx = rt.block_on(async {
+            let mut tx = pool.begin().await?;
+            let found: bool =
+                sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&staging).fetch_one(&mut *tx).await?;
+            Ok::<_, sqlx::Error>(found.then_some(tx))
+        })?;
+        let tx = tx.ok_or_else(review::gone)?;
+        let mut columns = staged.columns.clone();
+        columns.push(ColumnInfo { name: ROW_COLUMN.into(), label: String::new(), ty: ColumnType::Integer });
+        let (cmds, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+        Ok(Self {
+            copier: Some(rt.spawn(copier(tx, String::new(), rx))),
+            rt,
+            cmds,
+            schema: schema.to_owned(),
+            staging,
+            columns,
+            buf: Vec::new(),
+            text: String::new(),
+        })
+    }
+
+    /// Stops before the table: makes the staging table the review table `name` and commits (see
+    /// [`crate::import::review`]). Returns the columns and what the review saw.
+    pub fn review(
+        mut self,
+        target: &str,
+        merge: Merge,
+        name: &str,
+        times: (i64, i64),
+    ) -> Result<(Vec<ColumnInfo>, Staged), ImportError> {
+        let swap = Swap {
+            schema: self.schema.clone(),
+            staging: self.staging.clone(),
+            target: target.to_owned(),
+            columns: data_columns(&self.columns),
+            merge,
+        };
+        let (reply, answer) = oneshot::channel();
+        if self.cmds.blocking_send(Cmd::Review(Box::new(swap), name.to_owned(), times, reply)).is_ok()
+            && let Ok(staged) = answer.blocking_recv()
+        {
+            return Ok((data_columns(&self.columns), staged));
+        }
+        Err(self.copier_error())
     }
 
     /// Sends a request to the copier and waits for its answer (or for the reason it stopped).
@@ -340,7 +396,7 @@ async fn copier(
                         // The writer went away (returning drops the transaction: rollback).
                         None => return Ok(()),
                         // The writer flushes before anything else; this is a bug, and the import stops.
-                        Some(Cmd::Exec(..) | Cmd::Finish(..) | Cmd::Duplicates(..)) => {
+                        Some(Cmd::Exec(..) | Cmd::Finish(..) | Cmd::Review(..) | Cmd::Duplicates(..)) => {
                             return Err(ImportError::Database(
                                 "a statement was sent while rows were being copied".into(),
                             ));
@@ -375,11 +431,125 @@ async fn copier(
                 let _ = reply.send(counts);
                 return Ok(());
             }
+            Cmd::Review(swap, name, times, reply) => {
+                let staged = stage_review(&mut tx, &swap, &name, times).await?;
+                tx.commit().await?;
+                let _ = reply.send(staged);
+                return Ok(());
+            }
             Cmd::Abort(reply) => {
                 tx.rollback().await?;
                 let _ = reply.send(());
                 return Ok(());
             }
+        }
+    }
+    Ok(())
+}
+
+/// The review table `name` from the staging table, in the import's transaction; the table is read,
+/// never changed (see [`crate::import::review`]).
+async fn stage_review(
+    tx: &mut Transaction<'static, Postgres>,
+    s: &Swap,
+    name: &str,
+    times: (i64, i64),
+) -> Result<Staged, ImportError> {
+    let conn = &mut **tx;
+    let (staging, t, r) = (s.staging.clone(), qualify(&s.schema, &s.target), qualify(&s.schema, name));
+    let (target, columns, merge) = (s.target.as_str(), &s.columns, &s.merge);
+    let run = |sql: String| AssertSqlSafe(sql);
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&t).fetch_one(&mut *conn).await?;
+    if let Some(writer) = merge.writer {
+        let facts =
+            sqlx::query_as(crate::db::registry::FACTS).bind(target).bind(writer.account).fetch_one(&mut *conn).await?;
+        writer.check(target, exists, facts)?;
+    }
+    let action = merge::decide(merge.mode, exists, !merge.key.is_empty(), target)?;
+    let meets = match action {
+        Action::Merge { update } => Some(update),
+        _ => None,
+    };
+    if meets.is_some() && merge.add_unique_index {
+        // The commit makes the key's unique index: a table that holds a key twice cannot take it.
+        let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
+        let present: Vec<String> = keys.iter().map(|k| format!("{k} IS NOT NULL")).collect();
+        let twice = format!(
+            "SELECT 1 FROM {t} WHERE {} GROUP BY {} HAVING count(*) > 1 LIMIT 1",
+            present.join(" AND "),
+            keys.join(", ")
+        );
+        if sqlx::query(run(twice)).fetch_optional(&mut *conn).await?.is_some() {
+            return Err(merge::repeated_key(target));
+        }
+    }
+    let replaces = matches!(action, Action::Replace | Action::CreateKeyed { retire: true });
+    let (removed, fingerprint) = if replaces {
+        let removed: i64 = sqlx::query_scalar(run(format!("SELECT count(*) FROM {t}"))).fetch_one(&mut *conn).await?;
+        let print: String = sqlx::query_scalar(run(review::pg_fingerprint(&t))).fetch_one(&mut *conn).await?;
+        (removed.max(0) as u64, Some(print))
+    } else {
+        (0, None)
+    };
+    let shape = if exists { shape_in(&mut *conn, &s.schema, target).await? } else { None };
+    let source = match merge.dedupe {
+        true => format!(
+            "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {}))",
+            merge.key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", "),
+            r = quote(ROW_COLUMN)
+        ),
+        false => staging.clone(),
+    };
+    (&mut *conn).execute(run(format!("DROP TABLE IF EXISTS {r}"))).await?;
+    (&mut *conn).execute(run(review::create(Kind::Postgres, &r, columns, &merge.key, meets.is_some()))).await?;
+    (&mut *conn).execute(run(review::fill(Kind::Postgres, &r, &source, &t, columns, &merge.key, meets))).await?;
+    for sql in review::indexes(Kind::Postgres, &r, name) {
+        (&mut *conn).execute(run(sql)).await?;
+    }
+    let row = sqlx::query(run(review::tally(Kind::Postgres, &r, columns, &merge.key, meets.is_some())))
+        .fetch_one(&mut *conn)
+        .await?;
+    let numbers: Vec<i64> = (0..row.len()).map(|i| row.try_get(i)).collect::<Result<_, _>>()?;
+    (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
+    let summary = review::summary(&numbers, columns, &merge.key, merge.rejected, removed, times.0, times.1);
+    let rows = summary.inserted + summary.updated + summary.unchanged;
+    Ok(Staged {
+        table: name.to_owned(),
+        summary,
+        columns: columns.clone(),
+        key: merge.key.clone(),
+        add_unique_index: merge.add_unique_index,
+        meets,
+        rows,
+        shape,
+        fingerprint,
+    })
+}
+
+/// Refuses a review's commit when the table is no longer as the review saw it (see
+/// [`crate::import::review`]); in the commit's transaction, under the name's lock.
+async fn still_as_reviewed(
+    conn: &mut PgConnection,
+    schema: &str,
+    target: &str,
+    staged: &Staged,
+) -> Result<(), ImportError> {
+    let t = qualify(schema, target);
+    if shape_in(&mut *conn, schema, target).await? != staged.shape {
+        return Err(review::changed_since(target));
+    }
+    if let Some(print) = &staged.fingerprint {
+        let now: String = sqlx::query_scalar(AssertSqlSafe(review::pg_fingerprint(&t))).fetch_one(&mut *conn).await?;
+        if now != *print {
+            return Err(review::changed_since(target));
+        }
+    }
+    if let Some(update) = staged.meets {
+        let sql =
+            review::verify(Kind::Postgres, &qualify(schema, &staged.table), &t, &staged.columns, &staged.key, update);
+        let moved: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
+        if moved > 0 {
+            return Err(review::changed_since(target));
         }
     }
     Ok(())
@@ -392,7 +562,10 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
     let (target, columns, merge) = (s.target.as_str(), &s.columns, &s.merge);
     let cols = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
     let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
-    let source = if merge.dedupe {
+    let source = if merge.reviewed.is_some() {
+        // A review's rows merge from its table, less those that would leave the table as it is.
+        format!("{} d", review::changing(&staging))
+    } else if merge.dedupe {
         format!(
             "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {})) d",
             keys.join(", "),
@@ -417,7 +590,16 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
     let xid: String = sqlx::query_scalar("SELECT (txid_current() % 4294967296)::text").fetch_one(&mut *conn).await?;
     let added = |rows: u64| Some(Undo::Remove { rows, after: None, last: None, xid: Some(xid.clone()) });
     let mut taken_back = None;
-    match merge::decide(merge.mode, exists, !keys.is_empty(), target)? {
+    let action = merge::decide(merge.mode, exists, !keys.is_empty(), target)?;
+    if let Some(staged) = &merge.reviewed {
+        still_as_reviewed(&mut *conn, &s.schema, target, staged).await?;
+    }
+    // A review's table has columns of its own: its rows are copied, never the table renamed.
+    let place = |staging: &str| match &merge.reviewed {
+        None => put_in_place(staging, &t, target),
+        Some(_) => copy_in_place(staging, &t, columns),
+    };
+    match action {
         Action::Append => {
             (&mut *conn).execute(run(format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging}"))).await?;
             (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
@@ -485,12 +667,24 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                 (&mut *conn).execute(run(sql)).await?;
             }
             taken_back = undo;
-            (&mut *conn).execute(run(put_in_place(&staging, &t, target))).await?;
+            for sql in place(&staging) {
+                (&mut *conn).execute(run(sql)).await?;
+            }
         }
         Action::Create => {
-            (&mut *conn).execute(run(put_in_place(&staging, &t, target))).await?;
+            for sql in place(&staging) {
+                (&mut *conn).execute(run(sql)).await?;
+            }
             taken_back = Some(Undo::Drop);
         }
+    }
+    if let Some(staged) = &merge.reviewed
+        && (inserted, updated) != (staged.summary.inserted, staged.summary.updated)
+    {
+        // The checks above hold every key's row as reviewed, so this is a rule they missed; the
+        // transaction rolls back, and the person is told as for any change.
+        tracing::warn!(target, inserted, updated, "a review's commit did other than the review said");
+        return Err(review::changed_since(target));
     }
     let counts = counts(merge.rows, inserted, updated, merge.rejected);
     if let Some(mut last) = merge.last.clone() {
@@ -517,12 +711,24 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
 /// The statement that makes the staging table the target: a rename, or, for a temporary staging
 /// table (which would vanish at commit, renamed or not), a copy. A copy happens only when the table
 /// an append meant to copy into was dropped meanwhile.
-fn put_in_place(staging: &str, t: &str, target: &str) -> String {
+fn put_in_place(staging: &str, t: &str, target: &str) -> Vec<String> {
     if staging.starts_with("pg_temp.") {
-        format!("CREATE TABLE {t} AS TABLE {staging}")
+        vec![format!("CREATE TABLE {t} AS TABLE {staging}")]
     } else {
-        format!("ALTER TABLE {staging} RENAME TO {}", quote(target))
+        vec![format!("ALTER TABLE {staging} RENAME TO {}", quote(target))]
     }
+}
+
+/// The statements that make a review's rows the table `t`: a new table filled in row order.
+fn copy_in_place(staging: &str, t: &str, columns: &[ColumnInfo]) -> Vec<String> {
+    let defs: Vec<String> =
+        columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Postgres, c.ty))).collect();
+    let cols = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
+    vec![
+        format!("CREATE TABLE {t} ({})", defs.join(", ")),
+        format!("INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging} ORDER BY {}", quote(ROW_COLUMN)),
+        format!("DROP TABLE {staging}"),
+    ]
 }
 
 /// A unique index that could not be made because the table holds a key twice, in words.
@@ -536,6 +742,11 @@ fn repeated_key(e: sqlx::Error, table: &str) -> ImportError {
 /// The table `name` in `schema` as an import into it sees it (see [`super::shape`]): a column is
 /// required when NOT NULL with no default, identity or generated value.
 pub async fn shape(pool: &PgPool, schema: &str, name: &str) -> Result<Option<TableShape>, ImportError> {
+    shape_in(&mut *pool.acquire().await?, schema, name).await
+}
+
+/// The same, on one connection (in a transaction).
+async fn shape_in(conn: &mut PgConnection, schema: &str, name: &str) -> Result<Option<TableShape>, ImportError> {
     let table = qualify(schema, name);
     let cols: Vec<(String, String, bool, bool)> = sqlx::query_as(
         "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
@@ -544,7 +755,7 @@ pub async fn shape(pool: &PgPool, schema: &str, name: &str) -> Result<Option<Tab
          ORDER BY a.attnum",
     )
     .bind(&table)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     if cols.is_empty() {
         return Ok(None);
@@ -557,7 +768,7 @@ pub async fn shape(pool: &PgPool, schema: &str, name: &str) -> Result<Option<Tab
          GROUP BY i.indexrelid ORDER BY i.indexrelid",
     )
     .bind(&table)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let columns = cols
         .into_iter()

@@ -10,11 +10,12 @@ use super::{
 use crate::import::ImportError;
 use crate::import::infer::{fits, join};
 use crate::import::names::quote;
+use crate::import::review::{self, Fingerprint, Staged};
 use crate::import::undo::{self, Undo};
 use crate::import::value::Value;
 use crate::model::{ColumnInfo, ColumnType, Counts, TableColumn, TableShape};
 use rusqlite::types::Null;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -213,6 +214,24 @@ impl SqliteSink {
         })
     }
 
+    /// A review's staged rows (see [`crate::import::review`]), for its commit to merge from.
+    pub fn reopen(conn: Connection, staged: &Staged) -> Result<Self, ImportError> {
+        if !table_exists(&conn, &staged.table)? {
+            return Err(review::gone());
+        }
+        let mut columns = staged.columns.clone();
+        columns.push(ColumnInfo { name: ROW_COLUMN.into(), label: String::new(), ty: ColumnType::Integer });
+        Ok(Self {
+            insert_sql: String::new(),
+            declared: columns.iter().map(|c| c.ty).collect(),
+            conn,
+            staging: staged.table.clone(),
+            columns,
+            in_tx: false,
+            text: String::new(),
+        })
+    }
+
     /// Columns with the types the values so far demand.
     pub fn columns(&self) -> &[ColumnInfo] {
         &self.columns
@@ -306,6 +325,95 @@ impl SqliteSink {
         }
     }
 
+    /// Stops before the table: turns the staging table into the review table `name` (see
+    /// [`crate::import::review`]), in one transaction that reads the table and changes nothing of
+    /// it. Returns the columns and what the review saw; on an error, leaves nothing behind.
+    pub fn review(
+        mut self,
+        target: &str,
+        merge: Merge,
+        name: &str,
+        times: (i64, i64),
+    ) -> Result<(Vec<ColumnInfo>, Staged), ImportError> {
+        match self.stage_review(target, &merge, name, times) {
+            Ok(staged) => Ok((data_columns(&self.columns), staged)),
+            Err(e) => {
+                self.abort()?;
+                Err(e)
+            }
+        }
+    }
+
+    fn stage_review(
+        &mut self,
+        target: &str,
+        merge: &Merge,
+        name: &str,
+        times: (i64, i64),
+    ) -> Result<Staged, ImportError> {
+        self.commit()?;
+        self.rebuild_widened()?;
+        let columns = data_columns(&self.columns);
+        let (staging, t, r) = (quote(&self.staging), quote(target), quote(name));
+        let source = source(&staging, &merge.key, merge.dedupe);
+        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        let exists = table_exists(&tx, target)?;
+        if let Some(writer) = merge.writer {
+            writer.check(target, exists, authority_facts(&tx, target, writer.account)?)?;
+        }
+        let action = merge::decide(merge.mode, exists, !merge.key.is_empty(), target)?;
+        let meets = match action {
+            Action::Merge { update } => Some(update),
+            _ => None,
+        };
+        if meets.is_some() && merge.add_unique_index {
+            // The commit makes the key's unique index: a table that holds a key twice cannot take it.
+            let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
+            let present: Vec<String> = keys.iter().map(|k| format!("{k} IS NOT NULL")).collect();
+            let twice = format!(
+                "SELECT 1 FROM {t} WHERE {} GROUP BY {} HAVING count(*) > 1 LIMIT 1",
+                present.join(" AND "),
+                keys.join(", ")
+            );
+            if tx.query_row(&twice, [], |_| Ok(())).optional()?.is_some() {
+                return Err(merge::repeated_key(target));
+            }
+        }
+        let replaces = matches!(action, Action::Replace | Action::CreateKeyed { retire: true });
+        let removed: i64 =
+            if replaces { tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))? } else { 0 };
+        let fingerprint = if replaces { Some(fingerprint(&tx, target)?) } else { None };
+        let shape = if exists { shape(&tx, target)? } else { None };
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS {r}; {}",
+            review::create(Kind::Sqlite, &r, &columns, &merge.key, meets.is_some())
+        ))?;
+        tx.execute(&review::fill(Kind::Sqlite, &r, &source, &t, &columns, &merge.key, meets), [])?;
+        for sql in review::indexes(Kind::Sqlite, &r, name) {
+            tx.execute_batch(&sql)?;
+        }
+        let tally = review::tally(Kind::Sqlite, &r, &columns, &merge.key, meets.is_some());
+        let numbers: Vec<i64> = tx.query_row(&tally, [], |row| {
+            (0..row.as_ref().column_count()).map(|i| row.get(i)).collect::<rusqlite::Result<_>>()
+        })?;
+        tx.execute_batch(&format!("DROP TABLE {staging}"))?;
+        tx.commit()?;
+        let summary =
+            review::summary(&numbers, &columns, &merge.key, merge.rejected, removed.max(0) as u64, times.0, times.1);
+        let rows = summary.inserted + summary.updated + summary.unchanged;
+        Ok(Staged {
+            table: name.to_owned(),
+            summary,
+            columns,
+            key: merge.key.clone(),
+            add_unique_index: merge.add_unique_index,
+            meets,
+            rows,
+            shape,
+            fingerprint,
+        })
+    }
+
     fn swap(&mut self, target: &str, mut merge: Merge) -> Result<Counts, ImportError> {
         self.commit()?;
         self.conn.pragma_update(None, "synchronous", "FULL")?;
@@ -314,15 +422,10 @@ impl SqliteSink {
         let (staging, t) = (quote(&self.staging), quote(target));
         let cols = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
         let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
-        // Rows of a key seen before were reported; the first row of each key goes in.
-        let source = if merge.dedupe {
-            format!(
-                "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {}))",
-                keys.join(", "),
-                r = quote(ROW_COLUMN)
-            )
-        } else {
-            staging.clone()
+        // A review's rows merge from its table, less those that would leave the table as it is.
+        let source = match &merge.reviewed {
+            Some(_) => review::changing(&staging),
+            None => source(&staging, &merge.key, merge.dedupe),
         };
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
         let exists = table_exists(&tx, target)?;
@@ -331,9 +434,15 @@ impl SqliteSink {
             // table until it ends, so the facts read now hold for what it does.
             writer.check(target, exists, authority_facts(&tx, target, writer.account)?)?;
         }
+        let action = merge::decide(merge.mode, exists, !keys.is_empty(), target)?;
+        if let Some(staged) = &merge.reviewed {
+            still_as_reviewed(&tx, target, staged)?;
+        }
+        // A review's table has columns of its own: its rows are copied, never the table renamed.
+        let renamed = merge.reviewed.is_none();
         let (mut inserted, mut updated) = (merge.rows, 0);
         let mut taken_back = None;
-        match merge::decide(merge.mode, exists, !keys.is_empty(), target)? {
+        match action {
             Action::Append => {
                 let mark = undo::sqlite_mark(&tx, target);
                 let set_aside = set_aside_indexes(&tx, target, merge.rows, mark.unwrap_or(0))?;
@@ -395,12 +504,20 @@ impl SqliteSink {
             }
             Action::Replace => {
                 taken_back = undo::sqlite_retire(&tx, target, merge.keep.as_ref())?;
-                tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?;
+                tx.execute_batch(&put_in_place(&staging, &t, &columns, renamed))?;
             }
             Action::Create => {
-                tx.execute_batch(&format!("ALTER TABLE {staging} RENAME TO {t}"))?;
+                tx.execute_batch(&put_in_place(&staging, &t, &columns, renamed))?;
                 taken_back = Some(Undo::Drop);
             }
+        }
+        if let Some(staged) = &merge.reviewed
+            && (inserted, updated) != (staged.summary.inserted, staged.summary.updated)
+        {
+            // The checks above hold every key's row as reviewed, so this is a rule they missed;
+            // the transaction is rolled back, and the person told as for any change.
+            tracing::warn!(target, inserted, updated, "a review's commit did other than the review said");
+            return Err(review::changed_since(target));
         }
         let counts = counts(merge.rows, inserted, updated, merge.rejected);
         if let Some(mut last) = merge.last.take() {
@@ -460,6 +577,81 @@ impl SqliteSink {
         self.declared = self.columns.iter().map(|c| c.ty).collect();
         Ok(())
     }
+}
+
+/// The rows that go in: the staging table's, or with `dedupe` only the first row of each key (rows
+/// of a key seen before were reported).
+fn source(staging: &str, key: &[String], dedupe: bool) -> String {
+    if !dedupe {
+        return staging.to_owned();
+    }
+    let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
+    format!(
+        "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {}))",
+        keys.join(", "),
+        r = quote(ROW_COLUMN)
+    )
+}
+
+/// The statements that make the staged rows the table `t`: the staging table renamed, or (a
+/// review's, which has columns of its own) a new table filled from it in row order.
+fn put_in_place(staging: &str, t: &str, columns: &[ColumnInfo], renamed: bool) -> String {
+    if renamed {
+        return format!("ALTER TABLE {staging} RENAME TO {t}");
+    }
+    let defs: Vec<String> =
+        columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Sqlite, c.ty))).collect();
+    let cols = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
+    format!(
+        "CREATE TABLE {t} ({}); INSERT INTO {t} ({cols}) SELECT {cols} FROM {staging} ORDER BY {}; DROP TABLE {staging}",
+        defs.join(", "),
+        quote(ROW_COLUMN)
+    )
+}
+
+/// Refuses a review's commit when the table is no longer as the review saw it: its columns and
+/// indexes, a replace's whole table, every key's row of a merge (see [`crate::import::review`]).
+fn still_as_reviewed(tx: &Transaction<'_>, target: &str, staged: &Staged) -> Result<(), ImportError> {
+    if shape(tx, target)? != staged.shape {
+        return Err(review::changed_since(target));
+    }
+    if let Some(print) = &staged.fingerprint
+        && fingerprint(tx, target)? != *print
+    {
+        return Err(review::changed_since(target));
+    }
+    if let Some(update) = staged.meets {
+        let sql =
+            review::verify(Kind::Sqlite, &quote(&staged.table), &quote(target), &staged.columns, &staged.key, update);
+        let moved: i64 = tx.query_row(&sql, [], |r| r.get(0))?;
+        if moved > 0 {
+            return Err(review::changed_since(target));
+        }
+    }
+    Ok(())
+}
+
+/// The table's [`Fingerprint`], from every value of every row.
+fn fingerprint(conn: &Connection, target: &str) -> Result<String, ImportError> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {}", quote(target)))?;
+    let n = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut print = Fingerprint::default();
+    while let Some(row) = rows.next()? {
+        let mut h = print.start();
+        for i in 0..n {
+            match row.get_ref(i)? {
+                ValueRef::Null => h.value(0, &[]),
+                ValueRef::Integer(v) => h.value(1, &v.to_le_bytes()),
+                ValueRef::Real(v) => h.value(2, &v.to_le_bytes()),
+                ValueRef::Text(v) => h.value(3, v),
+                ValueRef::Blob(v) => h.value(4, v),
+            }
+        }
+        print.add(h);
+    }
+    Ok(print.text())
 }
 
 /// A unique index that could not be made because the table holds a key twice, in words.

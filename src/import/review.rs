@@ -1,0 +1,397 @@
+//! Review before it lands (issue 28): an import that stops once every row is read, typed, mapped
+//! and staged, with nothing in its table touched, and says what it would do. Its rows wait in a
+//! table of their own in the data database (`_sheetport_review_<import>`), one row per staged row:
+//! the sheet's row number, the values as they would land, what the row would do ([`KIND_COLUMN`]:
+//! insert, update or unchanged) and, for a row whose key the table has, that row's values as the
+//! table had them ([`old_column`]). The diff pages read it; the commit merges from it.
+//!
+//! A commit does exactly what was reviewed or nothing: inside the transaction that changes the
+//! table, it checks that the table still holds, for every key of the file, what the review saw
+//! (an upsert's rows as they were, an insert's key still absent; a replace: the whole table, by a
+//! fingerprint), that the table's columns are as they were, and that the merge's own counts agree
+//! with the review's. Rows of the table the file has no key for may change meanwhile: an upsert
+//! or an append does not touch them, so what was reviewed still holds.
+//!
+//! The statements are decided here once and rendered for each dialect ([`Kind`]); each sink runs
+//! them in its own transaction.
+
+use super::ImportError;
+use super::names::{qualify, quote};
+use super::sink::{Destination, Kind, ROW_COLUMN, sql_type};
+use crate::model::{ChangedColumn, ColumnInfo, ReviewSummary, TableShape};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of every review's table (never a staging table's: a start drops those, not these).
+pub const REVIEW_PREFIX: &str = "_sheetport_review_";
+/// What a staged row would do: [`INSERT`], [`UPDATE`] or [`UNCHANGED`].
+pub const KIND_COLUMN: &str = "_sheetport_kind";
+pub const INSERT: i64 = 0;
+pub const UPDATE: i64 = 1;
+pub const UNCHANGED: i64 = 2;
+
+/// The column holding the table's value of data column `i` (by position; key columns have none).
+pub fn old_column(i: usize) -> String {
+    format!("_sheetport_old_{i}")
+}
+
+/// The review table of import `id`.
+pub fn table_name(id: &str) -> String {
+    format!("{REVIEW_PREFIX}{id}")
+}
+
+/// What a review staged and saw, kept with its import (`imports.review`) until it is committed,
+/// discarded or its time is up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Staged {
+    /// The table its rows wait in, in the data database.
+    pub table: String,
+    pub summary: ReviewSummary,
+    /// The columns that go into the table, in order, as staged.
+    pub columns: Vec<ColumnInfo>,
+    pub key: Vec<String>,
+    /// The key's unique index is made on the table at the commit.
+    pub add_unique_index: bool,
+    /// The rows met the table by the key (`Some(update)`: an upsert's, or an insert-new's), so the
+    /// commit checks each key's row is as the review saw it.
+    pub meets: Option<bool>,
+    /// Rows staged to go in (inserted, updated and unchanged).
+    pub rows: u64,
+    /// The table as the review saw it (`None`: there was none).
+    pub shape: Option<TableShape>,
+    /// A replace's whole table, as the review saw it (see [`Fingerprint`]).
+    pub fingerprint: Option<String>,
+}
+
+impl Staged {
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn to_json(&self) -> String {
+        // Plain structs of strings and numbers: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The commit found the table other than the review saw it.
+pub fn changed_since(target: &str) -> ImportError {
+    ImportError::Conflict(format!(
+        "the table {target:?} changed after this review was made (rows written by hand or by another import), so \
+         nothing was written: review the file again to see what it would do now"
+    ))
+}
+
+/// The review's staged rows are gone (its time was up, or it was discarded).
+pub fn gone() -> ImportError {
+    ImportError::Conflict(
+        "the rows this review staged are no longer kept, so nothing was written: import the file again".into(),
+    )
+}
+
+/// Drops the review table `name`, when it is there, and gives its space back.
+pub async fn drop_table(dest: &Destination, name: &str) -> Result<(), ImportError> {
+    match dest {
+        Destination::Sqlite(path) => {
+            let (path, name) = (path.clone(), name.to_owned());
+            super::off_runtime("drop a review's rows", move || {
+                let conn = super::sink::sqlite::open(&path)?;
+                conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(&name)))?;
+                super::sink::sqlite::give_back(&conn);
+                Ok(())
+            })
+            .await
+        }
+        Destination::Postgres { pool, schema } => {
+            let sql = format!("DROP TABLE IF EXISTS {}", qualify(schema, name));
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+            Ok(())
+        }
+    }
+}
+
+/// The bytes the review table `name` takes, with its indexes (for the stored-bytes quotas).
+pub async fn bytes(dest: &Destination, name: &str) -> Result<u64, ImportError> {
+    match dest {
+        Destination::Sqlite(path) => {
+            let (path, name) = (path.clone(), name.to_owned());
+            super::off_runtime("measure a review", move || {
+                let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(super::undo::sqlite_kept_bytes(&conn, &name)?)
+            })
+            .await
+        }
+        Destination::Postgres { pool, schema } => {
+            let bytes: i64 =
+                sqlx::query_scalar("SELECT CAST(COALESCE(pg_total_relation_size(to_regclass($1)), 0) AS BIGINT)")
+                    .bind(qualify(schema, name))
+                    .fetch_one(pool)
+                    .await?;
+            Ok(bytes.max(0) as u64)
+        }
+    }
+}
+
+/// How a dialect says "differs, NULLs included".
+fn differs(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => "IS NOT",
+        Kind::Postgres => "IS DISTINCT FROM",
+    }
+}
+
+/// The review table: the row number (SQLite: its rowid, so pages in row order cost no sort), the
+/// data columns, what each row would do, and with a table to meet, the table's values.
+pub fn create(kind: Kind, review: &str, columns: &[ColumnInfo], key: &[String], olds: bool) -> String {
+    let row = match kind {
+        Kind::Sqlite => "INTEGER PRIMARY KEY",
+        Kind::Postgres => "BIGINT NOT NULL",
+    };
+    let mut defs = vec![format!("{} {row}", quote(ROW_COLUMN))];
+    defs.extend(columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(kind, c.ty))));
+    defs.push(format!("{} INTEGER NOT NULL", quote(KIND_COLUMN)));
+    if olds {
+        for (i, c) in columns.iter().enumerate().filter(|(_, c)| !key.contains(&c.name)) {
+            defs.push(format!("{} {}", quote(&old_column(i)), sql_type(kind, c.ty)));
+        }
+    }
+    format!("CREATE TABLE {review} ({})", defs.join(", "))
+}
+
+/// Fills the review table from `source` (the staging table, or its first row of each key), in row
+/// order. `meet`: the rows meet the table `target` by the key, and `update` says whether a row that
+/// differs would change it (upsert) or be left (insert-new); otherwise every row is an insert.
+pub fn fill(
+    kind: Kind,
+    review: &str,
+    source: &str,
+    target: &str,
+    columns: &[ColumnInfo],
+    key: &[String],
+    meet: Option<bool>,
+) -> String {
+    let r = quote(ROW_COLUMN);
+    let cols: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
+    let into = format!("{r}, {}, {}", cols.join(", "), quote(KIND_COLUMN));
+    let Some(update) = meet else {
+        return format!(
+            "INSERT INTO {review} ({into}) SELECT {r}, {}, {INSERT} FROM {source} s ORDER BY {r}",
+            cols.join(", ")
+        );
+    };
+    let rest: Vec<(usize, &ColumnInfo)> = columns.iter().enumerate().filter(|(_, c)| !key.contains(&c.name)).collect();
+    let on: Vec<String> = key.iter().map(|k| format!("t.{k} = s.{k}", k = quote(k))).collect();
+    let absent = format!("t.{} IS NULL", quote(&key[0]));
+    let diff: Vec<String> =
+        rest.iter().map(|(_, c)| format!("t.{q} {} s.{q}", differs(kind), q = quote(&c.name))).collect();
+    let what = if update && !diff.is_empty() {
+        format!("CASE WHEN {absent} THEN {INSERT} WHEN {} THEN {UPDATE} ELSE {UNCHANGED} END", diff.join(" OR "))
+    } else {
+        format!("CASE WHEN {absent} THEN {INSERT} ELSE {UNCHANGED} END")
+    };
+    let olds: Vec<String> = rest.iter().map(|(i, _)| quote(&old_column(*i))).collect();
+    let old_values: Vec<String> = rest.iter().map(|(_, c)| format!("t.{}", quote(&c.name))).collect();
+    let new_values: Vec<String> = cols.iter().map(|c| format!("s.{c}")).collect();
+    let (olds, old_values) = if rest.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (format!(", {}", olds.join(", ")), format!(", {}", old_values.join(", ")))
+    };
+    format!(
+        "INSERT INTO {review} ({into}{olds}) SELECT s.{r}, {}, {what}{old_values} FROM {source} s \
+         LEFT JOIN {target} t ON {} ORDER BY s.{r}",
+        new_values.join(", "),
+        on.join(" AND ")
+    )
+}
+
+/// Indexes the diff's pages read by (a kind's rows in row order; PostgreSQL: all rows in order too).
+pub fn indexes(kind: Kind, review: &str, name: &str) -> Vec<String> {
+    let r = quote(ROW_COLUMN);
+    let by_kind = quote(&format!("{name}_kind"));
+    let mut out = vec![format!("CREATE INDEX {by_kind} ON {review} ({}, {r})", quote(KIND_COLUMN))];
+    if kind == Kind::Postgres {
+        out.push(format!("CREATE UNIQUE INDEX {} ON {review} ({r})", quote(&format!("{name}_row"))));
+    }
+    out
+}
+
+/// One row: how many rows of each kind, then, for each column that is not the key, how many of
+/// its cells an update changes.
+pub fn tally(kind: Kind, review: &str, columns: &[ColumnInfo], key: &[String], olds: bool) -> String {
+    let k = quote(KIND_COLUMN);
+    let count = |n: i64| format!("CAST(COALESCE(sum(CASE WHEN {k} = {n} THEN 1 ELSE 0 END), 0) AS BIGINT)");
+    let mut parts = vec![count(INSERT), count(UPDATE), count(UNCHANGED)];
+    if olds {
+        for (i, c) in columns.iter().enumerate().filter(|(_, c)| !key.contains(&c.name)) {
+            parts.push(format!(
+                "CAST(COALESCE(sum(CASE WHEN {k} = {UPDATE} AND {} {} {} THEN 1 ELSE 0 END), 0) AS BIGINT)",
+                quote(&old_column(i)),
+                differs(kind),
+                quote(&c.name)
+            ));
+        }
+    }
+    format!("SELECT {} FROM {review}", parts.join(", "))
+}
+
+/// The summary from [`tally`]'s row (`numbers`, in its order).
+pub fn summary(
+    numbers: &[i64],
+    columns: &[ColumnInfo],
+    key: &[String],
+    rejected: u64,
+    removed: u64,
+    made_at: i64,
+    ends_at: i64,
+) -> ReviewSummary {
+    let n = |i: usize| numbers.get(i).copied().unwrap_or(0).max(0) as u64;
+    let changed = columns
+        .iter()
+        .filter(|c| !key.contains(&c.name))
+        .enumerate()
+        .map(|(j, c)| ChangedColumn { column: c.name.clone(), cells: n(3 + j) })
+        .filter(|c| c.cells > 0)
+        .collect();
+    ReviewSummary { inserted: n(0), updated: n(1), unchanged: n(2), rejected, removed, changed, made_at, ends_at }
+}
+
+/// How many of the review's rows no longer meet the table as they did: an insert whose key the
+/// table now has, a row whose key it no longer has, and (`update`) a row whose values changed.
+pub fn verify(kind: Kind, review: &str, target: &str, columns: &[ColumnInfo], key: &[String], update: bool) -> String {
+    let on: Vec<String> = key.iter().map(|k| format!("t.{k} = r.{k}", k = quote(k))).collect();
+    let present = format!("t.{} IS NOT NULL", quote(&key[0]));
+    let absent = format!("t.{} IS NULL", quote(&key[0]));
+    let mut moved = vec![absent];
+    if update {
+        moved.extend(
+            columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !key.contains(&c.name))
+                .map(|(i, c)| format!("t.{} {} r.{}", quote(&c.name), differs(kind), quote(&old_column(i)))),
+        );
+    }
+    format!(
+        "SELECT count(*) FROM {review} r LEFT JOIN {target} t ON {} WHERE CASE WHEN r.{} = {INSERT} THEN {present} \
+         ELSE {} END",
+        on.join(" AND "),
+        quote(KIND_COLUMN),
+        moved.join(" OR ")
+    )
+}
+
+/// The rows a commit merges: those that change the table (an unchanged row would do nothing).
+pub fn changing(review: &str) -> String {
+    format!("(SELECT * FROM {review} WHERE {} <> {UNCHANGED})", quote(KIND_COLUMN))
+}
+
+/// A fingerprint of a whole table: its row count and the sum of a hash of each row's values,
+/// which any insert, delete or change of a value moves (the order of rows does not).
+#[derive(Debug, Default)]
+pub struct Fingerprint {
+    rows: u64,
+    sum: u64,
+}
+
+impl Fingerprint {
+    /// A row's hash, to be given its values and then [`Fingerprint::add`]ed.
+    pub fn start(&self) -> RowPrint {
+        // SipHash with fixed keys: the same row hashes the same in every process.
+        #[allow(deprecated)]
+        RowPrint(std::hash::SipHasher::new_with_keys(0x5368_6565_7470_6f72, 0x7420_7265_7669_6577))
+    }
+
+    pub fn add(&mut self, row: RowPrint) {
+        use std::hash::Hasher;
+        self.rows += 1;
+        self.sum = self.sum.wrapping_add(row.0.finish());
+    }
+
+    pub fn text(&self) -> String {
+        format!("{}:{:016x}", self.rows, self.sum)
+    }
+}
+
+/// One row's hash in the making.
+#[allow(deprecated)]
+pub struct RowPrint(std::hash::SipHasher);
+
+impl RowPrint {
+    /// One value: a tag for its type, and its bytes.
+    pub fn value(&mut self, tag: u8, bytes: &[u8]) {
+        use std::hash::Hasher;
+        self.0.write_u8(tag);
+        self.0.write_usize(bytes.len());
+        self.0.write(bytes);
+    }
+}
+
+/// PostgreSQL's fingerprint of `target`: the same idea as [`Fingerprint`], by the server's own
+/// hash of each row's text.
+pub fn pg_fingerprint(target: &str) -> String {
+    format!(
+        "SELECT count(*)::text || ':' || COALESCE(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM {target} t"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ColumnType;
+
+    fn cols() -> Vec<ColumnInfo> {
+        ["sku", "qty"]
+            .iter()
+            .map(|n| ColumnInfo { name: (*n).into(), label: (*n).into(), ty: ColumnType::Integer })
+            .collect()
+    }
+
+    #[test]
+    fn an_upsert_review_meets_the_table_by_its_key_and_keeps_the_old_values_of_other_columns() {
+        let key = vec!["sku".to_owned()];
+        let sql = fill(Kind::Sqlite, "\"r\"", "\"s\"", "\"t\"", &cols(), &key, Some(true));
+        assert_eq!(
+            sql,
+            "INSERT INTO \"r\" (\"_sheetport_row\", \"sku\", \"qty\", \"_sheetport_kind\", \"_sheetport_old_1\") \
+             SELECT s.\"_sheetport_row\", s.\"sku\", s.\"qty\", CASE WHEN t.\"sku\" IS NULL THEN 0 WHEN \
+             t.\"qty\" IS NOT s.\"qty\" THEN 1 ELSE 2 END, t.\"qty\" FROM \"s\" s LEFT JOIN \"t\" t ON \
+             t.\"sku\" = s.\"sku\" ORDER BY s.\"_sheetport_row\""
+        );
+        let pg = verify(Kind::Postgres, "r", "t", &cols(), &key, true);
+        assert!(pg.contains("t.\"qty\" IS DISTINCT FROM r.\"_sheetport_old_1\""), "{pg}");
+        let insert_new = fill(Kind::Sqlite, "r", "s", "t", &cols(), &key, Some(false));
+        assert!(insert_new.contains("CASE WHEN t.\"sku\" IS NULL THEN 0 ELSE 2 END"), "{insert_new}");
+    }
+
+    #[test]
+    fn a_summary_names_only_the_columns_an_update_changes() {
+        let key = vec!["sku".to_owned()];
+        let s = summary(&[3, 2, 1, 2], &cols(), &key, 4, 0, 10, 20);
+        assert_eq!((s.inserted, s.updated, s.unchanged, s.rejected), (3, 2, 1, 4));
+        assert_eq!(s.changed, vec![ChangedColumn { column: "qty".into(), cells: 2 }]);
+        let none = summary(&[3, 0, 0, 0], &cols(), &key, 0, 0, 10, 20);
+        assert!(none.changed.is_empty());
+    }
+
+    #[test]
+    fn a_fingerprint_moves_with_any_change_and_not_with_order() {
+        let print = |rows: &[&[&[u8]]]| {
+            let mut f = Fingerprint::default();
+            for row in rows {
+                let mut h = f.start();
+                for v in *row {
+                    h.value(1, v);
+                }
+                f.add(h);
+            }
+            f.text()
+        };
+        let a: &[&[u8]] = &[b"1", b"x"];
+        let b: &[&[u8]] = &[b"2", b"y"];
+        let b2: &[&[u8]] = &[b"2", b"z"];
+        assert_eq!(print(&[a, b]), print(&[b, a]));
+        assert_ne!(print(&[a, b]), print(&[a, b2]));
+        assert_ne!(print(&[a, b]), print(&[a]));
+    }
+}
