@@ -609,6 +609,66 @@ class Bench:
         subprocess.run([*db, "-c", "DROP TABLE IF EXISTS t_base"], check=True, capture_output=True)
         return out
 
+    def review_upserts(self, name: str, path: Path, rows: int, base: Path | None) -> list[Result]:
+        """Issue 28: the same upsert through the server, plain and with a review before its commit
+        (`bench/review.py`), each run on a fresh copy of the same table, the two alternating; and
+        the review's diff pages. `base`: the SQLite table to copy; `None`: PostgreSQL's."""
+        on_pg = base is None
+        where = " → PostgreSQL" if on_pg else ""
+        if on_pg:
+            if self.sheetport_pg_ready() is None:
+                return []
+            db = [a if a != "test" else PG_BENCH_DB for a in PG]
+            shifted = ", ".join(f"id + {rows // 2} AS id" if c == "id" else c for c in COLUMNS)
+            subprocess.run([*db, "-c", "DROP TABLE IF EXISTS t, t_base, t_load"], check=True, capture_output=True)
+            subprocess.run([*db, "-c", TYPED_TABLE.format(t="t_load", ts="TIMESTAMP")], check=True, capture_output=True)
+            subprocess.run([*db, "-c", f"\\copy t_load FROM '{path}' WITH (FORMAT csv, HEADER true)"], check=True,
+                           capture_output=True)
+            subprocess.run([*db, "-c", f"CREATE TABLE t_base AS SELECT {shifted} FROM t_load; DROP TABLE t_load"],
+                           check=True, capture_output=True)
+        cases = {how: Result(f"sheetport upsert{', review + commit' if how == 'review' else ''} (HTTP){where}", name)
+                 for how in ("plain", "review")}
+        pages = Result(f"diff page (GET /api/imports/{{id}}/diff){where}", name)
+        client = Path(__file__).with_name("review.py")
+        for i in range(self.runs):
+            for how in (("plain", "review") if i % 2 == 0 else ("review", "plain")):
+                data_dir = Path(tempfile.mkdtemp(dir=self.work))
+                if on_pg:
+                    pg_quiesce(db, "t")
+                    # The app's own schema too: each run starts with an empty history.
+                    subprocess.run([*db, "-c", "DROP SCHEMA IF EXISTS sheetport CASCADE",
+                                    "-c", "CREATE TABLE t AS SELECT * FROM t_base; CREATE UNIQUE INDEX t_id_key ON t (id)",
+                                    "-c", "VACUUM ANALYZE t", "-c", "CHECKPOINT"], check=True, capture_output=True)
+                    database = PG_BENCH_URL
+                else:
+                    database = f"sqlite://{self.from_base(base)}"
+                server, url = self.serve(database, data_dir)
+                try:
+                    os.sync()
+                    proc = subprocess.run([sys.executable, str(client), url, str(path), how],
+                                          capture_output=True, text=True, check=True)
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
+                    shutil.rmtree(data_dir, ignore_errors=True)
+                for line in proc.stdout.split("\n"):
+                    if line.startswith("seconds "):
+                        cases[how].walls.append(float(line.split()[1]))
+                    elif line.startswith("page "):
+                        pages.walls.append(float(line.split()[1]) / 1000)
+                if on_pg:
+                    got = int(subprocess.run([*db, "-tAc", "SELECT count(*) FROM t"], capture_output=True, text=True,
+                                             check=True).stdout.strip())
+                else:
+                    got = count_rows(self.work / "bench.db", "t")
+                assert_rows(got, rows + rows // 2, f"{how} upsert over HTTP")
+        for res in (*cases.values(), pages):
+            say(f"{res.case:<28} {name:<12} {res.wall:7.3f} s")
+        if on_pg:
+            pg_quiesce(db, "t")
+            subprocess.run([*db, "-c", "DROP TABLE IF EXISTS t_base"], check=True, capture_output=True)
+        return [*cases.values(), pages]
+
     def sheetport_pg_ready(self) -> bool | None:
         """True when the PostgreSQL server and sheetport's bench database are there (made if missing)."""
         admin = [a if a != "test" else "postgres" for a in PG]
@@ -677,10 +737,12 @@ def bench_size(b: Bench, release: Path, rows: int, py: Path | None) -> list[Resu
     base = b.upsert_base_sqlite(f["csv"], rows)
     for name in ("xlsx-inline", "csv"):
         out.append(b.sheetport_upsert(name, f[name], rows, base))
+    out.extend(b.review_upserts("csv", f["csv"], rows, base))
     out.append(b.sqlite_upsert(f["csv"], rows, base))
     if py:
         out.append(b.sqlite_utils_upsert(py, f["csv"], rows, base))
     out.extend(b.pg_upserts(f, rows))
+    out.extend(b.review_upserts("csv", f["csv"], rows, None))
     base.unlink()
     if py:
         out.append(b.peer(py, "polars read_excel + write_database", "polars_sqlite.py", "xlsx-shared", f["xlsx-shared"], rows, "polars.db"))
@@ -737,11 +799,16 @@ def is_browse(r: Result) -> bool:
     return r.case.startswith("table ")
 
 
+def is_diff_page(r: Result) -> bool:
+    return r.case.startswith("diff page")
+
+
 def table(rows: int, results: list[Result]) -> str:
     upserts = [r for r in results if is_upsert(r)]
     previews = [r for r in results if is_preview(r)]
     pages = [r for r in results if is_browse(r)]
-    results = [r for r in results if not is_upsert(r) and not is_preview(r) and not is_browse(r)]
+    diff_pages = [r for r in results if is_diff_page(r)]
+    results = [r for r in results if not is_upsert(r) and not is_preview(r) and not is_browse(r) and not is_diff_page(r)]
     floors = {r.input: r.wall for r in results if r.case.startswith("inflate floor")}
     sqlite_floor = next((r.wall for r in results if r.case.startswith("sqlite3")), None)
     polars = next((r.wall for r in results if r.case.startswith("polars")), None)
@@ -762,6 +829,12 @@ def table(rows: int, results: list[Result]) -> str:
         )
     if upserts:
         lines += ["", upsert_table(rows, upserts, results)]
+    if diff_pages:
+        lines += ["", "A page of a review's diff (50 rows) as the page asks for it, read while the upsert above waits"
+                  " in review: the first updated rows, updated rows half-way through, the first inserted rows;"
+                  " median and slowest of every page read in every run.", "",
+                  "| case | input | median | slowest |", "|---|---|---:|---:|"]
+        lines += [f"| {r.case} | {r.input} | {r.wall * 1000:.0f} ms | {max(r.walls) * 1000:.0f} ms |" for r in diff_pages]
     if previews:
         lines += ["", "The preview of a stored file (sheets, header row found, column types, first rows), as the page asks"
                   " for it: `curl` of `GET /api/uploads/{id}` on the same server.", "",
@@ -888,6 +961,15 @@ def targets(rows: int, results: list[Result], profiles: list[dict]) -> str:
     if pg_up and pg_up_floor:
         x = pg_up.wall / pg_up_floor.wall
         check("→ PostgreSQL: upsert .xlsx ≤ 1.3× psql \\copy + ON CONFLICT", f"{x:.2f}×", x <= 1.3)
+    for where in ("", " → PostgreSQL"):
+        plain, reviewed = wall(f"sheetport upsert (HTTP){where}", "csv"), wall(f"sheetport upsert, review + commit (HTTP){where}", "csv")
+        if plain and reviewed:
+            x = reviewed.wall / plain.wall
+            check(f"review + commit ≤ 1.3× the plain upsert{where} (issue 28)", f"{x:.2f}×", x <= 1.3)
+        pages = wall(f"diff page (GET /api/imports/{{id}}/diff){where}", "csv")
+        if pages:
+            slowest = max(pages.walls)
+            check(f"a diff page < 100 ms{where}, slowest of {len(pages.walls)} (issue 28)", f"{slowest * 1000:.0f} ms", slowest < 0.1)
     for r in results:
         # Without the index the page offers (sort, search), a view reads every row: those read no.
         if r.case.startswith("table page") and r.input == "sheetport":

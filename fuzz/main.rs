@@ -198,6 +198,7 @@ fn run_in_process(path: &Path, scratch: &Path) -> std::result::Result<(), Failur
             staging: "_sheetport_staging_fuzz".into(),
             keep: None,
             writer: None,
+            review: None,
             live_progress: true,
         };
         let (tx, _rx) = tokio::sync::watch::channel(Progress::default());

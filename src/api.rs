@@ -3,8 +3,9 @@
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
 use crate::model::{
-    Account, ApiError, AuditEntry, HeaderRow, History, HistoryFilter, ImportId, ImportRequest, Inspection, NewToken,
-    Progress, RowError, RowsPage, RowsView, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo,
+    Account, ApiError, AuditEntry, DiffKind, DiffPage, HeaderRow, History, HistoryFilter, ImportId, ImportRequest,
+    Inspection, NewToken, Progress, RowError, RowsPage, RowsView, TableAccess, TableSummary, TokenInfo, UploadId,
+    UserInfo,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -129,7 +130,20 @@ pub async fn delete_import(id: ImportId) -> Result<(), ApiError> {
     Ok(crate::history::forget(&state.db, &state.config.upload_dir(), &asker(), &id).await?)
 }
 
-/// Asks a running import to stop.
+/// A page of what an import in review would do (see `reviews::diff`).
+#[server(prefix = "/rpc", endpoint = "review_diff")]
+pub async fn review_diff(id: ImportId, kind: Option<DiffKind>, offset: u64) -> Result<DiffPage, ApiError> {
+    Ok(crate::reviews::diff(&state()?.db, &asker(), &id, kind, offset, 50).await?)
+}
+
+/// Commits an import in review: exactly what it showed is written, or nothing (see `reviews::commit`).
+#[server(prefix = "/rpc", endpoint = "commit_review")]
+pub async fn commit_review(id: ImportId) -> Result<(), ApiError> {
+    let state = state()?;
+    Ok(crate::reviews::commit(&state.db, &state.jobs, &asker(), &id).await?)
+}
+
+/// Asks a running import to stop; discards one in review.
 #[server(prefix = "/rpc", endpoint = "cancel_import")]
 pub async fn cancel_import(id: ImportId) -> Result<(), ApiError> {
     let state = state()?;

@@ -108,6 +108,14 @@ pub struct ImportArgs {
     /// Write every row error to this CSV file (row, column, value, reason).
     #[arg(long, value_name = "FILE.csv")]
     pub errors: Option<PathBuf>,
+    /// Read, check and stage every row and say what the import would do to the table (rows new,
+    /// changed, unchanged, gone), without changing anything; exits 0 when it could be imported.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: write every row's change to this CSV file (row, change, values, and the
+    /// table's values before).
+    #[arg(long, value_name = "FILE.csv", requires = "dry_run")]
+    pub diff: Option<PathBuf>,
     /// Most memory, in MB, reading an .xls or .xlsb workbook may take.
     #[arg(long, env = "SHEETPORT_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
     pub max_memory_mb: u64,
@@ -181,7 +189,7 @@ async fn import_command(args: ImportArgs) -> ExitCode {
         Ok(p) => {
             println!("{}", summary(&p));
             match p.status {
-                ImportStatus::Succeeded => ExitCode::SUCCESS,
+                ImportStatus::Succeeded | ImportStatus::Review => ExitCode::SUCCESS,
                 ImportStatus::Cancelled => ExitCode::from(CANCELLED),
                 _ => ExitCode::FAILURE,
             }
@@ -242,7 +250,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             header_row: args.header_row,
             stop_at_blank: args.stop_at_blank,
             mapping,
-            review: false,
+            review: args.dry_run,
         })
         .await?;
     if let Some(mut rx) = jobs.watch(&id).await? {
@@ -263,7 +271,32 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
     if let Some(file) = &args.errors {
         write_errors(&db, &id, file).await?;
     }
+    if end.status == ImportStatus::Review {
+        // A dry run: what it would do is said (and written), then its staged rows go.
+        let written = match &args.diff {
+            Some(file) => write_diff(&db, &id, file).await,
+            None => Ok(()),
+        };
+        jobs.discard(&id).await?;
+        written?;
+    }
     Ok(end)
+}
+
+/// Writes the review's whole diff to `file` as CSV (see `reviews::diff_lines`).
+async fn write_diff(db: &Db, id: &crate::model::ImportId, file: &std::path::Path) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let staged = crate::reviews::staged(db, id).await?;
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(file).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?,
+    );
+    let mut lines = crate::reviews::diff_lines(db, staged, ());
+    while let Some(chunk) = lines.next().await {
+        out.write_all(chunk?.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Writes the import's error report to `file` as CSV, a page at a time (see `import::report`).
@@ -321,6 +354,33 @@ pub fn summary(p: &Progress) -> String {
             p.counts.filter(|c| c.updated + c.unchanged + c.rejected > 0).map(counts).unwrap_or_default()
         ),
         ImportStatus::Cancelled => "import cancelled; the database is unchanged".into(),
+        ImportStatus::Review => match &p.review {
+            Some(r) => format!(
+                "dry run: nothing was written; into table {} the import would add {}, change {}{}, leave {} as {}{}{}",
+                p.table,
+                format::plural(r.inserted as usize, "row", "rows"),
+                format::plural(r.updated as usize, "row", "rows"),
+                if r.changed.is_empty() {
+                    String::new()
+                } else {
+                    let cols: Vec<String> = r.changed.iter().map(|c| format!("{} in {}", c.cells, c.column)).collect();
+                    format!(" (cells changed: {})", cols.join(", "))
+                },
+                format::plural(r.unchanged as usize, "row", "rows"),
+                if r.unchanged == 1 { "it is" } else { "they are" },
+                if r.removed > 0 {
+                    format!(", and remove the {} the table has now", format::plural(r.removed as usize, "row", "rows"))
+                } else {
+                    String::new()
+                },
+                if r.rejected > 0 {
+                    format!("; {} would be left out", format::plural(r.rejected as usize, "row", "rows"))
+                } else {
+                    String::new()
+                },
+            ),
+            None => "dry run: nothing was written".into(),
+        },
         _ => format!("import failed: {}", p.error.as_deref().unwrap_or("unknown error")),
     }
 }

@@ -256,6 +256,23 @@ pub async fn diff_csv(
     hold: impl Send + 'static,
 ) -> Result<futures::stream::BoxStream<'static, Result<String, sqlx::Error>>, AppError> {
     let (staged, _) = staged_of(db, asker, id).await?;
+    Ok(diff_lines(db, staged, hold))
+}
+
+/// What the import `id` in review staged (for the command line, which asks no one's authority).
+pub async fn staged(db: &Db, id: &ImportId) -> anyhow::Result<Staged> {
+    let record = db::imports::record(db, id).await?.ok_or_else(|| anyhow::anyhow!("no import with id {id}"))?;
+    let text = record.review.ok_or_else(|| anyhow::anyhow!("import {id} did not stop for a review"))?;
+    Ok(Staged::from_json(&text)?)
+}
+
+/// The CSV lines of [`diff_csv`], read a chunk at a time by a task that holds `hold` until the last
+/// line is read or the reader leaves.
+pub fn diff_lines(
+    db: &Db,
+    staged: Staged,
+    hold: impl Send + 'static,
+) -> futures::stream::BoxStream<'static, Result<String, sqlx::Error>> {
     let mut header = vec![J::from("row"), J::from("change")];
     header.extend(staged.columns.iter().map(|c| J::from(c.name.as_str())));
     if staged.meets.is_some() {
@@ -311,7 +328,7 @@ pub async fn diff_csv(
             }
         }
     });
-    Ok(Box::pin(tokio_stream_from(rx)))
+    Box::pin(tokio_stream_from(rx))
 }
 
 /// A receiver as a stream.

@@ -208,8 +208,10 @@ fn follow_web(id: &ImportId, on_event: impl Fn(Progress) + 'static) -> Option<fu
     use futures::StreamExt;
     use gloo_net::eventsource::futures::EventSource;
     let mut source = EventSource::new(&format!("/api/imports/{id}/events")).ok()?;
-    let streams: Vec<_> =
-        ["progress", "done", "failed", "cancelled"].iter().filter_map(|kind| source.subscribe(*kind).ok()).collect();
+    let streams: Vec<_> = ["progress", "done", "failed", "cancelled", "review"]
+        .iter()
+        .filter_map(|kind| source.subscribe(*kind).ok())
+        .collect();
     let mut events = futures::stream::select_all(streams);
     let (task, handle) = futures::future::abortable(async move {
         while let Some(item) = events.next().await {

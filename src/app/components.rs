@@ -2,10 +2,12 @@
 
 mod column_map;
 mod import_progress;
+mod review;
 mod sheet_preview;
 mod upload_form;
 
 pub use import_progress::ImportProgress;
+pub use review::ReviewPanel;
 pub use sheet_preview::{SheetPreview, cell};
 pub use upload_form::UploadForm;
 

@@ -220,3 +220,60 @@ fn columns_keys_and_bad_rows_are_chosen_at_the_command_line_with_the_report_in_a
         assert!(help.contains(flag), "{flag} in {help}");
     }
 }
+
+#[test]
+fn a_dry_run_says_what_an_upsert_would_do_writes_its_diff_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    std::fs::write(&a, "id,name,qty\n1,Ann,10\n2,Bob,20\n3,Cy,30\n").expect("a");
+    std::fs::write(&b, "id,name,qty\n1,Ana,10\n3,Cy,30\n5,Eve,50\n").expect("b");
+    let db = dir.path().join("cli.db");
+    let url = format!("sqlite://{}", db.display());
+    let path = |p: &std::path::Path| p.to_str().expect("path").to_owned();
+    assert_eq!(run(&["import", &path(&a), "--database", &url, "--table", "t", "--key", "id"]).0, 0);
+    let diff = dir.path().join("diff.csv");
+    let (code, out, err) = run(&[
+        "import",
+        &path(&b),
+        "--database",
+        &url,
+        "--table",
+        "t",
+        "--mode",
+        "upsert",
+        "--key",
+        "id",
+        "--dry-run",
+        "--diff",
+        &path(&diff),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.trim(),
+        "dry run: nothing was written; into table t the import would add 1 row, change 1 row (cells changed: 1 in \
+         name), leave 1 row as it is"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&diff).expect("diff"),
+        "row,change,id,name,qty,name (before),qty (before)\r\n2,update,1,Ana,10,Ann,\r\n3,unchanged,3,Cy,30,,\r\n\
+         4,insert,5,Eve,50,,\r\n"
+    );
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let rows: Vec<String> = conn
+        .prepare("SELECT id || '|' || name || '|' || qty FROM t ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows, ["1|Ann|10", "2|Bob|20", "3|Cy|30"], "the table is as it was");
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_sheetport\\_%' ESCAPE '\\'", [], |r| {
+            r.get(0)
+        })
+        .expect("count");
+    assert_eq!(left, 0, "nothing staged is left behind");
+    // --diff without --dry-run is a wrong command line.
+    let (code, _, err) = run(&["import", &path(&b), "--database", &url, "--diff", &path(&diff)]);
+    assert_eq!(code, 2, "{err}");
+}

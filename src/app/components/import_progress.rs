@@ -4,6 +4,7 @@
 //! rows/s, elapsed and the time left (once the pace is steady); at the end a summary with a link to
 //! the table, or the error in plain words. Elapsed and the time left tick between events.
 
+use super::ReviewPanel;
 use crate::api::{cancel_import, import_errors};
 use crate::app::browser;
 use crate::format;
@@ -32,10 +33,14 @@ pub fn ImportProgress(
     let seen = RwSignal::new(initial.map(|progress| Seen { progress, at: browser::now_ms() }));
     let now = RwSignal::new(browser::now_ms());
     let cancel_error = RwSignal::new(None::<String>);
+    // Moves when a review is committed or discarded: the import runs (or ends) again, and is
+    // followed again.
+    let run = RwSignal::new(0u32);
 
     // Browser only: follow the stream and tick the clock while the job lives.
     let follow_id = id.clone();
     Effect::new(move |_| {
+        run.track();
         let handle =
             browser::follow(&follow_id, move |progress| seen.set(Some(Seen { progress, at: browser::now_ms() })));
         let ticker = set_interval_with_handle(move || now.set(browser::now_ms()), Duration::from_millis(250)).ok();
@@ -89,7 +94,7 @@ pub fn ImportProgress(
                 let Some(Seen { progress: p, at }) = seen.get() else {
                     return ().into_any();
                 };
-                card_body(p, at, now.get(), cancel.clone(), cancel_error).into_any()
+                card_body(p, at, now.get(), cancel.clone(), cancel_error, run).into_any()
             }}
         </section>
     }
@@ -102,6 +107,7 @@ fn card_body(
     now: f64,
     cancel: impl Fn(leptos::ev::MouseEvent) + Clone + 'static,
     cancel_error: RwSignal<Option<String>>,
+    run: RwSignal<u32>,
 ) -> impl IntoView {
     let live = !p.status.is_final();
     let since = if live { (now - at).max(0.0) as u64 } else { 0 };
@@ -118,7 +124,7 @@ fn card_body(
     let table_href = format!("/tables/{}", p.table);
     let columns = p.columns.clone();
     view! {
-        {(status != ImportStatus::Failed && status != ImportStatus::Cancelled).then(|| view! {
+        {(!matches!(status, ImportStatus::Failed | ImportStatus::Cancelled | ImportStatus::Review)).then(|| view! {
             <progress
                 max="100"
                 value=read.map(|f| format!("{:.2}", f * 100.0))
@@ -126,7 +132,7 @@ fn card_body(
             ></progress>
             <p class="bar-caption">{if live { "The bar shows rows read; rows count once committed." } else { "" }}</p>
         })}
-        <dl class="stats">
+        <dl class="stats" hidden=status == ImportStatus::Review>
             <div><dt>"Rows committed"</dt><dd class="rows-done">{format::count(p.rows_done)}" / "{total}</dd></div>
             <div><dt>"Done"</dt><dd class="percent">{fraction.map(format::percent).unwrap_or_else(|| "–".into())}</dd></div>
             <div><dt>"Speed"</dt><dd class="rate">{p.rows_per_sec.map(format::rate).unwrap_or_else(|| "–".into())}</dd></div>
@@ -164,6 +170,12 @@ fn card_body(
                     )}</p>
                 })}
                 {(p.error_cells > 0).then(|| view! { <p class="note">{format!("{} error cells (like #DIV/0!) were stored as empty.", format::count(p.error_cells))}</p> })}
+                {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
+            }.into_any(),
+            ImportStatus::Review => view! {
+                {p.review.clone().map(|summary| view! {
+                    <ReviewPanel id=p.id.clone() table=p.table.clone() summary on_decided=Callback::new(move |()| run.update(|n| *n += 1)) />
+                })}
                 {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
             }.into_any(),
             ImportStatus::Failed => view! {

@@ -56,6 +56,9 @@ pub fn UploadForm(
     let stage = RwSignal::new(Stage::Idle);
     let table = RwSignal::new(String::new());
     let mode = RwSignal::new(ImportMode::Create);
+    // Whether to stop for a review: `None` until the person chooses, which means "review when the
+    // import would change a table that exists".
+    let review = RwSignal::new(None::<bool>);
     let dragging = RwSignal::new(false);
     let file_input = NodeRef::<leptos::html::Input>::new();
 
@@ -114,6 +117,7 @@ pub fn UploadForm(
         stage.set(Stage::Starting);
         // The header row, the sheet and the encoding the preview used (found or chosen), so the
         // import reads what the person saw.
+        let reviewing = review.get_untracked().unwrap_or_else(|| reviews_by_default(&found, mode.get_untracked()));
         let request = ImportRequest {
             upload_id: found.upload.upload_id,
             table: Some(table.get_untracked()).filter(|t| !t.trim().is_empty()),
@@ -122,8 +126,8 @@ pub fn UploadForm(
             mode: mode.get_untracked(),
             header_row: found.header_row.map_or(HeaderRow::None, HeaderRow::At),
             stop_at_blank: found.stop_at_blank,
+            review: reviewing,
             mapping,
-            review: false,
         };
         leptos::task::spawn_local(async move {
             match start_import(request).await {
@@ -186,13 +190,19 @@ pub fn UploadForm(
                 }.into_any(),
                 Stage::Ready(found) => {
                     let found = *found;
-                    view! { <ImportOptions found table mode on_look=inspect on_start=start /> }.into_any()
+                    view! { <ImportOptions found table mode review on_look=inspect on_start=start /> }.into_any()
                 }
                 Stage::Starting => view! { <p class="upload-progress">"Starting the import…"</p> }.into_any(),
                 Stage::Failed(e) => view! { <Alert text=e /> }.into_any(),
             }}
         </form>
     }
+}
+
+/// Whether an import stops for a review unless the person says otherwise: when it would change a
+/// table that exists.
+fn reviews_by_default(found: &Inspection, mode: ImportMode) -> bool {
+    found.target.is_some() && mode != ImportMode::Create
 }
 
 /// The looked-into file: which sheet (or text encoding), which table, which mode, the preview, and
@@ -202,6 +212,7 @@ fn ImportOptions(
     found: Inspection,
     table: RwSignal<String>,
     mode: RwSignal<ImportMode>,
+    review: RwSignal<Option<bool>>,
     on_look: impl Fn(UploadId, String, Look) + Copy + 'static,
     on_start: impl Fn(Inspection, Mapping) + Copy + 'static,
 ) -> impl IntoView {
@@ -236,10 +247,16 @@ fn ImportOptions(
     let mut header_rows: Vec<(String, String)> = (1..=last).map(|n| (n.to_string(), format!("row {n}"))).collect();
     header_rows.push(("none".into(), "no row: every row is data".into()));
     let placeholder = found.table.clone();
-    let rows = found
-        .rows_total
-        .map(|n| format!("Import {} {}", format::count(n), if n == 1 { "row" } else { "rows" }))
-        .unwrap_or_else(|| "Import".into());
+    let review_default = found.clone();
+    let reviewing =
+        Signal::derive(move || review.get().unwrap_or_else(|| reviews_by_default(&review_default, mode.get())));
+    let total = found.rows_total;
+    let rows = move || {
+        let verb = if reviewing.get() { "Review" } else { "Import" };
+        total
+            .map(|n| format!("{verb} {} {}", format::count(n), if n == 1 { "row" } else { "rows" }))
+            .unwrap_or_else(|| verb.into())
+    };
     let start_with = found.clone();
     let edits = column_map::edits(&found);
     let edits_to_start = edits.clone();
@@ -326,6 +343,13 @@ fn ImportOptions(
                             (ImportMode::Replace, "Replace it"),
                         ].into_iter().map(|(m, words)| view! { <option value=m.to_string()>{words}</option> }).collect_view()}
                     </select>
+                </p>
+                <p class="field check">
+                    <label>
+                        <input type="checkbox" class="review-first" prop:checked=move || reviewing.get()
+                            on:change=move |ev| review.set(Some(event_target_checked(&ev))) />
+                        "Show me what would change before anything is written (review)"
+                    </label>
                 </p>
                 <p class="field">
                     <label for="on-error">"Rows with a value their column cannot take"</label>

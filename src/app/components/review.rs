@@ -1,0 +1,177 @@
+//! `ReviewPanel`: an import waiting in review (issue 28). What it would do, in counts and by column;
+//! its rows a page at a time, filtered by what each would do, an updated row's changed cells shown
+//! as the table has them and as they would be; the whole diff as a download; and the two ways on:
+//! commit (exactly this is written, or nothing if the table changed since) or discard.
+
+use crate::api::{cancel_import, commit_review, review_diff};
+use crate::format;
+use crate::model::{DiffKind, DiffRow, ImportId, ReviewSummary};
+use leptos::prelude::*;
+
+/// Rows a page of the diff shows.
+const PAGE: u64 = 50;
+
+#[component]
+pub fn ReviewPanel(
+    id: ImportId,
+    table: String,
+    summary: ReviewSummary,
+    /// Called once the person committed or discarded, for the card to follow the import again.
+    on_decided: Callback<()>,
+) -> impl IntoView {
+    let kind = RwSignal::new(None::<DiffKind>);
+    let offset = RwSignal::new(0u64);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let page_id = id.clone();
+    let page = LocalResource::new(move || review_diff(page_id.clone(), kind.get(), offset.get()));
+    let total_of = {
+        let s = summary.clone();
+        move |k: Option<DiffKind>| match k {
+            None => s.inserted + s.updated + s.unchanged,
+            Some(DiffKind::Insert) => s.inserted,
+            Some(DiffKind::Update) => s.updated,
+            Some(DiffKind::Unchanged) => s.unchanged,
+        }
+    };
+    let (commit_id, discard_id) = (id.clone(), id.clone());
+    let commit = move |_| {
+        let id = commit_id.clone();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match commit_review(id).await {
+                Ok(()) => on_decided.run(()),
+                Err(e) => {
+                    error.set(Some(e.to_string()));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    let discard = move |_| {
+        let id = discard_id.clone();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match cancel_import(id).await {
+                Ok(()) => on_decided.run(()),
+                Err(e) => {
+                    error.set(Some(e.to_string()));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    let changed: Vec<String> = summary
+        .changed
+        .iter()
+        .map(|c| format!("{} ({})", c.column, format::plural(c.cells as usize, "cell", "cells")))
+        .collect();
+    let rows = |n: u64| format::plural(n as usize, "row", "rows");
+    let csv = format!("/api/imports/{id}/diff.csv");
+    let filters = [
+        (None, "Every row"),
+        (Some(DiffKind::Insert), "New"),
+        (Some(DiffKind::Update), "Changed"),
+        (Some(DiffKind::Unchanged), "Unchanged"),
+    ];
+    let total_for_pager = total_of;
+    view! {
+        <section class="review" aria-labelledby="review-title">
+            <h3 id="review-title">"What this import would do to table "<code>{table.clone()}</code></h3>
+            <ul class="review-counts">
+                <li class="inserted">{format!("{} new", rows(summary.inserted))}</li>
+                <li class="updated">
+                    {format!("{} changed", rows(summary.updated))}
+                    {(!changed.is_empty()).then(|| format!(": {}", changed.join(", ")))}
+                </li>
+                <li class="unchanged">{format!("{} already as in the file", rows(summary.unchanged))}</li>
+                {(summary.removed > 0).then(|| view! {
+                    <li class="removed">{format!("{} of the table now would be gone (replaced)", rows(summary.removed))}</li>
+                })}
+                {(summary.rejected > 0).then(|| view! {
+                    <li class="rejected">{format!("{} left out (listed below)", rows(summary.rejected))}</li>
+                })}
+            </ul>
+            <p class="note">"Nothing has been written yet. Commit writes exactly these changes; if the table changes before then, nothing is written and you can review again."</p>
+            <div class="diff-filter" role="group" aria-label="Which rows to show">
+                {filters.into_iter().map(|(k, words)| {
+                    let n = total_of(k);
+                    view! {
+                        <button type="button" class="button secondary"
+                            aria-pressed=move || (kind.get() == k).to_string()
+                            on:click=move |_| { kind.set(k); offset.set(0); }>
+                            {format!("{words} ({})", format::count(n))}
+                        </button>
+                    }
+                }).collect_view()}
+            </div>
+            <Suspense fallback=|| view! { <p>"Reading the changes…"</p> }>
+                {move || page.get().map(|found| match found {
+                    Ok(p) => {
+                        let total = total_for_pager(kind.get_untracked());
+                        let first = p.offset + 1;
+                        let last = p.offset + p.rows.len() as u64;
+                        let columns = p.columns.clone();
+                        view! {
+                            <div class="table-scroll" tabindex="0" role="region" aria-label="The rows and their changes">
+                                <table class="rows diff">
+                                    <thead><tr>
+                                        <th scope="col">"Row"</th><th scope="col">"Change"</th>
+                                        {columns.iter().map(|c| view! { <th scope="col">{c.clone()}</th> }).collect_view()}
+                                    </tr></thead>
+                                    <tbody>{p.rows.into_iter().map(diff_row).collect_view()}</tbody>
+                                </table>
+                            </div>
+                            <p class="pager">
+                                <button type="button" class="button secondary" disabled=p.offset == 0
+                                    on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE))>"Previous"</button>
+                                <span>{if last >= first { format!("Rows {}–{} of {}", format::count(first), format::count(last), format::count(total)) } else { "No rows of this kind".into() }}</span>
+                                <button type="button" class="button secondary" disabled=last >= total
+                                    on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
+                            </p>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                })}
+            </Suspense>
+            <p><a class="download-diff" href=csv download="">"Download every change (CSV)"</a></p>
+            <p class="actions">
+                <button type="button" class="button commit" disabled=move || busy.get() on:click=commit>"Commit: write these changes"</button>
+                <button type="button" class="button secondary discard" disabled=move || busy.get() on:click=discard>"Discard"</button>
+                {move || error.get().map(|e| view! { <span class="error" role="alert">{e}</span> })}
+            </p>
+        </section>
+    }
+}
+
+/// One row of the diff: an updated cell shows the table's value struck out and the file's beside it.
+fn diff_row(r: DiffRow) -> impl IntoView {
+    let word = match r.kind {
+        DiffKind::Insert => "New",
+        DiffKind::Update => "Changed",
+        DiffKind::Unchanged => "Unchanged",
+    };
+    let old = r.old.unwrap_or_default();
+    let cells = r.values.into_iter().enumerate().map(move |(i, v)| match old.get(i).cloned().flatten() {
+        Some(was) => view! {
+            <td class="changed"><del aria-label="was">{cell(&was)}</del>" → "<ins aria-label="becomes">{cell(&v)}</ins></td>
+        }
+        .into_any(),
+        None => view! { <td>{cell(&v)}</td> }.into_any(),
+    });
+    view! {
+        <tr class=format!("diff-{}", r.kind)>
+            <td class="num">{r.row}</td><td>{word}</td>
+            {cells.collect_view()}
+        </tr>
+    }
+}
+
+/// A value as the table browser shows it: empty for no value.
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
