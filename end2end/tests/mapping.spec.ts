@@ -7,6 +7,7 @@ import { expect, test } from "@playwright/test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { axeFindings } from "./axe";
 
 const messy = resolve(__dirname, "../../tests/fixtures/messy/messy.libreoffice.xlsx");
 
@@ -65,8 +66,31 @@ test("a messy workbook is mapped, retyped and keyed, then a week's changes are u
   await expect(page.getByLabel("Table column for Sold on")).toHaveValue("sold_on");
   await expect(page.getByLabel("Code is part of the key")).toBeChecked();
   await expect(page.locator(".problems li")).toHaveCount(0);
+  // Into a table that exists, the import stops for a review unless the person says otherwise.
+  await expect(page.getByLabel("Show me what would change before anything is written (review)")).toBeChecked();
+  await expect(page.locator("button.start")).toHaveText("Review 3 rows");
   await page.screenshot({ path: "test-results/mapping-existing-table.png", fullPage: true });
   await page.locator("button.start").click();
+  await expect(card).toHaveAttribute("data-status", "review", { timeout: 60_000 });
+  const review = card.locator(".review");
+  await expect(review.locator(".inserted")).toHaveText("1 row new");
+  await expect(review.locator(".updated")).toHaveText("1 row changed: units (1 cell)");
+  await expect(review.locator(".unchanged")).toHaveText("1 row already as in the file");
+  // Nothing is written yet.
+  const before = await (await page.request.get(`/api/tables/${table}/rows?limit=10`)).json();
+  expect(before.total).toBe(3);
+  // The changed row: the table's value struck out, the file's beside it.
+  await review.getByRole("button", { name: /^Changed/ }).click();
+  await expect(review.getByRole("button", { name: /^Changed/ })).toHaveAttribute("aria-pressed", "true");
+  const changed = review.locator("tbody tr");
+  await expect(changed).toHaveCount(1);
+  await expect(changed.locator("td.changed del")).toHaveText("3");
+  await expect(changed.locator("td.changed ins")).toHaveText("4");
+  expect(await axeFindings(page)).toEqual([]);
+  await page.screenshot({ path: "../docs/screenshots/review-1280.png", fullPage: true });
+  // Committed with the keyboard.
+  await review.locator("button.commit").focus();
+  await page.keyboard.press("Enter");
   await expect(card).toHaveAttribute("data-status", "succeeded", { timeout: 60_000 });
   await expect(card.locator(".counts")).toHaveText("1 new, 1 updated, 1 unchanged, 0 left out.");
   await page.screenshot({ path: "test-results/mapping-upserted.png", fullPage: true });
