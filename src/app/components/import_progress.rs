@@ -78,6 +78,15 @@ pub fn ImportProgress(
     let line = Memo::new(move |_| {
         seen.with(|s| s.as_ref().map_or_else(|| "Starting the import…".to_owned(), |s| status_line(&s.progress)))
     });
+    // An import in review, drawn only when its review changes: the panel keeps its page, filter and
+    // focus while the clock ticks.
+    let in_review = Memo::new(move |_| {
+        seen.with(|s| {
+            let p = &s.as_ref()?.progress;
+            (p.status == ImportStatus::Review).then(|| p.review.clone().map(|r| (p.id.clone(), p.table.clone(), r)))?
+        })
+    });
+    let decided = Callback::new(move |()| run.update(|n| *n += 1));
     let data_status = move || seen.with(|s| s.as_ref().map(|s| s.progress.status.to_string()));
 
     view! {
@@ -94,8 +103,11 @@ pub fn ImportProgress(
                 let Some(Seen { progress: p, at }) = seen.get() else {
                     return ().into_any();
                 };
-                card_body(p, at, now.get(), cancel.clone(), cancel_error, run).into_any()
+                card_body(p, at, now.get(), cancel.clone(), cancel_error).into_any()
             }}
+            {move || in_review.get().map(|(id, table, summary)| view! {
+                <ReviewPanel id table summary on_decided=decided />
+            })}
         </section>
     }
 }
@@ -107,7 +119,6 @@ fn card_body(
     now: f64,
     cancel: impl Fn(leptos::ev::MouseEvent) + Clone + 'static,
     cancel_error: RwSignal<Option<String>>,
-    run: RwSignal<u32>,
 ) -> impl IntoView {
     let live = !p.status.is_final();
     let since = if live { (now - at).max(0.0) as u64 } else { 0 };
@@ -132,7 +143,8 @@ fn card_body(
             ></progress>
             <p class="bar-caption">{if live { "The bar shows rows read; rows count once committed." } else { "" }}</p>
         })}
-        <dl class="stats" hidden=status == ImportStatus::Review>
+        {(status != ImportStatus::Review).then(|| view! {
+        <dl class="stats">
             <div><dt>"Rows committed"</dt><dd class="rows-done">{format::count(p.rows_done)}" / "{total}</dd></div>
             <div><dt>"Done"</dt><dd class="percent">{fraction.map(format::percent).unwrap_or_else(|| "–".into())}</dd></div>
             <div><dt>"Speed"</dt><dd class="rate">{p.rows_per_sec.map(format::rate).unwrap_or_else(|| "–".into())}</dd></div>
@@ -143,6 +155,7 @@ fn card_body(
                 <div><dt>"Rows left out"</dt><dd class="rejected">{format::count(p.rows_rejected)}</dd></div>
             })}
         </dl>
+        })}
         {(!columns.is_empty()).then(|| view! {
             <details class="columns">
                 <summary>{format!("{} columns", columns.len())}</summary>
@@ -172,10 +185,8 @@ fn card_body(
                 {(p.error_cells > 0).then(|| view! { <p class="note">{format!("{} error cells (like #DIV/0!) were stored as empty.", format::count(p.error_cells))}</p> })}
                 {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
             }.into_any(),
+            // The review itself is drawn outside this body, which the clock redraws every 250 ms.
             ImportStatus::Review => view! {
-                {p.review.clone().map(|summary| view! {
-                    <ReviewPanel id=p.id.clone() table=p.table.clone() summary on_decided=Callback::new(move |()| run.update(|n| *n += 1)) />
-                })}
                 {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
             }.into_any(),
             ImportStatus::Failed => view! {

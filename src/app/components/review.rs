@@ -123,10 +123,10 @@ pub fn ReviewPanel(
                                 </table>
                             </div>
                             <p class="pager">
-                                <button type="button" class="button secondary" disabled=p.offset == 0
+                                <button type="button" class="button secondary" disabled={p.offset == 0}
                                     on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE))>"Previous"</button>
                                 <span>{if last >= first { format!("Rows {}–{} of {}", format::count(first), format::count(last), format::count(total)) } else { "No rows of this kind".into() }}</span>
-                                <button type="button" class="button secondary" disabled=last >= total
+                                <button type="button" class="button secondary" disabled={last >= total}
                                     on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
                             </p>
                         }.into_any()
