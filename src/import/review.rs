@@ -256,34 +256,71 @@ pub fn summary(
     ReviewSummary { inserted: n(0), updated: n(1), unchanged: n(2), rejected, removed, changed, made_at, ends_at }
 }
 
-/// How many of the review's rows no longer meet the table as they did: an insert whose key the
-/// table now has, a row whose key it no longer has, and (`update`) a row whose values changed.
-pub fn verify(kind: Kind, review: &str, target: &str, columns: &[ColumnInfo], key: &[String], update: bool) -> String {
-    let on: Vec<String> = key.iter().map(|k| format!("t.{k} = r.{k}", k = quote(k))).collect();
-    let present = format!("t.{} IS NOT NULL", quote(&key[0]));
-    let absent = format!("t.{} IS NULL", quote(&key[0]));
-    let mut moved = vec![absent];
-    if update {
-        moved.extend(
-            columns
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| !key.contains(&c.name))
-                .map(|(i, c)| format!("t.{} {} r.{}", quote(&c.name), differs(kind), quote(&old_column(i)))),
-        );
-    }
-    format!(
-        "SELECT count(*) FROM {review} r LEFT JOIN {target} t ON {} WHERE CASE WHEN r.{} = {INSERT} THEN {present} \
-         ELSE {} END",
-        on.join(" AND "),
-        quote(KIND_COLUMN),
-        moved.join(" OR ")
-    )
-}
-
 /// The rows a commit merges: those that change the table (an unchanged row would do nothing).
 pub fn changing(review: &str) -> String {
     format!("(SELECT * FROM {review} WHERE {} <> {UNCHANGED})", quote(KIND_COLUMN))
+}
+
+/// A merge's commit, as the review decided it row by row: the statements, each run once, and what
+/// each must report for the commit to be what was reviewed. Folding the check into the writes
+/// costs one pass: an update changes a row only while it holds the values the review saw, an
+/// insert goes in only while its key is absent, and the rows the review left alone are counted
+/// as they are now.
+pub struct MergeCommit {
+    /// Updates the rows the review would change, from the values the review saw; must change
+    /// `summary.updated` rows. `None`: the key is every column, nothing can change.
+    pub update: Option<String>,
+    /// Inserts the rows of keys the table lacked; must insert `summary.inserted` rows.
+    pub insert: String,
+    /// Counts the rows the review would leave alone that are still as it saw them; must be
+    /// `summary.unchanged`.
+    pub unchanged: String,
+}
+
+/// The [`MergeCommit`] of the review `review` into `target` (`update`: an upsert's).
+pub fn merge_commit(
+    kind: Kind,
+    review: &str,
+    target: &str,
+    columns: &[ColumnInfo],
+    key: &[String],
+    update: bool,
+) -> MergeCommit {
+    let k = quote(KIND_COLUMN);
+    let on: Vec<String> = key.iter().map(|c| format!("t.{c} = r.{c}", c = quote(c))).collect();
+    let rest: Vec<(usize, &ColumnInfo)> = columns.iter().enumerate().filter(|(_, c)| !key.contains(&c.name)).collect();
+    let cols: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
+    let same = |theirs: &dyn Fn(usize, &ColumnInfo) -> String| -> Vec<String> {
+        rest.iter()
+            .map(|(i, c)| match kind {
+                Kind::Sqlite => format!("t.{} IS {}", quote(&c.name), theirs(*i, c)),
+                Kind::Postgres => format!("t.{} IS NOT DISTINCT FROM {}", quote(&c.name), theirs(*i, c)),
+            })
+            .collect()
+    };
+    let update_sql = (update && !rest.is_empty()).then(|| {
+        let set: Vec<String> = rest.iter().map(|(_, c)| format!("{q} = r.{q}", q = quote(&c.name))).collect();
+        let was = same(&|i, _| format!("r.{}", quote(&old_column(i))));
+        format!(
+            "UPDATE {target} AS t SET {} FROM {review} AS r WHERE r.{k} = {UPDATE} AND {} AND {}",
+            set.join(", "),
+            on.join(" AND "),
+            was.join(" AND ")
+        )
+    });
+    // Any conflict (the key, now present; another unique index) leaves the row out, and the count
+    // then falls short of the review's: nothing is written.
+    let insert = format!(
+        "INSERT INTO {target} ({c}) SELECT {c} FROM {review} WHERE {k} = {INSERT} ON CONFLICT DO NOTHING",
+        c = cols.join(", ")
+    );
+    let mut still = on.clone();
+    still.insert(0, format!("r.{k} = {UNCHANGED}"));
+    if update {
+        still.extend(same(&|_, c| format!("r.{}", quote(&c.name))));
+    }
+    let unchanged = format!("SELECT count(*) FROM {review} r JOIN {target} t ON {}", still.join(" AND "));
+    MergeCommit { update: update_sql, insert, unchanged }
 }
 
 /// A fingerprint of a whole table: its row count and the sum of a hash of each row's values,
@@ -358,8 +395,18 @@ mod tests {
              t.\"qty\" IS NOT s.\"qty\" THEN 1 ELSE 2 END, t.\"qty\" FROM \"s\" s LEFT JOIN \"t\" t ON \
              t.\"sku\" = s.\"sku\" ORDER BY s.\"_sheetport_row\""
         );
-        let pg = verify(Kind::Postgres, "r", "t", &cols(), &key, true);
-        assert!(pg.contains("t.\"qty\" IS DISTINCT FROM r.\"_sheetport_old_1\""), "{pg}");
+        let pg = merge_commit(Kind::Postgres, "r", "t", &cols(), &key, true);
+        assert_eq!(
+            pg.update.as_deref(),
+            Some(
+                "UPDATE t AS t SET \"qty\" = r.\"qty\" FROM r AS r WHERE r.\"_sheetport_kind\" = 1 AND t.\"sku\" = \
+                 r.\"sku\" AND t.\"qty\" IS NOT DISTINCT FROM r.\"_sheetport_old_1\""
+            )
+        );
+        assert!(
+            merge_commit(Kind::Sqlite, "r", "t", &cols(), &key, false).update.is_none(),
+            "insert-new changes no row"
+        );
         let insert_new = fill(Kind::Sqlite, "r", "s", "t", &cols(), &key, Some(false));
         assert!(insert_new.contains("CASE WHEN t.\"sku\" IS NULL THEN 0 ELSE 2 END"), "{insert_new}");
     }

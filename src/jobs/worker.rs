@@ -192,8 +192,9 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
         Ending::Reviewed(outcome) => {
             let snapshot = tx.borrow().clone();
             let staged = outcome.review.as_ref().map(import::review::Staged::to_json).unwrap_or_default();
-            match queue::mark_review(&shared.db, &snapshot, &shared.worker, finished_at, &staged).await {
-                Ok(true) => crate::reviews::measure(&shared.db, &id).await,
+            let recorded = queue::mark_review(&shared.db, &snapshot, &shared.worker, finished_at, &staged).await;
+            match &recorded {
+                Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(%id, "a review was taken over before it was recorded; its rows are dropped");
                     drop_review(&shared, outcome.review.as_ref()).await;
@@ -205,6 +206,15 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             }
             // Nothing was written: the name of a table it would make is free until the commit.
             release_table(&shared, &record.table).await;
+            shared.bus.publish(Signal::Progress(id.clone())).await;
+            shared.hub.finished(&id);
+            // Measured after the run has let go of its slot and its state (SQLite walks every page
+            // of the staged rows): a commit asked for meanwhile starts at once and is seen as queued.
+            if matches!(recorded, Ok(true)) {
+                let db = shared.db.clone();
+                tokio::spawn(async move { crate::reviews::measure(&db, &id).await });
+            }
+            return;
         }
         Ending::Cancelled | Ending::Failed(_) => {
             if committing {

@@ -544,14 +544,7 @@ async fn still_as_reviewed(
             return Err(review::changed_since(target));
         }
     }
-    if let Some(update) = staged.meets {
-        let sql =
-            review::verify(Kind::Postgres, &qualify(schema, &staged.table), &t, &staged.columns, &staged.key, update);
-        let moved: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
-        if moved > 0 {
-            return Err(review::changed_since(target));
-        }
-    }
+    // A merge's rows are checked as they are written (see `review::merge_commit`).
     Ok(())
 }
 
@@ -613,35 +606,53 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                     .await
                     .map_err(|e| repeated_key(e, target))?;
             }
-            let rest: Vec<String> =
-                columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
-            let action = if !update || rest.is_empty() {
-                "NOTHING".to_owned()
+            if let Some(staged) = merge.reviewed.as_ref().filter(|s| s.meets.is_some()) {
+                // A review's rows, as it decided them one by one, checked as they are written.
+                let plan = review::merge_commit(Kind::Postgres, &staging, &t, columns, &merge.key, update);
+                updated = match plan.update {
+                    Some(sql) => (&mut *conn).execute(run(sql)).await?.rows_affected(),
+                    None => 0,
+                };
+                inserted = (&mut *conn).execute(run(plan.insert)).await?.rows_affected();
+                let unchanged: i64 = sqlx::query_scalar(run(plan.unchanged)).fetch_one(&mut *conn).await?;
+                if unchanged.max(0) as u64 != staged.summary.unchanged {
+                    return Err(review::changed_since(target));
+                }
+                (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
+                if updated == 0 {
+                    taken_back = added(inserted);
+                }
             } else {
-                let set: Vec<String> = rest.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect();
-                let old: Vec<String> = rest.iter().map(|c| format!("t.{c}")).collect();
-                let new: Vec<String> = rest.iter().map(|c| format!("EXCLUDED.{c}")).collect();
-                format!(
-                    "UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
-                    set.join(", "),
-                    old.join(", "),
-                    new.join(", ")
-                )
-            };
-            // `xmax = 0` tells a row this statement inserted from one it updated.
-            let (new, changed): (i64, i64) = sqlx::query_as(run(format!(
-                "WITH m AS (INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM {source} ON CONFLICT ({}) DO {action} \
+                let rest: Vec<String> =
+                    columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
+                let action = if !update || rest.is_empty() {
+                    "NOTHING".to_owned()
+                } else {
+                    let set: Vec<String> = rest.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect();
+                    let old: Vec<String> = rest.iter().map(|c| format!("t.{c}")).collect();
+                    let new: Vec<String> = rest.iter().map(|c| format!("EXCLUDED.{c}")).collect();
+                    format!(
+                        "UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+                        set.join(", "),
+                        old.join(", "),
+                        new.join(", ")
+                    )
+                };
+                // `xmax = 0` tells a row this statement inserted from one it updated.
+                let (new, changed): (i64, i64) = sqlx::query_as(run(format!(
+                    "WITH m AS (INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM {source} ON CONFLICT ({}) DO {action} \
                  RETURNING (xmax = 0) AS fresh) \
                  SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM m",
-                keys.join(", ")
-            )))
-            .fetch_one(&mut *conn)
-            .await?;
-            (inserted, updated) = (new as u64, changed as u64);
-            (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
-            // Rows it changed cannot be changed back: the values they had are gone.
-            if updated == 0 {
-                taken_back = added(inserted);
+                    keys.join(", ")
+                )))
+                .fetch_one(&mut *conn)
+                .await?;
+                (inserted, updated) = (new as u64, changed as u64);
+                (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
+                // Rows it changed cannot be changed back: the values they had are gone.
+                if updated == 0 {
+                    taken_back = added(inserted);
+                }
             }
         }
         Action::CreateKeyed { retire } => {

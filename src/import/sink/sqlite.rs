@@ -460,33 +460,54 @@ impl SqliteSink {
                     tx.execute_batch(&format!("CREATE UNIQUE INDEX {index} ON {t} ({})", keys.join(", ")))
                         .map_err(|e| repeated_key(e, target))?;
                 }
-                let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
-                let mark = undo::sqlite_mark(&tx, target);
-                let rest: Vec<String> =
-                    columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
-                let action = if !update || rest.is_empty() {
-                    "NOTHING".to_owned()
+                if let Some(staged) = merge.reviewed.as_ref().filter(|s| s.meets.is_some()) {
+                    // A review's rows, as it decided them one by one, checked as they are written.
+                    let plan = review::merge_commit(Kind::Sqlite, &staging, &t, &columns, &merge.key, update);
+                    let mark = undo::sqlite_mark(&tx, target);
+                    updated = match &plan.update {
+                        Some(sql) => tx.execute(sql, [])? as u64,
+                        None => 0,
+                    };
+                    inserted = tx.execute(&plan.insert, [])? as u64;
+                    let unchanged: i64 = tx.query_row(&plan.unchanged, [], |r| r.get(0))?;
+                    if unchanged.max(0) as u64 != staged.summary.unchanged {
+                        return Err(review::changed_since(target));
+                    }
+                    if updated == 0 {
+                        taken_back = undo::sqlite_added(&tx, target, mark, inserted);
+                    }
+                    tx.execute_batch(&format!("DROP TABLE {staging}"))?;
+                    // The counts are checked against the review's below.
                 } else {
-                    let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
-                    let differs: Vec<String> = rest.iter().map(|c| format!("{t}.{c} IS NOT excluded.{c}")).collect();
-                    format!("UPDATE SET {} WHERE {}", set.join(", "), differs.join(" OR "))
-                };
-                // `WHERE true` tells SQLite's parser the ON CONFLICT is the upsert's, not a join's.
-                let changed = tx.execute(
+                    let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                    let mark = undo::sqlite_mark(&tx, target);
+                    let rest: Vec<String> =
+                        columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
+                    let action = if !update || rest.is_empty() {
+                        "NOTHING".to_owned()
+                    } else {
+                        let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                        let differs: Vec<String> =
+                            rest.iter().map(|c| format!("{t}.{c} IS NOT excluded.{c}")).collect();
+                        format!("UPDATE SET {} WHERE {}", set.join(", "), differs.join(" OR "))
+                    };
+                    // `WHERE true` tells SQLite's parser the ON CONFLICT is the upsert's, not a join's.
+                    let changed = tx.execute(
                     &format!(
                         "INSERT INTO {t} ({cols}) SELECT {cols} FROM {source} WHERE true ON CONFLICT ({}) DO {action}",
                         keys.join(", ")
                     ),
                     [],
                 )? as u64;
-                let after: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
-                inserted = (after - before).max(0) as u64;
-                updated = changed.saturating_sub(inserted);
-                // Rows it changed cannot be changed back: the values they had are gone.
-                if updated == 0 {
-                    taken_back = undo::sqlite_added(&tx, target, mark, inserted);
+                    let after: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                    inserted = (after - before).max(0) as u64;
+                    updated = changed.saturating_sub(inserted);
+                    // Rows it changed cannot be changed back: the values they had are gone.
+                    if updated == 0 {
+                        taken_back = undo::sqlite_added(&tx, target, mark, inserted);
+                    }
+                    tx.execute_batch(&format!("DROP TABLE {staging}"))?;
                 }
-                tx.execute_batch(&format!("DROP TABLE {staging}"))?;
             }
             Action::CreateKeyed { retire } => {
                 // A new table with its key's unique index, filled from the staging table.
@@ -620,14 +641,7 @@ fn still_as_reviewed(tx: &Transaction<'_>, target: &str, staged: &Staged) -> Res
     {
         return Err(review::changed_since(target));
     }
-    if let Some(update) = staged.meets {
-        let sql =
-            review::verify(Kind::Sqlite, &quote(&staged.table), &quote(target), &staged.columns, &staged.key, update);
-        let moved: i64 = tx.query_row(&sql, [], |r| r.get(0))?;
-        if moved > 0 {
-            return Err(review::changed_since(target));
-        }
-    }
+    // A merge's rows are checked as they are written (see `review::merge_commit`).
     Ok(())
 }
 
