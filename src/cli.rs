@@ -278,6 +278,8 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             None => Ok(()),
         };
         jobs.discard(&id).await?;
+        // What the run set aside is dropped now: this process is about to end.
+        crate::import::review::take_out_trash(db.destination()).await?;
         written?;
     }
     Ok(end)

@@ -112,6 +112,9 @@ pub async fn sweep(db: &Db) -> Result<usize, sqlx::Error> {
             }
         }
     }
+    if let Err(e) = review::take_out_trash(db.destination()).await {
+        tracing::warn!(error = %e, "could not drop tables set aside; trying again later");
+    }
     let live = db::queue::live_reviews(db).await?;
     for table in db::tables::existing(db).await? {
         if table.starts_with(review::REVIEW_PREFIX)

@@ -34,6 +34,11 @@ pub fn old_column(i: usize) -> String {
     format!("_sheetport_old_{i}")
 }
 
+/// Prefix of a table whose rows are done with, renamed in the transaction that finished with them
+/// and dropped after it (see [`TRASH_PREFIX`]'s use in the SQLite sink): SQLite frees a million
+/// rows' pages in about a second, which the person need not wait for.
+pub const TRASH_PREFIX: &str = "_sheetport_trash_";
+
 /// The review table of import `id`.
 pub fn table_name(id: &str) -> String {
     format!("{REVIEW_PREFIX}{id}")
@@ -109,6 +114,16 @@ pub async fn drop_table(dest: &Destination, name: &str) -> Result<(), ImportErro
     }
 }
 
+/// Drops the tables set aside once done with (SQLite; see [`TRASH_PREFIX`]).
+pub async fn take_out_trash(dest: &Destination) -> Result<usize, ImportError> {
+    let Destination::Sqlite(path) = dest else { return Ok(0) };
+    let path = path.clone();
+    super::off_runtime("drop what was set aside", move || {
+        super::sink::sqlite::take_out_trash(&super::sink::sqlite::open(&path)?)
+    })
+    .await
+}
+
 /// The bytes the review table `name` takes, with its indexes (for the stored-bytes quotas).
 pub async fn bytes(dest: &Destination, name: &str) -> Result<u64, ImportError> {
     match dest {
@@ -158,8 +173,9 @@ pub fn create(kind: Kind, review: &str, columns: &[ColumnInfo], key: &[String], 
     format!("CREATE TABLE {review} ({})", defs.join(", "))
 }
 
-/// Fills the review table from `source` (the staging table, or its first row of each key), in row
-/// order. `meet`: the rows meet the table `target` by the key, and `update` says whether a row that
+/// Fills the review table from `source` (the staging table, or its first row of each key). No
+/// ORDER BY: the staging table holds its rows in the sheet's order already, and sorting them again
+/// took 3.2 s of a million-row fill that takes 1.35 s without (SQLite). `meet`: the rows meet the table `target` by the key, and `update` says whether a row that
 /// differs would change it (upsert) or be left (insert-new); otherwise every row is an insert.
 pub fn fill(
     kind: Kind,
@@ -174,10 +190,7 @@ pub fn fill(
     let cols: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
     let into = format!("{r}, {}, {}", cols.join(", "), quote(KIND_COLUMN));
     let Some(update) = meet else {
-        return format!(
-            "INSERT INTO {review} ({into}) SELECT {r}, {}, {INSERT} FROM {source} s ORDER BY {r}",
-            cols.join(", ")
-        );
+        return format!("INSERT INTO {review} ({into}) SELECT {r}, {}, {INSERT} FROM {source} s", cols.join(", "));
     };
     let rest: Vec<(usize, &ColumnInfo)> = columns.iter().enumerate().filter(|(_, c)| !key.contains(&c.name)).collect();
     let on: Vec<String> = key.iter().map(|k| format!("t.{k} = s.{k}", k = quote(k))).collect();
@@ -199,7 +212,7 @@ pub fn fill(
     };
     format!(
         "INSERT INTO {review} ({into}{olds}) SELECT s.{r}, {}, {what}{old_values} FROM {source} s \
-         LEFT JOIN {target} t ON {} ORDER BY s.{r}",
+         LEFT JOIN {target} t ON {}",
         new_values.join(", "),
         on.join(" AND ")
     )

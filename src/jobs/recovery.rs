@@ -20,7 +20,7 @@ pub const MAX_ATTEMPTS: i64 = 3;
 pub(super) async fn at_start(db: &Db) -> anyhow::Result<()> {
     let Some(path) = db.sqlite_path() else { return Ok(()) };
     let conn = sqlite::open(path)?;
-    let dropped = sqlite::drop_all_staging(&conn)?;
+    let dropped = sqlite::drop_all_staging(&conn)? + sqlite::take_out_trash(&conn)?;
     if dropped > 0 {
         tracing::info!(dropped, "dropped staging tables left by an interrupted process");
         sqlite::give_back(&conn);

@@ -188,6 +188,10 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             if record.mode.keeps_table() {
                 measure_kept(&shared, &id).await;
             }
+            if committing {
+                let db = shared.db.clone();
+                tokio::spawn(async move { take_out_trash(&db).await });
+            }
         }
         Ending::Reviewed(outcome) => {
             let snapshot = tx.borrow().clone();
@@ -210,10 +214,13 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             shared.hub.finished(&id);
             // Measured after the run has let go of its slot and its state (SQLite walks every page
             // of the staged rows): a commit asked for meanwhile starts at once and is seen as queued.
-            if matches!(recorded, Ok(true)) {
-                let db = shared.db.clone();
-                tokio::spawn(async move { crate::reviews::measure(&db, &id).await });
-            }
+            let db = shared.db.clone();
+            tokio::spawn(async move {
+                take_out_trash(&db).await;
+                if matches!(recorded, Ok(true)) {
+                    crate::reviews::measure(&db, &id).await;
+                }
+            });
             return;
         }
         Ending::Cancelled | Ending::Failed(_) => {
@@ -262,6 +269,13 @@ async fn claim_table(shared: &Shared, record: &ImportRecord) -> Result<(), Impor
 async fn measure_kept(shared: &Shared, id: &ImportId) {
     if let Err(e) = crate::history::measure_kept(&shared.db, id).await {
         tracing::warn!(%id, error = %e, "could not measure the table a replace kept (the next sweep tries again)");
+    }
+}
+
+/// Drops what a run set aside to drop after it (see `import::review::TRASH_PREFIX`).
+async fn take_out_trash(db: &db::Db) {
+    if let Err(e) = import::review::take_out_trash(db.destination()).await {
+        tracing::warn!(error = %e, "could not drop tables set aside (the next sweep tries again)");
     }
 }
 

@@ -396,7 +396,7 @@ impl SqliteSink {
         let numbers: Vec<i64> = tx.query_row(&tally, [], |row| {
             (0..row.as_ref().column_count()).map(|i| row.get(i)).collect::<rusqlite::Result<_>>()
         })?;
-        tx.execute_batch(&format!("DROP TABLE {staging}"))?;
+        tx.execute_batch(&trash(&self.staging))?;
         tx.commit()?;
         let summary =
             review::summary(&numbers, &columns, &merge.key, merge.rejected, removed.max(0) as u64, times.0, times.1);
@@ -476,7 +476,7 @@ impl SqliteSink {
                     if updated == 0 {
                         taken_back = undo::sqlite_added(&tx, target, mark, inserted);
                     }
-                    tx.execute_batch(&format!("DROP TABLE {staging}"))?;
+                    tx.execute_batch(&trash(&self.staging))?;
                     // The counts are checked against the review's below.
                 } else {
                     let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
@@ -598,6 +598,27 @@ impl SqliteSink {
         self.declared = self.columns.iter().map(|c| c.ty).collect();
         Ok(())
     }
+}
+
+/// Sets the table `name` aside to be dropped after the transaction (see [`review::TRASH_PREFIX`]).
+fn trash(name: &str) -> String {
+    format!("ALTER TABLE {} RENAME TO {}", quote(name), quote(&format!("{}{name}", review::TRASH_PREFIX)))
+}
+
+/// Drops the tables set aside by [`trash`], and gives their space back.
+pub fn take_out_trash(conn: &Connection) -> Result<usize, ImportError> {
+    let prefix = review::TRASH_PREFIX;
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, ?1) = ?2")?
+        .query_map(rusqlite::params![prefix.len() as i64, prefix], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for name in &names {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(name)))?;
+    }
+    if !names.is_empty() {
+        give_back(conn);
+    }
+    Ok(names.len())
 }
 
 /// The rows that go in: the staging table's, or with `dedupe` only the first row of each key (rows
