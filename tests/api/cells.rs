@@ -2,7 +2,7 @@
 //! cases as they were found in workbooks no one here wrote. A cell written as a CDATA section (in
 //! an inline string or the shared strings) arrives with its text, and a row of only such cells
 //! is not lost; line ends inside XML text arrive as XML reads them (CR LF and CR as LF), while an
-//! escaped CR (`_x000D_`) stays a CR. With no header row (`header_row=none`), a first cell longer
+//! escaped CR (`_x000D_`) stays a CR; a value (`<v>`) written as CDATA is read. With no header row (`header_row=none`), a first cell longer
 //! than a header label may be is a cell like any other.
 
 use crate::helpers::{on_postgres, one_sheet_parts, spawn_app, spawn_app_with, zip_parts};
@@ -36,11 +36,14 @@ async fn cdata_cells_and_line_ends_arrive_as_written() {
             inline("B3", "ABC_x000D_\r\nDEF")
         ),
         format!(r#"<row r="4">{}{}</row>"#, inline("A4", "one\r\ntwo\rthree"), inline("B4", "<![CDATA[x\r\ny]]>")),
+        // Found: a value written as CDATA was "not a number", the sheet refused as damaged.
+        r#"<row r="5"><c r="A5"><v><![CDATA[42]]></v></c><c r="B5" t="str"><f>A1</f><v><![CDATA[a &amp; b]]></v></c></row>"#
+            .to_owned(),
     ];
     workbook(&path, &rows.concat(), "<si><t><![CDATA[shared <text>]]></t></si>");
     let id = app.start_import(&path, "cdata.xlsx", &[("table", "cells")]).await;
     let end = app.wait_final(&id).await;
-    assert_eq!((end["status"].as_str(), end["rows_done"].as_u64()), (Some("succeeded"), Some(3)), "{end}");
+    assert_eq!((end["status"].as_str(), end["rows_done"].as_u64()), (Some("succeeded"), Some(4)), "{end}");
     let (_, got) = app.all_rows("cells").await;
     assert_eq!(
         got,
@@ -48,6 +51,7 @@ async fn cdata_cells_and_line_ends_arrive_as_written() {
             json!(["Hello", "shared <text>"]),
             json!(["a < b & c and & more", "ABC\r\nDEF"]),
             json!(["one\ntwo\nthree", "x\ny"]),
+            json!(["42", "a &amp; b"]),
         ]
     );
 }
