@@ -48,8 +48,13 @@ pub fn workbook(workbook_xml: &[u8], rels: &[Relationship], main: &str) -> Resul
     let mut at = 0;
     while let Some((tag, next)) = next_tag(workbook_xml, at)? {
         match tag.name {
+            // Only the one that says: Excel also writes an `<x14:workbookPr defaultImageDpi=..>` in
+            // the extensions at the end, which once reset a 1904 workbook's dates to the 1900
+            // system (found: readxl's type-me.xlsx, 2016-01-01 arrived as 2011-12-31).
             b"workbookPr" if !tag.closing => {
-                book.date1904 = matches!(attr(tag.attrs, b"date1904"), Some(b"1" | b"true"));
+                if let Some(v) = attr(tag.attrs, b"date1904") {
+                    book.date1904 = matches!(v, b"1" | b"true");
+                }
             }
             b"sheet" if !tag.closing => {
                 let mut name = String::new();
@@ -277,7 +282,8 @@ mod tests {
     #[test]
     fn sheets_resolve_through_relationships() {
         let wb = br#"<workbook xmlns:r="x"><workbookPr date1904="1"/><sheets>
-            <sheet name="R&amp;D" sheetId="1" r:id="rId2"/><sheet name="Chart" sheetId="2" r:id="rId9"/></sheets></workbook>"#;
+            <sheet name="R&amp;D" sheetId="1" r:id="rId2"/><sheet name="Chart" sheetId="2" r:id="rId9"/></sheets>
+            <extLst><ext><x14:workbookPr defaultImageDpi="32767"/></ext></extLst></workbook>"#;
         let rels = br#"<Relationships><Relationship Id="rId2" Type="http://x/relationships/worksheet" Target="worksheets/sheet1.xml"/>
             <Relationship Id="rId9" Type="http://x/relationships/chartsheet" Target="/xl/chartsheets/sheet1.xml"/></Relationships>"#;
         let rels = opc::relationships(rels, "xl/workbook.xml").expect("reads");

@@ -175,7 +175,10 @@ fn cell(
     let value = match kind {
         None | Some(b"n") => {
             let shown = ctx.styles.shown(style);
+            // An empty `<v></v>` is an empty cell, as other readers take it (found: xlsx2csv's
+            // skip_empty_lines.xlsx was refused as damaged).
             let value = number_value(raw, shown, ctx.date1904)
+                .or_else(|| raw.trim_ascii().is_empty().then_some(Value::Null))
                 .ok_or_else(|| broken(format!("{:?} is not a number", String::from_utf8_lossy(raw))))?;
             match (shown, value) {
                 // A code shown zero-padded comes in as it is shown (`padded`).
@@ -183,10 +186,15 @@ fn cell(
                 (_, value) => value,
             }
         }
-        Some(b"s") => {
-            let i = number(raw).ok_or_else(|| broken("a shared-string index is not a number"))? as usize;
-            Value::text(shared.get(i)?.ok_or_else(|| broken(format!("shared string {i} does not exist")))?)
-        }
+        Some(b"s") => match number(raw) {
+            Some(i) => {
+                let i = i as usize;
+                Value::text(shared.get(i)?.ok_or_else(|| broken(format!("shared string {i} does not exist")))?)
+            }
+            // Looked at only when it is no index: an empty `<v></v>` is an empty cell.
+            None if raw.trim_ascii().is_empty() => Value::Null,
+            None => return Err(broken("a shared-string index is not a number")),
+        },
         Some(b"inlineStr") => Value::text(text),
         Some(b"b") => Value::Bool(matches!(raw.trim_ascii(), b"1" | b"true")),
         Some(b"e") => {
@@ -407,6 +415,13 @@ mod tests {
                 Value::Real(2.5)
             ]
         );
+    }
+
+    #[test]
+    fn an_empty_value_is_an_empty_cell() {
+        let sheet = r#"<worksheet><sheetData><row><c><v></v></c><c t="s"><v/></c><c s="1"><v> </v></c><c><v>3</v></c></row></sheetData></worksheet>"#;
+        let out = read(sheet, &mut SharedStrings::none());
+        assert_eq!(out.rows[0], [Value::Null, Value::Null, Value::Null, Value::Int(3)]);
     }
 
     #[test]
