@@ -125,6 +125,9 @@ pub struct ImportArgs {
     /// Most bytes of text one cell may hold.
     #[arg(long, env = "SHEETPORT_MAX_CELL_BYTES", default_value_t = DEFAULT_MAX_CELL_BYTES)]
     pub max_cell_bytes: usize,
+    /// Also print the engine's log lines on stderr (RUST_LOG chooses which; without it, info).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,6 +142,22 @@ struct ProfileArgs {
 }
 
 impl Cli {
+    /// The log filter this command starts with: a server and the contained reader log (RUST_LOG,
+    /// else info); a command run in a terminal says only its own words there, its logs only with
+    /// `--verbose`. (Found: a failed `sheetport import` printed the job's `WARN ... import
+    /// failed` line above its own sentence.)
+    pub fn log_filter(&self) -> Option<String> {
+        let terminal = match &self.command {
+            Some(Command::Import(args)) => !args.verbose,
+            Some(Command::Profile(_) | Command::User(_) | Command::Token(_)) => true,
+            Some(Command::Serve(_) | Command::ReadWorkbook(_)) | None => false,
+        };
+        if terminal {
+            return None;
+        }
+        Some(std::env::var("RUST_LOG").ok().filter(|f| !f.is_empty()).unwrap_or_else(|| "info,sqlx=warn".into()))
+    }
+
     /// Runs the command (on a tokio runtime it makes, but for the contained reader) and says how
     /// the process should exit.
     pub fn run(self) -> ExitCode {

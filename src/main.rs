@@ -11,11 +11,11 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    sheetport::cli::Cli::parse().run()
+    let cli = sheetport::cli::Cli::parse();
+    // A command run in a terminal logs nothing unless asked (`--verbose`): see `Cli::log_filter`.
+    if let Some(filter) = cli.log_filter() {
+        let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info,sqlx=warn".into());
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+    cli.run()
 }

@@ -90,12 +90,39 @@ pub fn write_datetime(out: &mut String, ms: i64) {
     }
 }
 
-/// Appends `HH:MM:SS` for a time of day or a duration given in milliseconds.
-pub fn write_time(out: &mut String, ms: i64) {
+/// Appends a time of day or an elapsed time given in microseconds as a spreadsheet shows it:
+/// `HH:MM:SS` (hours past 99 in as many digits as they take: `255:10:10`), then `.` and the
+/// fraction of a second when there is one, to the microsecond, its trailing zeros dropped
+/// (`10:10:10.123456`, `15:30:17.999`); a minus before a negative one. (Found: the fractions were
+/// dropped.) PostgreSQL reads this text as an `interval`.
+pub fn write_time(out: &mut String, micros: i64) {
     use std::fmt::Write;
-    let sign = if ms < 0 { "-" } else { "" };
-    let ms = ms.abs();
-    let _ = write!(out, "{sign}{:02}:{:02}:{:02}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
+    let sign = if micros < 0 { "-" } else { "" };
+    let us = micros.unsigned_abs();
+    let secs = us / 1_000_000;
+    let _ = write!(out, "{sign}{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    let fraction = us % 1_000_000;
+    if fraction != 0 {
+        let digits = format!("{fraction:06}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+}
+
+/// Microseconds in a day, as a float (serials are days).
+const DAY_US: f64 = 86_400_000_000.0;
+
+/// A serial as microseconds, when it is one an `i64` holds (some 290,000 years).
+fn serial_micros(serial: f64) -> Option<i64> {
+    let us = (serial * DAY_US).round();
+    (us.is_finite() && us.abs() < 9.2e18).then_some(us as i64)
+}
+
+/// An elapsed time (a number shown as `[h]:mm:ss`, `[mm]:ss` or `[ss]`): its days as
+/// microseconds, negative ones too. (Found: 10.63 shown as 255:10:10 arrived as
+/// `1900-01-10 15:10:10`.)
+pub fn elapsed(serial: f64) -> ExcelMoment {
+    serial_micros(serial).map_or(ExcelMoment::Number(serial), ExcelMoment::Duration)
 }
 
 /// What an Excel date cell holds once its serial is decoded.
@@ -105,8 +132,10 @@ pub enum ExcelMoment {
     Date(i32),
     /// A day and a time: milliseconds since the Unix epoch.
     DateTime(i64),
-    /// A time of day with no date (serial below 1), or a duration: milliseconds.
+    /// A time of day with no date (serial below 1): microseconds since midnight.
     Time(i64),
+    /// An elapsed time (a duration format, such as `[h]:mm:ss`): microseconds.
+    Duration(i64),
     /// A serial past 9999-12-31, the last day spreadsheets know (or not finite): no date at
     /// all, so the number itself (once stored as a year -1701602 on SQLite, `-infinity` on PostgreSQL).
     Number(f64),
@@ -122,8 +151,11 @@ pub fn from_excel(dt: &ExcelDateTime) -> ExcelMoment {
     if !serial.is_finite() || serial >= PAST_LAST_DAY || (serial < 0.0 && !dt.is_duration()) {
         return ExcelMoment::Number(serial);
     }
-    if dt.is_duration() || (0.0..1.0).contains(&serial) {
-        return ExcelMoment::Time((serial * DAY_MS as f64).round() as i64);
+    if dt.is_duration() {
+        return elapsed(serial);
+    }
+    if (0.0..1.0).contains(&serial) {
+        return serial_micros(serial).map_or(ExcelMoment::Number(serial), ExcelMoment::Time);
     }
     let (y, m, d, h, mi, s, milli) = dt.to_ymd_hms_milli();
     let days = days_from_civil(i32::from(y), u32::from(m), u32::from(d));
@@ -139,10 +171,10 @@ pub fn from_serial(serial: f64, date1904: bool) -> ExcelMoment {
     if !serial.is_finite() || serial >= PAST_LAST_DAY {
         return ExcelMoment::Number(serial);
     }
-    let total_ms = (serial * DAY_MS as f64).round() as i64;
     if serial < 1.0 {
-        return ExcelMoment::Time(total_ms);
+        return serial_micros(serial).map_or(ExcelMoment::Number(serial), ExcelMoment::Time);
     }
+    let total_ms = (serial * DAY_MS as f64).round() as i64;
     let epoch = if date1904 {
         days_from_civil(1904, 1, 1)
     } else if serial < 61.0 {
@@ -210,7 +242,29 @@ mod tests {
     fn excel_times_and_datetimes() {
         let noon = days_from_civil(2025, 10, 13) as i64 * DAY_MS + 12 * 3_600_000;
         assert_eq!(excel(45_943.5, false), ExcelMoment::DateTime(noon));
-        assert_eq!(excel(0.25, false), ExcelMoment::Time(6 * 3_600_000));
+        assert_eq!(excel(0.25, false), ExcelMoment::Time(6 * 3_600_000_000));
+    }
+
+    #[test]
+    fn times_keep_their_fractions_and_elapsed_times_their_hours() {
+        let shown = |m: ExcelMoment| {
+            let mut s = String::new();
+            match m {
+                ExcelMoment::Time(us) | ExcelMoment::Duration(us) => write_time(&mut s, us),
+                other => panic!("{other:?}"),
+            }
+            s
+        };
+        assert_eq!(shown(from_serial(36_610.123_456 / 86_400.0, false)), "10:10:10.123456");
+        assert_eq!(shown(from_serial(55_817.999 / 86_400.0, false)), "15:30:17.999");
+        assert_eq!(shown(from_serial(0.5, false)), "12:00:00");
+        assert_eq!(shown(elapsed(10.63)), "255:07:12");
+        assert_eq!(shown(elapsed(918_610.0 / 86_400.0)), "255:10:10");
+        assert_eq!(shown(elapsed(-0.5)), "-12:00:00");
+        assert_eq!(shown(elapsed(1.5 / 86_400.0)), "00:00:01.5");
+        let timedelta = ExcelDateTime::new(918_610.0 / 86_400.0, ExcelDateTimeType::TimeDelta, false);
+        assert_eq!(shown(from_excel(&timedelta)), "255:10:10");
+        assert_eq!(elapsed(1e300), ExcelMoment::Number(1e300));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! archives are told apart by the parts inside them, OLE2 files are legacy .xls, and the rest must
 //! read as delimited text. Also guards zip archives whose declared sizes make them bombs.
 
+use super::source::opc::{self, Parts};
 use super::{ImportError, encoding};
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -64,13 +65,16 @@ fn detect_zip(path: &Path) -> Result<Format, ImportError> {
         names.push(entry.name().map(|n| n.into_owned()).unwrap_or_default());
     }
     let has = |n: &str| names.iter().any(|x| x.eq_ignore_ascii_case(n));
-    if has("xl/workbook.bin") {
-        return Ok(Format::Xlsb);
-    }
-    if has("xl/workbook.xml") {
+    // An Office Open XML package: its workbook where its relationships say (see `opc`).
+    let parts = Parts::new(&zip);
+    let workbook = opc::workbook_part(&mut zip, &parts)?;
+    if let Some(workbook) = workbook {
+        if workbook.to_ascii_lowercase().ends_with(".bin") {
+            return Ok(Format::Xlsb);
+        }
         let mut types = String::new();
-        if let Ok(mut ct) = zip.by_name("[Content_Types].xml") {
-            let _ = ct.by_ref().take(1 << 20).read_to_string(&mut types);
+        if let Some(Ok(ct)) = parts.index("[Content_Types].xml").map(|i| zip.by_index(i)) {
+            let _ = ct.take(1 << 20).read_to_string(&mut types);
         }
         return Ok(if types.contains("macroEnabled") { Format::Xlsm } else { Format::Xlsx });
     }

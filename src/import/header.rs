@@ -183,6 +183,10 @@ impl RowVisitor for Picker<'_> {
         self.inner.error_cell();
     }
 
+    fn first_row_is_data(&self) -> bool {
+        self.choice == HeaderRow::None
+    }
+
     fn cancel_token(&self) -> Option<tokio_util::sync::CancellationToken> {
         self.inner.cancel_token()
     }

@@ -147,7 +147,9 @@ impl RowVisitor for Bounded<'_> {
         if total > MAX_ROW_BYTES {
             return Err(row_too_big());
         }
-        if self.header_seen {
+        // The first row is the header, unless the person asked for none. (Found: with no header
+        // row, --max-rows 2 let three rows in.)
+        if self.header_seen || self.inner.first_row_is_data() {
             self.rows += 1;
             if self.rows > self.limits.max_rows {
                 let most = crate::format::count(self.limits.max_rows);
@@ -169,6 +171,10 @@ impl RowVisitor for Bounded<'_> {
         self.inner.error_cell();
     }
 
+    fn first_row_is_data(&self) -> bool {
+        self.inner.first_row_is_data()
+    }
+
     fn cancel_token(&self) -> Option<tokio_util::sync::CancellationToken> {
         self.inner.cancel_token()
     }
@@ -184,6 +190,18 @@ mod tests {
         fn row(&mut self, _: u64, _: &mut Vec<Value>) -> Result<Flow, ImportError> {
             self.0 += 1;
             Ok(Flow::Continue(()))
+        }
+    }
+
+    /// A visitor that was asked for no header row.
+    struct AllData<'a>(&'a mut Count);
+    impl RowVisitor for AllData<'_> {
+        fn total(&mut self, _: u64, _: bool) {}
+        fn row(&mut self, n: u64, cells: &mut Vec<Value>) -> Result<Flow, ImportError> {
+            self.0.row(n, cells)
+        }
+        fn first_row_is_data(&self) -> bool {
+            true
         }
     }
 
@@ -207,6 +225,15 @@ mod tests {
             "the sheet has more than 2 rows, more than this server imports at once; split it into files of at \
              most 2 rows, or ask whoever runs the server to raise that limit (--max-rows)"
         );
+        // With no header row, the first row is one of the rows counted.
+        let mut count = Count(0);
+        let mut data = AllData(&mut count);
+        let mut b = Bounded::new(&mut data, &limits);
+        for (i, mut r) in [vec![t("a")], vec![t("b")]].into_iter().enumerate() {
+            assert!(b.row(i as u64 + 1, &mut r).is_ok());
+        }
+        let e = b.row(3, &mut vec![t("c")]).unwrap_err();
+        assert!(e.to_string().starts_with("the sheet has more than 2 rows"), "{e}");
         let e = feed(limits, vec![vec![t("h")], vec![t("12345678901")]]).unwrap_err();
         assert!(e.to_string().starts_with("a cell holds more than 10 bytes of text"), "{e}");
         // A long first cell is a cell like any other here: only the header's labels are bounded

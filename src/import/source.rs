@@ -7,6 +7,7 @@ pub mod contained;
 mod delimited;
 mod excel;
 mod ods;
+pub(super) mod opc;
 mod xlsx;
 mod xml;
 
@@ -41,6 +42,12 @@ pub trait RowVisitor {
 
     /// A spreadsheet error cell (`#DIV/0!`, `#N/A`, ...) was read; it arrives in its row as NULL.
     fn error_cell(&mut self) {}
+
+    /// Whether the first row holding a value is data, not a header (the person asked for no
+    /// header row): the row bound ([`Bounded`]) then counts it too.
+    fn first_row_is_data(&self) -> bool {
+        false
+    }
 
     /// Fires when the reading should stop even between rows (a reader that computes for long
     /// before its first row, such as a contained one, watches it).

@@ -89,14 +89,15 @@ impl Value {
 }
 
 impl From<ExcelMoment> for Value {
-    /// Dates and datetimes as themselves; a time of day (no date) as `HH:MM:SS` text.
+    /// Dates and datetimes as themselves; a time of day (no date) and an elapsed time as the text
+    /// a spreadsheet shows, `HH:MM:SS[.ffffff]` (see `dates::write_time`).
     fn from(m: ExcelMoment) -> Self {
         match m {
             ExcelMoment::Date(d) => Value::Date(d),
             ExcelMoment::DateTime(ms) => Value::DateTime(ms),
-            ExcelMoment::Time(ms) => {
-                let mut s = String::with_capacity(8);
-                dates::write_time(&mut s, ms);
+            ExcelMoment::Time(us) | ExcelMoment::Duration(us) => {
+                let mut s = String::with_capacity(15);
+                dates::write_time(&mut s, us);
                 Value::Text(s)
             }
             ExcelMoment::Number(f) => Value::from_f64(f),

@@ -32,10 +32,18 @@ fn a_good_file_is_imported_with_one_summary_line_and_exit_code_0() {
     assert_eq!(lines.len(), 1, "{out}");
     assert!(lines[0].starts_with("imported 2000 rows into table orders in "), "{out}");
 
-    // The same again with --mode create: the table is there, the import fails in words.
-    let (code, out, _) = run(&["import", file.to_str().expect("path"), "--database", &url, "--table", "orders"]);
+    // The same again with --mode create: the table is there, the import fails in words, its own
+    // words only (found: the job's log line `WARN sheetport::jobs::worker: import failed ...`
+    // came above them); with --verbose the log lines come too, on stderr.
+    let again = ["import", file.to_str().expect("path"), "--database", &url, "--table", "orders"];
+    let (code, out, err) = run(&again);
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("import failed: ") && out.contains("already exists"), "{out}");
+    assert_eq!(err, "", "no log lines unless asked");
+    let (code, out, err) = run(&[&again[..], &["--verbose"]].concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("import failed: "), "{out}");
+    assert!(err.contains("WARN") && err.contains("import failed"), "{err}");
     // --mode append adds the rows; the mode is read case-insensitively.
     let append = ["import", file.to_str().expect("path"), "--database", &url, "--table", "orders", "--mode", "Append"];
     assert_eq!(run(&append).0, 0);

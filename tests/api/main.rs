@@ -8,6 +8,7 @@ mod browse;
 mod cells;
 mod cli;
 mod connections;
+mod corpus;
 #[path = "../../bench/dataset.rs"]
 mod dataset;
 mod disk;

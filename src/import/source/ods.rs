@@ -131,6 +131,10 @@ pub fn stream(
 struct CellState {
     value: Option<Value>,
     is_string: bool,
+    /// A formula's error (`#DIV/0!`): LibreOffice says so (`calcext:value-type="error"`, after the
+    /// `office:value-type="string"` of its shown text); it arrives as NULL, counted as in the
+    /// other formats.
+    error: bool,
     /// A whole number ≥ 0: its shown text is read too, for leading zeros (`padded`).
     may_be_padded: bool,
     text: String,
@@ -190,6 +194,9 @@ impl Table {
             }
             b"table-cell" | b"covered-table-cell" if !tag.closing => {
                 let c = start_cell(tag)?;
+                if c.error {
+                    visitor.error_cell();
+                }
                 if tag.empty {
                     self.place(c)?;
                 } else {
@@ -340,6 +347,7 @@ fn start_cell(tag: &Tag<'_>) -> Result<CellState, ImportError> {
         may_be_padded: kind == Some(b"float") && matches!(value, Some(Value::Int(n)) if n >= 0),
         value,
         is_string: matches!(kind, None | Some(b"string")),
+        error: kind == Some(b"error"),
         text: String::new(),
         paragraphs: 0,
         in_paragraph: false,
@@ -355,24 +363,37 @@ fn shows_padded(shown: &str, n: i64) -> bool {
         && shown.trim_start_matches('0').parse::<i64>().unwrap_or(0) == n
 }
 
-/// `PT12H30M05S` (ISO 8601 duration, as ODS stores times) as `12:30:05` text.
+/// `PT12H30M05S` (ISO 8601 duration, as ODS stores times of day and elapsed times alike) as the
+/// text a spreadsheet shows, `12:30:05`, to the microsecond (`PT255H10M10.5S` is `255:10:10.5`;
+/// found: fractions and signs were dropped).
 fn time_value(v: &str) -> Value {
-    let body = v.trim_start_matches('-').trim_start_matches("PT");
-    let (mut ms, mut num) = (0i64, String::new());
+    let negative = v.starts_with('-');
+    let body = v.trim_start_matches(['-', '+']).trim_start_matches('P');
+    let (mut seconds, mut num, mut in_time) = (0f64, String::new(), false);
     for ch in body.chars() {
-        match ch {
-            'H' => ms += num.parse::<f64>().unwrap_or(0.0) as i64 * 3_600_000,
-            'M' => ms += num.parse::<f64>().unwrap_or(0.0) as i64 * 60_000,
-            'S' => ms += (num.parse::<f64>().unwrap_or(0.0) * 1000.0) as i64,
+        let unit = match ch {
+            'T' => {
+                in_time = true;
+                continue;
+            }
+            'D' if !in_time => 86_400.0,
+            'H' => 3_600.0,
+            'M' if in_time => 60.0,
+            'S' => 1.0,
             _ => {
                 num.push(ch);
                 continue;
             }
-        }
+        };
+        seconds += num.parse::<f64>().unwrap_or(0.0) * unit;
         num.clear();
     }
+    let micros = (seconds * 1e6).round();
+    if !micros.is_finite() || micros >= 9.2e18 {
+        return Value::Text(v.to_owned());
+    }
     let mut s = String::new();
-    dates::write_time(&mut s, ms);
+    dates::write_time(&mut s, if negative { -(micros as i64) } else { micros as i64 });
     Value::Text(s)
 }
 
@@ -467,6 +488,10 @@ mod tests {
     #[test]
     fn ods_times_become_text() {
         assert_eq!(time_value("PT12H30M05S"), Value::Text("12:30:05".into()));
-        assert_eq!(time_value("PT00H00M00.5S"), Value::Text("00:00:00".into()));
+        assert_eq!(time_value("PT00H00M00.5S"), Value::Text("00:00:00.5".into()));
+        assert_eq!(time_value("PT10H10M10.123456S"), Value::Text("10:10:10.123456".into()));
+        assert_eq!(time_value("PT255H10M10S"), Value::Text("255:10:10".into()));
+        assert_eq!(time_value("P1DT2H"), Value::Text("26:00:00".into()));
+        assert_eq!(time_value("-PT12H"), Value::Text("-12:00:00".into()));
     }
 }

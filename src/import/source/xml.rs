@@ -106,6 +106,7 @@ pub fn attr<'a>(list: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 
 /// An attribute or element holding a small unsigned number (`s="3"`, `r="12"`, `numFmtId="164"`),
 /// surrounding blanks allowed; `None` for anything else, including more than nine digits.
+#[inline(always)]
 pub fn number(v: &[u8]) -> Option<u32> {
     let v = v.trim_ascii();
     if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {

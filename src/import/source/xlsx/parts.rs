@@ -6,7 +6,9 @@
 use super::padded::Template;
 use crate::import::ImportError;
 use crate::import::limits::Limits;
+use crate::import::source::opc::{self, Relationship};
 use crate::import::source::xml::{Chunks, attr, broken, decode, element_text, next_tag, number};
+use std::collections::HashMap;
 use std::io::Read;
 
 /// A sheet as the workbook lists it.
@@ -19,35 +21,40 @@ pub struct SheetRef {
     pub is_worksheet: bool,
 }
 
-/// What `xl/workbook.xml` and its relationships say.
+/// What the workbook part and its relationships say.
 #[derive(Debug, Clone, Default)]
 pub struct Workbook {
     pub sheets: Vec<SheetRef>,
     /// Dates count from 1904-01-01 (old Mac Excel) instead of 1900-01-00.
     pub date1904: bool,
+    /// The shared-string and styles parts: where the relationships say, else beside the workbook
+    /// (`xl/sharedStrings.xml`, `xl/styles.xml`), where writers that list neither put them.
+    pub shared_strings: String,
+    pub styles: String,
 }
 
-/// Reads the workbook part and its relationships.
-pub fn workbook(workbook_xml: &[u8], rels_xml: &[u8]) -> Result<Workbook, ImportError> {
+/// Reads the workbook part (named `main`) with its relationships (resolved against it).
+pub fn workbook(workbook_xml: &[u8], rels: &[Relationship], main: &str) -> Result<Workbook, ImportError> {
     // By id: a workbook of 200,000 sheets took 86 CPU-seconds per preview with a linear search.
-    let mut targets = std::collections::HashMap::new();
-    let mut at = 0;
-    while let Some((tag, next)) = next_tag(rels_xml, at)? {
-        if tag.name == b"Relationship" && !tag.closing {
-            let get = |k: &[u8]| attr(tag.attrs, k).map(|v| String::from_utf8_lossy(v).into_owned());
-            if let (Some(id), Some(target)) = (get(b"Id"), get(b"Target")) {
-                let kind = get(b"Type").unwrap_or_default();
-                targets.insert(id.into_bytes(), (target, kind.ends_with("/worksheet")));
-            }
-        }
-        at = next;
-    }
-    let mut book = Workbook::default();
+    let targets: HashMap<&[u8], &Relationship> = rels.iter().map(|r| (r.id.as_bytes(), r)).collect();
+    let related = |kind: &str, usual: &str| {
+        rels.iter().find(|r| r.is(kind)).map_or_else(|| opc::resolve(main, usual), |r| r.target.clone())
+    };
+    let mut book = Workbook {
+        shared_strings: related("sharedStrings", "sharedStrings.xml"),
+        styles: related("styles", "styles.xml"),
+        ..Workbook::default()
+    };
     let mut at = 0;
     while let Some((tag, next)) = next_tag(workbook_xml, at)? {
         match tag.name {
+            // Only the one that says: Excel also writes an `<x14:workbookPr defaultImageDpi=..>` in
+            // the extensions at the end, which once reset a 1904 workbook's dates to the 1900
+            // system (found: readxl's type-me.xlsx, 2016-01-01 arrived as 2011-12-31).
             b"workbookPr" if !tag.closing => {
-                book.date1904 = matches!(attr(tag.attrs, b"date1904"), Some(b"1" | b"true"));
+                if let Some(v) = attr(tag.attrs, b"date1904") {
+                    book.date1904 = matches!(v, b"1" | b"true");
+                }
             }
             b"sheet" if !tag.closing => {
                 let mut name = String::new();
@@ -55,9 +62,8 @@ pub fn workbook(workbook_xml: &[u8], rels_xml: &[u8]) -> Result<Workbook, Import
                 // `r:id`: the attribute whose local name is `id` (`sheetId` is another one).
                 let rid =
                     attr(tag.attrs, b"id").ok_or_else(|| broken(format!("sheet {name:?} has no relationship")))?;
-                let (target, is_worksheet) =
-                    targets.get(rid).ok_or_else(|| broken(format!("sheet {name:?} points to no part")))?;
-                book.sheets.push(SheetRef { name, path: part_path(target), is_worksheet: *is_worksheet });
+                let rel = targets.get(rid).ok_or_else(|| broken(format!("sheet {name:?} points to no part")))?;
+                book.sheets.push(SheetRef { name, path: rel.target.clone(), is_worksheet: rel.is("worksheet") });
             }
             _ => {}
         }
@@ -66,20 +72,14 @@ pub fn workbook(workbook_xml: &[u8], rels_xml: &[u8]) -> Result<Workbook, Import
     Ok(book)
 }
 
-/// A relationship target as a path inside the archive (targets are relative to `xl/`).
-fn part_path(target: &str) -> String {
-    match target.strip_prefix('/') {
-        Some(absolute) => absolute.to_owned(),
-        None => format!("xl/{}", target.trim_start_matches("./")),
-    }
-}
-
 /// How a cell style shows a number, as far as the value it stands for changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shown {
     Number,
     /// A date or a time: the serial is one.
     Date,
+    /// An elapsed time (`[h]:mm:ss`, `[mm]:ss`, `[ss]`): the serial counts days gone by.
+    Elapsed,
     /// Whole digits in a layout (`00000`): the index of its [`Template`] in [`Styles`].
     Digits(u32),
 }
@@ -110,8 +110,8 @@ impl Styles {
                     let mut code = String::new();
                     decode(&mut code, attr(tag.attrs, b"formatCode").unwrap_or_default())?;
                     if let Some(id) = id {
-                        let shown = if is_date_format(&code) {
-                            Shown::Date
+                        let shown = if let Some(moment) = date_format(&code) {
+                            moment
                         } else if let Some(template) = Template::excel(&code) {
                             styles.templates.push(template);
                             Shown::Digits(styles.templates.len() as u32 - 1)
@@ -124,7 +124,11 @@ impl Styles {
                 b"cellXfs" => in_cell_xfs = !tag.closing && !tag.empty,
                 b"xf" if in_cell_xfs && !tag.closing && styles.shown.len() < MAX_STYLES => {
                     let id = attr(tag.attrs, b"numFmtId").and_then(number).unwrap_or(0);
-                    let builtin = if is_builtin_date(id) { Shown::Date } else { Shown::Number };
+                    let builtin = match id {
+                        46 => Shown::Elapsed, // [h]:mm:ss
+                        _ if is_builtin_date(id) => Shown::Date,
+                        _ => Shown::Number,
+                    };
                     styles.shown.push(custom.get(&id).copied().unwrap_or(builtin));
                 }
                 _ => {}
@@ -150,10 +154,11 @@ fn is_builtin_date(id: u32) -> bool {
     matches!(id, 14..=22 | 27..=36 | 45..=47 | 50..=58 | 71..=81)
 }
 
-/// Whether a custom format code shows a date or time: a d, m, y, h or s outside quoted text,
-/// escapes and `[...]` sections (colours, conditions, locales), but elapsed `[h]`/`[m]`/`[s]` count.
-pub fn is_date_format(code: &str) -> bool {
-    let mut chars = code.chars();
+/// Whether a custom format code shows a date or time ([`Shown::Date`]): a d, m, y, h or s
+/// outside quoted text, escapes and `[...]` sections (colours, conditions, locales); or an elapsed
+/// time ([`Shown::Elapsed`]): an `[h]`, `[m]` or `[s]` section, however many letters.
+pub fn date_format(code: &str) -> Option<Shown> {
+    let (mut date, mut chars) = (false, code.chars());
     while let Some(c) = chars.next() {
         match c {
             '"' => {
@@ -168,15 +173,17 @@ pub fn is_date_format(code: &str) -> bool {
             }
             '[' => {
                 let inner: String = chars.by_ref().take_while(|&q| q != ']').collect();
-                if matches!(inner.to_ascii_lowercase().trim_start_matches(['h', 'm', 's']), "") && !inner.is_empty() {
-                    return true;
+                let lower = inner.to_ascii_lowercase();
+                let unit = lower.chars().next();
+                if unit.is_some_and(|u| matches!(u, 'h' | 'm' | 's')) && lower.chars().all(|q| Some(q) == unit) {
+                    return Some(Shown::Elapsed);
                 }
             }
-            'd' | 'D' | 'm' | 'M' | 'y' | 'Y' | 'h' | 'H' | 's' | 'S' => return true,
+            'd' | 'D' | 'm' | 'M' | 'y' | 'Y' | 'h' | 'H' | 's' | 'S' => date = true,
             _ => {}
         }
     }
-    false
+    date.then_some(Shown::Date)
 }
 
 /// The shared-string table: every string's text back to back, and where each one ends. Cells refer
@@ -275,25 +282,35 @@ mod tests {
     #[test]
     fn sheets_resolve_through_relationships() {
         let wb = br#"<workbook xmlns:r="x"><workbookPr date1904="1"/><sheets>
-            <sheet name="R&amp;D" sheetId="1" r:id="rId2"/><sheet name="Chart" sheetId="2" r:id="rId9"/></sheets></workbook>"#;
+            <sheet name="R&amp;D" sheetId="1" r:id="rId2"/><sheet name="Chart" sheetId="2" r:id="rId9"/></sheets>
+            <extLst><ext><x14:workbookPr defaultImageDpi="32767"/></ext></extLst></workbook>"#;
         let rels = br#"<Relationships><Relationship Id="rId2" Type="http://x/relationships/worksheet" Target="worksheets/sheet1.xml"/>
             <Relationship Id="rId9" Type="http://x/relationships/chartsheet" Target="/xl/chartsheets/sheet1.xml"/></Relationships>"#;
-        let book = workbook(wb, rels).expect("reads");
+        let rels = opc::relationships(rels, "xl/workbook.xml").expect("reads");
+        let book = workbook(wb, &rels, "xl/workbook.xml").expect("reads");
         assert!(book.date1904);
         assert_eq!(book.sheets[0].name, "R&D");
         assert_eq!(book.sheets[0].path, "xl/worksheets/sheet1.xml");
         assert!(book.sheets[0].is_worksheet);
         assert_eq!(book.sheets[1].path, "xl/chartsheets/sheet1.xml");
         assert!(!book.sheets[1].is_worksheet);
+        // Neither listed: beside the workbook, where writers that list neither put them.
+        assert_eq!((book.shared_strings.as_str(), book.styles.as_str()), ("xl/sharedStrings.xml", "xl/styles.xml"));
     }
 
     #[test]
     fn date_formats_are_recognised() {
-        for code in ["yyyy-mm-dd", "d/m/yy h:mm", "[h]:mm:ss", "mmm yyyy", "[$-409]dddd, mmmm d, yyyy", "hh:mm AM/PM"] {
-            assert!(is_date_format(code), "{code}");
+        for code in
+            ["yyyy-mm-dd", "d/m/yy h:mm", "mmm yyyy", "[$-409]dddd, mmmm d, yyyy", "hh:mm AM/PM", "hh:mm:ss.000"]
+        {
+            assert_eq!(date_format(code), Some(Shown::Date), "{code}");
         }
-        for code in ["General", "0.00", "#,##0 \"days\"", "[Red]0.00", "0.00E+00", "@", "\\d0", "_-* #,##0_-"] {
-            assert!(!is_date_format(code), "{code}");
+        for code in ["[h]:mm:ss", "[HH]:MM:SS.00", "[mm]:ss", "[ss]", "[Red][h]:mm"] {
+            assert_eq!(date_format(code), Some(Shown::Elapsed), "{code}");
+        }
+        for code in ["General", "0.00", "#,##0 \"days\"", "[Red]0.00", "0.00E+00", "@", "\\d0", "_-* #,##0_-", "[hm]0"]
+        {
+            assert_eq!(date_format(code), None, "{code}");
         }
     }
 

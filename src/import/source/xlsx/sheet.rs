@@ -4,7 +4,7 @@
 
 use super::parts::{SharedStrings, Shown, Styles};
 use crate::import::ImportError;
-use crate::import::dates::from_serial;
+use crate::import::dates::{elapsed, from_serial};
 use crate::import::source::xml::{Chunks, attr, attrs, broken, decode, element_text, next_tag, number};
 use crate::import::source::{Flow, RowAssembler, RowVisitor};
 use crate::import::value::{Value, parse_text};
@@ -150,6 +150,8 @@ fn cell(
 ) -> Result<(Value, usize), ImportError> {
     let mut raw: &[u8] = &[];
     let mut has_value = false;
+    // A `<v>` written as a CDATA section, read whole (no allocation unless there is one).
+    let mut cdata = String::new();
     text.clear();
     // Nearly every cell is `<v>..</v></c>` or `<is><t>..</t></is></c>`: take those without the
     // general loop below.
@@ -162,7 +164,10 @@ fn cell(
         has_value = true;
         at = end;
     } else {
-        at = general(xml, at, &mut raw, &mut has_value, text)?;
+        at = general(xml, at, &mut raw, &mut has_value, text, &mut cdata)?;
+        if !cdata.is_empty() {
+            raw = cdata.as_bytes();
+        }
     }
     if !has_value {
         return Ok((Value::Null, at));
@@ -170,7 +175,10 @@ fn cell(
     let value = match kind {
         None | Some(b"n") => {
             let shown = ctx.styles.shown(style);
-            let value = number_value(raw, shown == Shown::Date, ctx.date1904)
+            // An empty `<v></v>` is an empty cell, as other readers take it (found: xlsx2csv's
+            // skip_empty_lines.xlsx was refused as damaged).
+            let value = number_value(raw, shown, ctx.date1904)
+                .or_else(|| raw.trim_ascii().is_empty().then_some(Value::Null))
                 .ok_or_else(|| broken(format!("{:?} is not a number", String::from_utf8_lossy(raw))))?;
             match (shown, value) {
                 // A code shown zero-padded comes in as it is shown (`padded`).
@@ -178,10 +186,15 @@ fn cell(
                 (_, value) => value,
             }
         }
-        Some(b"s") => {
-            let i = number(raw).ok_or_else(|| broken("a shared-string index is not a number"))? as usize;
-            Value::text(shared.get(i)?.ok_or_else(|| broken(format!("shared string {i} does not exist")))?)
-        }
+        Some(b"s") => match number(raw) {
+            Some(i) => {
+                let i = i as usize;
+                Value::text(shared.get(i)?.ok_or_else(|| broken(format!("shared string {i} does not exist")))?)
+            }
+            // Looked at only when it is no index: an empty `<v></v>` is an empty cell.
+            None if raw.trim_ascii().is_empty() => Value::Null,
+            None => return Err(broken("a shared-string index is not a number")),
+        },
         Some(b"inlineStr") => Value::text(text),
         Some(b"b") => Value::Bool(matches!(raw.trim_ascii(), b"1" | b"true")),
         Some(b"e") => {
@@ -193,6 +206,7 @@ fn cell(
             parse_text(text)
         }
         // `str` (a formula's text result) and anything unknown: the text as written.
+        Some(_) if !cdata.is_empty() => Value::text(&cdata),
         Some(_) => {
             decode(text, raw)?;
             Value::text(text)
@@ -208,13 +222,15 @@ fn simple<'x>(xml: &'x [u8], at: usize, open: &[u8], close: &[u8]) -> Option<(&'
     rest[end..].starts_with(close).then(|| (&rest[..end], at + open.len() + end + close.len()))
 }
 
-/// Any other cell content, tag by tag up to `</c>`: formulas, rich text, phonetic hints.
+/// Any other cell content, tag by tag up to `</c>`: formulas, rich text, phonetic hints, and a
+/// value written as a CDATA section (into `cdata`, decoded).
 fn general<'x>(
     xml: &'x [u8],
     mut at: usize,
     raw: &mut &'x [u8],
     has_value: &mut bool,
     text: &mut String,
+    cdata: &mut String,
 ) -> Result<usize, ImportError> {
     let mut in_phonetic = false;
     loop {
@@ -223,9 +239,15 @@ fn general<'x>(
         match tag.name {
             b"v" if !tag.closing && !tag.empty => {
                 let end = memchr(b'<', &xml[at..]).ok_or_else(|| broken("a value never ends"))?;
-                *raw = &xml[at..at + end];
+                if xml[at + end..].starts_with(b"<![CDATA[") {
+                    // Found: `<v><![CDATA[42]]></v>` was a number that is not one (the sheet
+                    // refused as damaged).
+                    at = element_text(cdata, xml, at)?;
+                } else {
+                    *raw = &xml[at..at + end];
+                    at += end;
+                }
                 *has_value = true;
-                at += end;
             }
             // Inline strings: `<is><t>..</t></is>`, or rich text runs of `<t>`s.
             b"t" if !tag.closing && !tag.empty && !in_phonetic => {
@@ -240,10 +262,10 @@ fn general<'x>(
 }
 
 /// A numeric cell: whole numbers as integers, date-styled serials as dates (negative serials are
-/// no dates, whatever the style says).
-fn number_value(raw: &[u8], is_date: bool, date1904: bool) -> Option<Value> {
+/// no dates, whatever the style says), elapsed-time-styled ones as elapsed times.
+fn number_value(raw: &[u8], shown: Shown, date1904: bool) -> Option<Value> {
     let raw = raw.trim_ascii();
-    if !is_date {
+    if !matches!(shown, Shown::Date | Shown::Elapsed) {
         let (negative, digits) = match raw.split_first() {
             Some((b'-', rest)) => (true, rest),
             _ => (false, raw),
@@ -254,10 +276,11 @@ fn number_value(raw: &[u8], is_date: bool, date1904: bool) -> Option<Value> {
         }
     }
     let f: f64 = std::str::from_utf8(raw).ok()?.parse().ok()?;
-    if is_date && f >= 0.0 && f.is_finite() {
-        return Some(from_serial(f, date1904).into());
-    }
-    Some(Value::from_f64(f))
+    Some(match shown {
+        Shown::Date if f >= 0.0 && f.is_finite() => from_serial(f, date1904).into(),
+        Shown::Elapsed if f.is_finite() => elapsed(f).into(),
+        _ => Value::from_f64(f),
+    })
 }
 
 /// The 0-based column of a cell reference (`AB12` → 27); 0 when it has no letters.
@@ -346,6 +369,59 @@ mod tests {
                 ],
             ]
         );
+    }
+
+    #[test]
+    fn elapsed_times_and_times_keep_what_a_spreadsheet_shows() {
+        let xml = br#"<styleSheet><numFmts><numFmt numFmtId="165" formatCode="[h]:mm:ss"/><numFmt numFmtId="166" formatCode="hh:mm:ss.000"/><numFmt numFmtId="167" formatCode="[mm]:ss"/></numFmts>
+            <cellXfs><xf numFmtId="0"/><xf numFmtId="165"/><xf numFmtId="46"/><xf numFmtId="166"/><xf numFmtId="167"/></cellXfs></styleSheet>"#;
+        let ctx = Context { styles: &Styles::read(xml).expect("styles"), date1904: false };
+        // 255:10:10 is 918,610 seconds: 10.632060185185185 days; the times as LibreOffice writes them.
+        let sheet = r#"<worksheet><sheetData><row><c s="1"><v>10.632060185185185</v></c><c s="2"><v>1.5</v></c>
+            <c s="3"><v>0.423728280740741</v></c><c s="3"><v>0.646041655092593</v></c><c s="4"><v>-0.25</v></c><c s="1"><v>0</v></c></row></sheetData></worksheet>"#;
+        let mut out = Collect::default();
+        scan(sheet.as_bytes(), &ctx, &mut SharedStrings::none(), &mut out).expect("scans");
+        let text = |s: &str| Value::Text(s.into());
+        // Found: the first arrived as 1900-01-10 15:10:10, the times without their fractions.
+        assert_eq!(
+            out.rows[0],
+            [
+                text("255:10:10"),
+                text("36:00:00"),
+                text("10:10:10.123456"),
+                text("15:30:17.999"),
+                text("-06:00:00"),
+                text("00:00:00")
+            ]
+        );
+    }
+
+    #[test]
+    fn values_written_as_cdata_are_read() {
+        let xml = &b"<sst><si><t>zero</t></si><si><t>one</t></si></sst>"[..];
+        let mut shared = SharedStrings::new(xml, &crate::import::limits::Limits::default());
+        let sheet = r#"<worksheet><sheetData><row><c><v><![CDATA[42]]></v></c><c t="s"><v><![CDATA[1]]></v></c>
+            <c t="str"><f>A1</f><v><![CDATA[a &amp; <b>]]></v></c><c s="1"><v><![CDATA[45292]]></v></c><c t="b"><v><![CDATA[1]]></v></c>
+            <c><v> <![CDATA[2.5]]> </v></c></row></sheetData></worksheet>"#;
+        let out = read(sheet, &mut shared);
+        assert_eq!(
+            out.rows[0],
+            [
+                Value::Int(42),
+                Value::Text("one".into()),
+                Value::Text("a &amp; <b>".into()),
+                Value::Date(days_from_civil(2024, 1, 1)),
+                Value::Bool(true),
+                Value::Real(2.5)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_value_is_an_empty_cell() {
+        let sheet = r#"<worksheet><sheetData><row><c><v></v></c><c t="s"><v/></c><c s="1"><v> </v></c><c><v>3</v></c></row></sheetData></worksheet>"#;
+        let out = read(sheet, &mut SharedStrings::none());
+        assert_eq!(out.rows[0], [Value::Null, Value::Null, Value::Null, Value::Int(3)]);
     }
 
     #[test]
