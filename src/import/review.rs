@@ -406,7 +406,7 @@ mod tests {
             "INSERT INTO \"r\" (\"_sheetport_row\", \"sku\", \"qty\", \"_sheetport_kind\", \"_sheetport_old_1\") \
              SELECT s.\"_sheetport_row\", s.\"sku\", s.\"qty\", CASE WHEN t.\"sku\" IS NULL THEN 0 WHEN \
              t.\"qty\" IS NOT s.\"qty\" THEN 1 ELSE 2 END, t.\"qty\" FROM \"s\" s LEFT JOIN \"t\" t ON \
-             t.\"sku\" = s.\"sku\" ORDER BY s.\"_sheetport_row\""
+             t.\"sku\" = s.\"sku\""
         );
         let pg = merge_commit(Kind::Postgres, "r", "t", &cols(), &key, true);
         assert_eq!(

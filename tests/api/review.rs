@@ -230,11 +230,21 @@ async fn a_discarded_review_leaves_nothing_and_cannot_be_committed() {
     let reviewed = review_upsert(&app).await;
     let id = reviewed["id"].as_str().unwrap().to_owned();
     assert_eq!(review_tables(&app).await.len(), 1);
+    // While it waits, its staged rows count in the stored-bytes quotas (measured just after).
+    let kept = format!("SELECT COALESCE(kept_bytes, 0) FROM sheetport.imports WHERE id = '{id}'");
+    for _ in 0..100 {
+        if app.db.scalar(&kept).await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(app.db.scalar(&kept).await > 0, "the review's rows were measured");
     let (code, body) = send(&app, reqwest::Method::DELETE, &format!("/api/imports/{id}")).await;
     assert_eq!(code, 202, "{body}");
     let (_, ended) = app.get_json(&format!("/api/imports/{id}")).await;
     assert_eq!(ended["status"], "cancelled", "{ended}");
     assert!(review_tables(&app).await.is_empty());
+    assert_eq!(app.db.scalar(&kept).await, 0, "no longer counted");
     assert_eq!(rows(&app, "stock").await, BEFORE);
     let (code, body) = send(&app, reqwest::Method::POST, &format!("/api/imports/{id}/commit")).await;
     assert_eq!(code, 409, "{body}");
