@@ -88,6 +88,7 @@ pub async fn measure(db: &Db, id: &ImportId) {
         let Some(staged) = record.and_then(|r| r.review).and_then(|t| Staged::from_json(&t).ok()) else {
             return Ok(());
         };
+        review::settle(db.destination(), &staged.table).await.map_err(|e| e.to_string())?;
         let bytes = review::bytes(db.destination(), &staged.table).await.map_err(|e| e.to_string())?;
         db::queue::set_review_bytes(db, id, bytes).await.map_err(|e| e.to_string())
     };
@@ -169,8 +170,19 @@ async fn read(
     if let Some(after) = after {
         filter.push(format!("{r} > {after}"));
     }
+    // A deep page is found by its first row through the index alone, then read from there: an
+    // OFFSET over the rows themselves fetched every row it skipped (PostgreSQL: 0.75 s for the
+    // 262,144th update of a million-row review; this way an index-only scan).
+    if offset > 0 {
+        let where_ = if filter.is_empty() { String::new() } else { format!("WHERE {}", filter.join(" AND ")) };
+        let first = format!("SELECT {r} FROM {table} {where_} ORDER BY {r} LIMIT 1 OFFSET {offset}");
+        let start: Option<i64> =
+            crate::db::on_pool!(db, p => sqlx::query_scalar(AssertSqlSafe(first)).fetch_optional(p).await)?;
+        let Some(start) = start else { return Ok(Vec::new()) };
+        filter.push(format!("{r} >= {start}"));
+    }
     let filter = if filter.is_empty() { String::new() } else { format!("WHERE {}", filter.join(" AND ")) };
-    let sql = format!("SELECT {list} FROM {table} {filter} ORDER BY {r} LIMIT {limit} OFFSET {offset}");
+    let sql = format!("SELECT {list} FROM {table} {filter} ORDER BY {r} LIMIT {limit}");
     let values: Vec<Vec<J>> = match db.pool() {
         Pool::Sqlite(p) => {
             let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(p).await?;

@@ -124,6 +124,17 @@ pub async fn take_out_trash(dest: &Destination) -> Result<usize, ImportError> {
     .await
 }
 
+/// Readies the review table `name` for its pages: on PostgreSQL a VACUUM, which sets the visibility
+/// map a deep page's index-only scan needs (a table made in a transaction has none); SQLite's
+/// pages read its index as it is.
+pub async fn settle(dest: &Destination, name: &str) -> Result<(), ImportError> {
+    if let Destination::Postgres { pool, schema } = dest {
+        let sql = format!("VACUUM (ANALYZE) {}", qualify(schema, name));
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+    }
+    Ok(())
+}
+
 /// The bytes the review table `name` takes, with its indexes (for the stored-bytes quotas).
 pub async fn bytes(dest: &Destination, name: &str) -> Result<u64, ImportError> {
     match dest {
