@@ -455,7 +455,7 @@ fn write(
         let counts = Counts { inserted: s.inserted, updated: s.updated, unchanged: s.unchanged, rejected: s.rejected };
         progress.send_modify(|p| p.review = Some(staged.summary.clone()));
         let timings = Timings { finalize: finalizing.elapsed(), write_starved: rx.starved, ..Timings::default() };
-        return Ok(Outcome { rows: staged.rows, counts, columns, timings, review: Some(staged) });
+        return Ok(Outcome { rows: staged.rows(), counts, columns, timings, review: Some(staged) });
     }
     let (columns, counts) = sink.finish(&spec.table, merge)?;
     progress.send_modify(|p| p.counts = Some(counts));
@@ -474,9 +474,9 @@ pub fn commit(
     let began = Instant::now();
     progress.send_modify(|p| {
         p.columns = staged.columns.clone();
-        p.rows_total = Some(staged.rows);
-        p.rows_parsed = staged.rows + staged.summary.rejected;
-        p.rows_done = staged.rows;
+        p.rows_total = Some(staged.rows());
+        p.rows_parsed = staged.rows() + staged.summary.rejected;
+        p.rows_done = staged.rows();
         p.rows_rejected = staged.summary.rejected;
         p.phase = Phase::Finalizing;
     });
@@ -486,17 +486,17 @@ pub fn commit(
         key: staged.key.clone(),
         add_unique_index: staged.add_unique_index,
         dedupe: false,
-        rows: staged.rows,
+        rows: staged.rows(),
         rejected: staged.summary.rejected,
-        last: on_commit(&staged.columns, staged.rows),
+        last: on_commit(&staged.columns, staged.rows()),
         keep: spec.keep.clone(),
         writer: spec.writer,
         reviewed: Some(staged.clone()),
     };
     let (columns, counts) = sink.finish(&spec.table, merge)?;
     progress.send_modify(|p| p.counts = Some(counts));
-    let timings = Timings { finalize: began.elapsed(), write_cpu: began.elapsed(), ..Timings::default() };
-    Ok(Outcome { rows: staged.rows, counts, columns, timings, review: None })
+    let timings = Timings { finalize: began.elapsed(), ..Timings::default() };
+    Ok(Outcome { rows: staged.rows(), counts, columns, timings, review: None })
 }
 
 /// The sheet's row `number` has a value in 0-based column `col`, past the `width` columns the

@@ -17,7 +17,8 @@
 
 use super::ImportError;
 use super::names::{qualify, quote};
-use super::sink::{Destination, Kind, ROW_COLUMN, sql_type};
+use super::sink::merge::Action;
+use super::sink::{Destination, Kind, Merge, ROW_COLUMN, sql_type};
 use crate::model::{ChangedColumn, ColumnInfo, ReviewSummary, TableShape};
 use serde::{Deserialize, Serialize};
 
@@ -59,8 +60,6 @@ pub struct Staged {
     /// The rows met the table by the key (`Some(update)`: an upsert's, or an insert-new's), so the
     /// commit checks each key's row is as the review saw it.
     pub meets: Option<bool>,
-    /// Rows staged to go in (inserted, updated and unchanged).
-    pub rows: u64,
     /// The table as the review saw it (`None`: there was none).
     pub shape: Option<TableShape>,
     /// A replace's whole table, as the review saw it (see [`Fingerprint`]).
@@ -72,10 +71,95 @@ impl Staged {
         serde_json::from_str(text)
     }
 
+    /// Rows staged to go in (inserted, updated and unchanged).
+    pub fn rows(&self) -> u64 {
+        self.summary.inserted + self.summary.updated + self.summary.unchanged
+    }
+
     pub fn to_json(&self) -> String {
         // Plain structs of strings and numbers: serialising cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// What a review of an import does, from what the import would do to its table (see
+/// [`super::sink::merge::decide`]), the same on both databases.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// The rows meet the table by the key (`Some(update)`), each found insert, update or unchanged;
+    /// otherwise each is an insert.
+    pub meets: Option<bool>,
+    /// The table goes (a replace): its rows are counted and fingerprinted.
+    pub replaces: bool,
+    /// The commit makes the key's unique index: a table holding a key twice is refused now.
+    pub checks_key: bool,
+}
+
+impl Plan {
+    pub fn of(action: Action, add_unique_index: bool) -> Self {
+        let meets = match action {
+            Action::Merge { update } => Some(update),
+            _ => None,
+        };
+        Plan {
+            meets,
+            replaces: matches!(action, Action::Replace | Action::CreateKeyed { retire: true }),
+            checks_key: meets.is_some() && add_unique_index,
+        }
+    }
+}
+
+/// A row when the table `target` holds some value of the key twice (a unique index on it could
+/// not be made). NULLs never repeat a key, as in a unique index.
+pub fn key_twice(target: &str, key: &[String]) -> String {
+    let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
+    let present: Vec<String> = keys.iter().map(|k| format!("{k} IS NOT NULL")).collect();
+    format!(
+        "SELECT 1 FROM {target} WHERE {} GROUP BY {} HAVING count(*) > 1 LIMIT 1",
+        present.join(" AND "),
+        keys.join(", ")
+    )
+}
+
+/// What the table looked like to a review: its shape, and for a replace its rows and fingerprint.
+pub struct Seen {
+    pub shape: Option<TableShape>,
+    pub removed: u64,
+    pub fingerprint: Option<String>,
+}
+
+/// What a review staged, from its [`tally`]'s `numbers` and what it saw.
+pub fn staged(
+    name: &str,
+    merge: &Merge,
+    columns: Vec<ColumnInfo>,
+    plan: Plan,
+    numbers: &[i64],
+    seen: Seen,
+    times: (i64, i64),
+) -> Staged {
+    let summary = summary(numbers, &columns, &merge.key, merge.rejected, seen.removed, times.0, times.1);
+    Staged {
+        table: name.to_owned(),
+        summary,
+        columns,
+        key: merge.key.clone(),
+        add_unique_index: merge.add_unique_index,
+        meets: plan.meets,
+        shape: seen.shape,
+        fingerprint: seen.fingerprint,
+    }
+}
+
+/// A commit's merge wrote other than the review said: the checks before it hold every key's row as
+/// reviewed, so this is a rule they missed; the transaction rolls back, and the person is told as
+/// for any change.
+pub fn counts_agree(staged: &Staged, target: &str, inserted: u64, updated: u64) -> Result<(), ImportError> {
+    if (inserted, updated) == (staged.summary.inserted, staged.summary.updated) {
+        return Ok(());
+    }
+    tracing::warn!(target, inserted, updated, "a review's commit did other than the review said");
+    Err(changed_since(target))
 }
 
 /// The commit found the table other than the review saw it.

@@ -5,6 +5,7 @@
 //! on the mode, the same guards in the same order, and the same sentences, written twice.
 
 use super::super::ImportError;
+use super::super::names::quote;
 use crate::model::ImportMode;
 
 /// What the final transaction does with the staged rows.
@@ -42,6 +43,20 @@ fn taken(target: &str) -> ImportError {
         "a table named {target:?} already exists; choose another name, or what to do with it: replace it, add the \
          rows to it (append), or update rows by a key (upsert, insert-new)"
     ))
+}
+
+/// The rows that go in: the staging table's, or with `dedupe` only the first row of each key (rows
+/// of a key seen before were reported). A subquery without an alias, which PostgreSQL wants given.
+pub fn source(staging: &str, key: &[String], dedupe: bool) -> String {
+    if !dedupe {
+        return staging.to_owned();
+    }
+    let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
+    format!(
+        "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {}))",
+        keys.join(", "),
+        r = quote(super::ROW_COLUMN)
+    )
 }
 
 /// The key's unique index could not be made on the existing table: it holds a key twice.

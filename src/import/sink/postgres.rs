@@ -182,29 +182,31 @@ impl PgSink {
         name: &str,
         times: (i64, i64),
     ) -> Result<(Vec<ColumnInfo>, Staged), ImportError> {
-        let swap = Swap {
+        let swap = self.swap(target, merge);
+        let staged = self.call(|reply| Cmd::Review(swap, name.to_owned(), times, reply))?;
+        Ok((data_columns(&self.columns), staged))
+    }
+
+    /// Sends a request to the copier and waits for its answer (or for the reason it stopped).
+    fn call<T>(&mut self, cmd: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, ImportError> {
+        let (reply, answer) = oneshot::channel();
+        if self.cmds.blocking_send(cmd(reply)).is_ok()
+            && let Ok(answer) = answer.blocking_recv()
+        {
+            return Ok(answer);
+        }
+        Err(self.copier_error())
+    }
+
+    /// The final transaction's work on `target`, for the copier.
+    fn swap(&self, target: &str, merge: Merge) -> Box<Swap> {
+        Box::new(Swap {
             schema: self.schema.clone(),
             staging: self.staging.clone(),
             target: target.to_owned(),
             columns: data_columns(&self.columns),
             merge,
-        };
-        let (reply, answer) = oneshot::channel();
-        if self.cmds.blocking_send(Cmd::Review(Box::new(swap), name.to_owned(), times, reply)).is_ok()
-            && let Ok(staged) = answer.blocking_recv()
-        {
-            return Ok((data_columns(&self.columns), staged));
-        }
-        Err(self.copier_error())
-    }
-
-    /// Sends a request to the copier and waits for its answer (or for the reason it stopped).
-    fn call(&mut self, cmd: impl FnOnce(oneshot::Sender<()>) -> Cmd) -> Result<(), ImportError> {
-        let (reply, answer) = oneshot::channel();
-        if self.cmds.blocking_send(cmd(reply)).is_ok() && answer.blocking_recv().is_ok() {
-            return Ok(());
-        }
-        Err(self.copier_error())
+        })
     }
 
     /// Why the copier stopped: its own error, or a generic one if it ended without one.
@@ -336,20 +338,9 @@ impl PgSink {
     /// Puts the staging table in place of (or merges it into) `target`, runs the merge's final
     /// statement in the same transaction and commits. On error everything rolls back.
     pub fn finish(mut self, target: &str, merge: Merge) -> Result<(Vec<ColumnInfo>, Counts), ImportError> {
-        let swap = Swap {
-            schema: self.schema.clone(),
-            staging: self.staging.clone(),
-            target: target.to_owned(),
-            columns: data_columns(&self.columns),
-            merge,
-        };
-        let (reply, answer) = oneshot::channel();
-        if self.cmds.blocking_send(Cmd::Finish(Box::new(swap), reply)).is_ok()
-            && let Ok(counts) = answer.blocking_recv()
-        {
-            return Ok((data_columns(&self.columns), counts));
-        }
-        Err(self.copier_error())
+        let swap = self.swap(target, merge);
+        let counts = self.call(|reply| Cmd::Finish(swap, reply))?;
+        Ok((data_columns(&self.columns), counts))
     }
 
     /// Rolls the transaction back: the staging table and every row sent vanish with it.
@@ -465,41 +456,27 @@ async fn stage_review(
             sqlx::query_as(crate::db::registry::FACTS).bind(target).bind(writer.account).fetch_one(&mut *conn).await?;
         writer.check(target, exists, facts)?;
     }
-    let action = merge::decide(merge.mode, exists, !merge.key.is_empty(), target)?;
-    let meets = match action {
-        Action::Merge { update } => Some(update),
-        _ => None,
-    };
-    if meets.is_some() && merge.add_unique_index {
-        // The commit makes the key's unique index: a table that holds a key twice cannot take it.
-        let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
-        let present: Vec<String> = keys.iter().map(|k| format!("{k} IS NOT NULL")).collect();
-        let twice = format!(
-            "SELECT 1 FROM {t} WHERE {} GROUP BY {} HAVING count(*) > 1 LIMIT 1",
-            present.join(" AND "),
-            keys.join(", ")
-        );
-        if sqlx::query(run(twice)).fetch_optional(&mut *conn).await?.is_some() {
-            return Err(merge::repeated_key(target));
-        }
+    let plan =
+        review::Plan::of(merge::decide(merge.mode, exists, !merge.key.is_empty(), target)?, merge.add_unique_index);
+    let meets = plan.meets;
+    if plan.checks_key
+        && sqlx::query(run(review::key_twice(&t, &merge.key))).fetch_optional(&mut *conn).await?.is_some()
+    {
+        return Err(merge::repeated_key(target));
     }
-    let replaces = matches!(action, Action::Replace | Action::CreateKeyed { retire: true });
-    let (removed, fingerprint) = if replaces {
+    let (removed, fingerprint) = if plan.replaces {
         let removed: i64 = sqlx::query_scalar(run(format!("SELECT count(*) FROM {t}"))).fetch_one(&mut *conn).await?;
         let print: String = sqlx::query_scalar(run(review::pg_fingerprint(&t))).fetch_one(&mut *conn).await?;
         (removed.max(0) as u64, Some(print))
     } else {
         (0, None)
     };
-    let shape = if exists { shape_in(&mut *conn, &s.schema, target).await? } else { None };
-    let source = match merge.dedupe {
-        true => format!(
-            "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {}))",
-            merge.key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", "),
-            r = quote(ROW_COLUMN)
-        ),
-        false => staging.clone(),
+    let seen = review::Seen {
+        shape: if exists { shape_in(&mut *conn, &s.schema, target).await? } else { None },
+        removed,
+        fingerprint,
     };
+    let source = merge::source(&staging, &merge.key, merge.dedupe);
     (&mut *conn).execute(run(format!("DROP TABLE IF EXISTS {r}"))).await?;
     (&mut *conn).execute(run(review::create(Kind::Postgres, &r, columns, &merge.key, meets.is_some()))).await?;
     (&mut *conn).execute(run(review::fill(Kind::Postgres, &r, &source, &t, columns, &merge.key, meets))).await?;
@@ -511,19 +488,7 @@ async fn stage_review(
         .await?;
     let numbers: Vec<i64> = (0..row.len()).map(|i| row.try_get(i)).collect::<Result<_, _>>()?;
     (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
-    let summary = review::summary(&numbers, columns, &merge.key, merge.rejected, removed, times.0, times.1);
-    let rows = summary.inserted + summary.updated + summary.unchanged;
-    Ok(Staged {
-        table: name.to_owned(),
-        summary,
-        columns: columns.clone(),
-        key: merge.key.clone(),
-        add_unique_index: merge.add_unique_index,
-        meets,
-        rows,
-        shape,
-        fingerprint,
-    })
+    Ok(review::staged(name, merge, columns.clone(), plan, &numbers, seen, times))
 }
 
 /// Refuses a review's commit when the table is no longer as the review saw it (see
@@ -559,11 +524,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
         // A review's rows merge from its table, less those that would leave the table as it is.
         format!("{} d", review::changing(&staging))
     } else if merge.dedupe {
-        format!(
-            "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {})) d",
-            keys.join(", "),
-            r = quote(ROW_COLUMN)
-        )
+        format!("{} d", merge::source(&staging, &merge.key, true))
     } else {
         staging.clone()
     };
@@ -689,13 +650,8 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
             taken_back = Some(Undo::Drop);
         }
     }
-    if let Some(staged) = &merge.reviewed
-        && (inserted, updated) != (staged.summary.inserted, staged.summary.updated)
-    {
-        // The checks above hold every key's row as reviewed, so this is a rule they missed; the
-        // transaction rolls back, and the person is told as for any change.
-        tracing::warn!(target, inserted, updated, "a review's commit did other than the review said");
-        return Err(review::changed_since(target));
+    if let Some(staged) = &merge.reviewed {
+        review::counts_agree(staged, target, inserted, updated)?;
     }
     let counts = counts(merge.rows, inserted, updated, merge.rejected);
     if let Some(mut last) = merge.last.clone() {

@@ -355,35 +355,25 @@ impl SqliteSink {
         self.rebuild_widened()?;
         let columns = data_columns(&self.columns);
         let (staging, t, r) = (quote(&self.staging), quote(target), quote(name));
-        let source = source(&staging, &merge.key, merge.dedupe);
+        let source = merge::source(&staging, &merge.key, merge.dedupe);
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
         let exists = table_exists(&tx, target)?;
         if let Some(writer) = merge.writer {
             writer.check(target, exists, authority_facts(&tx, target, writer.account)?)?;
         }
-        let action = merge::decide(merge.mode, exists, !merge.key.is_empty(), target)?;
-        let meets = match action {
-            Action::Merge { update } => Some(update),
-            _ => None,
-        };
-        if meets.is_some() && merge.add_unique_index {
-            // The commit makes the key's unique index: a table that holds a key twice cannot take it.
-            let keys: Vec<String> = merge.key.iter().map(|k| quote(k)).collect();
-            let present: Vec<String> = keys.iter().map(|k| format!("{k} IS NOT NULL")).collect();
-            let twice = format!(
-                "SELECT 1 FROM {t} WHERE {} GROUP BY {} HAVING count(*) > 1 LIMIT 1",
-                present.join(" AND "),
-                keys.join(", ")
-            );
-            if tx.query_row(&twice, [], |_| Ok(())).optional()?.is_some() {
-                return Err(merge::repeated_key(target));
-            }
+        let plan =
+            review::Plan::of(merge::decide(merge.mode, exists, !merge.key.is_empty(), target)?, merge.add_unique_index);
+        let meets = plan.meets;
+        if plan.checks_key && tx.query_row(&review::key_twice(&t, &merge.key), [], |_| Ok(())).optional()?.is_some() {
+            return Err(merge::repeated_key(target));
         }
-        let replaces = matches!(action, Action::Replace | Action::CreateKeyed { retire: true });
         let removed: i64 =
-            if replaces { tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))? } else { 0 };
-        let fingerprint = if replaces { Some(fingerprint(&tx, target)?) } else { None };
-        let shape = if exists { shape(&tx, target)? } else { None };
+            if plan.replaces { tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))? } else { 0 };
+        let seen = review::Seen {
+            shape: if exists { shape(&tx, target)? } else { None },
+            removed: removed.max(0) as u64,
+            fingerprint: if plan.replaces { Some(fingerprint(&tx, target)?) } else { None },
+        };
         tx.execute_batch(&format!(
             "DROP TABLE IF EXISTS {r}; {}",
             review::create(Kind::Sqlite, &r, &columns, &merge.key, meets.is_some())
@@ -398,20 +388,7 @@ impl SqliteSink {
         })?;
         tx.execute_batch(&trash(&self.staging))?;
         tx.commit()?;
-        let summary =
-            review::summary(&numbers, &columns, &merge.key, merge.rejected, removed.max(0) as u64, times.0, times.1);
-        let rows = summary.inserted + summary.updated + summary.unchanged;
-        Ok(Staged {
-            table: name.to_owned(),
-            summary,
-            columns,
-            key: merge.key.clone(),
-            add_unique_index: merge.add_unique_index,
-            meets,
-            rows,
-            shape,
-            fingerprint,
-        })
+        Ok(review::staged(name, merge, columns, plan, &numbers, seen, times))
     }
 
     fn swap(&mut self, target: &str, mut merge: Merge) -> Result<Counts, ImportError> {
@@ -425,7 +402,7 @@ impl SqliteSink {
         // A review's rows merge from its table, less those that would leave the table as it is.
         let source = match &merge.reviewed {
             Some(_) => review::changing(&staging),
-            None => source(&staging, &merge.key, merge.dedupe),
+            None => merge::source(&staging, &merge.key, merge.dedupe),
         };
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
         let exists = table_exists(&tx, target)?;
@@ -532,13 +509,8 @@ impl SqliteSink {
                 taken_back = Some(Undo::Drop);
             }
         }
-        if let Some(staged) = &merge.reviewed
-            && (inserted, updated) != (staged.summary.inserted, staged.summary.updated)
-        {
-            // The checks above hold every key's row as reviewed, so this is a rule they missed;
-            // the transaction is rolled back, and the person told as for any change.
-            tracing::warn!(target, inserted, updated, "a review's commit did other than the review said");
-            return Err(review::changed_since(target));
+        if let Some(staged) = &merge.reviewed {
+            review::counts_agree(staged, target, inserted, updated)?;
         }
         let counts = counts(merge.rows, inserted, updated, merge.rejected);
         if let Some(mut last) = merge.last.take() {
@@ -619,20 +591,6 @@ pub fn take_out_trash(conn: &Connection) -> Result<usize, ImportError> {
         give_back(conn);
     }
     Ok(names.len())
-}
-
-/// The rows that go in: the staging table's, or with `dedupe` only the first row of each key (rows
-/// of a key seen before were reported).
-fn source(staging: &str, key: &[String], dedupe: bool) -> String {
-    if !dedupe {
-        return staging.to_owned();
-    }
-    let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
-    format!(
-        "(SELECT * FROM {staging} WHERE {r} IN (SELECT min({r}) FROM {staging} GROUP BY {}))",
-        keys.join(", "),
-        r = quote(ROW_COLUMN)
-    )
 }
 
 /// The statements that make the staged rows the table `t`: the staging table renamed, or (a
