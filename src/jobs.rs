@@ -252,13 +252,7 @@ impl Jobs {
         };
         // One person's share of the queue: past it, theirs waits for their own to end.
         if let Some(owner) = req.owner_id {
-            let waiting = db::imports::queued_of(db, owner).await?;
-            if waiting >= self.shared.options.max_queued_per_person as i64 {
-                return Err(JobError::Busy(format!(
-                    "you have {waiting} imports waiting to start, as many as one person may; wait for some of them to \
-                     start (or cancel some) and import again"
-                )));
-            }
+            self.room_in_queue(owner).await?;
         }
         if let Some(words) = room_to_keep(db, req.owner_id, req.mode, &self.shared.options).await? {
             return Err(JobError::ShareFull(words));
@@ -376,14 +370,34 @@ impl Jobs {
         Ok(true)
     }
 
-    /// Starts the commit of the review `id`, which [`db::queue::queue_commit`] queued.
-    pub async fn committing(&self, id: &ImportId) -> Result<(), JobError> {
+    /// Queues the commit of the review `id`, within its starter's share of the queue as any import
+    /// is; false when it is no longer in review.
+    pub async fn commit(&self, id: &ImportId) -> Result<bool, JobError> {
+        let db = &self.shared.db;
+        if let Some(Some(owner)) = db::imports::owner(db, id).await? {
+            self.room_in_queue(owner).await?;
+        }
+        if !db::queue::queue_commit(db, id).await? {
+            return Ok(false);
+        }
         if self.shared.options.serve_queue {
             self.shared.bus.publish(Signal::Queued).await;
         } else {
             worker::run_now(&self.shared, id).await?;
         }
         self.shared.bus.publish(Signal::Progress(id.clone())).await;
+        Ok(true)
+    }
+
+    /// Refuses a person's next queued import past their share of the queue, in words.
+    async fn room_in_queue(&self, owner: i64) -> Result<(), JobError> {
+        let waiting = db::imports::queued_of(&self.shared.db, owner).await?;
+        if waiting >= self.shared.options.max_queued_per_person as i64 {
+            return Err(JobError::Busy(format!(
+                "you have {waiting} imports waiting to start, as many as one person may; wait for some of them to \
+                 start (or cancel some) and import again"
+            )));
+        }
         Ok(())
     }
 

@@ -24,34 +24,33 @@ const CSV_CHUNK: i64 = 2000;
 /// The review `id` as the asker may see it: what it staged, or why there is none to see.
 async fn staged_of(db: &Db, asker: &Asker, id: &ImportId) -> Result<(Staged, String), AppError> {
     rules::import_of(db, &asker.viewer, id).await?;
-    let record =
-        db::imports::record(db, id).await?.ok_or_else(|| AppError::NotFound(format!("no import with id {id}")))?;
-    let status = db::imports::get_progress(db, id).await?.map(|p| p.status);
-    if status != Some(ImportStatus::Review) {
-        return Err(not_in_review(status));
+    let (status, table, review) =
+        db::imports::review_of(db, id).await?.ok_or_else(|| AppError::NotFound(format!("no import with id {id}")))?;
+    if status != ImportStatus::Review {
+        return Err(not_in_review(status, review.is_some()));
     }
-    let staged = record
-        .review
+    let staged = review
         .as_deref()
         .map(Staged::from_json)
         .transpose()
         .map_err(|e| AppError::Internal(format!("import {id}: its stored review could not be read: {e}")))?
-        .ok_or_else(|| not_in_review(status))?;
-    Ok((staged, record.table))
+        .ok_or_else(|| not_in_review(status, false))?;
+    Ok((staged, table))
 }
 
 /// Why an import has no review to read or commit, in words.
-fn not_in_review(status: Option<ImportStatus>) -> AppError {
+/// `reviewed`: it stopped for a review once.
+fn not_in_review(status: ImportStatus, reviewed: bool) -> AppError {
     AppError::Conflict(
         match status {
-            Some(ImportStatus::Succeeded) => "this import was committed already; its rows are in the table",
-            Some(ImportStatus::Queued | ImportStatus::Running) => {
+            ImportStatus::Succeeded if reviewed => "this import was committed already; its rows are in the table",
+            ImportStatus::Queued | ImportStatus::Running => {
                 "this import is being read or committed now, so there is no review to act on; wait for it to end"
             }
-            Some(ImportStatus::Cancelled) => {
+            ImportStatus::Cancelled => {
                 "this review was discarded or its time ran out, so nothing was written; import the file again"
             }
-            Some(ImportStatus::Failed) => "this import failed, so there is nothing to review; import the file again",
+            ImportStatus::Failed => "this import failed, so there is nothing to review; import the file again",
             _ => "this import did not stop for a review; its rows went straight into the table",
         }
         .to_owned(),
@@ -70,10 +69,9 @@ pub async fn commit(db: &Db, jobs: &Jobs, asker: &Asker, id: &ImportId) -> Resul
         ));
     }
     rules::may_write(db, &asker.viewer, &table).await?;
-    if !db::queue::queue_commit(db, id).await? {
+    if !jobs.commit(id).await? {
         return Err(AppError::Conflict("this review was committed or discarded a moment ago".into()));
     }
-    jobs.committing(id).await?;
     let detail = format!("import {id}");
     let event =
         Event { user: asker.viewer.name(), target: Some(&table), detail: Some(&detail), address: Some(&asker.address) };
@@ -99,10 +97,11 @@ pub async fn measure(db: &Db, id: &ImportId) {
 
 /// Ends the reviews whose time is up (nothing is written) and drops review tables that no import
 /// needs (a process stopped between making one and recording it). Returns how many reviews ended.
-pub async fn sweep(db: &Db) -> Result<usize, sqlx::Error> {
+pub async fn sweep(db: &Db, keep: std::time::Duration) -> Result<usize, sqlx::Error> {
     let now = db::now_ms();
+    let before = now.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
     let mut ended = 0;
-    for (id, _) in db::queue::expired_reviews(db, now, 100).await? {
+    for id in db::queue::expired_reviews(db, before, 100).await? {
         let reason = "the review was not committed in time, so nothing was written; import the file again to review it";
         if let Some(staged) = db::queue::end_review(db, &id, now, Some(reason)).await? {
             ended += 1;
@@ -233,16 +232,19 @@ fn diff_row(staged: &Staged, mut v: Vec<J>) -> DiffRow {
     DiffRow { row, kind, values, old }
 }
 
-/// A page of the review `id`'s diff.
+/// A page of the review `id`'s diff, read in one of the asker's places for views (a deep page reads
+/// an index for a moment: one person's pages may not hold every connection).
 pub async fn diff(
-    db: &Db,
+    state: &crate::state::AppState,
     asker: &Asker,
     id: &ImportId,
     kind: Option<DiffKind>,
     offset: u64,
     limit: u64,
 ) -> Result<DiffPage, AppError> {
+    let db = &state.db;
     let (staged, _) = staged_of(db, asker, id).await?;
+    let _view = crate::routes::tables::view_place(state, asker).await?;
     let s = &staged.summary;
     let total = match kind {
         None => s.inserted + s.updated + s.unchanged,
@@ -343,12 +345,5 @@ pub fn diff_lines(
             }
         }
     });
-    Box::pin(tokio_stream_from(rx))
-}
-
-/// A receiver as a stream.
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send + 'static {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) }))
 }

@@ -286,6 +286,14 @@ pub async fn undo_of(db: &Db, id: &ImportId) -> Result<Option<(ImportStatus, Str
     Ok(row.map(|(status, table, undo)| (status, table, undo.and_then(|u| serde_json::from_str(&u).ok()))))
 }
 
+/// What a review's reader needs of import `id`: its status, table and what it staged (JSON).
+pub async fn review_of(db: &Db, id: &ImportId) -> Result<Option<(ImportStatus, String, Option<String>)>, sqlx::Error> {
+    on_pool!(db, p => sqlx::query_as("SELECT status, table_name, review FROM imports WHERE id = $1")
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}
+
 /// The last import into `table` that succeeded.
 pub async fn latest_into(db: &Db, table: &str) -> Result<Option<ImportId>, sqlx::Error> {
     const SQL: &str =

@@ -171,21 +171,17 @@ pub async fn end_review(db: &Db, id: &ImportId, now: i64, reason: Option<&str>) 
     Ok(staged.flatten())
 }
 
-/// Reviews whose time is up at `now`, with what they staged (at most `limit`).
-pub async fn expired_reviews(db: &Db, now: i64, limit: i64) -> Result<Vec<(ImportId, Option<String>)>, sqlx::Error> {
-    // Few rows are in review (a partial index holds them); their end is in the JSON.
-    let rows: Vec<(ImportId, Option<String>)> = on_pool!(db, p => sqlx::query_as(
-        "SELECT id, review FROM imports WHERE status = 'review' LIMIT 10000"
-    ).fetch_all(p).await)?;
-    Ok(rows
-        .into_iter()
-        .filter(|(_, r)| {
-            r.as_deref()
-                .and_then(|t| crate::import::review::Staged::from_json(t).ok())
-                .is_none_or(|s| s.summary.ends_at <= now)
-        })
-        .take(limit.max(0) as usize)
-        .collect())
+/// Reviews made before `before` (their time is up), at most `limit`. A review ends `--keep-review`
+/// after it was made, a moment before it was recorded (`finished_at`): the sweep ends it no sooner
+/// than a commit is refused.
+pub async fn expired_reviews(db: &Db, before: i64, limit: i64) -> Result<Vec<ImportId>, sqlx::Error> {
+    on_pool!(db, p => sqlx::query_scalar(
+        "SELECT id FROM imports WHERE status = 'review' AND finished_at <= $1 ORDER BY finished_at LIMIT $2"
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(p)
+    .await)
 }
 
 /// Records the bytes the review `id`'s staged rows take, while it waits.

@@ -65,7 +65,7 @@ pub struct ImportSpec {
     /// [`super::sink::Writer`]); `None`: no check (the benchmark's own runs).
     pub writer: Option<super::sink::Writer>,
     /// Stop before the table changes, for a person to review (see [`super::review`]): the review
-    /// table's name and when the review ends (Unix ms). `None`: the import lands.
+    /// table's name and how long the review is kept (ms). `None`: the import lands.
     pub review: Option<(String, i64)>,
     /// Whether to publish progress while loading. Off, nothing is sent to the `watch` channel
     /// until the end and the load is one transaction: only the benchmark's on/off comparison
@@ -449,8 +449,9 @@ fn write(
         writer: spec.writer,
         reviewed: None,
     };
-    if let Some((name, ends_at)) = &spec.review {
-        let (columns, staged) = sink.review(&spec.table, merge, name, (crate::db::now_ms(), *ends_at))?;
+    if let Some((name, keep)) = &spec.review {
+        let made = crate::db::now_ms();
+        let (columns, staged) = sink.review(&spec.table, merge, name, (made, made.saturating_add(*keep)))?;
         let s = &staged.summary;
         let counts = Counts { inserted: s.inserted, updated: s.updated, unchanged: s.unchanged, rejected: s.rejected };
         progress.send_modify(|p| p.review = Some(staged.summary.clone()));

@@ -441,9 +441,8 @@ async fn execute(
         }),
         writer: Some(import::sink::Writer { account: record.owner_id }),
         review: record.review_first.then(|| {
-            let ends_at =
-                db::now_ms().saturating_add(shared.options.keep_review.as_millis().min(i64::MAX as u128) as i64);
-            (import::review::table_name(record.id.as_str()), ends_at)
+            let keep = i64::try_from(shared.options.keep_review.as_millis()).unwrap_or(i64::MAX);
+            (import::review::table_name(record.id.as_str()), keep)
         }),
         live_progress: true,
     };

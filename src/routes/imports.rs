@@ -258,7 +258,7 @@ pub async fn import_diff(
             AppError::BadRequest(format!("{k:?} is not a kind of change: ask for insert, update or unchanged"))
         })?),
     };
-    let page = crate::reviews::diff(&state.db, &asker, &id, kind, q.offset.unwrap_or(0), q.limit.unwrap_or(50)).await?;
+    let page = crate::reviews::diff(&state, &asker, &id, kind, q.offset.unwrap_or(0), q.limit.unwrap_or(50)).await?;
     Ok(Json(page))
 }
 
@@ -270,13 +270,7 @@ pub async fn import_diff_csv(
 ) -> Result<impl IntoResponse, AppError> {
     let id = import_id(&id)?;
     // One of the person's downloads, held until the last line is read or the client leaves.
-    let hold = state.shares.exports.take(crate::share::Who::of(&asker)).ok_or_else(|| {
-        AppError::TooMany(
-            "you are downloading as many files as one person may at once; wait for one to finish and download this \
-             one again"
-                .into(),
-        )
-    })?;
+    let hold = super::tables::export_place(&state, &asker)?;
     let lines = crate::reviews::diff_csv(&state.db, &asker, &id, hold).await?;
     let lines = futures::StreamExt::map(lines, |chunk| {
         chunk.map_err(|e| {

@@ -63,15 +63,7 @@ pub async fn export_csv(
     }
     // Held until the export's query ends (its client took all or left): an export is one of the
     // person's exports and one of their views of tables (it reads on a connection for views).
-    let each = state.shares.exports.each();
-    let export = state.shares.exports.take(Who::of(&asker)).ok_or_else(|| {
-        AppError::TooMany(format!(
-            "you are downloading {} already, as many as one person may at once; wait for {} to finish and download \
-             this one again",
-            plural(each, "export", "exports"),
-            if each == 1 { "it" } else { "one of them" }
-        ))
-    })?;
+    let export = export_place(&state, &asker)?;
     let view = view_place(&state, &asker).await?;
     let lines = db::tables::export(&state.db, &name, &page.view(), (export, view))
         .await
@@ -107,11 +99,24 @@ fn no_table(name: &str) -> AppError {
     AppError::NotFound(format!("no imported table named {name:?}"))
 }
 
+/// One of the asker's places for downloads (a table's export, a review's diff), or why not.
+pub(crate) fn export_place(state: &AppState, asker: &Asker) -> Result<Held, AppError> {
+    let each = state.shares.exports.each();
+    state.shares.exports.take(Who::of(asker)).ok_or_else(|| {
+        AppError::TooMany(format!(
+            "you are downloading {} already, as many as one person may at once; wait for {} to finish and download \
+             this one again",
+            plural(each, "export", "exports"),
+            if each == 1 { "it" } else { "one of them" }
+        ))
+    })
+}
+
 /// One of the asker's places for views of tables (pages, lists of tables with their counts,
 /// exports): the connections for views are few (3 on SQLite), and a view can read for seconds (an
 /// unindexed sort, a search without its index, a count of a large table), so one person may not
 /// hold them all. Past the share, it waits a moment for one of the person's own.
-async fn view_place(state: &AppState, asker: &Asker) -> Result<Held, AppError> {
+pub(crate) async fn view_place(state: &AppState, asker: &Asker) -> Result<Held, AppError> {
     let share = &state.shares.views;
     share.take_within(Who::of(asker), state.shares.view_wait).await.ok_or_else(|| {
         AppError::TooMany(format!(

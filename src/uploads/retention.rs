@@ -38,7 +38,7 @@ pub fn start(db: Db, config: Arc<Config>, shutdown: CancellationToken) {
             if let Err(e) = crate::history::sweep_kept(&db).await {
                 tracing::warn!(error = %e, "could not drop replaced tables whose time was up; trying again later");
             }
-            if let Err(e) = crate::reviews::sweep(&db).await {
+            if let Err(e) = crate::reviews::sweep(&db, config.keep_review).await {
                 tracing::warn!(error = %e, "could not end reviews whose time was up; trying again later");
             }
             if let Err(e) = crate::history::measure_unmeasured(&db).await {

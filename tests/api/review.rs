@@ -297,3 +297,21 @@ async fn another_instance_on_the_same_database_commits_a_review() {
     std::mem::forget(db);
     let _ = on_postgres();
 }
+
+#[tokio::test]
+async fn a_review_survives_a_restart_and_is_committed_after_it() {
+    let app = spawn_app().await;
+    stock(&app).await;
+    let reviewed = review_upsert(&app).await;
+    let id = reviewed["id"].as_str().unwrap().to_owned();
+    // The server stops (its shutdown token goes with the rest of it) and starts again on the same database.
+    let TestApp { dir, db, .. } = app;
+    let app = spawn_app_on(dir, db, |_| {}).await;
+    let (_, seen) = app.get_json(&format!("/api/imports/{id}")).await;
+    assert_eq!(seen["status"], "review", "{seen}");
+    assert_eq!(seen["review"], reviewed["review"]);
+    let (code, body) = send(&app, reqwest::Method::POST, &format!("/api/imports/{id}/commit")).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(wait(&app, &id).await["status"], "succeeded");
+    assert_eq!(rows(&app, "stock").await, ["1|Ana|10", "2|Bob|20", "3|Cy|30", "4|Dee|44", "5|Eve|50"]);
+}
