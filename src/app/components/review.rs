@@ -35,32 +35,8 @@ pub fn ReviewPanel(
         }
     };
     let (commit_id, discard_id) = (id.clone(), id.clone());
-    let commit = move |_| {
-        let id = commit_id.clone();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match commit_review(id).await {
-                Ok(()) => on_decided.run(()),
-                Err(e) => {
-                    error.set(Some(e.to_string()));
-                    busy.set(false);
-                }
-            }
-        });
-    };
-    let discard = move |_| {
-        let id = discard_id.clone();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match cancel_import(id).await {
-                Ok(()) => on_decided.run(()),
-                Err(e) => {
-                    error.set(Some(e.to_string()));
-                    busy.set(false);
-                }
-            }
-        });
-    };
+    let commit = move |_| decide(commit_review(commit_id.clone()), busy, error, on_decided);
+    let discard = move |_| decide(cancel_import(discard_id.clone()), busy, error, on_decided);
     let changed: Vec<String> = summary
         .changed
         .iter()
@@ -142,6 +118,26 @@ pub fn ReviewPanel(
             </p>
         </section>
     }
+}
+
+/// Commits or discards (`asked`): the card follows the import again once done; a refusal is said
+/// beside the buttons, which work again.
+fn decide(
+    asked: impl std::future::Future<Output = Result<(), crate::model::ApiError>> + 'static,
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    on_decided: Callback<()>,
+) {
+    busy.set(true);
+    leptos::task::spawn_local(async move {
+        match asked.await {
+            Ok(()) => on_decided.run(()),
+            Err(e) => {
+                error.set(Some(e.to_string()));
+                busy.set(false);
+            }
+        }
+    });
 }
 
 /// One row of the diff: an updated cell shows the table's value struck out and the file's beside it.
