@@ -37,14 +37,14 @@ pub async fn undo(db: &Db, asker: &Asker, id: &ImportId) -> Result<(), AppError>
     }
     let Some(how) = how else {
         return Err(AppError::Conflict(
-            "this import cannot be undone: an upsert that changed rows overwrote values that were not kept, and a \
-             replace keeps the table it replaced only for a while (or not at all, as this server is set up)"
+            "this import cannot be undone: what it overwrote was not kept (the values an upsert changed and the \
+             table a replace took the place of are kept only for a while, or not at all, as this server is set up)"
                 .into(),
         ));
     };
     if how.until().is_some_and(|until| until <= db::now_ms()) {
         return Err(AppError::Conflict(format!(
-            "the table {table:?} as it was before this import is no longer kept, so this import cannot be undone"
+            "what the table {table:?} held before this import is no longer kept, so this import cannot be undone"
         )));
     }
     rules::may_write(db, &asker.viewer, &table).await?;

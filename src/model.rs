@@ -105,6 +105,9 @@ pub enum UndoKind {
     Restore,
     /// It added rows: they go.
     Remove,
+    /// It changed rows (and perhaps added some): they get their earlier values back (and the
+    /// added ones go).
+    Revert,
 }
 
 /// An import that can be undone now: how, and until when (Unix ms; `None`: for as long as it is

@@ -1,6 +1,6 @@
 //! The history you can act on (issue 14): undo by mode (create drops the table, replace puts the
-//! kept table back, append and insert-new delete the rows they added, an upsert that changed rows
-//! cannot be undone), only the last import into a table, a kept table dropped when its time is up;
+//! kept table back, append and insert-new delete the rows they added, an upsert puts back the
+//! values it changed and deletes the rows it added), only the last import into a table, a kept table dropped when its time is up;
 //! the filter by status and table; running an import again; deleting its record and file. Every
 //! test runs on SQLite and on PostgreSQL (`SHEETPORT_TEST_DB=postgres`).
 
@@ -31,8 +31,11 @@ async fn listed(app: &TestApp, id: &Value) -> Value {
     list.as_array().expect("a list").iter().find(|p| p["id"] == *id).cloned().unwrap_or(Value::Null)
 }
 
+/// The table's rows, by their first value (PostgreSQL keeps an updated row elsewhere in the heap).
 async fn rows(app: &TestApp, table: &str) -> Vec<Value> {
-    app.all_rows(table).await.1
+    let mut rows = app.all_rows(table).await.1;
+    rows.sort_by_key(|r| r[0].as_i64());
+    rows
 }
 
 /// Tables and schemas a replace kept, read directly.
@@ -110,7 +113,7 @@ async fn each_mode_is_undone_as_it_says() {
 }
 
 #[tokio::test]
-async fn keyed_tables_keep_their_index_and_an_upsert_that_changed_rows_stays() {
+async fn keyed_tables_keep_their_index_and_an_upsert_is_undone_too() {
     let app = spawn_app().await;
     import(&app, "k.csv", "id,name\n1,Ann\n2,Bob\n", &[("table", "k"), ("key", "id")]).await;
     assert_eq!(indexes(&app, "k").await, 1);
@@ -134,15 +137,57 @@ async fn keyed_tables_keep_their_index_and_an_upsert_that_changed_rows_stays() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(rows(&app, "k").await, [serde_json::json!([1, "Ann"]), serde_json::json!([2, "Bob"])]);
 
-    // An upsert that changed a row overwrote what it had: no undo, said in words.
+    // An upsert that changed a row and added one: the row gets its earlier values back, the added
+    // one goes, and what it kept for that goes with the undo.
     let upserted =
-        import(&app, "k4.csv", "id,name\n1,Ana\n4,Dee\n", &[("table", "k"), ("mode", "upsert"), ("key", "id")]).await;
+        import(&app, "k4.csv", "id,name\n1,Ana\n2,Bob\n4,Dee\n", &[("table", "k"), ("mode", "upsert"), ("key", "id")])
+            .await;
     assert_eq!(upserted["counts"]["updated"], 1, "{upserted}");
+    assert_eq!(upserted["counts"]["inserted"], 1, "{upserted}");
+    let offer = listed(&app, &upserted["id"]).await["undo"].clone();
+    assert_eq!(offer["kind"], "revert", "{offer}");
+    let day = 24 * 3600 * 1000;
+    let until = offer["until"].as_i64().expect("kept until a moment");
+    assert!((day - 60_000..=day + 60_000).contains(&(until - upserted["created_at"].as_i64().unwrap())), "{offer}");
+    assert_eq!(kept(&app).await, 1);
+    assert_eq!(rows(&app, "k").await.len(), 3);
+    let (code, body) = post(&app, &upserted["id"], "undo").await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(rows(&app, "k").await, [serde_json::json!([1, "Ann"]), serde_json::json!([2, "Bob"])]);
+    assert_eq!(indexes(&app, "k").await, 1);
+    assert_eq!(kept(&app).await, 0);
+}
+
+#[tokio::test]
+async fn an_upsert_is_not_undone_over_a_row_changed_since() {
+    let app = spawn_app().await;
+    import(&app, "k.csv", "id,name,qty\n1,Ann,1\n2,Bob,2\n", &[("table", "k"), ("key", "id")]).await;
+    let upserted =
+        import(&app, "k2.csv", "id,name,qty\n1,Ana,1\n2,Bob,3\n", &[("table", "k"), ("mode", "upsert"), ("key", "id")])
+            .await;
+    assert_eq!(upserted["counts"]["updated"], 2, "{upserted}");
+    // Someone changes, by hand, a cell the upsert did not change in a row it did: putting the
+    // earlier values back would undo that too.
+    app.db.execute("UPDATE k SET qty = 9 WHERE id = 1").await;
+    let (code, body) = post(&app, &upserted["id"], "undo").await;
+    assert_eq!(code, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("has changed since this import"), "{body}");
+    assert_eq!(
+        rows(&app, "k").await,
+        [serde_json::json!([1, "Ana", 9]), serde_json::json!([2, "Bob", 3])],
+        "nothing was touched"
+    );
+
+    // With nothing kept (`--keep-replaced 0`), an upsert that changed rows offers no undo.
+    let app = spawn_app_with(|c| c.keep_replaced = Duration::ZERO).await;
+    import(&app, "k.csv", "id,name\n1,Ann\n", &[("table", "k"), ("key", "id")]).await;
+    let upserted =
+        import(&app, "k2.csv", "id,name\n1,Ana\n", &[("table", "k"), ("mode", "upsert"), ("key", "id")]).await;
     assert_eq!(listed(&app, &upserted["id"]).await["undo"], Value::Null);
+    assert_eq!(kept(&app).await, 0);
     let (code, body) = post(&app, &upserted["id"], "undo").await;
     assert_eq!(code, 409, "{body}");
     assert!(body["error"].as_str().unwrap().contains("cannot be undone"), "{body}");
-    assert_eq!(rows(&app, "k").await.len(), 3);
 }
 
 #[tokio::test]

@@ -144,6 +144,11 @@ async fn an_upsert_in_review_says_what_it_would_do_and_its_commit_does_exactly_t
     assert!(again["error"].as_str().unwrap().contains("committed already"), "{again}");
     let (_, audit) = app.get_json("/api/audit").await;
     assert!(audit.to_string().contains("review committed"), "{audit}");
+
+    // Undo: the review's table kept what the changed rows held; they get it back and the added row goes.
+    let (code, body) = send(&app, reqwest::Method::POST, &format!("/api/imports/{id}/undo")).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(rows(&app, "stock").await, BEFORE);
 }
 
 #[tokio::test]

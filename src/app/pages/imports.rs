@@ -259,6 +259,10 @@ fn undo_words(u: &UndoOffer, table: &str, now: i64) -> String {
             format!("Undo: table {table} will be put back as it was before this import replaced it{until}.")
         }
         UndoKind::Remove => format!("Undo: the rows this import added to table {table} will be deleted{until}."),
+        UndoKind::Revert => format!(
+            "Undo: the rows this import changed in table {table} will get their earlier values back, and the rows \
+             it added will be deleted{until}."
+        ),
     }
 }
 

@@ -579,9 +579,27 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                 if unchanged.max(0) as u64 != staged.summary.unchanged {
                     return Err(review::changed_since(target));
                 }
-                (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
-                if updated == 0 {
-                    taken_back = added(inserted);
+                // The review's table holds every changed row's values before and after: kept as it
+                // is, in a schema of its own, it is what an undo puts back.
+                match undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key) {
+                    Some(revert) if updated > 0 => {
+                        let schema = quote(&revert.keep.pg_schema());
+                        for sql in [
+                            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                            format!("CREATE SCHEMA {schema}"),
+                            format!("ALTER TABLE {staging} SET SCHEMA {schema}"),
+                            format!("ALTER TABLE {schema}.{} RENAME TO {}", quote(&staged.table), quote(target)),
+                        ] {
+                            (&mut *conn).execute(run(sql)).await?;
+                        }
+                        taken_back = Some(revert.pg_undo(xid.clone(), inserted, updated));
+                    }
+                    _ => {
+                        (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
+                        if updated == 0 {
+                            taken_back = added(inserted);
+                        }
+                    }
                 }
             } else {
                 let rest: Vec<String> =
@@ -599,21 +617,43 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                         new.join(", ")
                     )
                 };
+                let revert = undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key);
+                // The changed rows' values before and after, kept in the same statement (see
+                // `undo::Revert::pg_keep`).
+                let (returning, keeping) = match &revert {
+                    Some(revert) => {
+                        let (statements, kept) = revert.pg_before(target, columns);
+                        for sql in statements {
+                            (&mut *conn).execute(run(sql)).await?;
+                        }
+                        let all: Vec<String> = columns.iter().map(|c| format!("t.{}", quote(&c.name))).collect();
+                        (format!(", {}", all.join(", ")), format!(", k AS ({})", revert.pg_keep(&t, &kept, columns)))
+                    }
+                    None => (String::new(), String::new()),
+                };
                 // `xmax = 0` tells a row this statement inserted from one it updated.
                 let (new, changed): (i64, i64) = sqlx::query_as(run(format!(
                     "WITH m AS (INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM {source} ON CONFLICT ({}) DO {action} \
-                 RETURNING (xmax = 0) AS fresh) \
-                 SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM m",
-                    keys.join(", ")
+                 RETURNING (xmax = 0) AS {fresh}{returning}){keeping} \
+                 SELECT count(*) FILTER (WHERE {fresh}), count(*) FILTER (WHERE NOT {fresh}) FROM m",
+                    keys.join(", "),
+                    fresh = quote(undo::FRESH),
                 )))
                 .fetch_one(&mut *conn)
                 .await?;
                 (inserted, updated) = (new as u64, changed as u64);
                 (&mut *conn).execute(run(format!("DROP TABLE {staging}"))).await?;
-                // Rows it changed cannot be changed back: the values they had are gone.
-                if updated == 0 {
-                    taken_back = added(inserted);
-                }
+                taken_back = match revert {
+                    Some(revert) if updated > 0 => Some(revert.pg_undo(xid.clone(), inserted, updated)),
+                    Some(revert) => {
+                        let schema = quote(&revert.keep.pg_schema());
+                        (&mut *conn).execute(run(format!("DROP SCHEMA {schema} CASCADE"))).await?;
+                        added(inserted)
+                    }
+                    // Without what the changed rows held, only an upsert that changed none.
+                    None if updated == 0 => added(inserted),
+                    None => None,
+                };
             }
         }
         Action::CreateKeyed { retire } => {

@@ -418,7 +418,7 @@ impl SqliteSink {
         // A review's table has columns of its own: its rows are copied, never the table renamed.
         let renamed = merge.reviewed.is_none();
         let (mut inserted, mut updated) = (merge.rows, 0);
-        let mut taken_back = None;
+        let taken_back: Option<Undo>;
         match action {
             Action::Append => {
                 let mark = undo::sqlite_mark(&tx, target);
@@ -450,14 +450,31 @@ impl SqliteSink {
                     if unchanged.max(0) as u64 != staged.summary.unchanged {
                         return Err(review::changed_since(target));
                     }
-                    if updated == 0 {
-                        taken_back = undo::sqlite_added(&tx, target, mark, inserted);
-                    }
-                    tx.execute_batch(&trash(&self.staging))?;
+                    // The review's table holds every changed row's values before and after: kept
+                    // as it is, it is what an undo puts back.
+                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key);
+                    taken_back = match revert {
+                        Some(revert) if updated > 0 => {
+                            let kept = revert.keep.sqlite_name();
+                            tx.execute_batch(&format!(
+                                "DROP TABLE IF EXISTS {k}; ALTER TABLE {staging} RENAME TO {k}",
+                                k = quote(&kept)
+                            ))?;
+                            revert.sqlite_kept(&tx, target, kept, mark, inserted, updated)?
+                        }
+                        _ => {
+                            tx.execute_batch(&trash(&self.staging))?;
+                            if updated == 0 { undo::sqlite_added(&tx, target, mark, inserted) } else { None }
+                        }
+                    };
                     // The counts are checked against the review's below.
                 } else {
                     let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
                     let mark = undo::sqlite_mark(&tx, target);
+                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key);
+                    if let Some(revert) = &revert {
+                        tx.execute_batch(&revert.sqlite_before(target, &columns))?;
+                    }
                     let rest: Vec<String> =
                         columns.iter().filter(|c| !merge.key.contains(&c.name)).map(|c| quote(&c.name)).collect();
                     let action = if !update || rest.is_empty() {
@@ -479,10 +496,12 @@ impl SqliteSink {
                     let after: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
                     inserted = (after - before).max(0) as u64;
                     updated = changed.saturating_sub(inserted);
-                    // Rows it changed cannot be changed back: the values they had are gone.
-                    if updated == 0 {
-                        taken_back = undo::sqlite_added(&tx, target, mark, inserted);
-                    }
+                    taken_back = match revert {
+                        Some(revert) => revert.sqlite_after(&tx, target, mark, inserted, updated)?,
+                        // Without what the changed rows held, only an upsert that changed none.
+                        None if updated == 0 => undo::sqlite_added(&tx, target, mark, inserted),
+                        None => None,
+                    };
                     tx.execute_batch(&format!("DROP TABLE {staging}"))?;
                 }
             }
