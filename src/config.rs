@@ -101,8 +101,9 @@ pub struct Config {
     /// 24h or 7d.
     #[arg(long, env = "SHEETPORT_KEEP_UNIMPORTED", default_value = "24h", value_name = "SPAN", value_parser = span)]
     pub keep_unimported: Duration,
-    /// How long the table a replace took the place of is kept, so the import can be undone, as
-    /// 90s, 30m, 24h or 7d; 0 keeps none (a replace then cannot be undone).
+    /// How long the table a replace took the place of, and the earlier values of the rows an upsert
+    /// changed, are kept, so the import can be undone, as 90s, 30m, 24h or 7d; 0 keeps none (such an
+    /// import then cannot be undone).
     #[arg(long, env = "SHEETPORT_KEEP_REPLACED", default_value = "24h", value_name = "SPAN", value_parser = span_or_none)]
     pub keep_replaced: Duration,
     /// How long an import waiting in review keeps its staged rows for a person to commit them, as

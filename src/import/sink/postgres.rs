@@ -626,8 +626,8 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                         for sql in statements {
                             (&mut *conn).execute(run(sql)).await?;
                         }
-                        let all: Vec<String> = columns.iter().map(|c| format!("t.{}", quote(&c.name))).collect();
-                        (format!(", {}", all.join(", ")), format!(", k AS ({})", revert.pg_keep(&t, &kept, columns)))
+                        let keys: Vec<String> = merge.key.iter().map(|k| format!("t.{}", quote(k))).collect();
+                        (format!(", {}", keys.join(", ")), format!(", k AS ({})", revert.pg_keep(&t, &kept)))
                     }
                     None => (String::new(), String::new()),
                 };
