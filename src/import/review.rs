@@ -470,6 +470,12 @@ impl RowPrint {
         self.0.write_usize(bytes.len());
         self.0.write(bytes);
     }
+
+    /// The row's hash.
+    pub fn finish(&self) -> u64 {
+        use std::hash::Hasher;
+        self.0.finish()
+    }
 }
 
 /// PostgreSQL's fingerprint of `target`: the same idea as [`Fingerprint`], by the server's own

@@ -48,6 +48,7 @@ pub fn open(path: &Path) -> Result<Connection, ImportError> {
     // to temporary files, not this process's memory: in memory an upsert of 1,048,575 rows into a
     // table of as many peaked at 113 MB, on disk at 53 MB (a plain import: 48 MB), as fast.
     conn.pragma_update(None, "temp_store", "FILE")?;
+    crate::import::undo::add_print(&conn)?;
     Ok(conn)
 }
 
@@ -460,7 +461,7 @@ impl SqliteSink {
                                 "DROP TABLE IF EXISTS {k}; ALTER TABLE {staging} RENAME TO {k}",
                                 k = quote(&kept)
                             ))?;
-                            revert.sqlite_kept(&tx, target, kept, mark, inserted, updated)?
+                            revert.sqlite_kept(&tx, target, kept, false, mark, inserted, updated)?
                         }
                         _ => {
                             tx.execute_batch(&trash(&self.staging))?;
