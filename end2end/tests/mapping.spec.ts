@@ -103,4 +103,22 @@ test("a messy workbook is mapped, retyped and keyed, then a week's changes are u
   const byCode = Object.fromEntries(body.rows.map((r: unknown[]) => [r[0], r]));
   expect(byCode["00501"][4]).toBe(4);
   expect(byCode["20001"][1]).toBe("AMER");
+
+  // The upsert can be undone: the history says what that does, and the changed cell gets its
+  // earlier value back while the new row goes.
+  const listed = await (await page.request.get(`/api/imports?table=${table}&limit=1`)).json();
+  const id = listed[0].id;
+  await page.goto(`/imports?table=${table}`);
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.locator(`tr[data-id="${id}"]`).getByRole("button", { name: "Undo" }).click();
+  const asked = page.locator(`tr.confirm-row[data-for="${id}"]`);
+  await expect(asked).toContainText(
+    `the rows this import changed in table ${table} will get their earlier values back, and the rows it added will be deleted`,
+  );
+  expect(await axeFindings(page)).toEqual([]);
+  await asked.getByRole("button", { name: "Undo the import" }).click();
+  await expect(page.getByRole("status")).toContainText(`Undone: table ${table} is as it was before that import.`);
+  const back = await (await page.request.get(`/api/tables/${table}/rows?limit=10`)).json();
+  expect(back.total).toBe(3);
+  expect(Object.fromEntries(back.rows.map((r: unknown[]) => [r[0], r]))["00501"][4]).toBe(3);
 });
