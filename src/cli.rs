@@ -16,7 +16,7 @@ use crate::import::detect;
 use crate::import::limits::{DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_ROWS, Limits};
 use crate::import::report;
 use crate::jobs::{JobOptions, Jobs, NewImport};
-use crate::model::{ColumnChoice, HeaderRow, ImportMode, ImportStatus, Mapping, OnError, Progress};
+use crate::model::{ColumnChoice, EarlierImport, HeaderRow, ImportMode, ImportStatus, Mapping, OnError, Progress};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -116,6 +116,11 @@ pub struct ImportArgs {
     /// table's values before).
     #[arg(long, value_name = "FILE.csv", requires = "dry_run")]
     pub diff: Option<PathBuf>,
+    /// Import nothing when the same content (a file with the same SHA-256, whatever its name)
+    /// was imported into this database before and landed: say which import that was, and exit 0.
+    /// The file is read once more for its SHA-256, which this import keeps for the next check.
+    #[arg(long)]
+    pub skip_if_imported: bool,
     /// Most memory, in MB, reading an .xls or .xlsb workbook may take.
     #[arg(long, env = "SHEETPORT_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
     pub max_memory_mb: u64,
@@ -202,10 +207,23 @@ fn said(e: &anyhow::Error) -> String {
     text
 }
 
+/// How `sheetport import` ended: the import ran (to whatever end), or it was skipped because the
+/// same content landed before (`--skip-if-imported`).
+#[derive(Debug)]
+pub enum Ended {
+    Ran(Box<Progress>),
+    Skipped(EarlierImport),
+}
+
 /// `sheetport import`: the summary line, and the exit code for how it ended.
 async fn import_command(args: ImportArgs) -> ExitCode {
     match import(args).await {
-        Ok(p) => {
+        Ok(Ended::Skipped(earlier)) => {
+            println!("skipped: this file was already {}; nothing was written", earlier.words());
+            ExitCode::SUCCESS
+        }
+        Ok(Ended::Ran(p)) => {
+            let p = *p;
             println!("{}", summary(&p));
             match p.status {
                 ImportStatus::Succeeded | ImportStatus::Review => ExitCode::SUCCESS,
@@ -217,13 +235,26 @@ async fn import_command(args: ImportArgs) -> ExitCode {
     }
 }
 
-/// Runs the import to its end; `Ok` carries the final state, which may be a failure. Ctrl-C or
-/// SIGTERM cancels it, and the database is left as it was.
-pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
+/// Runs the import to its end; `Ok` carries the final state, which may be a failure, or the
+/// earlier import that made it skip. Ctrl-C or SIGTERM cancels it, and the database is left as it was.
+pub async fn import(args: ImportArgs) -> anyhow::Result<Ended> {
     let path = args.file.canonicalize().map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file.display()))?;
     let bytes = std::fs::metadata(&path)?.len();
     let format = detect::detect(&path)?;
     let db = Db::connect(&args.database_url, &args.data_schema).await?;
+    // The command line runs as the operator: every import in the database counts.
+    let sha256 = if args.skip_if_imported {
+        let file = path.clone();
+        let sha256 = tokio::task::spawn_blocking(move || crate::uploads::file_sha256(&file))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        if let Some(earlier) = db::imports::landed_with(&db, &sha256, None).await? {
+            return Ok(Ended::Skipped(earlier));
+        }
+        Some(sha256)
+    } else {
+        None
+    };
     let limits = Limits {
         max_rows: args.max_rows,
         max_cell_bytes: args.max_cell_bytes,
@@ -270,6 +301,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
             stop_at_blank: args.stop_at_blank,
             mapping,
             review: args.dry_run,
+            sha256,
         })
         .await?;
     if let Some(mut rx) = jobs.watch(&id).await? {
@@ -301,7 +333,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<Progress> {
         crate::import::review::take_out_trash(db.destination()).await?;
         written?;
     }
-    Ok(end)
+    Ok(Ended::Ran(Box::new(end)))
 }
 
 /// Writes the review's whole diff to `file` as CSV (see `reviews::diff_lines`).

@@ -63,6 +63,19 @@ pub fn percent(fraction: f64) -> String {
 
 /// A moment (Unix milliseconds) as `2026-12-04 06:44 UTC`.
 pub fn date_ms(ms: i64) -> String {
+    let (year, month, day, rest) = civil(ms);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
+}
+
+/// The day of a moment (Unix milliseconds, UTC) as people write it: `5 Dec 2026`.
+pub fn day(ms: i64) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (year, month, day, _) = civil(ms);
+    format!("{day} {} {year}", MONTHS[(month - 1) as usize])
+}
+
+/// A moment (Unix milliseconds) as its UTC year, month (1-12), day and seconds into that day.
+fn civil(ms: i64) -> (i64, i64, i64, i64) {
     let secs = ms.div_euclid(1000);
     let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm, proleptic Gregorian).
@@ -74,8 +87,7 @@ pub fn date_ms(ms: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
+    (yoe + era * 400 + i64::from(month <= 2), month, day, rest)
 }
 
 /// How long before `now` the moment `then` was (Unix milliseconds), as people say it: "just now",
@@ -188,6 +200,9 @@ mod tests {
         assert_eq!(left(now, now + 5 * 60_000), "for 5 more minutes");
         assert_eq!(left(now, now + 23 * 3_600_000), "for 23 more hours");
         assert_eq!(left(now, now + 7 * 86_400_000), "for 7 more days");
+        assert_eq!(day(now), "4 Dec 2025");
+        assert_eq!(day(now - 1), "3 Dec 2025");
+        assert_eq!(day(0), "1 Jan 1970");
     }
 
     #[test]

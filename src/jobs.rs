@@ -58,6 +58,8 @@ pub struct NewImport {
     pub mapping: Mapping,
     /// Stop before the table changes, for a person to review what it would do.
     pub review: bool,
+    /// The SHA-256 of the file's content, in hex, when it is known (see `uploads::Incoming`).
+    pub sha256: Option<String>,
 }
 
 impl NewImport {
@@ -81,6 +83,7 @@ impl NewImport {
             stop_at_blank,
             mapping,
             review,
+            sha256: upload.sha256,
         }
     }
 }
@@ -282,6 +285,7 @@ impl Jobs {
             mapping,
             review_first: req.review,
             review: None,
+            sha256: req.sha256,
         };
         db::imports::insert(db, &record).await?;
         naming.release().await;

@@ -590,6 +590,43 @@ pub struct Inspection {
     /// its shape, and how the sheet's columns would go into it.
     #[serde(default)]
     pub target: Option<TargetPreview>,
+    /// The last import of the same content (a file with the same SHA-256) that landed, when
+    /// there is one the person may see.
+    #[serde(default)]
+    pub imported: Option<EarlierImport>,
+}
+
+/// An earlier import of the same content (the same bytes, whatever the file was called) that
+/// landed in its table: where, when, by whom, and which import it was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlierImport {
+    pub id: ImportId,
+    pub table: String,
+    /// The file's name then.
+    pub file_name: String,
+    /// When it ended (Unix milliseconds).
+    pub finished_at: i64,
+    /// Who started it, by name, on a server with accounts.
+    pub owner: Option<String>,
+}
+
+impl EarlierImport {
+    /// `imported into the table "sales" on 5 Dec 2026 by ana, import 0f3c… (from "week-49.csv")`:
+    /// what the preview and the command line say after "this file was already".
+    pub fn words(&self) -> String {
+        format!(
+            "imported into the table {} on {}{}, import {}{}",
+            crate::format::quoted(&self.table),
+            crate::format::day(self.finished_at),
+            self.owner.as_deref().map(|o| format!(" by {o}")).unwrap_or_default(),
+            self.id,
+            if self.file_name.is_empty() {
+                String::new()
+            } else {
+                format!(" (from {})", crate::format::quoted(&self.file_name))
+            },
+        )
+    }
 }
 
 /// What the page asks for when it starts importing a stored upload (blank text or a missing

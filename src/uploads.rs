@@ -1,7 +1,8 @@
 //! Stored uploads: receiving a file into `DATA_DIR/uploads/<id>` (streamed chunk by chunk, never
 //! held in memory, never stored under the client's name, refused past the upload limit, its format
-//! detected from the content), a look inside one before it is imported (sheets, header, column
-//! types, first rows), and starting its import. Shared by the HTTP API and the page's server
+//! detected from the content, its SHA-256 computed on the way), a look inside one before it is
+//! imported (sheets, header, column types, first rows, an earlier import of the same content), and
+//! starting its import. Shared by the HTTP API and the page's server
 //! functions; the HTTP framing (multipart) stays in `routes`.
 
 use crate::auth::{Asker, Viewer, rules};
@@ -15,8 +16,9 @@ use crate::import::limits::Limits;
 use crate::import::names::{sanitize, table_name_for_file};
 use crate::import::{self, ImportError, detect};
 use crate::jobs::{Choice, JobError, Jobs, NewImport};
-use crate::model::{ColumnInfo, ImportId, Inspection, TargetPreview, UploadId};
-use std::path::PathBuf;
+use crate::model::{ColumnInfo, EarlierImport, ImportId, Inspection, TargetPreview, UploadId};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
@@ -82,6 +84,8 @@ pub struct Incoming {
     /// Bytes of all uploads being received by this process, and this one's share of them.
     receiving: Arc<AtomicU64>,
     counted: u64,
+    /// The content's SHA-256, fed each piece as it is written: no second read of the file.
+    hasher: Sha256,
     done: bool,
 }
 
@@ -126,6 +130,7 @@ impl Incoming {
             share,
             receiving: receiving.clone(),
             counted: 0,
+            hasher: Sha256::new(),
             done: false,
         })
     }
@@ -148,6 +153,7 @@ impl Incoming {
         {
             return Err(UploadError::ShareFull(mine, self.share));
         }
+        self.hasher.update(chunk);
         self.out.write_all(chunk).await.map_err(storage)
     }
 
@@ -179,6 +185,7 @@ impl Incoming {
             bytes: self.written as i64,
             created_at: db::now_ms(),
             owner_id,
+            sha256: Some(hex(&std::mem::take(&mut self.hasher).finalize())),
         };
         db::uploads::insert(db, &record).await?;
         self.done = true;
@@ -194,6 +201,29 @@ impl Drop for Incoming {
             // Two unlinks of files this upload made; cheap enough for a destructor.
             let _ = std::fs::remove_file(&self.part);
             let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A digest in lowercase hex, as uploads and imports keep a content's SHA-256.
+pub fn hex(digest: &[u8]) -> String {
+    use std::fmt::Write;
+    digest.iter().fold(String::with_capacity(digest.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// The SHA-256 of the file at `path` (the command line's files, which no upload stored), read
+/// once in pieces of a megabyte.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
+    loop {
+        match file.read(&mut buf)? {
+            0 => return Ok(hex(&hasher.finalize())),
+            n => hasher.update(&buf[..n]),
         }
     }
 }
@@ -250,6 +280,7 @@ pub async fn inspect(
     let default_table = table_name_for_file(&upload.file_name);
     let asked = table.filter(|t| !t.trim().is_empty()).map(|t| sanitize(&t, "imported"));
     let target = target(db, viewer, readers, asked.as_deref().unwrap_or(&default_table), &preview.columns).await?;
+    let imported = earlier_import(db, viewer, &upload).await?;
     Ok(Inspection {
         table: default_table,
         target,
@@ -262,7 +293,20 @@ pub async fn inspect(
         rows_total: preview.rows_total,
         header_row: preview.header_row,
         stop_at_blank: layout.stop_at_blank,
+        imported,
     })
+}
+
+/// The last import of the upload's content that landed, when `viewer` may see it: their own, or
+/// anyone's for an admin. Someone else's import, and so their table, is never named.
+async fn earlier_import(db: &Db, viewer: &Viewer, upload: &UploadRecord) -> Result<Option<EarlierImport>, UploadError> {
+    let Some(sha256) = upload.sha256.as_deref() else { return Ok(None) };
+    let only = match (viewer.is_admin(), viewer.owner_id()) {
+        (true, _) => None,
+        (false, Some(me)) => Some(me),
+        (false, None) => return Ok(None),
+    };
+    Ok(db::imports::landed_with(db, sha256, only).await?)
 }
 
 /// The existing table `name` as a preview offers it, when there is one `viewer` may read.

@@ -5,8 +5,8 @@
 use super::{Db, Pool, on_pool};
 use crate::import::undo::Undo;
 use crate::model::{
-    ColumnInfo, Format, HistoryFilter, ImportId, ImportMode, ImportStatus, Mapping, Phase, Progress, UndoOffer,
-    UploadId,
+    ColumnInfo, EarlierImport, Format, HistoryFilter, ImportId, ImportMode, ImportStatus, Mapping, Phase, Progress,
+    UndoOffer, UploadId,
 };
 use std::collections::HashSet;
 
@@ -39,17 +39,19 @@ pub struct ImportRecord {
     /// Once reviewed: what it would do and where its rows wait (`import::review::Staged` as JSON).
     /// A queued job with one is a commit of that review.
     pub review: Option<String>,
+    /// The SHA-256 of the file's content, in hex, when it is known.
+    pub sha256: Option<String>,
 }
 
 /// The columns of an [`ImportRecord`], for statements that return one.
-pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row, stop_at_blank, mapping, review_first, review";
+pub(super) const RECORD_COLUMNS: &str = "id, upload_id, file_name, file_path, format, sheet, encoding, table_name, mode, bytes_total, created_at, owner_id, header_row, stop_at_blank, mapping, review_first, review, sha256";
 
 /// Records a new job, queued.
 pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query(
         "INSERT INTO imports (id, upload_id, file_name, file_path, format, sheet, table_name, mode, status, phase, \
-         bytes_total, created_at, encoding, owner_id, header_row, stop_at_blank, mapping, review_first) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         bytes_total, created_at, encoding, owner_id, header_row, stop_at_blank, mapping, review_first, sha256) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(&r.id)
     .bind(&r.upload_id)
@@ -69,6 +71,7 @@ pub async fn insert(db: &Db, r: &ImportRecord) -> Result<(), sqlx::Error> {
     .bind(r.stop_at_blank)
     .bind(&r.mapping)
     .bind(r.review_first)
+    .bind(&r.sha256)
     .execute(p)
     .await
     .map(drop))
@@ -210,6 +213,19 @@ pub async fn last_mapping(db: &Db, table: &str) -> Result<Option<Mapping>, sqlx:
     let text: Option<String> = on_pool!(db, p => sqlx::query_scalar(SQL).bind(table).fetch_optional(p).await)?;
     // A mapping the app can no longer read is simply not offered.
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// The last import of the content whose SHA-256 is `sha256` that landed (succeeded: a failed,
+/// cancelled, discarded or undone one did not), among everyone's (`owner` `None`) or only those
+/// `owner` started.
+pub async fn landed_with(db: &Db, sha256: &str, owner: Option<i64>) -> Result<Option<EarlierImport>, sqlx::Error> {
+    const SQL: &str = "SELECT i.id, i.table_name, i.file_name, COALESCE(i.finished_at, i.created_at) AS finished_at, \
+         u.name AS owner FROM imports i LEFT JOIN users u ON u.id = i.owner_id \
+         WHERE i.sha256 = $1 AND i.status = 'succeeded' AND (CAST($2 AS BIGINT) IS NULL OR i.owner_id = $2) \
+         ORDER BY i.finished_at DESC LIMIT 1";
+    let row: Option<(ImportId, String, String, i64, Option<String>)> =
+        on_pool!(db, p => sqlx::query_as(SQL).bind(sha256).bind(owner).fetch_optional(p).await)?;
+    Ok(row.map(|(id, table, file_name, finished_at, owner)| EarlierImport { id, table, file_name, finished_at, owner }))
 }
 
 /// The stored state of one import, with its undo when it can be undone now.

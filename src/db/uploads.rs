@@ -15,6 +15,8 @@ pub struct UploadRecord {
     pub created_at: i64,
     /// Who sent it (`None` on a server without accounts).
     pub owner_id: Option<i64>,
+    /// The SHA-256 of its content, in hex (`None`: stored before sheetport kept it).
+    pub sha256: Option<String>,
 }
 
 impl UploadRecord {
@@ -31,7 +33,8 @@ impl UploadRecord {
 
 pub async fn insert(db: &Db, u: &UploadRecord) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query(
-        "INSERT INTO uploads (id, file_name, path, format, bytes, created_at, owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO uploads (id, file_name, path, format, bytes, created_at, owner_id, sha256) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&u.id)
     .bind(&u.file_name)
@@ -40,6 +43,7 @@ pub async fn insert(db: &Db, u: &UploadRecord) -> Result<(), sqlx::Error> {
     .bind(u.bytes)
     .bind(u.created_at)
     .bind(u.owner_id)
+    .bind(&u.sha256)
     .execute(p)
     .await
     .map(drop))
@@ -47,7 +51,8 @@ pub async fn insert(db: &Db, u: &UploadRecord) -> Result<(), sqlx::Error> {
 
 /// The upload `id`, or `None`; a row whose format the app does not know is an error.
 pub async fn get(db: &Db, id: &UploadId) -> Result<Option<UploadRecord>, sqlx::Error> {
-    const SQL: &str = "SELECT id, file_name, path, format, bytes, created_at, owner_id FROM uploads WHERE id = $1";
+    const SQL: &str =
+        "SELECT id, file_name, path, format, bytes, created_at, owner_id, sha256 FROM uploads WHERE id = $1";
     on_pool!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)
 }
 
@@ -72,7 +77,7 @@ pub async fn expired(
     stored_before: i64,
     limit: i64,
 ) -> Result<Vec<UploadRecord>, sqlx::Error> {
-    const SQL: &str = "SELECT id, file_name, path, format, bytes, created_at, owner_id FROM uploads u \
+    const SQL: &str = "SELECT id, file_name, path, format, bytes, created_at, owner_id, sha256 FROM uploads u \
         WHERE NOT EXISTS (SELECT 1 FROM imports i WHERE i.upload_id = u.id \
             AND (i.status IN ('queued', 'running') OR COALESCE(i.finished_at, i.created_at) >= $1)) \
         AND (u.created_at < $2 OR EXISTS (SELECT 1 FROM imports i WHERE i.upload_id = u.id)) \

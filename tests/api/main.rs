@@ -12,6 +12,7 @@ mod corpus;
 #[path = "../../bench/dataset.rs"]
 mod dataset;
 mod disk;
+mod duplicates;
 mod header;
 mod helpers;
 mod history;

@@ -268,6 +268,8 @@ fn ImportOptions(
             t.shape.columns.len()
         )
     });
+    // The same content landed before (one of the person's own imports, or anyone's for an admin).
+    let earlier = found.imported.clone();
     let has_target = target.is_some();
     let existing = Signal::derive(move || {
         has_target && matches!(mode.get(), ImportMode::Append | ImportMode::Upsert | ImportMode::InsertNew)
@@ -360,6 +362,15 @@ fn ImportOptions(
                     </select>
                 </p>
             </div>
+            {earlier.map(|e| {
+                let href = format!("/imports/{}", e.id);
+                view! {
+                    <p class="note already-imported" role="status">
+                        {format!("This file was already {}. ", e.words())}
+                        <a href=href>"See that import"</a>
+                    </p>
+                }
+            })}
             {exists.map(|words| view! { <p class="note table-exists">{words}</p> })}
             <ColumnMap edits target existing keyed add_unique_index=add_index />
             <SheetPreview inspection=found />
