@@ -646,7 +646,9 @@ class Bench:
                 try:
                     os.sync()
                     proc = subprocess.run([sys.executable, str(client), url, str(path), how],
-                                          capture_output=True, text=True, check=True)
+                                          capture_output=True, text=True)
+                    if proc.returncode != 0:
+                        raise RuntimeError(f"bench/review.py {how}{where} failed: {proc.stderr.strip()}")
                 finally:
                     server.terminate()
                     server.wait(timeout=30)

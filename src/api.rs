@@ -3,9 +3,9 @@
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
 use crate::model::{
-    Account, ApiError, AuditEntry, DiffKind, DiffPage, HeaderRow, History, HistoryFilter, ImportId, ImportRequest,
-    Inspection, NewToken, Progress, RowError, RowsPage, RowsView, TableAccess, TableSummary, TokenInfo, UploadId,
-    UserInfo,
+    Account, ApiError, AuditEntry, DiffKind, DiffPage, ErrorGroup, HeaderRow, History, HistoryFilter, ImportId,
+    ImportRequest, Inspection, NewToken, Progress, RowError, RowsPage, RowsView, TableAccess, TableSummary, TokenInfo,
+    UploadId, UserInfo,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -96,6 +96,16 @@ pub async fn import_errors(id: ImportId) -> Result<Vec<RowError>, ApiError> {
     crate::auth::rules::import_of(&state.db, &asker().viewer, &id).await?;
     let page = crate::db::errors::page(&state.db, &id, -1, 100).await.map_err(crate::error::AppError::from)?;
     Ok(page.into_iter().map(|(_, e)| e).collect())
+}
+
+/// An import's row errors grouped by column and reason, largest first, with their most common
+/// values (as `GET /api/imports/{id}/errors/groups`).
+#[server(prefix = "/rpc", endpoint = "import_error_groups")]
+pub async fn import_error_groups(id: ImportId) -> Result<Vec<ErrorGroup>, ApiError> {
+    let (state, asker) = (state()?, asker());
+    crate::auth::rules::import_of(&state.db, &asker.viewer, &id).await?;
+    let _view = crate::routes::tables::view_place(&state, &asker).await?;
+    Ok(crate::db::errors::groups(&state.db, &id).await.map_err(crate::error::AppError::from)?)
 }
 
 /// Recent imports the filter lets through, newest first, with the server's clock and the tables

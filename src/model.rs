@@ -436,6 +436,31 @@ pub struct RowError {
     pub reason: String,
 }
 
+/// Row errors of one column for one reason, counted, with the values most of them held: a
+/// million bad rows are a handful of decisions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorGroup {
+    pub column: String,
+    pub reason: String,
+    pub rows: u64,
+    /// The most common values, most rows first (at most [`ErrorGroup::COMMON`]).
+    pub common: Vec<CommonValue>,
+}
+
+impl ErrorGroup {
+    /// How many of a group's most common values are named.
+    pub const COMMON: usize = 3;
+    /// How many groups an import's summary names (the largest).
+    pub const MOST: usize = 50;
+}
+
+/// A value and how many rows of an [`ErrorGroup`] held it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommonValue {
+    pub value: String,
+    pub rows: u64,
+}
+
 /// Everything known about one import at one moment: the body of `GET /api/imports/{id}` and of
 /// every SSE event. `rows_done` counts rows committed to the database, never rows merely parsed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

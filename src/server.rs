@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/imports/{id}/events", get(imports::import_events))
         .route("/api/imports/{id}/errors", get(imports::import_errors))
         .route("/api/imports/{id}/errors.csv", get(imports::import_errors_csv))
+        .route("/api/imports/{id}/errors/groups", get(imports::import_error_groups))
         .route("/api/imports/{id}/undo", post(imports::undo_import))
         .route("/api/imports/{id}/commit", post(imports::commit_import))
         .route("/api/imports/{id}/diff", get(imports::import_diff))

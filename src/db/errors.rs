@@ -3,7 +3,7 @@
 //! report, so a file of a million bad rows is never held in memory.
 
 use super::{Db, on_pool};
-use crate::model::{ImportId, RowError};
+use crate::model::{CommonValue, ErrorGroup, ImportId, RowError};
 
 /// Most errors one page may ask for.
 pub const MAX_PAGE: i64 = 10_000;
@@ -59,4 +59,33 @@ pub async fn page(db: &Db, id: &ImportId, after: i64, limit: i64) -> Result<Vec<
         .into_iter()
         .map(|(seq, row, column, value, reason)| (seq, RowError { row: row as u64, column, value, reason }))
         .collect())
+}
+
+/// `id`'s errors grouped by column and reason, largest first (at most [`ErrorGroup::MOST`]), each
+/// with its most common values. One pass over the errors, grouped by column, reason and value in
+/// the database; only each group's first few values come back.
+pub async fn groups(db: &Db, id: &ImportId) -> Result<Vec<ErrorGroup>, sqlx::Error> {
+    const SQL: &str = "SELECT column_name, reason, value, n, total FROM (\
+         SELECT column_name, reason, value, count(*) AS n, \
+         CAST(sum(count(*)) OVER (PARTITION BY column_name, reason) AS BIGINT) AS total, \
+         row_number() OVER (PARTITION BY column_name, reason ORDER BY count(*) DESC, value) AS k \
+         FROM import_errors WHERE import_id = $1 GROUP BY column_name, reason, value) AS g \
+         WHERE k <= $2 ORDER BY total DESC, column_name, reason, n DESC, value";
+    let rows: Vec<(String, String, String, i64, i64)> = on_pool!(db, p => sqlx::query_as(SQL)
+        .bind(id)
+        .bind(ErrorGroup::COMMON as i64)
+        .fetch_all(p)
+        .await)?;
+    let mut out: Vec<ErrorGroup> = Vec::new();
+    for (column, reason, value, n, total) in rows {
+        let common = CommonValue { value, rows: n.max(0) as u64 };
+        if let Some(g) = out.last_mut().filter(|g| g.column == column && g.reason == reason) {
+            g.common.push(common);
+        } else if out.len() == ErrorGroup::MOST {
+            break;
+        } else {
+            out.push(ErrorGroup { column, reason, rows: total.max(0) as u64, common: vec![common] });
+        }
+    }
+    Ok(out)
 }

@@ -185,6 +185,20 @@ pub async fn import_errors(
     ))
 }
 
+/// `GET /api/imports/{id}/errors/groups`: the import's row errors grouped by column and reason,
+/// largest first, each with its row count and most common values. It reads every error once (a
+/// million in about a second): it takes one of the asker's places for views.
+pub async fn import_error_groups(
+    State(state): State<AppState>,
+    asker: Asker,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<crate::model::ErrorGroup>>, AppError> {
+    let id = import_id(&id)?;
+    rules::import_of(&state.db, &asker.viewer, &id).await?;
+    let _view = super::tables::view_place(&state, &asker).await?;
+    Ok(Json(db::errors::groups(&state.db, &id).await?))
+}
+
 /// `GET /api/imports/{id}/errors.csv`: the whole error report as CSV, streamed from the database a
 /// page at a time (see `import::report` for how cells are written).
 pub async fn import_errors_csv(

@@ -285,3 +285,31 @@ async fn dates_typed_as_text_in_a_libreoffice_workbook_become_dates_or_row_error
     assert_eq!(columns[3]["type"], "date");
     assert_eq!(rows[1][3], "2024-02-29", "a date typed as text is read as the date it spells");
 }
+
+#[tokio::test]
+async fn row_errors_are_grouped_by_column_and_reason_with_their_most_common_values() {
+    let app = spawn_app().await;
+    let done = import(&app, "stock.csv", "sku,qty,day\na,1,2024-01-02\n", &[("table", "stock")]).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let bad = "sku,qty,day\nb,n/a,2024-01-03\nc,n/a,2024-01-04\nd,12 pcs,soon\ne,n/a,2024-01-05\nf,2,2024-01-06\n\
+               g,12 pcs,2024-01-07\nh,x,2024-01-08\ni,y,2024-01-09\n";
+    let fields = [("table", "stock"), ("mode", "append"), ("on_error", "skip")];
+    let done = import(&app, "bad.csv", bad, &fields).await;
+    assert_eq!(done["counts"]["rejected"], 7, "{done}");
+    let id = done["id"].as_str().expect("id");
+    let (code, groups) = app.get_json(&format!("/api/imports/{id}/errors/groups")).await;
+    assert_eq!(code, 200, "{groups}");
+    assert_eq!(
+        groups,
+        serde_json::json!([
+            { "column": "qty", "reason": "is not a whole number", "rows": 7, "common": [
+                { "value": "n/a", "rows": 3 }, { "value": "12 pcs", "rows": 2 }, { "value": "x", "rows": 1 }
+            ] },
+            { "column": "day", "reason": "is not a date (write dates as 2024-01-31)", "rows": 1, "common": [
+                { "value": "soon", "rows": 1 }
+            ] }
+        ])
+    );
+    let (code, _) = app.get_json("/api/imports/0123456789abcdef0123456789abcdef/errors/groups").await;
+    assert_eq!(code, 404);
+}

@@ -5,7 +5,7 @@
 //! the table, or the error in plain words. Elapsed and the time left tick between events.
 
 use super::ReviewPanel;
-use crate::api::{cancel_import, import_errors};
+use crate::api::{cancel_import, import_error_groups, import_errors};
 use crate::app::browser;
 use crate::format;
 use crate::model::{ImportId, ImportStatus, Phase, Progress};
@@ -214,10 +214,21 @@ fn card_body(
 #[component]
 fn RowErrors(id: ImportId, rejected: u64) -> impl IntoView {
     let href = format!("/api/imports/{id}/errors.csv");
-    let errors = LocalResource::new(move || import_errors(id.clone()));
+    let errors = LocalResource::new({
+        let id = id.clone();
+        move || import_errors(id.clone())
+    });
+    let groups = LocalResource::new(move || import_error_groups(id.clone()));
     view! {
         <section class="row-errors">
             <h3>{format!("Rows left out: {}", format::count(rejected))}</h3>
+            <Suspense fallback=|| ()>
+                {move || groups.get().and_then(Result::ok).filter(|g| !g.is_empty()).map(|list| view! {
+                    <ul class="error-groups" aria-label="Rows left out, by column and reason">
+                        {list.iter().map(|g| view! { <li>{group_words(g)}</li> }).collect_view()}
+                    </ul>
+                })}
+            </Suspense>
             <p><a class="button secondary download-errors" href=href download="">"Download the error report (CSV)"</a></p>
             <Suspense fallback=|| view! { <p>"Reading the errors…"</p> }>
                 {move || errors.get().map(|found| match found {
@@ -245,6 +256,28 @@ fn RowErrors(id: ImportId, rejected: u64) -> impl IntoView {
             </Suspense>
         </section>
     }
+}
+
+/// One group of row errors in words: "1,204 rows: “amount” is not a number. Most common: “n/a”
+/// (1,100 rows), “12 pcs” (40 rows)."
+fn group_words(g: &crate::model::ErrorGroup) -> String {
+    let common: Vec<String> = g
+        .common
+        .iter()
+        .map(|c| {
+            let value = if c.value.is_empty() { "an empty cell".to_owned() } else { format!("“{}”", c.value) };
+            format!("{value} ({})", format::plural(c.rows as usize, "row", "rows"))
+        })
+        .collect();
+    let most = if common.len() == 1 { "All of them:" } else { "Most common:" };
+    let most = if common.len() == 1 && g.common[0].rows != g.rows { "Most common:" } else { most };
+    format!(
+        "{}: “{}” {}. {most} {}.",
+        format::plural(g.rows as usize, "row", "rows"),
+        g.column,
+        g.reason,
+        common.join(", ")
+    )
 }
 
 fn status_label(s: ImportStatus) -> &'static str {
