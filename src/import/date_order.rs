@@ -213,8 +213,9 @@ impl Column {
         let (day_first_format, month_first_format) = self.formats();
         let dates = self.day_first + self.month_first + self.either + self.same;
         let name = quoted(if info.label.is_empty() { &info.name } else { &info.label });
-        let example =
-            |e: &Option<(u64, String)>| e.as_ref().map(|(row, v)| format!("{v} in row {row}")).unwrap_or_default();
+        let example = |e: &Option<(u64, String)>| {
+            e.as_ref().map(|(row, v)| format!("{v} in row {}", count(*row))).unwrap_or_default()
+        };
         let (decided, mut note) = match (self.day_first, self.month_first) {
             (1.., 0) => (
                 Some(day_first_format.clone()),

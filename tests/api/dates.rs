@@ -90,7 +90,8 @@ async fn the_whole_column_decides_the_order_or_the_preview_counts_the_ambiguous_
     let note = sold["note"].as_str().expect("note");
     assert!(
         note.starts_with(&format!(
-            "The dates in \"Sold on\" are read as day/month/year: 25/03/2024 in row {DECIDING_ROW} has no month 25."
+            "The dates in \"Sold on\" are read as day/month/year: 25/03/2024 in row {} has no month 25.",
+            sheetport::format::count(DECIDING_ROW as u64)
         )),
         "{note}"
     );

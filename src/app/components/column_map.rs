@@ -42,6 +42,9 @@ pub struct ColumnEdit {
     remembered: Option<String>,
     /// How its dates are written: a format, [`AS_TEXT`], or empty while nobody said.
     format: RwSignal<String>,
+    /// The existing table's columns of dates (or dates and times): only a column going into one
+    /// of them reads its text with a date format.
+    date_targets: Vec<String>,
 }
 
 /// The date format choice "these are not dates: keep the text".
@@ -58,11 +61,26 @@ impl ColumnEdit {
                 .then(|| Some(self.rename.get()).filter(|r| !r.trim().is_empty()).unwrap_or(self.name.clone()))
         }
     }
+
+    /// Whether how its dates are written matters: it has such dates (or the last import into the
+    /// table said how they were written) and goes in as dates, into a new table or into one of
+    /// the existing table's date columns (a text column keeps the text as written).
+    fn reads_dates(&self, existing: bool) -> bool {
+        (self.dates.is_some() || self.remembered.is_some())
+            && self.target(existing).is_some_and(|t| !existing || self.date_targets.contains(&t))
+    }
 }
 
 /// The editable rows for a preview: suggestions into the existing table when there is one.
 pub fn edits(found: &Inspection) -> Vec<ColumnEdit> {
     let labels: Vec<&str> = found.columns.iter().map(|c| c.label.as_str()).collect();
+    let date_targets: Vec<String> = found
+        .target
+        .iter()
+        .flat_map(|t| &t.shape.columns)
+        .filter(|c| matches!(c.ty, ColumnType::Date | ColumnType::Datetime))
+        .map(|c| c.name.clone())
+        .collect();
     found
         .columns
         .iter()
@@ -89,6 +107,7 @@ pub fn edits(found: &Inspection) -> Vec<ColumnEdit> {
                 dates,
                 remembered,
                 format: RwSignal::new(format),
+                date_targets: date_targets.clone(),
             }
         })
         .collect()
@@ -106,7 +125,8 @@ pub fn mapping(edits: &[ColumnEdit], existing: bool, on_error: OnError, add_uniq
         {
             key.push(t.clone());
         }
-        let format = Some(e.format.get_untracked()).filter(|f| !f.is_empty() && f != AS_TEXT);
+        let format =
+            Some(e.format.get_untracked()).filter(|f| !f.is_empty() && f != AS_TEXT && e.reads_dates(existing));
         let choice = match (&target, existing) {
             (None, _) => ColumnChoice { source: e.source.clone(), skip: true, ..ColumnChoice::default() },
             (Some(t), true) => {
@@ -135,7 +155,7 @@ pub fn mapping(edits: &[ColumnEdit], existing: bool, on_error: OnError, add_uniq
 pub fn unanswered(edits: &[ColumnEdit], existing: bool) -> Vec<String> {
     edits
         .iter()
-        .filter(|e| e.dates.is_some() && e.format.get().is_empty() && e.target(existing).is_some())
+        .filter(|e| e.dates.is_some() && e.format.get().is_empty() && e.reads_dates(existing))
         .map(|e| {
             let ambiguous = e.dates.as_ref().map_or(0, |d| d.ambiguous);
             format!(
@@ -292,11 +312,18 @@ pub fn ColumnMap(
                                             let ty = shape.columns.iter().find(|c| c.name == e2.into.get()).map(|c| type_words(c.ty));
                                             view! { <span class="type">{ty.unwrap_or("–")}</span> }.into_any()
                                         } else {
+                                            let (format, asks) = (e2.format, e2.dates.is_some() || e2.remembered.is_some());
                                             view! {
                                                 <select class="retype" aria-label=format!("Type of {}", e2.label)
                                                     prop:disabled=move || !e2.import.get()
                                                     prop:value=move || e2.ty.get().to_string()
-                                                    on:change=move |ev| if let Ok(t) = event_target_value(&ev).parse() { e2.ty.set(t) }>
+                                                    on:change=move |ev| if let Ok(t) = event_target_value(&ev).parse() {
+                                                        // Another type than dates answers the date question: not dates.
+                                                        if asks && !matches!(t, ColumnType::Date | ColumnType::Datetime) {
+                                                            format.set(AS_TEXT.to_owned());
+                                                        }
+                                                        e2.ty.set(t)
+                                                    }>
                                                     {TYPES.iter().map(|(t, words)| {
                                                         let selected = *t == e2.ty.get_untracked();
                                                         view! { <option value=t.to_string() selected=selected>{*words}</option> }
@@ -304,7 +331,7 @@ pub fn ColumnMap(
                                                 </select>
                                             }.into_any()
                                         }}
-                                        {(e4.dates.is_some() || e4.remembered.is_some()).then(|| {
+                                        {move || e4.reads_dates(existing.get()).then(|| {
                                             let (format, ty, inferred) = (e4.format, e4.ty, e4.inferred);
                                             let options = format_options(&e4);
                                             view! {
