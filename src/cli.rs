@@ -88,8 +88,10 @@ pub struct ImportArgs {
     #[arg(long)]
     pub stop_at_blank: bool,
     /// A column's target name and type: 'Source Name=target:type', 'Source=target' or
-    /// 'Source:type' (text, integer, real, boolean, date, datetime). Repeat for more columns.
-    #[arg(long = "column", value_name = "SOURCE=TARGET:TYPE", value_parser = ColumnChoice::parse)]
+    /// 'Source:type' (text, integer, real, boolean, date, datetime); for dates written as text,
+    /// how they are written after the type: 'Sold on:date:%d/%m/%Y' (day first) or
+    /// '%m/%d/%Y' (month first), with %y, %H, %M, %S as needed. Repeat for more columns.
+    #[arg(long = "column", value_name = "SOURCE=TARGET:TYPE[:FORMAT]", value_parser = column_choice)]
     pub columns: Vec<ColumnChoice>,
     /// A column of the sheet to leave out. Repeat for more.
     #[arg(long = "skip-column", value_name = "SOURCE")]
@@ -133,6 +135,15 @@ pub struct ImportArgs {
     /// Also print the engine's log lines on stderr (RUST_LOG chooses which; without it, info).
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// One `--column`: its parts, and its date format checked, so a wrong one is a usage error.
+fn column_choice(spec: &str) -> Result<ColumnChoice, String> {
+    let choice = ColumnChoice::parse(spec)?;
+    if let Some(format) = &choice.format {
+        crate::jobs::check_date_format(format)?;
+    }
+    Ok(choice)
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,6 +2,8 @@
 //! reporting progress in model terms. It knows nothing of HTTP, jobs or pages, so the server, the
 //! CLI and the benchmarks all drive the same code.
 
+pub mod date_format;
+pub mod date_order;
 pub mod dates;
 pub mod detect;
 pub mod encoding;

@@ -124,7 +124,25 @@ fn check_mapping(m: &Mapping) -> Result<(), JobError> {
     if names.into_iter().any(|n| n.chars().count() > MAX_NAME_CHARS) {
         return Err(JobError::Invalid(format!("a column name has at most {MAX_NAME_CHARS} characters")));
     }
+    // A date format that cannot be read is refused with the request, not failed in the queue.
+    for c in &m.columns {
+        if let Some(format) = c.format.as_deref() {
+            check_date_format(format)
+                .map_err(|e| JobError::Invalid(format!("for the column {}: {e}", crate::format::quoted(&c.source))))?;
+        }
+    }
     Ok(())
+}
+
+/// Longest date format taken, in characters.
+const MAX_FORMAT_CHARS: usize = 100;
+
+/// Whether `format` is a column's date format sheetport reads; the sentence says why not.
+pub fn check_date_format(format: &str) -> Result<(), String> {
+    if format.chars().count() > MAX_FORMAT_CHARS {
+        return Err(format!("a date format has at most {MAX_FORMAT_CHARS} characters"));
+    }
+    crate::import::date_format::DateFormat::parse(format).map(drop)
 }
 
 /// Why a job request was refused.

@@ -297,21 +297,34 @@ pub struct ColumnChoice {
     /// columns keep theirs). Values that cannot be read as that type are row errors.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub ty: Option<ColumnType>,
+    /// How its text dates are written (`%d/%m/%Y`, `%m/%d/%Y %H:%M`): the order of the day and
+    /// the month. Its values are read with it (a text that is not so written is a row error); a
+    /// new table's column becomes a date (or date and time) unless `ty` says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 impl ColumnChoice {
     /// A choice written as the CLI and the HTTP form fields take it: `Source=target:type`,
     /// `Source=target`, `Source=:type` or `Source:type` (the type one of text, integer, real,
-    /// boolean, date, datetime). The source is the sheet's header text, which may itself hold `=`
-    /// or `:`; only a last `:type` that names a type and a last `=` split it.
+    /// boolean, date, datetime), and after a type a date format: `Source:date:%d/%m/%Y`. The
+    /// source is the sheet's header text, which may itself hold `=` or `:`; only a last `:type`
+    /// that names a type (followed by a `:` and a format holding a `%`, or by nothing) and a last
+    /// `=` split it. The format itself is checked where it is used.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let (rest, ty) = match spec.rsplit_once(':') {
+        // A format may hold colons itself (`%H:%M`): the last `:type:` followed by one is it.
+        let with_format = spec.match_indices(':').rev().find_map(|(at, _)| {
+            let (ty, format) = spec[at + 1..].split_once(':')?;
+            let ty = ty.trim().to_ascii_lowercase().parse::<ColumnType>().ok()?;
+            format.contains('%').then(|| (&spec[..at], Some(ty), Some(format.trim().to_owned())))
+        });
+        let (rest, ty, format) = with_format.unwrap_or_else(|| match spec.rsplit_once(':') {
             Some((rest, ty)) => match ty.trim().to_ascii_lowercase().parse::<ColumnType>() {
-                Ok(ty) => (rest, Some(ty)),
-                Err(_) => (spec, None),
+                Ok(ty) => (rest, Some(ty), None),
+                Err(_) => (spec, None, None),
             },
-            None => (spec, None),
-        };
+            None => (spec, None, None),
+        });
         let (source, target) = match rest.rsplit_once('=') {
             Some((source, target)) => (source, Some(target.trim()).filter(|t| !t.is_empty()).map(str::to_owned)),
             None => (rest, None),
@@ -323,7 +336,7 @@ impl ColumnChoice {
                 crate::format::quoted(spec)
             ));
         }
-        Ok(Self { source: source.to_owned(), skip: false, target, ty })
+        Ok(Self { source: source.to_owned(), skip: false, target, ty, format })
     }
 }
 
@@ -619,6 +632,36 @@ pub struct Inspection {
     /// there is one the person may see.
     #[serde(default)]
     pub imported: Option<EarlierImport>,
+    /// The columns of dates written as text with the day and the month in either order
+    /// (`03/04/2024`), each checked over every row of the sheet.
+    #[serde(default)]
+    pub dates: Vec<DateColumn>,
+}
+
+/// A column of dates written as text with the day and the month in an order the values may not
+/// say (`03/04/2024`: 3 April or 4 March?), as a preview found it over every value of the column.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateColumn {
+    /// The column, as the preview names it (`ColumnInfo::name`).
+    pub column: String,
+    /// Values read as dates in one order or the other.
+    pub dates: u64,
+    /// Dates that fit both day/month and month/day as two different days: the choice decides them.
+    pub ambiguous: u64,
+    /// Dates only day/month reads (`25/03/2024`), and only month/day reads (`03/25/2024`).
+    pub day_first: u64,
+    pub month_first: u64,
+    /// Values of the column that are not dates written so (read as dates, they are rejected).
+    pub other: u64,
+    /// The column's date format read day first, and month first (`%d/%m/%Y`, `%m/%d/%Y`, with
+    /// the separator, year and time its values have).
+    pub day_first_format: String,
+    pub month_first_format: String,
+    /// The format the values decide (a value fits only one order, and none only the other), or
+    /// `None`: the person chooses.
+    pub decided: Option<String>,
+    /// What was found, in words: how many are ambiguous and the question, or what decided it.
+    pub note: String,
 }
 
 /// An earlier import of the same content (the same bytes, whatever the file was called) that
@@ -951,6 +994,26 @@ mod tests {
     fn choice(spec: &str) -> (String, Option<String>, Option<ColumnType>) {
         let c = ColumnChoice::parse(spec).expect("parses");
         (c.source, c.target, c.ty)
+    }
+
+    #[test]
+    fn a_date_format_follows_the_type_and_may_hold_colons() {
+        let s = |v: &str| v.to_owned();
+        let parsed = |spec: &str| {
+            let c = ColumnChoice::parse(spec).expect("parses");
+            (c.source, c.target, c.ty, c.format)
+        };
+        assert_eq!(parsed("Sold on:date:%d/%m/%Y"), (s("Sold on"), None, Some(ColumnType::Date), Some(s("%d/%m/%Y"))));
+        assert_eq!(
+            parsed("At: time=at:datetime:%m/%d/%Y %H:%M"),
+            (s("At: time"), Some(s("at")), Some(ColumnType::Datetime), Some(s("%m/%d/%Y %H:%M")))
+        );
+        assert_eq!(parsed("Sold on:date"), (s("Sold on"), None, Some(ColumnType::Date), None));
+        assert_eq!(parsed("Ratio: 50%"), (s("Ratio: 50%"), None, None, None), "no type before it: no format");
+        let json: ColumnChoice =
+            serde_json::from_str(r#"{"source":"Sold on","type":"date","format":"%d/%m/%Y"}"#).expect("json");
+        assert_eq!(json.format.as_deref(), Some("%d/%m/%Y"));
+        assert!(!serde_json::to_string(&ColumnChoice::parse("a:date").expect("ok")).expect("json").contains("format"));
     }
 
     #[test]

@@ -294,6 +294,7 @@ pub async fn inspect(
         header_row: preview.header_row,
         stop_at_blank: layout.stop_at_blank,
         imported,
+        dates: preview.dates,
     })
 }
 

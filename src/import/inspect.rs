@@ -1,8 +1,12 @@
 //! A first look at a stored file without importing it: its sheets, its header, the column types
 //! the first rows imply, and those rows. Reads only as far as the sample, so it answers in a
-//! moment even for a million-row sheet (a shared-string table is still read whole, as it must be).
+//! moment even for a million-row sheet (a shared-string table is still read whole, as it must be),
+//! unless a column of the sample holds dates written as text with the day and the month in either
+//! order (`03/04/2024`): then it reads on to the end, counting only those columns' values (see
+//! `date_order`), since one row far down may decide the order, or show it cannot be decided.
 
 use super::ImportError;
+use super::date_order::DateCheck;
 use super::detect::Format;
 use super::header::{Layout, Picker};
 use super::infer::{SAMPLE_ROWS, describe};
@@ -10,7 +14,7 @@ use super::limits::Limits;
 use super::names::header_labels;
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
-use crate::model::ColumnInfo;
+use crate::model::{ColumnInfo, DateColumn};
 use encoding_rs::Encoding;
 use std::path::Path;
 
@@ -33,6 +37,9 @@ pub struct Preview {
     pub rows_total: Option<u64>,
     /// The sheet's row the column names came from; `None`: no header row (`HeaderRow::None`).
     pub header_row: Option<u64>,
+    /// The columns of dates written with the day and the month in either order, each checked
+    /// over every row.
+    pub dates: Vec<DateColumn>,
 }
 
 /// Reads `sheet` (the first when `None`) up to the type sample, in `encoding` when it is CSV/TSV
@@ -51,8 +58,17 @@ pub fn inspect(
         Format::Csv | Format::Tsv => Some(super::encoding::of_file(path, encoding)?),
         _ => None,
     };
-    let mut sampler =
-        Sampler { header: None, rows: Vec::with_capacity(SAMPLE_ROWS), total: None, sheet: None, last: 0, full: false };
+    let mut sampler = Sampler {
+        header: None,
+        rows: Vec::with_capacity(SAMPLE_ROWS),
+        numbers: Vec::with_capacity(SAMPLE_ROWS),
+        total: None,
+        sheet: None,
+        last: 0,
+        full: false,
+        check: None,
+        after: 0,
+    };
     let mut picker = Picker::new(layout, &mut sampler);
     source::stream(path, format, sheet, encoding, limits, &mut picker)?;
     let first = picker.first;
@@ -62,28 +78,45 @@ pub fn inspect(
         sampler.header.ok_or_else(|| ImportError::Invalid("the sheet is empty: there is no header row".into()))?;
     let seen = sampler.rows.len() as u64;
     // A sheet declares the rows after its first (title rows and the header among them), so its
-    // last row is the first's number plus that; the import reads those past the sample.
+    // last row is the first's number plus that; the import reads those past the sample. Read to
+    // the end for a date check, they were counted.
     let rows_total = match (sampler.full, sampler.total, first) {
         (false, _, _) => Some(seen),
+        (true, _, _) if sampler.check.is_some() => Some(seen + sampler.after),
         (true, Some(declared), Some(first)) => Some((first + declared).saturating_sub(sampler.last) + seen),
         (true, _, _) => None,
     };
     let mut rows = sampler.rows;
     let columns = describe(labels, &mut rows);
+    // A sample that is the whole sheet is checked now; a longer sheet's columns were chosen when
+    // the sample filled, and counted to its end.
+    let check = sampler.check.unwrap_or_else(|| {
+        let mut check = DateCheck::of_sample(&rows);
+        rows.iter().zip(&sampler.numbers).for_each(|(row, n)| check.observe(*n, row));
+        check
+    });
+    let dates = check.report(&columns);
     rows.truncate(show);
-    Ok(Preview { sheets, sheet: sampler.sheet, encoding, columns, rows, rows_total, header_row })
+    Ok(Preview { sheets, sheet: sampler.sheet, encoding, columns, rows, rows_total, header_row, dates })
 }
 
-/// Keeps the header and the first [`SAMPLE_ROWS`] non-blank rows, then stops the reader.
+/// Keeps the header and the first [`SAMPLE_ROWS`] non-blank rows, then stops the reader, unless
+/// the sample has text date columns to check: then it counts their values to the end.
 struct Sampler {
     header: Option<Vec<String>>,
     rows: Vec<Vec<Value>>,
+    /// Each sample row's number in the sheet.
+    numbers: Vec<u64>,
     total: Option<u64>,
     sheet: Option<String>,
     /// The number of the last data row kept.
     last: u64,
-    /// The sample is full: the reader stopped before the end of the sheet.
+    /// The sample is full: the reader stopped before the end of the sheet (or went on for `check`).
     full: bool,
+    /// Once the sample is full, the check of its text date columns, when it has some.
+    check: Option<DateCheck>,
+    /// Non-blank rows read past the sample for `check`.
+    after: u64,
 }
 
 impl RowVisitor for Sampler {
@@ -101,10 +134,25 @@ impl RowVisitor for Sampler {
             self.header = Some(header_labels(cells));
             return Ok(Flow::Continue(()));
         }
+        if let Some(check) = &mut self.check {
+            check.observe(number, cells);
+            self.after += 1;
+            return Ok(Flow::Continue(()));
+        }
         self.rows.push(std::mem::take(cells));
+        self.numbers.push(number);
         self.last = number;
         self.full = self.rows.len() >= SAMPLE_ROWS;
-        Ok(if self.full { Flow::Break(()) } else { Flow::Continue(()) })
+        if !self.full {
+            return Ok(Flow::Continue(()));
+        }
+        let mut check = DateCheck::of_sample(&self.rows);
+        if check.is_empty() {
+            return Ok(Flow::Break(()));
+        }
+        self.rows.iter().zip(&self.numbers).for_each(|(row, n)| check.observe(*n, row));
+        self.check = Some(check);
+        Ok(Flow::Continue(()))
     }
 
     fn sheet(&mut self, name: &str) {

@@ -8,6 +8,7 @@
 //! [`RowError`] with the sheet's own row number, never a widened column or a failed import.
 
 use super::ImportError;
+use super::date_format::DateFormat;
 use super::dates::DAY_MS;
 use super::names::sanitize;
 use super::value::{Value, parse_text};
@@ -91,7 +92,18 @@ pub fn suggest(source: &[ColumnInfo], table: &TableShape, remembered: Option<&Ma
     out.into_iter()
         .zip(source)
         .map(|(choice, col)| {
-            choice.unwrap_or_else(|| ColumnChoice { source: col.label.clone(), skip: true, ..ColumnChoice::default() })
+            let mut choice = choice.unwrap_or_else(|| ColumnChoice {
+                source: col.label.clone(),
+                skip: true,
+                ..ColumnChoice::default()
+            });
+            // How its dates are written, as the person said last time, whichever column it goes into.
+            if !choice.skip {
+                choice.format = remembered
+                    .and_then(|m| m.columns.iter().find(|c| c.source == col.label || c.source == col.name))
+                    .and_then(|c| c.format.clone());
+            }
+            choice
         })
         .collect()
 }
@@ -116,6 +128,8 @@ pub struct Plan {
     fixed: Vec<bool>,
     /// For each, whether an empty value is a row error (a key, or a required column).
     required: Vec<bool>,
+    /// For each, how its text dates are written, when the person said (the column is fixed then).
+    formats: Vec<Option<DateFormat>>,
     /// Positions in `columns` of the key, in the order the person gave.
     pub key: Vec<usize>,
     /// Whether the key needs a unique index made on the existing table.
@@ -158,13 +172,19 @@ impl Plan {
             suggest(source, &free, None)
         });
         let mut columns: Vec<ColumnInfo> = Vec::new();
-        let (mut sources, mut fixed) = (Vec::new(), Vec::new());
+        let (mut sources, mut fixed, mut formats) = (Vec::new(), Vec::new(), Vec::new());
         for (i, col) in source.iter().enumerate() {
             let choice = picked[i];
             if choice.is_some_and(|c| c.skip) {
                 continue;
             }
             let explicit = choice.and_then(|c| c.target.as_deref()).filter(|t| !t.trim().is_empty());
+            let format = choice
+                .and_then(|c| c.format.as_deref())
+                .filter(|f| !f.trim().is_empty())
+                .map(DateFormat::parse)
+                .transpose()
+                .map_err(|e| invalid(format!("for the column {}: {e}", crate::format::quoted(&col.label))))?;
             let (name, ty, is_fixed) = match (table, explicit) {
                 (Some(table), Some(target)) => {
                     let tc = table_column(table, target).ok_or_else(|| {
@@ -185,12 +205,25 @@ impl Plan {
                 }
                 (None, target) => {
                     let name = target.map_or_else(|| col.name.clone(), |t| sanitize(t, &col.name));
-                    match choice.and_then(|c| c.ty) {
-                        Some(ty) => (name, ty, true),
-                        None => (name, col.ty, false),
+                    match (choice.and_then(|c| c.ty), &format) {
+                        (Some(ty), _) => (name, ty, true),
+                        (None, Some(format)) => (name, format.column_type(), true),
+                        (None, None) => (name, col.ty, false),
                     }
                 }
             };
+            if format.is_some() && !matches!(ty, ColumnType::Date | ColumnType::Datetime | ColumnType::Text) {
+                return Err(invalid(format!(
+                    "a date format is given for the sheet's column {}, but the column it goes into holds {}, not \
+                     dates; leave the format out or choose another column",
+                    crate::format::quoted(&col.label),
+                    match ty {
+                        ColumnType::Integer => "whole numbers",
+                        ColumnType::Real => "numbers",
+                        _ => "true/false values",
+                    }
+                )));
+            }
             if let Some(other) = columns.iter().find(|c| c.name.eq_ignore_ascii_case(&name)) {
                 return Err(invalid(format!(
                     "the sheet's columns {} and {} would both go into the column {name:?}; choose another name \
@@ -202,6 +235,7 @@ impl Plan {
             columns.push(ColumnInfo { name, label: col.label.clone(), ty });
             sources.push(i);
             fixed.push(is_fixed);
+            formats.push(format);
         }
         if columns.is_empty() {
             return Err(invalid(match table {
@@ -255,7 +289,7 @@ impl Plan {
         };
         let width = source.len();
         let identity = sources.iter().copied().eq(0..width) && !fixed.contains(&true) && !required.contains(&true);
-        Ok(Self { columns, sources, fixed, required, key, add_unique_index, width, identity })
+        Ok(Self { columns, sources, fixed, required, formats, key, add_unique_index, width, identity })
     }
 
     /// Whether the import has a key (its staging table then carries [`ROW_COLUMN`]).
@@ -281,7 +315,11 @@ impl Plan {
             let value = std::mem::replace(&mut row[s], Value::Null);
             let col = &self.columns[c];
             let value = if self.fixed[c] {
-                match convert(value, col.ty) {
+                let converted = match &self.formats[c] {
+                    Some(format) => convert_written(value, col.ty, format),
+                    None => convert(value, col.ty),
+                };
+                match converted {
                     Ok(v) => v,
                     Err((v, reason)) => {
                         errors.push(row_error(number, col, &v, reason));
@@ -468,6 +506,24 @@ pub fn convert(value: Value, ty: ColumnType) -> Result<Value, (Value, String)> {
         };
         (value, reason.to_owned())
     })
+}
+
+/// Reads `value` as [`convert`] does, its text first with the date `format` the person gave the
+/// column (an ISO date, which says its order itself, is read too); a text that is neither is a
+/// row error that says how the column's dates are written.
+pub fn convert_written(value: Value, ty: ColumnType, format: &DateFormat) -> Result<Value, (Value, String)> {
+    let Value::Text(s) = &value else { return convert(value, ty) };
+    if let Some(date) = format.read(s) {
+        return convert(date, ty).map_err(|(_, reason)| (value, reason));
+    }
+    if s.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    match parse_text(s) {
+        iso @ (Value::Date(_) | Value::DateTime(_)) if ty != ColumnType::Text => convert(iso, ty),
+        _ if ty == ColumnType::Text => Ok(value),
+        _ => Err((value, format!("is not a date written {}", format.words()))),
+    }
 }
 
 fn row_error(row: u64, col: &ColumnInfo, value: &Value, reason: String) -> RowError {

@@ -11,6 +11,7 @@ mod connections;
 mod corpus;
 #[path = "../../bench/dataset.rs"]
 mod dataset;
+mod dates;
 mod disk;
 mod duplicates;
 mod header;

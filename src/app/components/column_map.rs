@@ -3,9 +3,11 @@
 //! exists: which of its columns it fills (matched by name, or as the last import into that table
 //! did), shown with that column's type; the table's columns that every row must fill are named
 //! when nothing fills them. Either way the key columns are ticked here, and an existing table
-//! without a unique index on them gets the offer to make one.
+//! without a unique index on them gets the offer to make one. A column of dates written with the
+//! day and the month in either order (`03/04/2024`) asks how they are written, unless its values
+//! or the last import into the table decide it; until it is answered the import does not start.
 
-use crate::model::{ColumnChoice, ColumnType, Inspection, Mapping, OnError, TableShape, TargetPreview};
+use crate::model::{ColumnChoice, ColumnType, DateColumn, Inspection, Mapping, OnError, TableShape, TargetPreview};
 use leptos::prelude::*;
 
 /// The types a column may be given, in the words the page uses.
@@ -34,7 +36,19 @@ pub struct ColumnEdit {
     /// The existing table's column it fills; empty: left out.
     into: RwSignal<String>,
     key: RwSignal<bool>,
+    /// What the preview found about its text dates, over the whole column.
+    dates: Option<DateColumn>,
+    /// How its dates are written, as the last import into the table said.
+    remembered: Option<String>,
+    /// How its dates are written: a format, [`AS_TEXT`], or empty while nobody said.
+    format: RwSignal<String>,
+    /// The existing table's columns of dates (or dates and times): only a column going into one
+    /// of them reads its text with a date format.
+    date_targets: Vec<String>,
 }
+
+/// The date format choice "these are not dates: keep the text".
+const AS_TEXT: &str = "text";
 
 impl ColumnEdit {
     /// The column name it has in the table (new or existing), when it is imported at all.
@@ -47,11 +61,26 @@ impl ColumnEdit {
                 .then(|| Some(self.rename.get()).filter(|r| !r.trim().is_empty()).unwrap_or(self.name.clone()))
         }
     }
+
+    /// Whether how its dates are written matters: it has such dates (or the last import into the
+    /// table said how they were written) and goes in as dates, into a new table or into one of
+    /// the existing table's date columns (a text column keeps the text as written).
+    fn reads_dates(&self, existing: bool) -> bool {
+        (self.dates.is_some() || self.remembered.is_some())
+            && self.target(existing).is_some_and(|t| !existing || self.date_targets.contains(&t))
+    }
 }
 
 /// The editable rows for a preview: suggestions into the existing table when there is one.
 pub fn edits(found: &Inspection) -> Vec<ColumnEdit> {
     let labels: Vec<&str> = found.columns.iter().map(|c| c.label.as_str()).collect();
+    let date_targets: Vec<String> = found
+        .target
+        .iter()
+        .flat_map(|t| &t.shape.columns)
+        .filter(|c| matches!(c.ty, ColumnType::Date | ColumnType::Datetime))
+        .map(|c| c.name.clone())
+        .collect();
     found
         .columns
         .iter()
@@ -60,6 +89,11 @@ pub fn edits(found: &Inspection) -> Vec<ColumnEdit> {
             let unique = !c.label.is_empty() && labels.iter().filter(|l| **l == c.label).count() == 1;
             let suggested = found.target.as_ref().and_then(|t| t.columns.get(i)).and_then(|s| s.target.clone());
             let key = found.target.as_ref().is_some_and(|t| suggested.as_ref().is_some_and(|s| t.key.contains(s)));
+            let dates = found.dates.iter().find(|d| d.column == c.name).cloned();
+            let remembered = found.target.as_ref().and_then(|t| t.columns.get(i)).and_then(|s| s.format.clone());
+            // The last import's choice first, then what the values decide; else the question stays open.
+            let format =
+                remembered.clone().or_else(|| dates.as_ref().and_then(|d| d.decided.clone())).unwrap_or_default();
             ColumnEdit {
                 source: if unique { c.label.clone() } else { c.name.clone() },
                 label: if c.label.is_empty() { c.name.clone() } else { c.label.clone() },
@@ -67,9 +101,13 @@ pub fn edits(found: &Inspection) -> Vec<ColumnEdit> {
                 inferred: c.ty,
                 import: RwSignal::new(true),
                 rename: RwSignal::new(String::new()),
-                ty: RwSignal::new(c.ty),
+                ty: RwSignal::new(if format.is_empty() { c.ty } else { read_as(&format, c.ty) }),
                 into: RwSignal::new(suggested.unwrap_or_default()),
                 key: RwSignal::new(key),
+                dates,
+                remembered,
+                format: RwSignal::new(format),
+                date_targets: date_targets.clone(),
             }
         })
         .collect()
@@ -87,10 +125,12 @@ pub fn mapping(edits: &[ColumnEdit], existing: bool, on_error: OnError, add_uniq
         {
             key.push(t.clone());
         }
+        let format =
+            Some(e.format.get_untracked()).filter(|f| !f.is_empty() && f != AS_TEXT && e.reads_dates(existing));
         let choice = match (&target, existing) {
             (None, _) => ColumnChoice { source: e.source.clone(), skip: true, ..ColumnChoice::default() },
             (Some(t), true) => {
-                ColumnChoice { source: e.source.clone(), target: Some(t.clone()), ..ColumnChoice::default() }
+                ColumnChoice { source: e.source.clone(), target: Some(t.clone()), format, ..ColumnChoice::default() }
             }
             (Some(t), false) => {
                 let ty = e.ty.get_untracked();
@@ -99,14 +139,71 @@ pub fn mapping(edits: &[ColumnEdit], existing: bool, on_error: OnError, add_uniq
                     target: (*t != e.name).then(|| t.clone()),
                     ty: (ty != e.inferred).then_some(ty),
                     skip: false,
+                    format,
                 }
             }
         };
-        if choice.skip || choice.target.is_some() || choice.ty.is_some() {
+        if choice.skip || choice.target.is_some() || choice.ty.is_some() || choice.format.is_some() {
             columns.push(choice);
         }
     }
     Mapping { columns, key, on_error, add_unique_index }
+}
+
+/// The columns that go in whose dates nobody has said how to read yet, as sentences: the import
+/// does not start until they are answered (no silent guess).
+pub fn unanswered(edits: &[ColumnEdit], existing: bool) -> Vec<String> {
+    edits
+        .iter()
+        .filter(|e| e.dates.is_some() && e.format.get().is_empty() && e.reads_dates(existing))
+        .map(|e| {
+            let ambiguous = e.dates.as_ref().map_or(0, |d| d.ambiguous);
+            format!(
+                "Choose how the dates in {} are written, day first or month first ({} could be either).",
+                e.label,
+                crate::format::plural(ambiguous as usize, "date", "dates")
+            )
+        })
+        .collect()
+}
+
+/// The type a new table's column gets for the date format `format` (`inferred` for text).
+fn read_as(format: &str, inferred: ColumnType) -> ColumnType {
+    match format {
+        "" => inferred,
+        AS_TEXT => ColumnType::Text,
+        f if f.contains("%H") => ColumnType::Datetime,
+        _ => ColumnType::Date,
+    }
+}
+
+/// A date format for people: "day/month/year, such as 31/01/2024".
+fn format_words(format: &str) -> String {
+    let order = match (format.find("%d"), format.find("%m")) {
+        (Some(d), Some(m)) if d < m => "day first",
+        (Some(_), Some(_)) => "month first",
+        _ => "as written",
+    };
+    let example = [("%d", "31"), ("%m", "01"), ("%Y", "2024"), ("%y", "24"), ("%H", "13"), ("%M", "45"), ("%S", "09")]
+        .iter()
+        .fold(format.to_owned(), |text, (directive, value)| text.replace(directive, value));
+    format!("{order}, such as {example}")
+}
+
+/// The choices of how a column's dates are written: day first, month first (and the last
+/// import's, when it is neither), or not dates at all.
+fn format_options(e: &ColumnEdit) -> Vec<(String, String)> {
+    let mut formats: Vec<String> = Vec::new();
+    if let Some(d) = &e.dates {
+        formats.push(d.day_first_format.clone());
+        formats.push(d.month_first_format.clone());
+    }
+    if let Some(r) = e.remembered.clone().filter(|r| !formats.contains(r)) {
+        formats.push(r);
+    }
+    let mut options: Vec<(String, String)> = formats.into_iter().map(|f| (format_words(&f), f)).collect();
+    options.push(("not dates: keep the text".to_owned(), AS_TEXT.to_owned()));
+    options
 }
 
 #[component]
@@ -142,8 +239,11 @@ pub fn ColumnMap(
         if keyed.get() && key.is_empty() && !(existing && shape_for_checks.unique.len() == 1) {
             out.push("Tick the key columns: the ones that identify a row, such as an id or a code.".to_owned());
         }
+        out.extend(unanswered(&for_checks, existing));
         out
     };
+    // What the whole-column check of each text date column found, in words.
+    let date_notes: Vec<String> = edits.iter().filter_map(|e| e.dates.as_ref().map(|d| d.note.clone())).collect();
     let for_index = edits.clone();
     let needs_index = move || {
         let existing = existing.get();
@@ -168,7 +268,7 @@ pub fn ColumnMap(
                             let table_columns = table_columns.clone();
                             let shape = target.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
                             let id = format!("map-{}", e.name);
-                            let (e2, e3) = (e.clone(), e.clone());
+                            let (e2, e3, e4) = (e.clone(), e.clone(), e.clone());
                             let (row_name, check_label) = (e.name.clone(), e.label.clone());
                             let key_label = format!("{} is part of the key", e.label);
                             view! {
@@ -212,10 +312,18 @@ pub fn ColumnMap(
                                             let ty = shape.columns.iter().find(|c| c.name == e2.into.get()).map(|c| type_words(c.ty));
                                             view! { <span class="type">{ty.unwrap_or("–")}</span> }.into_any()
                                         } else {
+                                            let (format, asks) = (e2.format, e2.dates.is_some() || e2.remembered.is_some());
                                             view! {
                                                 <select class="retype" aria-label=format!("Type of {}", e2.label)
                                                     prop:disabled=move || !e2.import.get()
-                                                    on:change=move |ev| if let Ok(t) = event_target_value(&ev).parse() { e2.ty.set(t) }>
+                                                    prop:value=move || e2.ty.get().to_string()
+                                                    on:change=move |ev| if let Ok(t) = event_target_value(&ev).parse() {
+                                                        // Another type than dates answers the date question: not dates.
+                                                        if asks && !matches!(t, ColumnType::Date | ColumnType::Datetime) {
+                                                            format.set(AS_TEXT.to_owned());
+                                                        }
+                                                        e2.ty.set(t)
+                                                    }>
                                                     {TYPES.iter().map(|(t, words)| {
                                                         let selected = *t == e2.ty.get_untracked();
                                                         view! { <option value=t.to_string() selected=selected>{*words}</option> }
@@ -223,6 +331,29 @@ pub fn ColumnMap(
                                                 </select>
                                             }.into_any()
                                         }}
+                                        {move || e4.reads_dates(existing.get()).then(|| {
+                                            let (format, ty, inferred) = (e4.format, e4.ty, e4.inferred);
+                                            let options = format_options(&e4);
+                                            view! {
+                                                <select class="date-format" aria-label=format!("How the dates in {} are written", e4.label)
+                                                    prop:value=move || format.get()
+                                                    on:change=move |ev| {
+                                                        let chosen = event_target_value(&ev);
+                                                        if !existing.get_untracked() {
+                                                            ty.set(read_as(&chosen, inferred));
+                                                        }
+                                                        format.set(chosen);
+                                                    }>
+                                                    <option value="" disabled=true selected=move || format.get_untracked().is_empty()>
+                                                        "Dates: day first or month first?"
+                                                    </option>
+                                                    {options.into_iter().map(|(words, value)| {
+                                                        let selected = value == format.get_untracked();
+                                                        view! { <option value=value selected=selected>{words}</option> }
+                                                    }).collect_view()}
+                                                </select>
+                                            }
+                                        })}
                                     </td>
                                     <td data-label="Key">
                                         <input type="checkbox" class="key" aria-label=key_label
@@ -243,6 +374,11 @@ pub fn ColumnMap(
                         {format!(" The table has no unique index on {key}, which is how rows it already has are found. Add one (the import fails if the table holds a key twice).")}
                     </label>
                 </p>
+            })}
+            {(!date_notes.is_empty()).then(|| view! {
+                <ul class="date-notes">
+                    {date_notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+                </ul>
             })}
             <ul class="problems">
                 {move || problems().into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}

@@ -260,6 +260,7 @@ fn ImportOptions(
     let start_with = found.clone();
     let edits = column_map::edits(&found);
     let edits_to_start = edits.clone();
+    let edits_to_wait = edits.clone();
     let target = found.target.clone();
     let exists = target.as_ref().map(|t| {
         format!(
@@ -376,6 +377,9 @@ fn ImportOptions(
             <SheetPreview inspection=found />
             <p class="actions">
                 <button type="button" class="button start"
+                    // A date column nobody has said how to read: not until it is answered (see the
+                    // column map's question).
+                    prop:disabled=move || !column_map::unanswered(&edits_to_wait, existing.get()).is_empty()
                     on:click=move |_| {
                         let mapping = column_map::mapping(&edits_to_start, existing.get_untracked(), on_error.get_untracked(), add_index.get_untracked());
                         on_start(start_with.clone(), mapping)
