@@ -410,8 +410,8 @@ impl Bar {
 pub fn summary(p: &Progress) -> String {
     match p.status {
         ImportStatus::Succeeded => format!(
-            "imported {} rows into table {} in {:.2} s{}{}",
-            p.rows_done,
+            "imported {} into table {} in {:.2} s{}{}",
+            format::plural(p.rows_done as usize, "row", "rows"),
             p.table,
             p.elapsed_ms as f64 / 1000.0,
             p.rows_per_sec.map(|r| format!(" ({})", format::rate(r))).unwrap_or_default(),

@@ -78,7 +78,7 @@ test("the history filters, undoes after asking, runs again and deletes", async (
   // Run again opens the new import, which follows the same choices.
   await appendRow.getByRole("button", { name: "Run again" }).click();
   await expect(page).toHaveURL(/\/imports\/[0-9a-f]{32}$/);
-  await expect(page.locator(".outcome.success")).toContainText(`Imported 1 rows into table ${table}`);
+  await expect(page.locator(".outcome.success")).toContainText(`Imported 1 row into table ${table}`);
 });
 
 test("on a phone the history is cards: every field under its name, nothing off to the side", async ({ page, request }) => {

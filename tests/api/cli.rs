@@ -30,7 +30,7 @@ fn a_good_file_is_imported_with_one_summary_line_and_exit_code_0() {
     assert_eq!(code, 0, "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 1, "{out}");
-    assert!(lines[0].starts_with("imported 2000 rows into table orders in "), "{out}");
+    assert!(lines[0].starts_with("imported 2,000 rows into table orders in "), "{out}");
 
     // The same again with --mode create: the table is there, the import fails in words, its own
     // words only (found: the job's log line `WARN sheetport::jobs::worker: import failed ...`

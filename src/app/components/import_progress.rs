@@ -173,7 +173,7 @@ fn card_body(
         {match status {
             ImportStatus::Succeeded => view! {
                 <p class="outcome success">
-                    {format!("Imported {} rows into table ", format::count(p.rows_done))}<code>{p.table.clone()}</code>". "
+                    {format!("Imported {} into table ", format::plural(p.rows_done as usize, "row", "rows"))}<code>{p.table.clone()}</code>". "
                     <a href=table_href class="button">"Browse the table"</a>
                 </p>
                 {p.counts.filter(|c| c.updated + c.unchanged + c.rejected > 0).map(|c| view! {
