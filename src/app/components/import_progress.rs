@@ -296,7 +296,12 @@ fn status_label(s: ImportStatus) -> &'static str {
 /// in the outcome below it).
 fn status_line(p: &Progress) -> String {
     match p.status {
-        ImportStatus::Succeeded => format!("Done: {} rows are in table {}.", format::count(p.rows_done), p.table),
+        ImportStatus::Succeeded => format!(
+            "Done: {} {} in table {}.",
+            format::plural(p.rows_done as usize, "row", "rows"),
+            if p.rows_done == 1 { "is" } else { "are" },
+            p.table
+        ),
         ImportStatus::Failed => format!("The import failed: {}", p.error.as_deref().unwrap_or("the server gave no reason; try again, and if it fails again ask whoever runs the server to look at its log.")),
         ImportStatus::Cancelled => "Cancelled; nothing was written.".into(),
         ImportStatus::Undone => format!("Undone: table {} is as it was before this import.", p.table),
