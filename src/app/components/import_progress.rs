@@ -43,7 +43,14 @@ pub fn ImportProgress(
         run.track();
         let handle =
             browser::follow(&follow_id, move |progress| seen.set(Some(Seen { progress, at: browser::now_ms() })));
-        let ticker = set_interval_with_handle(move || now.set(browser::now_ms()), Duration::from_millis(250)).ok();
+        // Only while it runs: the clock redraws the card's body, and an ended import's body reads its
+        // row errors (their groups read every error once), which must not be read again 4 times a second.
+        let tick = move || {
+            if seen.with_untracked(|s| s.as_ref().is_none_or(|s| !s.progress.status.is_final())) {
+                now.set(browser::now_ms());
+            }
+        };
+        let ticker = set_interval_with_handle(tick, Duration::from_millis(250)).ok();
         on_cleanup(move || {
             if let Some(h) = handle {
                 h.abort();
