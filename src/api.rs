@@ -66,8 +66,11 @@ pub async fn inspect_upload(
         stop_at_blank: stop_at_blank.unwrap_or(false),
     };
     let look = crate::uploads::Look { sheet, encoding, layout, table };
-    let (readers, limits) = (state.config.table_readers, state.config.limits());
-    Ok(crate::uploads::inspect(&state.db, &asker().viewer, readers, &upload_id, look, limits).await?)
+    let (readers, limits, asker) = (state.config.table_readers, state.config.limits(), asker());
+    // A preview may read the whole sheet (a text date column is checked to its end): one of the
+    // asker's places for views, as a table's page.
+    let _view = crate::routes::tables::view_place(&state, &asker).await?;
+    Ok(crate::uploads::inspect(&state.db, &asker.viewer, readers, &upload_id, look, limits).await?)
 }
 
 /// Starts importing a file stored by `POST /api/uploads`; returns the new import's id at once.

@@ -55,5 +55,8 @@ pub async fn inspect_upload(
         table: q.table,
     };
     let (readers, limits) = (state.config.table_readers, state.config.limits());
+    // A preview may read the whole sheet (a text date column is checked to its end): one of the
+    // asker's places for views, as a table's page.
+    let _view = super::tables::view_place(&state, &asker).await?;
     Ok(Json(uploads::inspect(&state.db, &asker.viewer, readers, &id, look, limits).await?))
 }
