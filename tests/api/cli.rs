@@ -8,13 +8,14 @@ use crate::process::{long_csv, signal, wait_exit};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn sheetport() -> Command {
+pub(crate) fn sheetport() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetport"));
     cmd.env("RUST_LOG", "warn").env("NO_COLOR", "1").env_remove("SHEETPORT_DATABASE_URL");
     cmd
 }
 
-fn run(args: &[&str]) -> (i32, String, String) {
+/// Runs `sheetport` with `args`: its exit code, stdout and stderr.
+pub(crate) fn run(args: &[&str]) -> (i32, String, String) {
     let Output { status, stdout, stderr } = sheetport().args(args).output().expect("run sheetport");
     let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8 output");
     (status.code().expect("an exit code"), text(stdout), text(stderr))

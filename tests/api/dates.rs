@@ -5,9 +5,9 @@
 //! `columns` JSON, `--column` on the command line), read exactly so, and remembered with the
 //! table's mapping.
 
+use crate::cli::run;
 use crate::helpers::{TestApp, TestDb, spawn_app};
 use serde_json::Value;
-use std::process::{Command, Output};
 
 /// Rows of the long sheet: well past the 1,000 rows a preview samples for types.
 const ROWS: usize = 3_000;
@@ -190,18 +190,6 @@ async fn the_format_is_remembered_with_the_tables_mapping_and_read_on_the_next_i
     .await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(column(&app, "sales", "sold_on").await, ["2024-03-04", "2024-05-06", "2024-07-08"]);
-}
-
-fn sheetport() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetport"));
-    cmd.env("RUST_LOG", "warn").env("NO_COLOR", "1").env_remove("SHEETPORT_DATABASE_URL");
-    cmd
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = sheetport().args(args).output().expect("run sheetport");
-    let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8 output");
-    (status.code().expect("an exit code"), text(stdout), text(stderr))
 }
 
 #[tokio::test]

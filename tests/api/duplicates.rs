@@ -5,11 +5,11 @@
 //! same content landed before, says which import that was, and exits 0.
 
 use crate::access::{As, import, people, send, wait_final};
+use crate::cli::run;
 use crate::helpers::{TestApp, TestDb, spawn_app, spawn_app_on};
 use reqwest::Method;
 use serde_json::Value;
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::process::Command;
 
 /// The content `access::import` sends (as `sales.csv`).
 const SALES: &str = "region,units\nnorth,3\nsouth,5\n";
@@ -108,15 +108,7 @@ async fn open_import(app: &TestApp, name: &str, text: &str, fields: &[(&str, &st
     let path = app.file(name);
     std::fs::write(&path, text).expect("write");
     let id = app.start_import(&path, name, fields).await;
-    for _ in 0..1200 {
-        let (code, body) = app.get_json(&format!("/api/imports/{id}")).await;
-        assert_eq!(code, 200, "{body}");
-        if matches!(body["status"].as_str(), Some("review" | "succeeded" | "failed" | "cancelled")) {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("import {id} did not come to rest");
+    crate::review::wait(app, &id).await
 }
 
 #[tokio::test]
@@ -162,18 +154,6 @@ async fn only_an_import_that_landed_counts_not_a_failed_discarded_or_undone_one(
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "undone");
     assert!(earlier(&app, &open, "fresh.csv", fresh).await.is_null(), "an undone import does not count");
-}
-
-fn sheetport() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetport"));
-    cmd.env("RUST_LOG", "warn").env("NO_COLOR", "1").env_remove("SHEETPORT_DATABASE_URL");
-    cmd
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = sheetport().args(args).output().expect("run sheetport");
-    let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8 output");
-    (status.code().expect("an exit code"), text(stdout), text(stderr))
 }
 
 #[tokio::test]

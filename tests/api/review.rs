@@ -20,7 +20,7 @@ async fn import(app: &TestApp, name: &str, text: &str, fields: &[(&str, &str)], 
 }
 
 /// Polls the import until it rests: in review, or ended.
-async fn wait(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn wait(app: &TestApp, id: &str) -> Value {
     for _ in 0..1200 {
         let (code, body) = app.get_json(&format!("/api/imports/{id}")).await;
         assert_eq!(code, 200, "{body}");
