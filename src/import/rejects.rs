@@ -71,13 +71,14 @@ pub struct Line {
 
 /// The table, rendered for `kind`.
 pub fn create(kind: Kind, table: &str) -> String {
+    // PostgreSQL's INTEGER is 4 bytes, which the app's reads (64-bit) do not take.
     let int = match kind {
         Kind::Sqlite => "INTEGER",
         Kind::Postgres => "BIGINT",
     };
     format!(
-        "CREATE TABLE {table} ({ROW} {int} NOT NULL, {COL} INTEGER NOT NULL, {STATE} INTEGER NOT NULL, {HEAD} INTEGER \
-         NOT NULL, {VALUE} TEXT NOT NULL, {REASON} TEXT NOT NULL, {CELLS} TEXT, PRIMARY KEY ({ROW}, {COL}))"
+        "CREATE TABLE {table} ({ROW} {int} NOT NULL, {COL} {int} NOT NULL, {STATE} {int} NOT NULL, {HEAD} {int} NOT \
+         NULL, {VALUE} TEXT NOT NULL, {REASON} TEXT NOT NULL, {CELLS} TEXT, PRIMARY KEY ({ROW}, {COL}))"
     )
 }
 
@@ -285,7 +286,7 @@ impl Spool {
 
 /// Drops the rejects table of the review table `review`, when it is there (a committed review's:
 /// the rows it left out stay out).
-pub async fn drop(dest: &Destination, review: &str) -> Result<(), ImportError> {
+pub async fn drop_table(dest: &Destination, review: &str) -> Result<(), ImportError> {
     let name = table_of(review);
     match dest {
         Destination::Sqlite(path) => {

@@ -53,10 +53,16 @@ pub fn text_of(value: &Value) -> String {
     s.trim().to_owned()
 }
 
-/// `maps` with `new` added: a replacement of the same value is replaced, and at most [`MOST`] are
-/// kept (the oldest go).
+/// `maps` with `new` added: a replacement of the same value is replaced, one that gave `new`'s value
+/// gives `new`'s replacement now (a cell is replaced once, and the person fixed what they saw:
+/// `n/a` → `none`, then `none` → empty, reads `n/a` as empty), and at most [`MOST`] are kept (the
+/// oldest go).
 pub fn with(maps: &[ValueMap], new: ValueMap) -> Vec<ValueMap> {
-    let mut out: Vec<ValueMap> = maps.iter().filter(|m| m.from.trim() != new.from.trim()).cloned().collect();
+    let mut out: Vec<ValueMap> = maps
+        .iter()
+        .filter(|m| m.from.trim() != new.from.trim())
+        .map(|m| if m.to.trim() == new.from.trim() { ValueMap { from: m.from.clone(), to: new.to.clone() } } else { m.clone() })
+        .collect();
     out.push(new);
     let extra = out.len().saturating_sub(MOST);
     out.drain(..extra);
@@ -84,9 +90,11 @@ mod tests {
     }
 
     #[test]
-    fn a_new_replacement_of_a_value_takes_the_old_ones_place() {
+    fn a_new_replacement_of_a_value_takes_the_old_ones_place_and_follows_what_it_gave() {
         let maps = with(&[map("Y", "true"), map("x", "1")], map(" x", "2"));
         assert_eq!(maps, [map("Y", "true"), map(" x", "2")]);
+        let maps = with(&[map("n/a", "none")], map("none", ""));
+        assert_eq!(maps, [map("n/a", ""), map("none", "")]);
         let many: Vec<ValueMap> = (0..MOST).map(|i| map(&i.to_string(), "")).collect();
         let kept = with(&many, map("new", ""));
         assert_eq!(kept.len(), MOST);

@@ -195,7 +195,7 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
                 let id = id.clone();
                 tokio::spawn(async move {
                     if let Some(staged) = review
-                        && let Err(e) = import::rejects::drop(db.destination(), &staged.table).await
+                        && let Err(e) = import::rejects::drop_table(db.destination(), &staged.table).await
                     {
                         tracing::warn!(%id, error = %e, "could not drop a committed review's rejected rows (the sweep will)");
                     }

@@ -72,8 +72,9 @@ pub async fn map(db: &Db, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Resul
             remember(&mut held, c, fix)?;
         }
         let plan = held.plan()?;
-        // The lines show a value as read and cut at 200 characters: those that may hold it, then
-        // each row's own cell decides.
+        // The rows whose cell in the column shows the value (as the grid shows it: as read, or as
+        // an earlier replacement made it; cut at 200 characters, past which two values that start
+        // alike are both shaped again, and the one that does not hold it stays as it was).
         let rejects_table = held.rejects(db);
         let filter = format!(
             "h.{r} > $1 AND EXISTS (SELECT 1 FROM {rejects_table} l WHERE l.{r} = h.{r} AND l.{COL} = $2 AND \
@@ -103,12 +104,9 @@ pub async fn map(db: &Db, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Resul
             return Ok(outcome(&held, done, 0, words));
         };
         after = last as i64;
-        let source = plan.source_of(c);
-        let rows: Vec<(u64, Vec<Value>)> = found
-            .into_iter()
-            .filter_map(|(n, cells)| cells.map(|cells| (n, cells)))
-            .filter(|(_, cells)| value_map::text_of(&cells[source]) == from)
-            .collect();
+        // Rows not kept whole cannot be shaped again (see `import::rejects`); they stay.
+        let rows: Vec<(u64, Vec<Value>)> =
+            found.into_iter().filter_map(|(n, cells)| cells.map(|cells| (n, cells))).collect();
         let batch = refit::refit(db, &mut tx, &mut held, &plan, rows).await?;
         done.add(batch);
         held.save(&mut tx).await?;

@@ -26,7 +26,7 @@ pub async fn page(state: &AppState, asker: &Asker, id: &ImportId, offset: u64, l
     let limit = limit.clamp(1, MAX_PAGE);
     // The page's rows by their heads (one per row, in row order), then every open line of them.
     let sql = format!(
-        "SELECT {r}, {COL}, {VALUE}, {REASON}, {HEAD}, CASE WHEN {c} IS NULL THEN 0 ELSE 1 END FROM {table} \
+        "SELECT {r}, {COL}, {VALUE}, {REASON}, {HEAD}, CAST(CASE WHEN {c} IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM {table} \
          WHERE {STATE} = {OPEN} AND {r} IN (SELECT {r} FROM {table} WHERE {HEAD} = 1 AND {STATE} = {OPEN} \
          ORDER BY {r} LIMIT {limit} OFFSET {offset}) ORDER BY {r}, {COL}",
         r = quote(ROW),

@@ -89,8 +89,12 @@ impl Tx {
     pub async fn exec(&mut self, sql: &str, params: &[P]) -> Result<u64, sqlx::Error> {
         let sql = AssertSqlSafe(sql.to_owned());
         Ok(match self {
-            Tx::Sqlite(t) => bind_all!(sqlx::query(sql), params).execute(&mut **t).await?.rows_affected(),
-            Tx::Postgres(t) => bind_all!(sqlx::query(sql), params).execute(&mut **t).await?.rows_affected(),
+            Tx::Sqlite(t) => {
+                bind_all!(sqlx::query::<sqlx::Sqlite>(sql), params).execute(&mut **t).await?.rows_affected()
+            }
+            Tx::Postgres(t) => {
+                bind_all!(sqlx::query::<sqlx::Postgres>(sql), params).execute(&mut **t).await?.rows_affected()
+            }
         })
     }
 
@@ -101,8 +105,8 @@ impl Tx {
     {
         let sql = AssertSqlSafe(sql.to_owned());
         match self {
-            Tx::Sqlite(t) => bind_all!(sqlx::query_as(sql), params).fetch_all(&mut **t).await,
-            Tx::Postgres(t) => bind_all!(sqlx::query_as(sql), params).fetch_all(&mut **t).await,
+            Tx::Sqlite(t) => bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(sql), params).fetch_all(&mut **t).await,
+            Tx::Postgres(t) => bind_all!(sqlx::query_as::<sqlx::Postgres, T>(sql), params).fetch_all(&mut **t).await,
         }
     }
 
@@ -283,7 +287,7 @@ pub async fn refit(
             if !taken.is_empty() {
                 let rows: Vec<String> = taken.keys().map(u64::to_string).collect();
                 tx.exec(&format!("DELETE FROM {fixing} WHERE {} IN ({})", quote(ROW), rows.join(", ")), &[]).await?;
-                passing.retain_mut(|(number, row, raw)| match taken.get(number) {
+                passing.retain_mut(|(number, row, raw)| match taken.get(&*number) {
                     Some(&other) => {
                         failing.push((*number, std::mem::take(raw), vec![repeated(plan, row, *number, other)]));
                         false
@@ -486,7 +490,8 @@ async fn count_in(tx: &mut Tx, held: &mut Held, review_table: &str, fixing: &str
     let order: Vec<&str> = staged.columns.iter().map(|c| c.name.as_str()).collect();
     s.changed.sort_by_key(|x| order.iter().position(|c| *c == x.column));
     let sql = format!(
-        "SELECT {r}, {k} FROM {review_table} WHERE {r} IN (SELECT {r} FROM {fixing}) ORDER BY {r} LIMIT {LISTED}",
+        "SELECT {r}, CAST({k} AS BIGINT) FROM {review_table} WHERE {r} IN (SELECT {r} FROM {fixing}) ORDER BY {r} \
+         LIMIT {LISTED}",
         k = quote(review::KIND_COLUMN)
     );
     let listed: Vec<(i64, i64)> = tx.fetch(&sql, &[]).await?;

@@ -4,7 +4,7 @@
 //! value, Enter saves it and Escape cancels. A screen reader hears each value with its row, its
 //! column and why it was rejected. A saved value is checked on the server as the import checks it;
 //! a row that passes leaves the grid, one that does not stays with its new reason, said in a live
-//! region. Above it, the errors by column and reason, where fixes act on every row at once: replace
+//! region. Below it, the errors by column and reason, where fixes act on every row at once: replace
 //! every equal value (remembered for the next file into the table), or skip every row with the error.
 
 use crate::api::{fix_cell, map_values, reject_groups, reject_page, skip_rejects};
@@ -281,15 +281,6 @@ pub fn RejectGrid(
     view! {
         <section class="rejects" aria-labelledby="rejects-title">
             <h4 id="rejects-title">"Rejected rows to fix"</h4>
-            <Suspense fallback=|| ()>
-                {move || groups.get().and_then(Result::ok).filter(|g| !g.is_empty()).map(|list| view! {
-                    <ul class="reject-groups" aria-label="Rejected cells by column and reason">
-                        {list.into_iter().enumerate().map(|(index, group)| view! {
-                            <RejectGroupItem id=id.clone() index group on_fixed=Callback::new(fixed) />
-                        }).collect_view()}
-                    </ul>
-                })}
-            </Suspense>
             <p class="reject-message" role="status" aria-live="polite">{move || message.get()}</p>
             <p id="reject-help" class="hint">
                 "Arrow keys move between cells. Enter or F2 edits a value; Enter saves it, Escape cancels. A saved value is checked as the import checks it."
@@ -317,6 +308,16 @@ pub fn RejectGrid(
                 <button type="button" class="button secondary" disabled=move || offset.get() + PAGE >= total.get()
                     on:click=move |_| offset.update(|o| *o += PAGE)>"Next rows"</button>
             </p>
+            <Suspense fallback=|| ()>
+                {move || groups.get().and_then(Result::ok).filter(|g| !g.is_empty()).map(|list| view! {
+                    <h5 id="reject-groups-title">"Fix many at once"</h5>
+                    <ul class="reject-groups" aria-labelledby="reject-groups-title">
+                        {list.into_iter().enumerate().map(|(index, group)| view! {
+                            <RejectGroupItem id=id.clone() index group on_fixed=Callback::new(fixed) />
+                        }).collect_view()}
+                    </ul>
+                })}
+            </Suspense>
         </section>
     }
 }
