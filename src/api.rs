@@ -4,8 +4,8 @@
 
 use crate::model::{
     Account, ApiError, AuditEntry, CellFix, DiffKind, DiffPage, ErrorGroup, FixOutcome, HeaderRow, History,
-    HistoryFilter, ImportId, ImportRequest, Inspection, NewToken, Progress, RejectGroup, RejectPage, RowError, RowsPage,
-    RowsView, SkipFix, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo, ValueFix,
+    HistoryFilter, ImportId, ImportRequest, Inspection, NewToken, Progress, RejectGroup, RejectPage, RowError,
+    RowsPage, RowsView, SkipFix, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo, ValueFix,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -157,8 +157,8 @@ pub async fn commit_review(id: ImportId) -> Result<(), ApiError> {
 }
 
 /// A page of an import in review's rejected rows still to fix (see `reviews::grid`).
-#[server(prefix = "/rpc", endpoint = "reject_page")]
-pub async fn reject_page(id: ImportId, offset: u64) -> Result<RejectPage, ApiError> {
+#[server(prefix = "/rpc", endpoint = "rejected_rows")]
+pub async fn rejected_rows(id: ImportId, offset: u64) -> Result<RejectPage, ApiError> {
     Ok(crate::reviews::grid::page(&state()?, &asker(), &id, offset, 50).await?)
 }
 

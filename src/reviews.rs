@@ -115,7 +115,8 @@ fn rows_left(left: u64, first: &[u64]) -> String {
     }
     let (rows, are) = if left == 1 { ("row", "is") } else { ("rows", "are") };
     format!(
-        "{} {rows} {are} still rejected (row{} {}), and this import writes nothing while a row is rejected (its          rule for bad rows is \"stop: import nothing\"): fix or skip {} in the list of rejected rows, then commit",
+        "{} {rows} {are} still rejected (row{} {}), and this import writes nothing while a row is rejected (its \
+         rule for bad rows is \"stop: import nothing\"): fix or skip {} in the list of rejected rows, then commit",
         crate::format::count(left),
         if named.len() == 1 { "" } else { "s" },
         named.join(", "),

@@ -407,12 +407,16 @@ fn write(
             let mut failed = Ok(());
             dropped = sink.duplicates(&names, &mut |d| {
                 if failed.is_ok() {
-                    failed = report.row(&plan, None, vec![RowError {
-                        row: d.row,
-                        column: label.clone(),
-                        value: d.key,
-                        reason: format!("repeats the key of row {}; a key may appear only once in a file", d.first),
-                    }]);
+                    failed = report.row(
+                        &plan,
+                        None,
+                        vec![RowError {
+                            row: d.row,
+                            column: label.clone(),
+                            value: d.key,
+                            reason: format!("repeats the key of row {}; a key may appear only once in a file", d.first),
+                        }],
+                    );
                 }
             })?;
             failed?;

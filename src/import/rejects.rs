@@ -91,7 +91,10 @@ pub fn insert(table: &str, n: usize, first: usize) -> String {
             format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
         })
         .collect();
-    format!("INSERT INTO {table} ({ROW}, {COL}, {STATE}, {HEAD}, {VALUE}, {REASON}, {CELLS}) VALUES {}", rows.join(", "))
+    format!(
+        "INSERT INTO {table} ({ROW}, {COL}, {STATE}, {HEAD}, {VALUE}, {REASON}, {CELLS}) VALUES {}",
+        rows.join(", ")
+    )
 }
 
 /// Parameters per line of [`insert`].
@@ -264,7 +267,13 @@ impl Spool {
     }
 
     /// The lines of one refused row (see [`lines_of`]).
-    pub fn add(&mut self, plan: &Plan, number: u64, raw: Option<&[Value]>, errors: &[RowError]) -> Result<(), ImportError> {
+    pub fn add(
+        &mut self,
+        plan: &Plan,
+        number: u64,
+        raw: Option<&[Value]>,
+        errors: &[RowError],
+    ) -> Result<(), ImportError> {
         for line in lines_of(plan, number, raw, errors) {
             serde_json::to_writer(&mut self.out, &line).map_err(|e| ImportError::Io(e.into()))?;
             self.out.write_all(b"\n")?;
@@ -328,7 +337,11 @@ pub fn store(dest: &Destination, review: &str, spool: Spool) -> Result<(), Impor
         Destination::Sqlite(path) => {
             let mut conn = super::sink::sqlite::open(path)?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute_batch(&format!("DROP TABLE IF EXISTS {q}; {}", create(Kind::Sqlite, &quote(&name)), q = quote(&name)))?;
+            tx.execute_batch(&format!(
+                "DROP TABLE IF EXISTS {q}; {}",
+                create(Kind::Sqlite, &quote(&name)),
+                q = quote(&name)
+            ))?;
             {
                 let mut stmt = tx.prepare(&insert(&quote(&name), 1, 1))?;
                 for line in spool.read()? {
@@ -410,7 +423,11 @@ mod tests {
 
     #[test]
     fn a_fixed_cell_is_shaped_as_the_import_shaped_it_and_each_error_finds_its_column() {
-        let source = [col("sku", "SKU", ColumnType::Text), col("qty", "Qty", ColumnType::Integer), col("qty_2", "Qty", ColumnType::Integer)];
+        let source = [
+            col("sku", "SKU", ColumnType::Text),
+            col("qty", "Qty", ColumnType::Integer),
+            col("qty_2", "Qty", ColumnType::Integer),
+        ];
         let mapping = Mapping {
             columns: vec![ColumnChoice {
                 source: "Qty".into(),

@@ -101,8 +101,8 @@ pub fn suggest(source: &[ColumnInfo], table: &TableShape, remembered: Option<&Ma
             // How its dates are written and which values it replaces, as the person said last time,
             // whichever column it goes into.
             if !choice.skip {
-                let last = remembered
-                    .and_then(|m| m.columns.iter().find(|c| c.source == col.label || c.source == col.name));
+                let last =
+                    remembered.and_then(|m| m.columns.iter().find(|c| c.source == col.label || c.source == col.name));
                 choice.format = last.and_then(|c| c.format.clone());
                 choice.values = last.map(|c| c.values.clone()).unwrap_or_default();
             }

@@ -23,11 +23,8 @@ pub struct ValueMaps {
 impl ValueMaps {
     /// The replacements `maps` say, or `None` when there are none.
     pub fn of(maps: &[ValueMap]) -> Option<Self> {
-        let pairs: Vec<(String, Value)> = maps
-            .iter()
-            .take(MOST)
-            .map(|m| (m.from.trim().to_owned(), Value::text(m.to.trim())))
-            .collect();
+        let pairs: Vec<(String, Value)> =
+            maps.iter().take(MOST).map(|m| (m.from.trim().to_owned(), Value::text(m.to.trim()))).collect();
         (!pairs.is_empty()).then_some(Self { pairs })
     }
 
@@ -61,7 +58,13 @@ pub fn with(maps: &[ValueMap], new: ValueMap) -> Vec<ValueMap> {
     let mut out: Vec<ValueMap> = maps
         .iter()
         .filter(|m| m.from.trim() != new.from.trim())
-        .map(|m| if m.to.trim() == new.from.trim() { ValueMap { from: m.from.clone(), to: new.to.clone() } } else { m.clone() })
+        .map(|m| {
+            if m.to.trim() == new.from.trim() {
+                ValueMap { from: m.from.clone(), to: new.to.clone() }
+            } else {
+                m.clone()
+            }
+        })
         .collect();
     out.push(new);
     let extra = out.len().saturating_sub(MOST);
@@ -79,7 +82,8 @@ mod tests {
 
     #[test]
     fn a_cell_is_replaced_when_its_text_is_the_value_and_kept_otherwise() {
-        let maps = ValueMaps::of(&[map("12 pcs", "12"), map(" N/A ", ""), map("", "0"), map("1.5", "2")]).expect("maps");
+        let maps =
+            ValueMaps::of(&[map("12 pcs", "12"), map(" N/A ", ""), map("", "0"), map("1.5", "2")]).expect("maps");
         assert_eq!(maps.apply(Value::Text(" 12 pcs".into())), Value::Text("12".into()));
         assert_eq!(maps.apply(Value::Text("N/A".into())), Value::Null);
         assert_eq!(maps.apply(Value::Text("n/a".into())), Value::Text("n/a".into()), "letters as written");

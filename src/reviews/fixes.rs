@@ -15,7 +15,9 @@ use crate::import::names::quote;
 use crate::import::rejects::{self, COL, HEAD, REASON, ROW, STATE, VALUE};
 use crate::import::value::Value;
 use crate::import::value_map;
-use crate::model::{CellFix, ColumnChoice, DiffKind, FixOutcome, ImportId, RejectedCell, RejectedRow, SkipFix, ValueFix};
+use crate::model::{
+    CellFix, ColumnChoice, DiffKind, FixOutcome, ImportId, RejectedCell, RejectedRow, SkipFix, ValueFix,
+};
 
 /// Corrects one cell of a rejected row and checks the row again as the import would.
 pub async fn cell(db: &Db, asker: &Asker, id: &ImportId, fix: &CellFix) -> Result<FixOutcome, AppError> {
@@ -95,7 +97,12 @@ pub async fn map(db: &Db, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Resul
             }
             tx.commit().await?;
             let rows = done.fixed + done.still;
-            let detail = format!("import {id}: in {}, {} ({})", quoted(&name), fix.map.words(), plural(rows as usize, "row", "rows"));
+            let detail = format!(
+                "import {id}: in {}, {} ({})",
+                quoted(&name),
+                fix.map.words(),
+                plural(rows as usize, "row", "rows")
+            );
             record(db, asker, &table, &detail).await?;
             let words = mapped_words(&fix.map, &name, &held.table, &done);
             // Rows moved between the tables: their bytes are measured again (after the answer).
@@ -122,7 +129,7 @@ pub async fn skip(db: &Db, asker: &Asker, id: &ImportId, fix: &SkipFix) -> Resul
     let mut held = Held::take(&mut tx, id).await?;
     let rejects_table = held.rejects(db);
     let r = quote(ROW);
-    let (which, params, detail, words): (String, Vec<P>, String, Box<dyn Fn(u64) -> String>) =
+    let (which, params, detail, words): (String, Vec<P>, String, Words) =
         match (fix.row, fix.column.as_deref(), fix.reason.as_deref()) {
             (Some(row), None, None) => (
                 "$1".into(),
@@ -174,21 +181,21 @@ pub async fn skip(db: &Db, asker: &Asker, id: &ImportId, fix: &SkipFix) -> Resul
     Ok(outcome(&held, Done::default(), n, words(n)))
 }
 
+/// What a skip says of the rows it left out, by how many.
+type Words = Box<dyn Fn(u64) -> String + Send + Sync>;
+
 /// The review's column a request names: the table's column, or the sheet's header text.
 fn column_of(held: &Held, named: &str) -> Result<usize, AppError> {
     let cols = &held.staged.columns;
     let named = named.trim();
-    cols.iter()
-        .position(|c| c.name == named)
-        .or_else(|| cols.iter().position(|c| c.label == named))
-        .ok_or_else(|| {
-            let names: Vec<String> = cols.iter().map(|c| quoted(&c.name)).collect();
-            AppError::BadRequest(format!(
-                "this review has no column {}; its columns are {}",
-                quoted(named),
-                names.join(", ")
-            ))
-        })
+    cols.iter().position(|c| c.name == named).or_else(|| cols.iter().position(|c| c.label == named)).ok_or_else(|| {
+        let names: Vec<String> = cols.iter().map(|c| quoted(&c.name)).collect();
+        AppError::BadRequest(format!(
+            "this review has no column {}; its columns are {}",
+            quoted(named),
+            names.join(", ")
+        ))
+    })
 }
 
 /// Adds the replacement to the mapping's choice for the sheet's column that fills column `c`.

@@ -17,7 +17,13 @@ use sqlx::AssertSqlSafe;
 pub const MAX_PAGE: u64 = 200;
 
 /// A page of the review `id`'s rejected rows still to fix, from `offset`.
-pub async fn page(state: &AppState, asker: &Asker, id: &ImportId, offset: u64, limit: u64) -> Result<RejectPage, AppError> {
+pub async fn page(
+    state: &AppState,
+    asker: &Asker,
+    id: &ImportId,
+    offset: u64,
+    limit: u64,
+) -> Result<RejectPage, AppError> {
     let db = &state.db;
     let (staged, _) = staged_of(db, asker, id).await?;
     let _view = crate::routes::tables::view_place(state, asker).await?;
@@ -91,10 +97,8 @@ pub async fn groups(state: &AppState, asker: &Asker, id: &ImportId) -> Result<Ve
 /// The first `n` rejected rows still to fix of the review whose rejects table is `table`, by number
 /// (for a sentence naming them).
 pub async fn first_open(db: &crate::db::Db, table: &str, n: usize) -> Result<Vec<u64>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {r} FROM {table} WHERE {HEAD} = 1 AND {STATE} = {OPEN} ORDER BY {r} LIMIT {n}",
-        r = quote(ROW)
-    );
+    let sql =
+        format!("SELECT {r} FROM {table} WHERE {HEAD} = 1 AND {STATE} = {OPEN} ORDER BY {r} LIMIT {n}", r = quote(ROW));
     let rows: Vec<i64> = on_pool!(db, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(p).await)?;
     Ok(rows.into_iter().map(|r| r.max(0) as u64).collect())
 }

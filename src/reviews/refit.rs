@@ -18,7 +18,9 @@ use crate::import::review::{self, Staged};
 use crate::import::shape::Plan;
 use crate::import::sink::{Kind, sql_type};
 use crate::import::value::Value;
-use crate::model::{ChangedColumn, ColumnType, DiffKind, ImportId, ImportMode, ImportStatus, Mapping, MovedRow, RowError};
+use crate::model::{
+    ChangedColumn, ColumnType, DiffKind, ImportId, ImportMode, ImportStatus, Mapping, MovedRow, RowError,
+};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, FromRow, Row};
@@ -133,6 +135,9 @@ impl Tx {
     }
 }
 
+/// An import's status, table, mode, mapping and review, as [`Held::take`] reads them.
+type ImportRow = (ImportStatus, String, ImportMode, Option<String>, Option<String>);
+
 /// A review held by a [`Tx`]: what the import asked for and what it staged, as they are now.
 pub struct Held {
     pub id: ImportId,
@@ -148,8 +153,7 @@ impl Held {
     pub async fn take(tx: &mut Tx, id: &ImportId) -> Result<Self, AppError> {
         let lock = if tx.kind() == Kind::Postgres { " FOR UPDATE" } else { "" };
         let sql = format!("SELECT status, table_name, mode, mapping, review FROM imports WHERE id = $1{lock}");
-        let found: Vec<(ImportStatus, String, ImportMode, Option<String>, Option<String>)> =
-            tx.fetch(&sql, &[P::Text(id.to_string())]).await?;
+        let found: Vec<ImportRow> = tx.fetch(&sql, &[P::Text(id.to_string())]).await?;
         let Some((status, table, mode, mapping, review)) = found.into_iter().next() else {
             return Err(AppError::NotFound(format!("no import with id {id}")));
         };
@@ -387,8 +391,7 @@ async fn stage(
         }
         Kind::Postgres => {
             tx.exec(&format!("DROP TABLE IF EXISTS {fixing}"), &[]).await?;
-            tx.exec(&format!("CREATE TEMP TABLE {} ({}) ON COMMIT DROP", quote(FIXING), defs.join(", ")), &[])
-                .await?;
+            tx.exec(&format!("CREATE TEMP TABLE {} ({}) ON COMMIT DROP", quote(FIXING), defs.join(", ")), &[]).await?;
         }
     }
     let names: Vec<String> = std::iter::once(quote(ROW)).chain(columns.iter().map(|c| quote(&c.name))).collect();
@@ -464,7 +467,13 @@ async fn key_index(tx: &mut Tx, db: &Db, staged: &Staged) -> Result<(), sqlx::Er
 }
 
 /// Adds what the rows just put into the review table do to the held counts, and lists the first.
-async fn count_in(tx: &mut Tx, held: &mut Held, review_table: &str, fixing: &str, done: &mut Done) -> Result<(), sqlx::Error> {
+async fn count_in(
+    tx: &mut Tx,
+    held: &mut Held,
+    review_table: &str,
+    fixing: &str,
+    done: &mut Done,
+) -> Result<(), sqlx::Error> {
     let staged = &mut held.staged;
     let r = quote(ROW);
     let moved = format!("(SELECT * FROM {review_table} WHERE {r} IN (SELECT {r} FROM {fixing})) x");
@@ -529,7 +538,12 @@ async fn insert_lines(tx: &mut Tx, table: &str, lines: &[Line]) -> Result<(), sq
 
 /// The cells of the open rejected rows `sql` selects (row, cells), ready to correct: a row not
 /// kept whole comes back without cells.
-pub async fn cells_of(tx: &mut Tx, sql: &str, params: &[P], width: usize) -> Result<Vec<(u64, Option<Vec<Value>>)>, AppError> {
+pub async fn cells_of(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[P],
+    width: usize,
+) -> Result<Vec<(u64, Option<Vec<Value>>)>, AppError> {
     let found: Vec<(i64, Option<String>)> = tx.fetch(sql, params).await?;
     found
         .into_iter()

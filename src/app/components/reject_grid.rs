@@ -7,7 +7,7 @@
 //! region. Below it, the errors by column and reason, where fixes act on every row at once: replace
 //! every equal value (remembered for the next file into the table), or skip every row with the error.
 
-use crate::api::{fix_cell, map_values, reject_groups, reject_page, skip_rejects};
+use crate::api::{fix_cell, map_values, reject_groups, rejected_rows, skip_rejects};
 use crate::app::browser;
 use crate::format;
 use crate::model::{CellFix, FixOutcome, ImportId, RejectGroup, RejectPage, SkipFix, ValueFix, ValueMap};
@@ -66,7 +66,7 @@ pub fn RejectGrid(
         let id = id.clone();
         move || {
             version.track();
-            reject_page(id.clone(), offset.get())
+            rejected_rows(id.clone(), offset.get())
         }
     });
     let groups = LocalResource::new({
@@ -334,12 +334,7 @@ fn RejectGroupItem(
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let words = format!(
-        "{}: “{}” {}.",
-        format::plural(group.rows as usize, "row", "rows"),
-        group.label,
-        group.reason
-    );
+    let words = format!("{}: “{}” {}.", format::plural(group.rows as usize, "row", "rows"), group.label, group.reason);
     let skip = {
         let (id, column, reason) = (id.clone(), group.column.clone(), group.reason.clone());
         move |_| {

@@ -53,7 +53,10 @@ pub fn ReviewPanel(
     let discard = move |_| decide(cancel_import(discard_id.clone()), busy, error, on_decided);
     let changed = move || -> Vec<String> {
         summary.with(|s| {
-            s.changed.iter().map(|c| format!("{} ({})", c.column, format::plural(c.cells as usize, "cell", "cells"))).collect()
+            s.changed
+                .iter()
+                .map(|c| format!("{} ({})", c.column, format::plural(c.cells as usize, "cell", "cells")))
+                .collect()
         })
     };
     let rows = |n: u64| format::plural(n as usize, "row", "rows");

@@ -33,7 +33,13 @@ async fn rejects(app: &TestApp, id: &str) -> Vec<String> {
         .iter()
         .flat_map(|r| {
             r["cells"].as_array().expect("cells").iter().map(move |c| {
-                format!("{}: {}={} ({})", r["row"], c["column"].as_str().unwrap(), c["value"], c["reason"].as_str().unwrap())
+                format!(
+                    "{}: {}={} ({})",
+                    r["row"],
+                    c["column"].as_str().unwrap(),
+                    c["value"],
+                    c["reason"].as_str().unwrap()
+                )
             })
         })
         .collect()
@@ -66,7 +72,10 @@ async fn a_corrected_cell_is_checked_as_the_import_checks_it_and_its_row_moves()
     let reviewed = import(&app, "bad.csv", BAD, &fields, "review").await;
     let id = reviewed["id"].as_str().unwrap().to_owned();
     let s = &reviewed["review"];
-    assert_eq!((&s["inserted"], &s["updated"], &s["rejected"], &s["skipped"]), (&json!(0), &json!(1), &json!(3), &json!(0)));
+    assert_eq!(
+        (&s["inserted"], &s["updated"], &s["rejected"], &s["skipped"]),
+        (&json!(0), &json!(1), &json!(3), &json!(0))
+    );
     assert_eq!(
         rejects(&app, &id).await,
         [
@@ -101,7 +110,10 @@ async fn a_corrected_cell_is_checked_as_the_import_checks_it_and_its_row_moves()
     // The counts follow everywhere: the import's state, its events, the diff.
     let (_, state) = app.get_json(&format!("/api/imports/{id}")).await;
     let s = &state["review"];
-    assert_eq!((&s["inserted"], &s["updated"], &s["unchanged"], &s["rejected"]), (&json!(1), &json!(2), &json!(0), &json!(1)));
+    assert_eq!(
+        (&s["inserted"], &s["updated"], &s["unchanged"], &s["rejected"]),
+        (&json!(1), &json!(2), &json!(0), &json!(1))
+    );
     assert_eq!(state["rows_rejected"], 1);
     let events = app.events(&id).await;
     assert_eq!(events.last().expect("an event").data["review"], state["review"]);
@@ -180,7 +192,11 @@ async fn a_value_replaced_in_every_equal_cell_fixes_thousands_of_rows_and_the_ne
     let (code, body) = send(&app, Method::POST, &format!("/api/imports/{id}/commit")).await;
     assert_eq!(code, 202, "{body}");
     let committed = wait(&app, &id).await;
-    assert_eq!(committed["counts"], json!({ "inserted": 2500, "updated": 1, "unchanged": 0, "rejected": 0 }), "{committed}");
+    assert_eq!(
+        committed["counts"],
+        json!({ "inserted": 2500, "updated": 1, "unchanged": 0, "rejected": 0 }),
+        "{committed}"
+    );
     assert_eq!(app.db.scalar("SELECT count(*) FROM stock WHERE qty = 12").await, 2000);
     assert_eq!(app.db.scalar("SELECT count(*) FROM stock WHERE qty IS NULL").await, 500);
 
@@ -303,7 +319,8 @@ async fn only_who_may_commit_a_review_fixes_it() {
         }
         who.on(app.client.post(app.url("/api/imports"))).multipart(form).send()
     };
-    let made = upload(&p.ana, "s.csv", "id,name,qty\n1,Ann,10\n", &[("table", "stock"), ("key", "id")]).await.expect("import");
+    let made =
+        upload(&p.ana, "s.csv", "id,name,qty\n1,Ann,10\n", &[("table", "stock"), ("key", "id")]).await.expect("import");
     let made: Value = made.json().await.expect("json");
     crate::access::wait_final(&app, &p.ana, made["id"].as_str().unwrap()).await;
     let fields = [("table", "stock"), ("mode", "upsert"), ("key", "id"), ("review", "true"), ("on_error", "skip")];
