@@ -42,18 +42,24 @@ pub fn focus_main() {
 }
 
 /// Moves the focus to the element `id` once the page has drawn what is changing now (a grid's
-/// cell that is about to be drawn again, an input about to appear).
+/// cell that is about to be drawn again).
 pub fn focus_soon(id: String) {
     #[cfg(feature = "hydrate")]
-    leptos::prelude::request_animation_frame(move || {
-        if let Some(el) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(&id))
-            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
-        {
-            let _ = el.focus();
-        }
-    });
+    leptos::prelude::request_animation_frame(move || focus_now(&id));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
+/// Moves the focus to the element `id`, when it is in the page.
+pub fn focus_now(id: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+    {
+        let _ = el.focus();
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = id;
 }

@@ -7,6 +7,7 @@
 //! region. Below it, the errors by column and reason, where fixes act on every row at once: replace
 //! every equal value (remembered for the next file into the table), or skip every row with the error.
 
+use super::review::{RETRIES, RETRY_AFTER};
 use crate::api::{fix_cell, map_values, reject_groups, rejected_rows, skip_rejects};
 use crate::app::browser;
 use crate::format;
@@ -86,8 +87,19 @@ pub fn RejectGrid(
     // After a fix or a new page, the focus goes back into the grid once its lines are drawn.
     let refocus = RwSignal::new(false);
 
-    Effect::new(move |_| {
-        if let Some(Ok(p)) = page.get() {
+    // The card learns that the import is in review a moment before its record says so (the worker
+    // tells watchers first): a page asked for in that moment is refused, and asked for again.
+    let tries = RwSignal::new(0u32);
+    let loaded = RwSignal::new(false);
+    Effect::new(move |_| match page.get() {
+        Some(Err(_)) if tries.get_untracked() < RETRIES => {
+            tries.update(|n| *n += 1);
+            set_timeout(move || version.update(|v| *v += 1), RETRY_AFTER);
+        }
+        Some(Err(e)) => message.set(e.to_string()),
+        Some(Ok(p)) => {
+            tries.set(0);
+            loaded.set(true);
             let found = lines_of(&p);
             let (line, col) = active.get_untracked();
             let line = line.min(found.len().saturating_sub(1));
@@ -99,6 +111,7 @@ pub fn RejectGrid(
                 browser::focus_soon(cell_id(line, col));
             }
         }
+        None => {}
     });
 
     let fixed = move |outcome: FixOutcome| {
@@ -141,9 +154,10 @@ pub fn RejectGrid(
         });
     };
 
+    // The cells are drawn already: the focus moves at once (the arrow keys' next press finds it there).
     let move_to = move |line: usize, col: usize| {
         active.set((line, col));
-        browser::focus_soon(cell_id(line, col));
+        browser::focus_now(&cell_id(line, col));
     };
     let on_key = {
         move |ev: leptos::ev::KeyboardEvent| {
@@ -190,7 +204,6 @@ pub fn RejectGrid(
                         Some(l) if l.editable && !busy.get_untracked() => {
                             draft.set(l.value.clone());
                             editing.set(Some(line));
-                            browser::focus_soon("reject-edit".into());
                         }
                         Some(l) if !l.editable => message.set(format!(
                             "Row {} can only be skipped: its key repeats an earlier row's, and its other values were not kept.",
@@ -222,8 +235,15 @@ pub fn RejectGrid(
                 let skip_row = skip_row.clone();
                 let value = if editing_line == Some(i) {
                     let save = save.clone();
+                    // Focused as soon as it is in the page, before the next key is read (a frame
+                    // later, the first keys typed went nowhere).
+                    let input = NodeRef::<leptos::html::Input>::new();
+                    input.on_load(|el| {
+                        let _ = el.focus();
+                        el.select();
+                    });
                     view! {
-                        <input id="reject-edit" type="text" class="reject-edit"
+                        <input id="reject-edit" type="text" class="reject-edit" node_ref=input
                             aria-label=format!("New value for {} in row {}", l.label, l.row)
                             aria-describedby=described.clone()
                             prop:value=move || draft.get()
@@ -261,7 +281,6 @@ pub fn RejectGrid(
                             on:dblclick=move |_| if l.editable {
                                 draft.set(lines.with_untracked(|ls| ls.get(i).map(|l| l.value.clone()).unwrap_or_default()));
                                 editing.set(Some(i));
-                                browser::focus_soon("reject-edit".into());
                             }>
                             {value}
                         </td>
@@ -285,7 +304,7 @@ pub fn RejectGrid(
             <p id="reject-help" class="hint">
                 "Arrow keys move between cells. Enter or F2 edits a value; Enter saves it, Escape cancels. A saved value is checked as the import checks it."
             </p>
-            {move || (total.get() == 0 && page.get().is_some()).then(|| view! { <p class="note">"No rejected row is left to fix."</p> })}
+            {move || (total.get() == 0 && loaded.get()).then(|| view! { <p class="note">"No rejected row is left to fix."</p> })}
             <div class="table-scroll" role="region" aria-label="Rejected rows">
                 <table class="rows reject-grid" role="grid" aria-labelledby="rejects-title" aria-describedby="reject-help"
                     aria-rowcount=move || (total.get() + 1).to_string() on:keydown=on_key>
@@ -305,7 +324,7 @@ pub fn RejectGrid(
                         format!("Rejected rows {}–{} of {}", format::count(first), format::count(first + n - 1), format::count(total.get()))
                     }
                 }}</span>
-                <button type="button" class="button secondary" disabled=move || offset.get() + PAGE >= total.get()
+                <button type="button" class="button secondary" disabled=move || { offset.get() + PAGE >= total.get() }
                     on:click=move |_| offset.update(|o| *o += PAGE)>"Next rows"</button>
             </p>
             <Suspense fallback=|| ()>

@@ -12,6 +12,10 @@ use leptos::prelude::*;
 
 /// Rows a page of the diff shows.
 const PAGE: u64 = 50;
+/// How many times a refused page is asked for again, and after how long (the diff's and the
+/// rejected rows' grid's).
+pub(super) const RETRIES: u32 = 10;
+pub(super) const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
 
 #[component]
 pub fn ReviewPanel(
@@ -30,10 +34,22 @@ pub fn ReviewPanel(
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let page_id = id.clone();
+    // Moves to read the page again: the card learns that the import is in review a moment before
+    // its record says so (the worker tells watchers first), and a page asked for in that moment is
+    // refused ("being read or committed now"), which the person need not see.
+    let again = RwSignal::new(0u32);
     // A fixed row joins the diff: its page is read again.
     let page = LocalResource::new(move || {
         summary.track();
+        again.track();
         review_diff(page_id.clone(), kind.get(), offset.get())
+    });
+    Effect::new(move |_| {
+        if let Some(Err(_)) = page.get()
+            && again.get_untracked() < RETRIES
+        {
+            set_timeout(move || again.update(|n| *n += 1), RETRY_AFTER);
+        }
     });
     let total_of = move |k: Option<DiffKind>| {
         summary.with(|s| match k {
@@ -124,6 +140,7 @@ pub fn ReviewPanel(
                             </p>
                         }.into_any()
                     }
+                    Err(_) if again.get_untracked() < RETRIES => view! { <p>"Reading the changes…"</p> }.into_any(),
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 })}
             </Suspense>
