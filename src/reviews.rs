@@ -89,6 +89,11 @@ pub async fn commit(db: &Db, jobs: &Jobs, asker: &Asker, id: &ImportId) -> Resul
         let first = grid::first_open(db, &rejects, 5).await?;
         return Err(AppError::Conflict(rows_left(left, &first)));
     }
+    // The import's error report keeps the rows left out, not those fixed since.
+    if !staged.source.is_empty() {
+        let rejects = db.data_table(&rejects::table_of(&staged.table));
+        db::errors::forget_fixed(db, id, &rejects, &crate::import::names::quote(rejects::ROW)).await?;
+    }
     if !jobs.commit(id).await? {
         return Err(AppError::Conflict("this review was committed or discarded a moment ago".into()));
     }

@@ -140,6 +140,10 @@ async fn a_corrected_cell_is_checked_as_the_import_checks_it_and_its_row_moves()
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["counts"], json!({ "inserted": 1, "updated": 2, "unchanged": 0, "rejected": 1 }));
     assert_eq!(rows(&app, "stock").await, ["1|Ana|10", "2|Bob|25", "3|Cy|30", "4|Dee|40", "5|Eve|50"]);
+    // The error report keeps the row left out, not the rows fixed.
+    let (_, errors) = app.get_json(&format!("/api/imports/{id}/errors")).await;
+    let listed: Vec<u64> = errors.as_array().expect("errors").iter().map(|e| e["row"].as_u64().unwrap()).collect();
+    assert_eq!(listed, [4], "{errors}");
     no_rejects_tables(&app).await;
     assert!(review_tables(&app).await.is_empty());
     let (_, audit) = app.get_json("/api/audit").await;
