@@ -388,6 +388,9 @@ pub fn store(dest: &Destination, review: &str, spool: Spool) -> Result<(), Impor
                     }
                     q.execute(&mut *tx).await?;
                 }
+                // Statistics, for the fixes' reads by row (without them PostgreSQL read the whole
+                // table to delete a thousand rows' lines: 22 ms a batch at 200,000 rejected rows).
+                sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}"))).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok::<_, ImportError>(())
             })

@@ -100,10 +100,13 @@ pub async fn map(db: &Db, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Resul
     let numbers: Vec<String> = found.into_iter().map(|(r,)| r.to_string()).collect();
     let mut done = Done::default();
     let width = held.staged.source.len();
+    // The review table was analyzed once made (`review::settle`), with the rows it had then.
+    let mut analyzed = held.staged.rows();
     let mut last = held;
     for chunk in numbers.chunks(refit::batch_rows(width)) {
         let mut tx = Tx::begin(db).await?;
         let mut held = Held::take(&mut tx, id).await?;
+        refit::keep_statistics(&mut tx, db, &held, &mut analyzed).await?;
         let plan = held.plan()?;
         let filter = format!("h.{} IN ({})", quote(ROW), chunk.join(", "));
         let sql = refit::heads(&held.rejects(db), &filter, chunk.len());
