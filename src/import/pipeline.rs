@@ -650,7 +650,8 @@ impl Loader<'_, '_> {
                 }
                 row.resize(width, Value::Null);
                 // A review keeps a refused row as read; shaping consumes it, so a copy is made first
-                // (only under review: a copy of every row, for the few refused).
+                // (only under review: a copy of every row, for the few refused; 63 ms a million rows
+                // of five cells, two of them text, measured alone).
                 let raw = self.report.spool.is_some().then(|| row.clone());
                 if !self.plan.shape(number, row, &mut errors) {
                     self.report.row(self.plan, raw.as_deref(), std::mem::take(&mut errors))?;

@@ -10,6 +10,8 @@
 //! loader holds the data file's write lock between its commits, and a second writer would wait on
 //! it. Once the review table is made they are loaded in one transaction ([`store`]). Bounded as
 //! the review table is: a line per rejected cell, so at most a row's width per row of the file.
+//! Measured on SQLite, a review of 200,000 rows all rejected: 12.6-12.9 s kept, 12.0-12.6 s not
+//! (an import without review); the import's own error report takes most of both.
 //!
 //! A row refused after staging (its key repeats an earlier row's) was not kept whole (the staged
 //! row is typed already and goes with the staging table): its line has no cells, and it can be

@@ -60,9 +60,9 @@ pub async fn cell(db: &Db, asker: &Asker, id: &ImportId, fix: &CellFix) -> Resul
 /// Replaces every rejected cell of a column whose text is `from` with `to`, in batches, and keeps
 /// the replacement in the import's mapping (and so, once committed, the table's). The rows are
 /// found in one pass (their numbers held: 8 bytes a row, 8 MB for a million), then shaped again
-/// [`refit::BATCH_ROWS`] to a transaction, each batch read by its rows' numbers: read again from
-/// the last row done, the rows behind it (deleted from the rejects table, not yet vacuumed) were
-/// passed over again at every batch, and a map of 200,000 rows on PostgreSQL took 48 s.
+/// [`refit::BATCH_ROWS`] to a transaction, each batch read by its rows' numbers (read again from
+/// the last row done, PostgreSQL passed over the rows behind it at every batch). A map of 200,000
+/// rows, all of them passing, measured: 2.5-3.4 s on SQLite, 5.4-6.2 s on PostgreSQL.
 pub async fn map(db: &Db, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Result<FixOutcome, AppError> {
     let (table, _) = super::committer(db, asker, id).await?;
     let fix = ValueFix {
