@@ -352,3 +352,27 @@ async fn only_who_may_commit_a_review_fixes_it() {
     assert_eq!(code, 200, "{fixed}");
     assert_eq!(fixed["fixed"], 1);
 }
+
+#[test]
+fn a_dry_run_with_rejected_rows_under_stop_import_nothing_says_the_import_would_fail() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    std::fs::write(&a, "id,name,qty\n1,Ann,10\n").expect("a");
+    std::fs::write(&b, "id,name,qty\n1,Ana,10\n2,Bob,x\n").expect("b");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let path = |p: &std::path::Path| p.to_str().expect("path").to_owned();
+    let run = crate::cli::run;
+    assert_eq!(run(&["import", &path(&a), "--database", &url, "--table", "t", "--key", "id"]).0, 0);
+    let upsert = ["--database", &url, "--table", "t", "--mode", "upsert", "--key", "id", "--dry-run"];
+    let (code, out, err) = run(&[&["import", &path(&b)][..], &upsert[..]].concat());
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.ends_with(
+            "; 1 row would be left out\nwith --on-error fail the import would write nothing while 1 row has values its \
+             columns cannot take (--errors FILE lists them); correct the file, or use --on-error skip\n"
+        ),
+        "{out}"
+    );
+    let (code, out, err) = run(&[&["import", &path(&b)][..], &upsert[..], &["--on-error", "skip"][..]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+}
