@@ -19,6 +19,7 @@ pub mod priority;
 pub mod profile;
 pub mod report;
 pub mod review;
+pub mod rules;
 pub mod shape;
 pub mod sink;
 pub mod source;

@@ -767,7 +767,7 @@ async fn table_columns(db: &Db, name: &str) -> Result<Vec<ColumnInfo>, sqlx::Err
         on_pool!(db, p => sqlx::query_as(sql).bind(name).bind(db.data_schema()).fetch_all(p).await)?;
     Ok(cols
         .into_iter()
-        .map(|(name, decl)| ColumnInfo { label: name.clone(), name, ty: column_type_of(&decl) })
+        .map(|(name, decl)| ColumnInfo { label: name.clone(), name, ty: column_type_of(&decl), declared: None })
         .collect())
 }
 

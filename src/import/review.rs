@@ -18,7 +18,7 @@
 use super::ImportError;
 use super::names::{qualify, quote};
 use super::sink::merge::Action;
-use super::sink::{Destination, Kind, Merge, ROW_COLUMN, sql_type};
+use super::sink::{Destination, Kind, Merge, ROW_COLUMN, column_sql};
 use crate::model::{ChangedColumn, ColumnInfo, ReviewSummary, TableShape};
 use serde::{Deserialize, Serialize};
 
@@ -258,11 +258,11 @@ pub fn create(kind: Kind, review: &str, columns: &[ColumnInfo], key: &[String], 
         Kind::Postgres => "BIGINT NOT NULL",
     };
     let mut defs = vec![format!("{} {row}", quote(ROW_COLUMN))];
-    defs.extend(columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(kind, c.ty))));
+    defs.extend(columns.iter().map(|c| format!("{} {}", quote(&c.name), column_sql(kind, c))));
     defs.push(format!("{} INTEGER NOT NULL", quote(KIND_COLUMN)));
     if olds {
         for (i, c) in columns.iter().enumerate().filter(|(_, c)| !key.contains(&c.name)) {
-            defs.push(format!("{} {}", quote(&old_column(i)), sql_type(kind, c.ty)));
+            defs.push(format!("{} {}", quote(&old_column(i)), column_sql(kind, c)));
         }
     }
     format!("CREATE TABLE {review} ({})", defs.join(", "))
@@ -494,7 +494,7 @@ mod tests {
     fn cols() -> Vec<ColumnInfo> {
         ["sku", "qty"]
             .iter()
-            .map(|n| ColumnInfo { name: (*n).into(), label: (*n).into(), ty: ColumnType::Integer })
+            .map(|n| ColumnInfo { name: (*n).into(), label: (*n).into(), ty: ColumnType::Integer, declared: None })
             .collect()
     }
 

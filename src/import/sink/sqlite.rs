@@ -81,6 +81,7 @@ pub fn shape(conn: &Connection, name: &str) -> Result<Option<TableShape>, Import
             name: n.clone(),
             ty: column_type_of(decl),
             required: *notnull && !*has_default && rowid_alias.as_deref() != Some(n),
+            declared: None,
         })
         .collect();
     let mut unique: Vec<Vec<String>> = rowid_alias.into_iter().map(|n| vec![n]).collect();
@@ -221,7 +222,12 @@ impl SqliteSink {
             return Err(review::gone());
         }
         let mut columns = staged.columns.clone();
-        columns.push(ColumnInfo { name: ROW_COLUMN.into(), label: String::new(), ty: ColumnType::Integer });
+        columns.push(ColumnInfo {
+            name: ROW_COLUMN.into(),
+            label: String::new(),
+            ty: ColumnType::Integer,
+            declared: None,
+        });
         Ok(Self {
             insert_sql: String::new(),
             declared: columns.iter().map(|c| c.ty).collect(),
@@ -312,6 +318,32 @@ impl SqliteSink {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// The rows a rule's check lists (see [`crate::import::rules`]), to `visit`; how many.
+    pub fn broken(&mut self, sql: &str, visit: &mut dyn FnMut(u64, u64, String)) -> Result<u64, ImportError> {
+        self.commit()?;
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let text: Option<String> = r.get(2)?;
+            visit(r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, text.unwrap_or_default());
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Runs `sql` on the staging table's connection.
+    pub fn exec(&mut self, sql: &str) -> Result<(), ImportError> {
+        self.commit()?;
+        self.conn.execute_batch(sql)?;
+        Ok(())
+    }
+
+    /// The staging table, as SQL.
+    pub fn staging(&self) -> String {
+        quote(&self.staging)
     }
 
     /// Puts the staging table in place of (or merges it into) `target` in one transaction, with
