@@ -389,6 +389,7 @@ fn write(
     // A review lists rows by their number in the sheet, and so does a rule's error: the staging
     // table carries them then.
     let numbered = plan.keyed() || spec.review.is_some() || checked;
+    wide_enough(spec, &plan, numbered, table.is_some() && meets.is_some())?;
     if numbered {
         staging.push(ColumnInfo {
             name: ROW_COLUMN.into(),
@@ -498,6 +499,35 @@ fn write(
     progress.send_modify(|p| p.counts = Some(counts));
     let timings = Timings { finalize: finalizing.elapsed(), write_starved: rx.starved, ..Timings::default() };
     Ok(Outcome { rows, counts, columns, timings, review: None })
+}
+
+/// Refuses, in words, an import whose tables would have more columns than the database takes: the
+/// staging table (the sheet's columns, and the row numbers when it carries them) and a review's
+/// table (`olds`: with each column's value as the table has it).
+fn wide_enough(spec: &ImportSpec, plan: &Plan, numbered: bool, olds: bool) -> Result<(), ImportError> {
+    let kind = spec.dest.kind();
+    let (max, name) = (sink::max_columns(kind), sink::database_name(kind));
+    let n = plan.columns.len();
+    let count = |n: usize| crate::format::count(n as u64);
+    if n + usize::from(numbered) > max {
+        let why = if n > max { String::new() } else { " with the row number sheetport keeps beside them".to_owned() };
+        return Err(ImportError::Invalid(format!(
+            "this import has {} columns{why}, more than a {name} table takes ({}); leave some columns out",
+            count(n),
+            count(max)
+        )));
+    }
+    let review = 2 + n + if olds { n - plan.key.len() } else { 0 };
+    if spec.review.is_some() && review > max {
+        return Err(ImportError::Invalid(format!(
+            "a review keeps each row's values as the table has them beside the new ones: for {} columns that is a \
+             table of {} columns, more than {name} takes ({}); import without review, or leave some columns out",
+            count(n),
+            count(review),
+            count(max)
+        )));
+    }
+    Ok(())
 }
 
 /// Runs the checks of the table's rules over the staged rows: each rule's rows are row errors, and

@@ -16,7 +16,7 @@
 //! them in its own transaction.
 
 use super::ImportError;
-use super::names::{qualify, quote};
+use super::names::{joined, qualify, quote};
 use super::sink::merge::Action;
 use super::sink::{Destination, Kind, Merge, ROW_COLUMN, column_sql};
 use crate::model::{ChangedColumn, ColumnInfo, ReviewSummary, TableShape};
@@ -293,7 +293,7 @@ pub fn fill(
     let diff: Vec<String> =
         rest.iter().map(|(_, c)| format!("t.{q} {} s.{q}", differs(kind), q = quote(&c.name))).collect();
     let what = if update && !diff.is_empty() {
-        format!("CASE WHEN {absent} THEN {INSERT} WHEN {} THEN {UPDATE} ELSE {UNCHANGED} END", diff.join(" OR "))
+        format!("CASE WHEN {absent} THEN {INSERT} WHEN {} THEN {UPDATE} ELSE {UNCHANGED} END", joined(&diff, " OR "))
     } else {
         format!("CASE WHEN {absent} THEN {INSERT} ELSE {UNCHANGED} END")
     };
@@ -413,7 +413,7 @@ pub fn merge_commit(
             "UPDATE {target} AS t SET {} FROM {review} AS r WHERE r.{k} = {UPDATE} AND {} AND {}",
             set.join(", "),
             on.join(" AND "),
-            was.join(" AND ")
+            joined(&was, " AND ")
         )
     });
     // Any conflict (the key, now present; another unique index) leaves the row out, and the count
@@ -427,7 +427,7 @@ pub fn merge_commit(
     if update {
         still.extend(same(&|_, c| format!("r.{}", quote(&c.name))));
     }
-    let unchanged = format!("SELECT count(*) FROM {review} r JOIN {target} t ON {}", still.join(" AND "));
+    let unchanged = format!("SELECT count(*) FROM {review} r JOIN {target} t ON {}", joined(&still, " AND "));
     MergeCommit { update: update_sql, insert, unchanged }
 }
 

@@ -317,6 +317,24 @@ pub fn key_index_name(table: &str, key: &[String]) -> String {
     name
 }
 
+/// The most columns a table takes in each database: SQLite's `SQLITE_MAX_COLUMN` as built (2,000),
+/// PostgreSQL's 1,600. A staging table with row numbers, a review's table and an upsert's kept
+/// values are tables too.
+pub fn max_columns(kind: Kind) -> usize {
+    match kind {
+        Kind::Sqlite => 2000,
+        Kind::Postgres => 1600,
+    }
+}
+
+/// The database's name, for a sentence.
+pub fn database_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => "SQLite",
+        Kind::Postgres => "PostgreSQL",
+    }
+}
+
 /// Prefix of every staging table, so leftovers from a killed process can be found and dropped.
 pub const STAGING_PREFIX: &str = "_sheetport_staging_";
 

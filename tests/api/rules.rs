@@ -200,3 +200,67 @@ async fn postgres_types_sheetport_does_not_make_and_sized_types_are_checked_per_
         app.db.texts(&format!("SELECT amount::text || '|' || status::text FROM orders WHERE id = '{good}'")).await;
     assert_eq!(row, ["12.50|paid"]);
 }
+
+/// A sheet of `width` columns and two rows: `sku` and then `c1`, `c2`, ... holding `cell(i)`.
+fn wide(width: usize, cell: impl Fn(usize) -> String) -> String {
+    let header: Vec<String> = std::iter::once("sku".to_owned()).chain((1..width).map(|i| format!("c{i}"))).collect();
+    let row = |sku: &str| -> String {
+        std::iter::once(sku.to_owned()).chain((1..width).map(&cell)).collect::<Vec<_>>().join(",")
+    };
+    format!("{}\n{}\n{}\n", header.join(","), row("a"), row("b"))
+}
+
+#[tokio::test]
+async fn the_width_is_what_the_database_used_takes_and_a_row_past_it_is_refused_in_words() {
+    let app = spawn_app().await;
+    // 1,500 columns: past the 1,000 once taken everywhere, within both databases' tables.
+    let numbers = wide(1500, |i| i.to_string());
+    let words = wide(1500, |i| format!("w{}", i % 7));
+    let done = import(&app, "words.csv", &words, &[("table", "words")]).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(app.db.texts("SELECT c1499 FROM words ORDER BY sku").await, ["w1", "w1"]);
+    let done = import(&app, "numbers.csv", &numbers, &[("table", "numbers")]).await;
+    if on_postgres() {
+        // 1,500 numbers are 12 KB: no PostgreSQL row holds them.
+        assert_eq!(done["status"], "failed", "{done}");
+        let error = done["error"].as_str().expect("error");
+        assert!(error.starts_with("a row of this sheet needs more room than PostgreSQL gives one row"), "{error}");
+        let done = import(&app, "wider.csv", &wide(1601, |_| "x".into()), &[("table", "wider")]).await;
+        assert_eq!(
+            done["error"],
+            "this import has 1,601 columns, more than a PostgreSQL table takes (1,600); leave some columns out",
+            "{done}"
+        );
+    } else {
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(app.db.scalar("SELECT sum(c1499) FROM numbers").await, 2998);
+        // An upsert of them in review keeps each column twice: 2,999 columns are past SQLite's 2,000.
+        let fields = [
+            ("table", "numbers"),
+            ("mode", "upsert"),
+            ("key", "sku"),
+            ("add_unique_index", "true"),
+            ("review", "true"),
+        ];
+        let done = import(&app, "numbers.csv", &numbers, &fields).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        let error = done["error"].as_str().expect("error");
+        assert!(error.contains("import without review"), "{error}");
+        // Without review it goes in, and (too wide to keep its earlier values) cannot be undone.
+        let changed = wide(1500, |i| (i + 1).to_string());
+        let done = import(&app, "numbers.csv", &changed, &fields[..4]).await;
+        assert_eq!(counts(&done), [0, 2, 0, 0], "{done}");
+        assert!(done["undo"].is_null(), "{done}");
+        assert_eq!(app.db.scalar("SELECT sum(c1499) FROM numbers").await, 3000);
+        // 600 columns are kept (1,202 columns, a print of 599 values) and undone.
+        let fields = [("table", "six"), ("mode", "upsert"), ("key", "sku"), ("add_unique_index", "true")];
+        import(&app, "six.csv", &wide(600, |i| i.to_string()), &fields[..1]).await;
+        let done = import(&app, "six.csv", &wide(600, |i| (i * 2).to_string()), &fields).await;
+        assert_eq!(counts(&done), [0, 2, 0, 0], "{done}");
+        assert!(!done["undo"].is_null(), "{done}");
+        let id = done["id"].as_str().expect("id");
+        let resp = app.client.post(app.url(&format!("/api/imports/{id}/undo"))).send().await.expect("undo");
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap_or_default());
+        assert_eq!(app.db.scalar("SELECT sum(c599) FROM six").await, 1198);
+    }
+}

@@ -82,6 +82,16 @@ impl From<sqlx::Error> for ImportError {
         match e.as_database_error() {
             // 53100 disk_full: the transaction is gone with everything it wrote.
             Some(db) if db.code().as_deref() == Some("53100") => ImportError::DiskFull,
+            // 54000 program_limit_exceeded: "row is too big" (or a statement too wide).
+            Some(db) if db.code().as_deref() == Some("54000") => {
+                tracing::warn!(error = db.message(), "a row or statement past PostgreSQL's limits");
+                ImportError::Invalid(
+                    "a row of this sheet needs more room than PostgreSQL gives one row (8 KB once long texts are \
+                     set aside; a number takes 8 bytes of it), so nothing was imported: leave some columns out, \
+                     or import it into SQLite"
+                        .into(),
+                )
+            }
             Some(db) => ImportError::Database(db.message().to_owned()),
             None => ImportError::Database(e.to_string()),
         }
@@ -613,7 +623,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                 }
                 // The review's table holds every changed row's values before and after: kept as it
                 // is, in a schema of its own, it is what an undo puts back.
-                match undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key) {
+                match undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key, Kind::Postgres) {
                     Some(revert) if updated > 0 => {
                         let schema = quote(&revert.keep.pg_schema());
                         for sql in [
@@ -649,7 +659,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                         new.join(", ")
                     )
                 };
-                let revert = undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key);
+                let revert = undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key, Kind::Postgres);
                 // The changed rows' values before and after, kept in the same statement (see
                 // `undo::Revert::pg_keep`).
                 let (returning, keeping) = match &revert {

@@ -485,7 +485,7 @@ impl SqliteSink {
                     }
                     // The review's table holds every changed row's values before and after: kept
                     // as it is, it is what an undo puts back.
-                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key);
+                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key, Kind::Sqlite);
                     taken_back = match revert {
                         Some(revert) if updated > 0 => {
                             let kept = revert.keep.sqlite_name();
@@ -504,7 +504,7 @@ impl SqliteSink {
                 } else {
                     let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
                     let mark = undo::sqlite_mark(&tx, target);
-                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key);
+                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key, Kind::Sqlite);
                     if let Some(revert) = &revert {
                         tx.execute_batch(&revert.sqlite_before(target, &columns))?;
                     }
@@ -516,7 +516,11 @@ impl SqliteSink {
                         let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
                         let differs: Vec<String> =
                             rest.iter().map(|c| format!("{t}.{c} IS NOT excluded.{c}")).collect();
-                        format!("UPDATE SET {} WHERE {}", set.join(", "), differs.join(" OR "))
+                        format!(
+                            "UPDATE SET {} WHERE {}",
+                            set.join(", "),
+                            crate::import::names::joined(&differs, " OR ")
+                        )
                     };
                     // `WHERE true` tells SQLite's parser the ON CONFLICT is the upsert's, not a join's.
                     let changed = tx.execute(
