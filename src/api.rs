@@ -3,9 +3,9 @@
 //! [`ApiError`] the HTTP API answers with (made from the server's `AppError`, see `error`).
 
 use crate::model::{
-    Account, ApiError, AuditEntry, DiffKind, DiffPage, ErrorGroup, HeaderRow, History, HistoryFilter, ImportId,
-    ImportRequest, Inspection, NewToken, Progress, RowError, RowsPage, RowsView, TableAccess, TableSummary, TokenInfo,
-    UploadId, UserInfo,
+    Account, ApiError, AuditEntry, CellFix, DiffKind, DiffPage, ErrorGroup, FixOutcome, HeaderRow, History,
+    HistoryFilter, ImportId, ImportRequest, Inspection, NewToken, Progress, RejectGroup, RejectPage, RowError,
+    RowsPage, RowsView, SkipFix, TableAccess, TableSummary, TokenInfo, UploadId, UserInfo, ValueFix,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -154,6 +154,36 @@ pub async fn review_diff(id: ImportId, kind: Option<DiffKind>, offset: u64) -> R
 pub async fn commit_review(id: ImportId) -> Result<(), ApiError> {
     let state = state()?;
     Ok(crate::reviews::commit(&state.db, &state.jobs, &asker(), &id).await?)
+}
+
+/// A page of an import in review's rejected rows still to fix (see `reviews::grid`).
+#[server(prefix = "/rpc", endpoint = "rejected_rows")]
+pub async fn rejected_rows(id: ImportId, offset: u64) -> Result<RejectPage, ApiError> {
+    Ok(crate::reviews::grid::page(&state()?, &asker(), &id, offset, 50).await?)
+}
+
+/// An import in review's rejected cells still to fix, by column and reason.
+#[server(prefix = "/rpc", endpoint = "reject_groups")]
+pub async fn reject_groups(id: ImportId) -> Result<Vec<RejectGroup>, ApiError> {
+    Ok(crate::reviews::grid::groups(&state()?, &asker(), &id).await?)
+}
+
+/// Corrects one cell of a rejected row (see `reviews::fixes::cell`).
+#[server(prefix = "/rpc", endpoint = "fix_cell")]
+pub async fn fix_cell(id: ImportId, fix: CellFix) -> Result<FixOutcome, ApiError> {
+    Ok(crate::reviews::fixes::cell(&state()?.db, &asker(), &id, &fix).await?)
+}
+
+/// Replaces every equal rejected value of a column, and remembers it (see `reviews::fixes::map`).
+#[server(prefix = "/rpc", endpoint = "map_values")]
+pub async fn map_values(id: ImportId, fix: ValueFix) -> Result<FixOutcome, ApiError> {
+    Ok(crate::reviews::fixes::map(&state()?.db, &asker(), &id, &fix).await?)
+}
+
+/// Leaves a rejected row, or every row with one error, out (see `reviews::fixes::skip`).
+#[server(prefix = "/rpc", endpoint = "skip_rejects")]
+pub async fn skip_rejects(id: ImportId, fix: SkipFix) -> Result<FixOutcome, ApiError> {
+    Ok(crate::reviews::fixes::skip(&state()?.db, &asker(), &id, &fix).await?)
 }
 
 /// Asks a running import to stop; discards one in review.

@@ -228,6 +228,7 @@ pub enum Ended {
 
 /// `sheetport import`: the summary line, and the exit code for how it ended.
 async fn import_command(args: ImportArgs) -> ExitCode {
+    let stops = args.on_error == OnError::Fail;
     match import(args).await {
         Ok(Ended::Skipped(earlier)) => {
             println!("skipped: this file was already {}; nothing was written", earlier.words());
@@ -236,6 +237,19 @@ async fn import_command(args: ImportArgs) -> ExitCode {
         Ok(Ended::Ran(p)) => {
             let p = *p;
             println!("{}", summary(&p));
+            // A dry run reaches its review whatever the rule; under `fail`, a rejected row is the
+            // import failing, as it would without --dry-run.
+            let rejected = p.review.as_ref().map_or(0, |r| r.rejected);
+            if stops && p.status == ImportStatus::Review && rejected > 0 {
+                println!(
+                    "with --on-error fail the import would write nothing while {} {} values {} columns cannot take \
+                     (--errors FILE lists them); correct the file, or use --on-error skip",
+                    format::plural(rejected as usize, "row", "rows"),
+                    if rejected == 1 { "has" } else { "have" },
+                    if rejected == 1 { "its" } else { "their" }
+                );
+                return ExitCode::FAILURE;
+            }
             match p.status {
                 ImportStatus::Succeeded | ImportStatus::Review => ExitCode::SUCCESS,
                 ImportStatus::Cancelled => ExitCode::from(CANCELLED),

@@ -17,6 +17,7 @@ pub mod pace;
 pub mod pipeline;
 pub mod priority;
 pub mod profile;
+pub mod rejects;
 pub mod report;
 pub mod review;
 pub mod rules;
@@ -25,6 +26,7 @@ pub mod sink;
 pub mod source;
 pub mod undo;
 pub mod value;
+pub mod value_map;
 
 pub use detect::Format;
 pub use inspect::{Preview, inspect};

@@ -306,6 +306,28 @@ pub struct ColumnChoice {
     /// new table's column becomes a date (or date and time) unless `ty` says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Values replaced before the cell is read as its column's type (`N/A` → empty, `12 pcs` →
+    /// `12`): made while fixing a review's rejected rows, remembered with the table's mapping and
+    /// offered for the next file into it (see `import::value_map`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<ValueMap>,
+}
+
+/// One value of a column replaced by another before it is read: a cell whose text is `from`
+/// (spaces around it ignored) is read as `to` (empty: no value).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueMap {
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+}
+
+impl ValueMap {
+    /// `"N/A" → empty`, `"12 pcs" → "12"`: as the page and the audit log say it.
+    pub fn words(&self) -> String {
+        let to = if self.to.trim().is_empty() { "empty".to_owned() } else { crate::format::quoted(&self.to) };
+        format!("{} → {to}", crate::format::quoted(&self.from))
+    }
 }
 
 impl ColumnChoice {
@@ -340,7 +362,7 @@ impl ColumnChoice {
                 crate::format::quoted(spec)
             ));
         }
-        Ok(Self { source: source.to_owned(), skip: false, target, ty, format })
+        Ok(Self { source: source.to_owned(), skip: false, target, ty, format, values: Vec::new() })
     }
 }
 
@@ -395,8 +417,13 @@ pub struct ReviewSummary {
     pub updated: u64,
     /// Rows whose key the table has, which would leave it as it is.
     pub unchanged: u64,
-    /// Rows left out for a value their column cannot take (see the error report).
+    /// Rows left out for a value their column cannot take (see the error report), those a person
+    /// chose to skip included; fixing one moves it to `inserted`, `updated` or `unchanged`.
     pub rejected: u64,
+    /// Of the rejected rows, those a person chose to leave out; the others are still to fix (with
+    /// `on_error: fail` a commit waits for each to be fixed or skipped).
+    #[serde(default)]
+    pub skipped: u64,
     /// Rows of the table that would be gone (a replace: every row it has now).
     pub removed: u64,
     /// The columns an update would change, in the table's order, with how many cells of each.
@@ -411,6 +438,105 @@ pub struct ReviewSummary {
 pub struct ChangedColumn {
     pub column: String,
     pub cells: u64,
+}
+
+impl ReviewSummary {
+    /// Rejected rows nobody has fixed or skipped yet.
+    pub fn to_fix(&self) -> u64 {
+        self.rejected.saturating_sub(self.skipped)
+    }
+}
+
+/// One rejected cell of a review, as its grid shows it: the table's column (`column`) and the
+/// sheet's header text (`label`), the value as read (cut at 200 characters) and why it cannot go in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedCell {
+    pub column: String,
+    pub label: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// One rejected row of a review: its number in the sheet and its rejected cells. `editable`: the
+/// row was kept whole, so a cell can be corrected; a row refused after staging (a key seen before)
+/// can only be skipped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    pub row: u64,
+    pub cells: Vec<RejectedCell>,
+    pub editable: bool,
+}
+
+/// A page of a review's rejected rows still to fix, in sheet order
+/// (`GET /api/imports/{id}/rejects`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectPage {
+    /// Rejected rows still to fix, and those skipped.
+    pub total: u64,
+    pub skipped: u64,
+    pub offset: u64,
+    pub rows: Vec<RejectedRow>,
+}
+
+/// A review's rejected cells of one column for one reason, counted, with their most common values
+/// (`GET /api/imports/{id}/rejects/groups`): where "apply to every equal value" and "skip every
+/// row with this error" act.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectGroup {
+    pub column: String,
+    pub label: String,
+    pub reason: String,
+    pub rows: u64,
+    pub common: Vec<CommonValue>,
+}
+
+/// A corrected cell of a rejected row (`POST /api/imports/{id}/rejects/cell`): `column` is the
+/// table's column (or the sheet's header text), `value` the new text (empty: no value).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellFix {
+    pub row: u64,
+    pub column: String,
+    pub value: String,
+}
+
+/// Every rejected cell of `column` whose text is `from` read as `to` (`POST
+/// /api/imports/{id}/rejects/map`); remembered with the table's mapping.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueFix {
+    pub column: String,
+    #[serde(flatten)]
+    pub map: ValueMap,
+}
+
+/// Rows to leave out (`POST /api/imports/{id}/rejects/skip`): one `row`, or every row with a
+/// rejected cell in `column` for `reason`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SkipFix {
+    pub row: Option<u64>,
+    pub column: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// A rejected row that passes now, and what it will do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedRow {
+    pub row: u64,
+    pub kind: DiffKind,
+}
+
+/// What a fix did: the review's counts after it, the rows that pass now (`fixed`, the first few
+/// listed in `moved`), those still rejected (`still`, the first few in `rejected` with their
+/// reasons now), those skipped, and all of it in words.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixOutcome {
+    pub summary: ReviewSummary,
+    pub fixed: u64,
+    pub moved: Vec<MovedRow>,
+    pub still: u64,
+    pub rejected: Vec<RejectedRow>,
+    pub skipped: u64,
+    pub words: String,
 }
 
 /// What one row of a review would do.

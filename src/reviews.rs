@@ -1,7 +1,11 @@
 //! What a person does with an import waiting in review (see `import::review`): reads its diff a page
-//! at a time or whole as CSV, commits it (a worker merges exactly what it staged) or discards it
-//! (`auth::rules::cancel`); and the sweep that ends reviews left alone past `--keep-review` and
-//! drops review tables no import needs any more.
+//! at a time or whole as CSV, fixes its rejected rows (`grid`, `fixes`), commits it (a worker merges
+//! exactly what it staged) or discards it (`auth::rules::cancel`); and the sweep that ends reviews
+//! left alone past `--keep-review` and drops review tables no import needs any more.
+
+pub mod fixes;
+pub mod grid;
+mod refit;
 
 use crate::auth::{Asker, rules};
 use crate::db::audit::{self, Action, Event};
@@ -9,6 +13,7 @@ use crate::db::tables::{pg_json_row, pg_select_list, sqlite_json_row, write_csv_
 use crate::db::{self, Db, Pool};
 use crate::error::AppError;
 use crate::import::names::quote;
+use crate::import::rejects;
 use crate::import::review::{self, KIND_COLUMN, Staged, old_column};
 use crate::import::sink::ROW_COLUMN;
 use crate::jobs::Jobs;
@@ -57,10 +62,9 @@ fn not_in_review(status: ImportStatus, reviewed: bool) -> AppError {
     )
 }
 
-/// Commits the review `id`: the rows it staged go into the table exactly as it said, in one
-/// transaction run by a worker, or not at all when the table changed since (the import then fails,
-/// saying so). Only by someone who may write the table.
-pub async fn commit(db: &Db, jobs: &Jobs, asker: &Asker, id: &ImportId) -> Result<(), AppError> {
+/// The review `id` as someone who may commit it sees it (to commit or fix it): its table and what
+/// it staged. Only someone who may write the table may.
+async fn committer(db: &Db, asker: &Asker, id: &ImportId) -> Result<(String, Staged), AppError> {
     let (staged, table) = staged_of(db, asker, id).await?;
     if staged.summary.ends_at <= db::now_ms() {
         return Err(AppError::Conflict(
@@ -69,6 +73,27 @@ pub async fn commit(db: &Db, jobs: &Jobs, asker: &Asker, id: &ImportId) -> Resul
         ));
     }
     rules::may_write(db, &asker.viewer, &table).await?;
+    Ok((table, staged))
+}
+
+/// Commits the review `id`: the rows it staged go into the table exactly as it said, in one
+/// transaction run by a worker, or not at all when the table changed since (the import then fails,
+/// saying so). Only by someone who may write the table. Under the rule "stop: import nothing"
+/// (`on_error: fail`) a review with rejected rows still to fix is refused, naming them: each is
+/// fixed or skipped first (under "skip", they are simply left out).
+pub async fn commit(db: &Db, jobs: &Jobs, asker: &Asker, id: &ImportId) -> Result<(), AppError> {
+    let (table, staged) = committer(db, asker, id).await?;
+    let left = staged.summary.to_fix();
+    if left > 0 && stops_on_bad_rows(db, id).await? {
+        let rejects = db.data_table(&rejects::table_of(&staged.table));
+        let first = grid::first_open(db, &rejects, 5).await?;
+        return Err(AppError::Conflict(rows_left(left, &first)));
+    }
+    // The import's error report keeps the rows left out, not those fixed since.
+    if !staged.source.is_empty() {
+        let rejects = db.data_table(&rejects::table_of(&staged.table));
+        db::errors::forget_fixed(db, id, &rejects, &crate::import::names::quote(rejects::ROW)).await?;
+    }
     if !jobs.commit(id).await? {
         return Err(AppError::Conflict("this review was committed or discarded a moment ago".into()));
     }
@@ -79,6 +104,31 @@ pub async fn commit(db: &Db, jobs: &Jobs, asker: &Asker, id: &ImportId) -> Resul
     Ok(())
 }
 
+/// Whether the import `id` writes nothing while a row is rejected (`on_error: fail`).
+async fn stops_on_bad_rows(db: &Db, id: &ImportId) -> Result<bool, AppError> {
+    let record = db::imports::record(db, id).await?;
+    let mapping: crate::model::Mapping =
+        record.and_then(|r| r.mapping).and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default();
+    Ok(mapping.on_error == crate::model::OnError::Fail)
+}
+
+/// Why a commit waits for rejected rows, naming the `first` of the `left` ones.
+fn rows_left(left: u64, first: &[u64]) -> String {
+    let mut named: Vec<String> = first.iter().map(|r| crate::format::count(*r)).collect();
+    if left > first.len() as u64 {
+        named.push("…".into());
+    }
+    let (rows, are) = if left == 1 { ("row", "is") } else { ("rows", "are") };
+    format!(
+        "{} {rows} {are} still rejected (row{} {}), and this import writes nothing while a row is rejected (its \
+         rule for bad rows is \"stop: import nothing\"): fix or skip {} in the list of rejected rows, then commit",
+        crate::format::count(left),
+        if named.len() == 1 { "" } else { "s" },
+        named.join(", "),
+        if left == 1 { "it" } else { "each" }
+    )
+}
+
 /// Records the bytes the review `id`'s staged rows take, for the stored-bytes quotas.
 pub async fn measure(db: &Db, id: &ImportId) {
     let measured = async {
@@ -87,7 +137,11 @@ pub async fn measure(db: &Db, id: &ImportId) {
             return Ok(());
         };
         review::settle(db.destination(), &staged.table).await.map_err(|e| e.to_string())?;
-        let bytes = review::bytes(db.destination(), &staged.table).await.map_err(|e| e.to_string())?;
+        let mut bytes = 0;
+        // The staged rows, and the rejected rows kept to be fixed (see `import::rejects`).
+        for table in [staged.table.clone(), rejects::table_of(&staged.table)] {
+            bytes += review::bytes(db.destination(), &table).await.map_err(|e| e.to_string())?;
+        }
         db::queue::set_review_bytes(db, id, bytes).await.map_err(|e| e.to_string())
     };
     if let Err(e) = measured.await {
@@ -117,9 +171,11 @@ pub async fn sweep(db: &Db, keep: std::time::Duration) -> Result<usize, sqlx::Er
     }
     let live = db::queue::live_reviews(db).await?;
     for table in db::tables::existing(db).await? {
-        if table.starts_with(review::REVIEW_PREFIX)
-            && !live.contains(&table)
-            && let Err(e) = review::drop_table(db.destination(), &table).await
+        // A rejects table goes with its review table (`review::drop_table` drops both).
+        let owner = rejects::review_of(&table).unwrap_or_else(|| table.clone());
+        if owner.starts_with(review::REVIEW_PREFIX)
+            && !live.contains(&owner)
+            && let Err(e) = review::drop_table(db.destination(), &owner).await
         {
             tracing::warn!(table, error = %e, "could not drop a review table no import needs; trying again later");
         }

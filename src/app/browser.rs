@@ -41,6 +41,29 @@ pub fn focus_main() {
     }
 }
 
+/// Moves the focus to the element `id` once the page has drawn what is changing now (a grid's
+/// cell that is about to be drawn again).
+pub fn focus_soon(id: String) {
+    #[cfg(feature = "hydrate")]
+    leptos::prelude::request_animation_frame(move || focus_now(&id));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
+/// Moves the focus to the element `id`, when it is in the page.
+pub fn focus_now(id: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+    {
+        let _ = el.focus();
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
 #[cfg(feature = "hydrate")]
 fn picked(file: web_sys::File) -> PickedFile {
     PickedFile { name: file.name(), size: file.size() as u64, file }

@@ -2,11 +2,13 @@
 
 mod column_map;
 mod import_progress;
+mod reject_grid;
 mod review;
 mod sheet_preview;
 mod upload_form;
 
 pub use import_progress::ImportProgress;
+pub use reject_grid::RejectGrid;
 pub use review::ReviewPanel;
 pub use sheet_preview::{SheetPreview, cell};
 pub use upload_form::UploadForm;

@@ -21,6 +21,8 @@ pub enum Action {
     Commit,
     /// An import in review discarded: nothing is written.
     Discard,
+    /// A review's rejected rows fixed: a cell corrected, a value replaced, rows left out.
+    Fix,
     /// An import's record (and its file) deleted.
     Forget,
     TokenCreated,
@@ -43,6 +45,7 @@ impl Action {
             Action::Undo => "undo",
             Action::Commit => "review committed",
             Action::Discard => "review discarded",
+            Action::Fix => "review fixed",
             Action::Forget => "import deleted",
             Action::TokenCreated => "token created",
             Action::TokenRevoked => "token revoked",

@@ -13,6 +13,16 @@ pub async fn clear(db: &Db, id: &ImportId) -> Result<(), sqlx::Error> {
     on_pool!(db, p => sqlx::query("DELETE FROM import_errors WHERE import_id = $1").bind(id).execute(p).await.map(drop))
 }
 
+/// Forgets `id`'s errors of rows a review's fixes let in: those whose row is no longer among the
+/// rows of `rejected` (the review's rejects table, as the app's connections name it, by its
+/// `row_column`). One statement at the commit, whatever the number of fixes before it.
+pub async fn forget_fixed(db: &Db, id: &ImportId, rejected: &str, row_column: &str) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "DELETE FROM import_errors WHERE import_id = $1 AND row_number NOT IN (SELECT {row_column} FROM {rejected})"
+    );
+    on_pool!(db, p => sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(id).execute(p).await.map(|r| r.rows_affected()))
+}
+
 /// Appends `errors` as numbers `first_seq`, `first_seq + 1`, ... of `id`'s report, in one statement.
 pub async fn append(db: &Db, id: &ImportId, first_seq: i64, errors: &[RowError]) -> Result<(), sqlx::Error> {
     // Six parameters a row; both databases take 32,766 or more, so 1,000 rows go in one statement.

@@ -415,7 +415,10 @@ fn write(
         quoted: Vec::new(),
         rejected: 0,
         kept: 0,
-        fail: spec.mapping.on_error == OnError::Fail,
+        // A review is reached whatever the rule: its rejected rows are kept whole to be fixed
+        // (see `rejects`), and under `fail` its commit waits until each is fixed or skipped.
+        fail: spec.mapping.on_error == OnError::Fail && spec.review.is_none(),
+        spool: spec.review.is_some().then(|| super::rejects::Spool::new(spec.path.parent())).transpose()?,
     };
     let mut loader =
         Loader { sink: &mut sink, plan: &plan, numbered, report: &mut report, progress, commit_every, cancel };
@@ -439,12 +442,16 @@ fn write(
             let mut failed = Ok(());
             let repeated = sink.duplicates(&names, &mut |d| {
                 if failed.is_ok() {
-                    failed = report.row(vec![RowError {
-                        row: d.row,
-                        column: label.clone(),
-                        value: d.key,
-                        reason: format!("repeats the key of row {}; a key may appear only once in a file", d.first),
-                    }]);
+                    failed = report.row(
+                        &plan,
+                        None,
+                        vec![RowError {
+                            row: d.row,
+                            column: label.clone(),
+                            value: d.key,
+                            reason: format!("repeats the key of row {}; a key may appear only once in a file", d.first),
+                        }],
+                    );
                 }
             })?;
             failed?;
@@ -488,7 +495,12 @@ fn write(
     };
     if let Some((name, keep)) = &spec.review {
         let made = crate::db::now_ms();
-        let (columns, staged) = sink.review(&spec.table, merge, name, (made, made.saturating_add(*keep)))?;
+        let (columns, mut staged) = sink.review(&spec.table, merge, name, (made, made.saturating_add(*keep)))?;
+        // The rejected rows go beside the review's, to be fixed (without them there is no review).
+        if let Some(spool) = report.spool.take() {
+            super::rejects::keep(&spec.dest, name, spool)?;
+        }
+        staged.source = source;
         let s = &staged.summary;
         let counts = Counts { inserted: s.inserted, updated: s.updated, unchanged: s.unchanged, rejected: s.rejected };
         progress.send_modify(|p| p.review = Some(staged.summary.clone()));
@@ -632,12 +644,17 @@ struct Report<'a> {
     kept: u64,
     /// `on_error: fail`: nothing will be written once a row is refused.
     fail: bool,
+    /// A review's: its refused rows, kept to be fixed (see [`super::rejects`]).
+    spool: Option<super::rejects::Spool>,
 }
 
 impl Report<'_> {
-    /// One refused row's errors.
-    fn row(&mut self, errors: Vec<RowError>) -> Result<(), ImportError> {
+    /// One refused row's errors, and the row as read (`raw`) when it is kept for a review.
+    fn row(&mut self, plan: &Plan, raw: Option<&[Value]>, errors: Vec<RowError>) -> Result<(), ImportError> {
         self.rejected += 1;
+        if let (Some(spool), Some(first)) = (self.spool.as_mut(), errors.first()) {
+            spool.add(plan, first.row, raw, &errors)?;
+        }
         for e in errors {
             if self.quoted.len() < ERRORS_QUOTED {
                 self.quoted.push(e.clone());
@@ -733,8 +750,11 @@ impl Loader<'_, '_> {
                     return Err(beyond_columns(number, width + col, width, sampled_rows));
                 }
                 row.resize(width, Value::Null);
+                // A review keeps a refused row as read; shaping consumes it, so a copy is made first
+                // (only under review: a copy of every row, for the few refused).
+                let raw = self.report.spool.is_some().then(|| row.clone());
                 if !self.plan.shape(number, row, &mut errors) {
-                    self.report.row(std::mem::take(&mut errors))?;
+                    self.report.row(self.plan, raw.as_deref(), std::mem::take(&mut errors))?;
                     continue;
                 }
                 if self.numbered {

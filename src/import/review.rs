@@ -64,6 +64,12 @@ pub struct Staged {
     pub shape: Option<TableShape>,
     /// A replace's whole table, as the review saw it (see [`Fingerprint`]).
     pub fingerprint: Option<String>,
+    /// The sheet's columns as the import read them (header text, inferred type): with the
+    /// import's mapping they make its [`super::shape::Plan`] again, so a fix of a rejected row is
+    /// checked as the import checked it (see [`super::rejects`]). Empty in a review made before
+    /// rows could be fixed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source: Vec<ColumnInfo>,
 }
 
 impl Staged {
@@ -148,6 +154,7 @@ pub fn staged(
         meets: plan.meets,
         shape: seen.shape,
         fingerprint: seen.fingerprint,
+        source: Vec::new(),
     }
 }
 
@@ -177,22 +184,30 @@ pub fn gone() -> ImportError {
     )
 }
 
-/// Drops the review table `name`, when it is there, and gives its space back.
+/// Drops the review table `name` and its rejected rows ([`super::rejects`]), when they are
+/// there, and gives their space back.
 pub async fn drop_table(dest: &Destination, name: &str) -> Result<(), ImportError> {
+    let rejects = super::rejects::table_of(name);
     match dest {
         Destination::Sqlite(path) => {
             let (path, name) = (path.clone(), name.to_owned());
             super::off_runtime("drop a review's rows", move || {
                 let conn = super::sink::sqlite::open(&path)?;
-                conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(&name)))?;
+                conn.execute_batch(&format!(
+                    "DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {}",
+                    quote(&name),
+                    quote(&rejects)
+                ))?;
                 super::sink::sqlite::give_back(&conn);
                 Ok(())
             })
             .await
         }
         Destination::Postgres { pool, schema } => {
-            let sql = format!("DROP TABLE IF EXISTS {}", qualify(schema, name));
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+            for table in [name, rejects.as_str()] {
+                let sql = format!("DROP TABLE IF EXISTS {}", qualify(schema, table));
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+            }
             Ok(())
         }
     }
@@ -361,7 +376,17 @@ pub fn summary(
         .map(|(j, c)| ChangedColumn { column: c.name.clone(), cells: n(3 + j) })
         .filter(|c| c.cells > 0)
         .collect();
-    ReviewSummary { inserted: n(0), updated: n(1), unchanged: n(2), rejected, removed, changed, made_at, ends_at }
+    ReviewSummary {
+        inserted: n(0),
+        updated: n(1),
+        unchanged: n(2),
+        rejected,
+        skipped: 0,
+        removed,
+        changed,
+        made_at,
+        ends_at,
+    }
 }
 
 /// The rows a commit merges: those that change the table (an unchanged row would do nothing).

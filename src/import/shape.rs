@@ -12,6 +12,7 @@ use super::date_format::DateFormat;
 use super::dates::DAY_MS;
 use super::names::sanitize;
 use super::value::{Value, parse_text};
+use super::value_map::ValueMaps;
 use crate::model::{ColumnChoice, ColumnInfo, ColumnType, ImportMode, Mapping, RowError, TableShape};
 
 /// Score above which two differently written names are taken to mean the same column
@@ -97,11 +98,13 @@ pub fn suggest(source: &[ColumnInfo], table: &TableShape, remembered: Option<&Ma
                 skip: true,
                 ..ColumnChoice::default()
             });
-            // How its dates are written, as the person said last time, whichever column it goes into.
+            // How its dates are written and which values it replaces, as the person said last time,
+            // whichever column it goes into.
             if !choice.skip {
-                choice.format = remembered
-                    .and_then(|m| m.columns.iter().find(|c| c.source == col.label || c.source == col.name))
-                    .and_then(|c| c.format.clone());
+                let last =
+                    remembered.and_then(|m| m.columns.iter().find(|c| c.source == col.label || c.source == col.name));
+                choice.format = last.and_then(|c| c.format.clone());
+                choice.values = last.map(|c| c.values.clone()).unwrap_or_default();
             }
             choice
         })
@@ -130,6 +133,8 @@ pub struct Plan {
     required: Vec<bool>,
     /// For each, how its text dates are written, when the person said (the column is fixed then).
     formats: Vec<Option<DateFormat>>,
+    /// For each, the values it replaces before reading (see [`super::value_map`]).
+    maps: Vec<Option<ValueMaps>>,
     /// Positions in `columns` of the key, in the order the person gave.
     pub key: Vec<usize>,
     /// Whether the key needs a unique index made on the existing table.
@@ -172,7 +177,7 @@ impl Plan {
             suggest(source, &free, None)
         });
         let mut columns: Vec<ColumnInfo> = Vec::new();
-        let (mut sources, mut fixed, mut formats) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut sources, mut fixed, mut formats, mut maps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, col) in source.iter().enumerate() {
             let choice = picked[i];
             if choice.is_some_and(|c| c.skip) {
@@ -239,6 +244,7 @@ impl Plan {
             sources.push(i);
             fixed.push(is_fixed);
             formats.push(format);
+            maps.push(choice.and_then(|c| ValueMaps::of(&c.values)));
         }
         if columns.is_empty() {
             return Err(invalid(match table {
@@ -291,8 +297,11 @@ impl Plan {
             _ => false,
         };
         let width = source.len();
-        let identity = sources.iter().copied().eq(0..width) && !fixed.contains(&true) && !required.contains(&true);
-        Ok(Self { columns, sources, fixed, required, formats, key, add_unique_index, width, identity })
+        let identity = sources.iter().copied().eq(0..width)
+            && !fixed.contains(&true)
+            && !required.contains(&true)
+            && maps.iter().all(Option::is_none);
+        Ok(Self { columns, sources, fixed, required, formats, maps, key, add_unique_index, width, identity })
     }
 
     /// Whether the import has a key (its staging table then carries [`ROW_COLUMN`]).
@@ -315,7 +324,7 @@ impl Plan {
         let before = errors.len();
         let mut out = Vec::with_capacity(self.columns.len() + 1);
         for (c, &s) in self.sources.iter().enumerate() {
-            let value = std::mem::replace(&mut row[s], Value::Null);
+            let value = self.mapped(c, std::mem::replace(&mut row[s], Value::Null));
             let col = &self.columns[c];
             let value = if self.fixed[c] {
                 let converted = match &self.formats[c] {
@@ -349,6 +358,20 @@ impl Plan {
     /// The sheet's width the plan was made for.
     pub fn width(&self) -> usize {
         self.width
+    }
+
+    /// The value-map step: column `c`'s cell `value` as its replacements say (see
+    /// [`super::value_map`]), before it is read as the column's type.
+    fn mapped(&self, c: usize, value: Value) -> Value {
+        match &self.maps[c] {
+            Some(maps) => maps.apply(value),
+            None => value,
+        }
+    }
+
+    /// The sheet's column (0-based) column `c` is filled from.
+    pub fn source_of(&self, c: usize) -> usize {
+        self.sources[c]
     }
 }
 

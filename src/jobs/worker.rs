@@ -190,7 +190,17 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             }
             if committing {
                 let db = shared.db.clone();
-                tokio::spawn(async move { take_out_trash(&db).await });
+                // The rows a committed review left out stay out: their kept copies go.
+                let review = record.review.as_deref().and_then(|t| import::review::Staged::from_json(t).ok());
+                let id = id.clone();
+                tokio::spawn(async move {
+                    if let Some(staged) = review
+                        && let Err(e) = import::rejects::drop_table(db.destination(), &staged.table).await
+                    {
+                        tracing::warn!(%id, error = %e, "could not drop a committed review's rejected rows (the sweep will)");
+                    }
+                    take_out_trash(&db).await;
+                });
             }
         }
         Ending::Reviewed(outcome) => {

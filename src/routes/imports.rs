@@ -1,9 +1,11 @@
 //! Everything under `/api/imports`: `POST` (store a file and queue its import: curl's and
 //! scripts' one step), the list, one import's state, its live progress as Server-Sent Events
 //! (see `events`), cancelling it, its row errors (as JSON pages, and the whole report as CSV), and
-//! what the history offers: undo, run again, delete (see `history`).
+//! what the history offers: undo, run again, delete (see `history`); a review's rejected rows and
+//! their fixes are `fixes`'.
 
 mod events;
+pub mod fixes;
 
 use super::extract::{Json, Path, Query};
 use super::multipart;

@@ -320,3 +320,5 @@ async fn a_review_survives_a_restart_and_is_committed_after_it() {
     assert_eq!(wait(&app, &id).await["status"], "succeeded");
     assert_eq!(rows(&app, "stock").await, ["1|Ana|10", "2|Bob|20", "3|Cy|30", "4|Dee|44", "5|Eve|50"]);
 }
+
+mod fixes;

@@ -6,8 +6,11 @@
 //! without a unique index on them gets the offer to make one. A column of dates written with the
 //! day and the month in either order (`03/04/2024`) asks how they are written, unless its values
 //! or the last import into the table decide it; until it is answered the import does not start.
+//! Values the last review of that table replaced (`N/A` → empty) are listed, each removable.
 
-use crate::model::{ColumnChoice, ColumnType, DateColumn, Inspection, Mapping, OnError, TableShape, TargetPreview};
+use crate::model::{
+    ColumnChoice, ColumnType, DateColumn, Inspection, Mapping, OnError, TableShape, TargetPreview, ValueMap,
+};
 use leptos::prelude::*;
 
 /// The types a column may be given, in the words the page uses.
@@ -45,6 +48,8 @@ pub struct ColumnEdit {
     /// The existing table's columns of dates (or dates and times): only a column going into one
     /// of them reads its text with a date format.
     date_targets: Vec<String>,
+    /// Values read as others, as the last import into the table was told (see `import::value_map`).
+    values: RwSignal<Vec<ValueMap>>,
 }
 
 /// The date format choice "these are not dates: keep the text".
@@ -91,6 +96,7 @@ pub fn edits(found: &Inspection) -> Vec<ColumnEdit> {
             let key = found.target.as_ref().is_some_and(|t| suggested.as_ref().is_some_and(|s| t.key.contains(s)));
             let dates = found.dates.iter().find(|d| d.column == c.name).cloned();
             let remembered = found.target.as_ref().and_then(|t| t.columns.get(i)).and_then(|s| s.format.clone());
+            let values = found.target.as_ref().and_then(|t| t.columns.get(i)).map(|s| s.values.clone());
             // The last import's choice first, then what the values decide; else the question stays open.
             let format =
                 remembered.clone().or_else(|| dates.as_ref().and_then(|d| d.decided.clone())).unwrap_or_default();
@@ -108,6 +114,7 @@ pub fn edits(found: &Inspection) -> Vec<ColumnEdit> {
                 remembered,
                 format: RwSignal::new(format),
                 date_targets: date_targets.clone(),
+                values: RwSignal::new(values.unwrap_or_default()),
             }
         })
         .collect()
@@ -127,11 +134,16 @@ pub fn mapping(edits: &[ColumnEdit], existing: bool, on_error: OnError, add_uniq
         }
         let format =
             Some(e.format.get_untracked()).filter(|f| !f.is_empty() && f != AS_TEXT && e.reads_dates(existing));
+        let values = e.values.get_untracked();
         let choice = match (&target, existing) {
             (None, _) => ColumnChoice { source: e.source.clone(), skip: true, ..ColumnChoice::default() },
-            (Some(t), true) => {
-                ColumnChoice { source: e.source.clone(), target: Some(t.clone()), format, ..ColumnChoice::default() }
-            }
+            (Some(t), true) => ColumnChoice {
+                source: e.source.clone(),
+                target: Some(t.clone()),
+                format,
+                values,
+                ..ColumnChoice::default()
+            },
             (Some(t), false) => {
                 let ty = e.ty.get_untracked();
                 ColumnChoice {
@@ -140,10 +152,16 @@ pub fn mapping(edits: &[ColumnEdit], existing: bool, on_error: OnError, add_uniq
                     ty: (ty != e.inferred).then_some(ty),
                     skip: false,
                     format,
+                    values,
                 }
             }
         };
-        if choice.skip || choice.target.is_some() || choice.ty.is_some() || choice.format.is_some() {
+        if choice.skip
+            || choice.target.is_some()
+            || choice.ty.is_some()
+            || choice.format.is_some()
+            || !choice.values.is_empty()
+        {
             columns.push(choice);
         }
     }
@@ -242,6 +260,7 @@ pub fn ColumnMap(
         out.extend(unanswered(&for_checks, existing));
         out
     };
+    let replaced: Vec<ColumnEdit> = edits.iter().filter(|e| !e.values.get_untracked().is_empty()).cloned().collect();
     // What the whole-column check of each text date column found, in words.
     let date_notes: Vec<String> = edits.iter().filter_map(|e| e.dates.as_ref().map(|d| d.note.clone())).collect();
     let for_index = edits.clone();
@@ -375,6 +394,7 @@ pub fn ColumnMap(
                     </label>
                 </p>
             })}
+            {(!replaced.is_empty()).then(|| view! { <ValueMaps edits=replaced /> })}
             {(!date_notes.is_empty()).then(|| view! {
                 <ul class="date-notes">
                     {date_notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
@@ -382,6 +402,34 @@ pub fn ColumnMap(
             })}
             <ul class="problems">
                 {move || problems().into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}
+            </ul>
+        </div>
+    }
+}
+
+/// The values the last review of the table replaced, per column, each with a button that removes
+/// it from this import (and so from what the table remembers after it).
+#[component]
+fn ValueMaps(edits: Vec<ColumnEdit>) -> impl IntoView {
+    view! {
+        <div class="value-maps">
+            <h4 id="value-maps-title">"Values read as others"</h4>
+            <p class="hint">"Fixes made in the last review of this table. Each is applied to this file too; remove any that does not fit it."</p>
+            <ul aria-labelledby="value-maps-title">
+                {edits.into_iter().map(|e| {
+                    let (values, label) = (e.values, e.label.clone());
+                    move || values.get().into_iter().enumerate().map(|(k, m)| {
+                        let words = m.words();
+                        let remove = format!("Remove: {} {}", label, words);
+                        view! {
+                            <li>
+                                <span>{format!("{}: {}", label, words)}</span>" "
+                                <button type="button" class="button secondary small remove-map" aria-label=remove
+                                    on:click=move |_| values.update(|v| { if k < v.len() { v.remove(k); } })>"Remove"</button>
+                            </li>
+                        }
+                    }).collect_view()
+                }).collect_view()}
             </ul>
         </div>
     }

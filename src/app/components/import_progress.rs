@@ -85,15 +85,23 @@ pub fn ImportProgress(
     let line = Memo::new(move |_| {
         seen.with(|s| s.as_ref().map_or_else(|| "Starting the import…".to_owned(), |s| status_line(&s.progress)))
     });
-    // An import in review, drawn only when its review changes: the panel keeps its page, filter and
-    // focus while the clock ticks.
+    // An import in review, drawn once: the panel keeps its page, filter, grid and focus while the
+    // clock ticks and its fixes move the counts (which it passes up, for the status line).
     let in_review = Memo::new(move |_| {
         seen.with(|s| {
             let p = &s.as_ref()?.progress;
-            (p.status == ImportStatus::Review).then(|| p.review.clone().map(|r| (p.id.clone(), p.table.clone(), r)))?
+            (p.status == ImportStatus::Review && p.review.is_some()).then(|| (p.id.clone(), p.table.clone()))
         })
     });
     let decided = Callback::new(move |()| run.update(|n| *n += 1));
+    let fixed = Callback::new(move |summary: crate::model::ReviewSummary| {
+        seen.update(|s| {
+            if let Some(s) = s {
+                s.progress.rows_rejected = summary.rejected;
+                s.progress.review = Some(summary);
+            }
+        })
+    });
     let data_status = move || seen.with(|s| s.as_ref().map(|s| s.progress.status.to_string()));
 
     view! {
@@ -112,8 +120,9 @@ pub fn ImportProgress(
                 };
                 card_body(p, at, now.get(), cancel.clone(), cancel_error).into_any()
             }}
-            {move || in_review.get().map(|(id, table, summary)| view! {
-                <ReviewPanel id table summary on_decided=decided />
+            {move || in_review.get().map(|(id, table)| {
+                let summary = seen.with_untracked(|s| s.as_ref().and_then(|s| s.progress.review.clone())).unwrap_or_default();
+                view! { <ReviewPanel id table summary on_decided=decided on_fixed=fixed /> }
             })}
         </section>
     }
@@ -192,10 +201,9 @@ fn card_body(
                 {(p.error_cells > 0).then(|| view! { <p class="note">{format!("{} error cells (like #DIV/0!) were stored as empty.", format::count(p.error_cells))}</p> })}
                 {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
             }.into_any(),
-            // The review itself is drawn outside this body, which the clock redraws every 250 ms.
-            ImportStatus::Review => view! {
-                {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}
-            }.into_any(),
+            // The review itself (its rejected rows a grid of their own) is drawn outside this body,
+            // which the clock redraws every 250 ms.
+            ImportStatus::Review => ().into_any(),
             ImportStatus::Failed => view! {
                 <p class="outcome error">"Nothing was written to the database."</p>
                 {(p.rows_rejected > 0).then(|| view! { <RowErrors id=p.id.clone() rejected=p.rows_rejected /> })}

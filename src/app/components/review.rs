@@ -1,15 +1,21 @@
 //! `ReviewPanel`: an import waiting in review (issue 28). What it would do, in counts and by column;
 //! its rows a page at a time, filtered by what each would do, an updated row's changed cells shown
 //! as the table has them and as they would be; the whole diff as a download; and the two ways on:
-//! commit (exactly this is written, or nothing if the table changed since) or discard.
+//! commit (exactly this is written, or nothing if the table changed since) or discard. Its rejected
+//! rows are a grid of their own ([`RejectGrid`]), where each fix moves the counts.
 
+use super::RejectGrid;
 use crate::api::{cancel_import, commit_review, review_diff};
 use crate::format;
-use crate::model::{DiffKind, DiffRow, ImportId, ReviewSummary};
+use crate::model::{DiffKind, DiffRow, FixOutcome, ImportId, ReviewSummary};
 use leptos::prelude::*;
 
 /// Rows a page of the diff shows.
 const PAGE: u64 = 50;
+/// How many times a refused page is asked for again, and after how long (the diff's and the
+/// rejected rows' grid's).
+pub(super) const RETRIES: u32 = 10;
+pub(super) const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
 
 #[component]
 pub fn ReviewPanel(
@@ -18,31 +24,59 @@ pub fn ReviewPanel(
     summary: ReviewSummary,
     /// Called once the person committed or discarded, for the card to follow the import again.
     on_decided: Callback<()>,
+    /// Called with the review's counts after each fix of a rejected row.
+    on_fixed: Callback<ReviewSummary>,
 ) -> impl IntoView {
+    let has_rejects = summary.rejected > 0;
+    let summary = RwSignal::new(summary);
     let kind = RwSignal::new(None::<DiffKind>);
     let offset = RwSignal::new(0u64);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let page_id = id.clone();
-    let page = LocalResource::new(move || review_diff(page_id.clone(), kind.get(), offset.get()));
-    let total_of = {
-        let s = summary.clone();
-        move |k: Option<DiffKind>| match k {
+    // Moves to read the page again: the card learns that the import is in review a moment before
+    // its record says so (the worker tells watchers first), and a page asked for in that moment is
+    // refused ("being read or committed now"), which the person need not see.
+    let again = RwSignal::new(0u32);
+    // A fixed row joins the diff: its page is read again.
+    let page = LocalResource::new(move || {
+        summary.track();
+        again.track();
+        review_diff(page_id.clone(), kind.get(), offset.get())
+    });
+    Effect::new(move |_| {
+        if let Some(Err(_)) = page.get()
+            && again.get_untracked() < RETRIES
+        {
+            set_timeout(move || again.update(|n| *n += 1), RETRY_AFTER);
+        }
+    });
+    let total_of = move |k: Option<DiffKind>| {
+        summary.with(|s| match k {
             None => s.inserted + s.updated + s.unchanged,
             Some(DiffKind::Insert) => s.inserted,
             Some(DiffKind::Update) => s.updated,
             Some(DiffKind::Unchanged) => s.unchanged,
-        }
+        })
     };
+    let fixed = Callback::new(move |outcome: FixOutcome| {
+        on_fixed.run(outcome.summary.clone());
+        summary.set(outcome.summary);
+        error.set(None);
+    });
     let (commit_id, discard_id) = (id.clone(), id.clone());
     let commit = move |_| decide(commit_review(commit_id.clone()), busy, error, on_decided);
     let discard = move |_| decide(cancel_import(discard_id.clone()), busy, error, on_decided);
-    let changed: Vec<String> = summary
-        .changed
-        .iter()
-        .map(|c| format!("{} ({})", c.column, format::plural(c.cells as usize, "cell", "cells")))
-        .collect();
+    let changed = move || -> Vec<String> {
+        summary.with(|s| {
+            s.changed
+                .iter()
+                .map(|c| format!("{} ({})", c.column, format::plural(c.cells as usize, "cell", "cells")))
+                .collect()
+        })
+    };
     let rows = |n: u64| format::plural(n as usize, "row", "rows");
+    let s = move || summary.get();
     let csv = format!("/api/imports/{id}/diff.csv");
     let filters = [
         (None, "Every row"),
@@ -55,28 +89,27 @@ pub fn ReviewPanel(
         <section class="review" aria-labelledby="review-title">
             <h3 id="review-title">"What this import would do to table "<code>{table.clone()}</code></h3>
             <ul class="review-counts">
-                <li class="inserted">{format!("{} new", rows(summary.inserted))}</li>
+                <li class="inserted">{move || format!("{} new", rows(s().inserted))}</li>
                 <li class="updated">
-                    {format!("{} changed", rows(summary.updated))}
-                    {(!changed.is_empty()).then(|| format!(": {}", changed.join(", ")))}
+                    {move || format!("{} changed", rows(s().updated))}
+                    {move || { let c = changed(); (!c.is_empty()).then(|| format!(": {}", c.join(", "))) }}
                 </li>
-                <li class="unchanged">{format!("{} already as in the file", rows(summary.unchanged))}</li>
-                {(summary.removed > 0).then(|| view! {
-                    <li class="removed">{format!("{} of the table now would be gone (replaced)", rows(summary.removed))}</li>
+                <li class="unchanged">{move || format!("{} already as in the file", rows(s().unchanged))}</li>
+                {move || (s().removed > 0).then(|| view! {
+                    <li class="removed">{format!("{} of the table now would be gone (replaced)", rows(s().removed))}</li>
                 })}
-                {(summary.rejected > 0).then(|| view! {
-                    <li class="rejected">{format!("{} left out (listed below)", rows(summary.rejected))}</li>
+                {move || (s().rejected > 0).then(|| view! {
+                    <li class="rejected">{rejected_words(&s())}</li>
                 })}
             </ul>
             <p class="note">"Nothing has been written yet. Commit writes exactly these changes; if the table changes before then, nothing is written and you can review again."</p>
             <div class="diff-filter" role="group" aria-label="Which rows to show">
                 {filters.into_iter().map(|(k, words)| {
-                    let n = total_of(k);
                     view! {
                         <button type="button" class="button secondary"
                             aria-pressed=move || (kind.get() == k).to_string()
                             on:click=move |_| { kind.set(k); offset.set(0); }>
-                            {format!("{words} ({})", format::count(n))}
+                            {move || format!("{words} ({})", format::count(total_of(k)))}
                         </button>
                     }
                 }).collect_view()}
@@ -107,16 +140,32 @@ pub fn ReviewPanel(
                             </p>
                         }.into_any()
                     }
+                    Err(_) if again.get_untracked() < RETRIES => view! { <p>"Reading the changes…"</p> }.into_any(),
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 })}
             </Suspense>
             <p><a class="download-diff" href=csv download="">"Download every change (CSV)"</a></p>
+            {has_rejects.then(|| view! { <RejectGrid id=id.clone() on_fixed=fixed /> })}
             <p class="actions">
                 <button type="button" class="button commit" disabled=move || busy.get() on:click=commit>"Commit: write these changes"</button>
                 <button type="button" class="button secondary discard" disabled=move || busy.get() on:click=discard>"Discard"</button>
                 {move || error.get().map(|e| view! { <span class="error" role="alert">{e}</span> })}
             </p>
         </section>
+    }
+}
+
+/// `3 rows left out: 2 to fix (listed below), 1 skipped`.
+fn rejected_words(s: &ReviewSummary) -> String {
+    let rows = format::plural(s.rejected as usize, "row", "rows");
+    match (s.to_fix(), s.skipped) {
+        (0, _) => format!("{rows} left out (skipped)"),
+        (fix, 0) => format!("{rows} left out: {} to fix or skip (listed below)", format::count(fix)),
+        (fix, skipped) => format!(
+            "{rows} left out: {} to fix or skip (listed below), {} skipped",
+            format::count(fix),
+            format::count(skipped)
+        ),
     }
 }
 

@@ -1,0 +1,315 @@
+//! What a person does to a review's rejected rows (issue 28, point 2): corrects one cell, replaces
+//! every equal value of a column ("apply to every equal value", remembered with the table's
+//! mapping for the next file into it), or leaves rows out (one, or every row with the same error).
+//! Only someone who may commit the review may fix it (the same check as `reviews::commit`); each
+//! fix is in the audit log; each answer says in words what happened and carries the review's
+//! counts after it, which `GET /api/imports/{id}` and its events say from then on.
+
+use super::refit::{self, Done, Held, P, Tx};
+use crate::auth::Asker;
+use crate::db::audit::{self, Action, Event};
+use crate::db::{self, Db};
+use crate::error::AppError;
+use crate::format::{count, plural, quoted};
+use crate::import::names::quote;
+use crate::import::rejects::{self, COL, HEAD, REASON, ROW, STATE, VALUE};
+use crate::import::value::Value;
+use crate::import::value_map;
+use crate::model::{
+    CellFix, ColumnChoice, DiffKind, FixOutcome, ImportId, RejectedCell, RejectedRow, SkipFix, ValueFix,
+};
+
+/// Corrects one cell of a rejected row and checks the row again as the import would.
+pub async fn cell(db: &Db, asker: &Asker, id: &ImportId, fix: &CellFix) -> Result<FixOutcome, AppError> {
+    let (table, _) = super::committer(db, asker, id).await?;
+    let mut tx = Tx::begin(db).await?;
+    let mut held = Held::take(&mut tx, id).await?;
+    let plan = held.plan()?;
+    let c = column_of(&held, &fix.column)?;
+    let sql = refit::heads(&held.rejects(db), &format!("h.{} = $1", quote(ROW)), 1);
+    let found = refit::cells_of(&mut tx, &sql, &[P::Int(fix.row as i64)], plan.width()).await?;
+    let Some((number, cells)) = found.into_iter().next() else {
+        return Err(AppError::NotFound(format!(
+            "row {} is not among this review's rejected rows still to fix (fixed or skipped already?)",
+            count(fix.row)
+        )));
+    };
+    let Some(mut cells) = cells else {
+        return Err(AppError::Conflict(format!(
+            "row {} was refused after it was read (its key repeats an earlier row's), so its other values were not \
+             kept: skip it, or correct the file and import it again",
+            count(number)
+        )));
+    };
+    cells[plan.source_of(c)] = Value::text(&fix.value);
+    let done = refit::refit(db, &mut tx, &mut held, &plan, vec![(number, cells)]).await?;
+    held.save(&mut tx).await?;
+    tx.commit().await?;
+    let name = &held.staged.columns[c].name;
+    let detail = format!("import {id}: row {number}, {} set to {}", quoted(name), quoted(&fix.value));
+    record(db, asker, &table, &detail).await?;
+    let words = match (done.moved.first(), done.rejected.first()) {
+        (Some(moved), _) => format!("Row {} passes now: {}.", count(number), what_it_does(moved.kind)),
+        (None, Some((_, lines))) => format!("Row {} is still rejected: {}.", count(number), reasons(&held, lines)),
+        (None, None) => format!("Row {} was checked again.", count(number)),
+    };
+    Ok(outcome(&held, done, 0, words))
+}
+
+/// Replaces every rejected cell of a column whose text is `from` with `to`, in batches, and keeps
+/// the replacement in the import's mapping (and so, once committed, the table's).
+pub async fn map(db: &Db, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Result<FixOutcome, AppError> {
+    let (table, _) = super::committer(db, asker, id).await?;
+    if fix.map.from.trim() == fix.map.to.trim() {
+        return Err(AppError::BadRequest("the value and its replacement are the same; nothing would change".into()));
+    }
+    let from = fix.map.from.trim().to_owned();
+    let mut done = Done::default();
+    let mut after = 0i64;
+    loop {
+        let mut tx = Tx::begin(db).await?;
+        let mut held = Held::take(&mut tx, id).await?;
+        let c = column_of(&held, &fix.column)?;
+        if after == 0 {
+            remember(&mut held, c, fix)?;
+        }
+        let plan = held.plan()?;
+        // The rows whose cell in the column shows the value (as the grid shows it: as read, or as
+        // an earlier replacement made it; cut at 200 characters, past which two values that start
+        // alike are both shaped again, and the one that does not hold it stays as it was).
+        let rejects_table = held.rejects(db);
+        let filter = format!(
+            "h.{r} > $1 AND EXISTS (SELECT 1 FROM {rejects_table} l WHERE l.{r} = h.{r} AND l.{COL} = $2 AND \
+             TRIM(l.{VALUE}) = $3)",
+            r = quote(ROW)
+        );
+        let sql = refit::heads(&rejects_table, &filter, refit::batch_rows(plan.width()));
+        let params = [P::Int(after), P::Int(c as i64), P::Text(shown_value(&from))];
+        let found = refit::cells_of(&mut tx, &sql, &params, plan.width()).await?;
+        let name = held.staged.columns[c].name.clone();
+        let Some(&(last, _)) = found.last() else {
+            if after == 0 {
+                return Err(AppError::BadRequest(format!(
+                    "no rejected row still to fix has {} in {}; nothing was changed",
+                    quoted(&from),
+                    quoted(&name)
+                )));
+            }
+            tx.commit().await?;
+            let rows = done.fixed + done.still;
+            let detail = format!(
+                "import {id}: in {}, {} ({})",
+                quoted(&name),
+                fix.map.words(),
+                plural(rows as usize, "row", "rows")
+            );
+            record(db, asker, &table, &detail).await?;
+            let words = mapped_words(&fix.map, &name, &held.table, &done);
+            // Rows moved between the tables: their bytes are measured again (after the answer).
+            let (db, id) = (db.clone(), id.clone());
+            tokio::spawn(async move { super::measure(&db, &id).await });
+            return Ok(outcome(&held, done, 0, words));
+        };
+        after = last as i64;
+        // Rows not kept whole cannot be shaped again (see `import::rejects`); they stay.
+        let rows: Vec<(u64, Vec<Value>)> =
+            found.into_iter().filter_map(|(n, cells)| cells.map(|cells| (n, cells))).collect();
+        let batch = refit::refit(db, &mut tx, &mut held, &plan, rows).await?;
+        done.add(batch);
+        held.save(&mut tx).await?;
+        tx.commit().await?;
+    }
+}
+
+/// Leaves rejected rows out: one row, or every row with a rejected cell in a column for a reason.
+/// One statement, however many rows.
+pub async fn skip(db: &Db, asker: &Asker, id: &ImportId, fix: &SkipFix) -> Result<FixOutcome, AppError> {
+    let (table, _) = super::committer(db, asker, id).await?;
+    let mut tx = Tx::begin(db).await?;
+    let mut held = Held::take(&mut tx, id).await?;
+    let rejects_table = held.rejects(db);
+    let r = quote(ROW);
+    let (which, params, detail, words): (String, Vec<P>, String, Words) =
+        match (fix.row, fix.column.as_deref(), fix.reason.as_deref()) {
+            (Some(row), None, None) => (
+                "$1".into(),
+                vec![P::Int(row as i64)],
+                format!("import {id}: row {row} left out"),
+                Box::new(move |n| match n {
+                    0 => format!("Row {} is not among the rejected rows still to fix.", count(row)),
+                    _ => format!("Row {} is left out.", count(row)),
+                }),
+            ),
+            (None, Some(column), Some(reason)) => {
+                let c = column_of(&held, column)?;
+                let name = held.staged.columns[c].name.clone();
+                let said = format!("{} {reason}", quoted(&name));
+                (
+                    format!("SELECT {r} FROM {rejects_table} WHERE {COL} = $1 AND {REASON} = $2"),
+                    vec![P::Int(c as i64), P::Text(reason.to_owned())],
+                    format!("import {id}: every row where {said} left out"),
+                    Box::new(move |n| match n {
+                        0 => format!("No rejected row still to fix has {said}."),
+                        _ => format!("{} where {said} {} left out.", plural(n as usize, "row", "rows"), were(n)),
+                    }),
+                )
+            }
+            _ => {
+                return Err(AppError::BadRequest(
+                    "say which rows to leave out: a row, or a column and a reason (every row with that error)".into(),
+                ));
+            }
+        };
+    let heads = format!(
+        "SELECT count(*) FROM {rejects_table} WHERE {HEAD} = 1 AND {STATE} = {open} AND {r} IN ({which})",
+        open = rejects::OPEN
+    );
+    let n: Vec<(i64,)> = tx.fetch(&heads, &params).await?;
+    let n = n.first().map_or(0, |(n,)| (*n).max(0) as u64);
+    let sql = format!(
+        "UPDATE {rejects_table} SET {STATE} = {skipped} WHERE {STATE} = {open} AND {r} IN ({which})",
+        skipped = rejects::SKIPPED,
+        open = rejects::OPEN
+    );
+    tx.exec(&sql, &params).await?;
+    held.staged.summary.skipped += n;
+    held.save(&mut tx).await?;
+    tx.commit().await?;
+    if n > 0 {
+        record(db, asker, &table, &detail).await?;
+    }
+    Ok(outcome(&held, Done::default(), n, words(n)))
+}
+
+/// What a skip says of the rows it left out, by how many.
+type Words = Box<dyn Fn(u64) -> String + Send + Sync>;
+
+/// The review's column a request names: the table's column, or the sheet's header text.
+fn column_of(held: &Held, named: &str) -> Result<usize, AppError> {
+    let cols = &held.staged.columns;
+    let named = named.trim();
+    cols.iter().position(|c| c.name == named).or_else(|| cols.iter().position(|c| c.label == named)).ok_or_else(|| {
+        let names: Vec<String> = cols.iter().map(|c| quoted(&c.name)).collect();
+        AppError::BadRequest(format!(
+            "this review has no column {}; its columns are {}",
+            quoted(named),
+            names.join(", ")
+        ))
+    })
+}
+
+/// Adds the replacement to the mapping's choice for the sheet's column that fills column `c`.
+fn remember(held: &mut Held, c: usize, fix: &ValueFix) -> Result<(), AppError> {
+    let source = held.staged.source.get(held.plan()?.source_of(c)).cloned().ok_or_else(|| {
+        AppError::Internal(format!("import {}: the review's column {c} has no sheet column", held.id))
+    })?;
+    let choices = &mut held.mapping.columns;
+    let at = match choices.iter().position(|ch| ch.source == source.label || ch.source == source.name) {
+        Some(at) => at,
+        None => {
+            choices.push(ColumnChoice { source: source.label.clone(), ..ColumnChoice::default() });
+            choices.len() - 1
+        }
+    };
+    choices[at].values = value_map::with(&choices[at].values, fix.map.clone());
+    Ok(())
+}
+
+/// A value as a rejects line shows it (cut past 200 characters, as a row error does), trimmed.
+fn shown_value(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// Records a fix in the audit log.
+async fn record(db: &Db, asker: &Asker, table: &str, detail: &str) -> Result<(), AppError> {
+    let event =
+        Event { user: asker.viewer.name(), target: Some(table), detail: Some(detail), address: Some(&asker.address) };
+    audit::record(db, Action::Fix, event, db::now_ms()).await?;
+    Ok(())
+}
+
+/// What the fix did, with the review's counts after it.
+fn outcome(held: &Held, done: Done, skipped: u64, words: String) -> FixOutcome {
+    let rejected = done
+        .rejected
+        .iter()
+        .map(|(row, lines)| RejectedRow {
+            row: *row,
+            cells: cells(held, lines),
+            editable: lines.first().is_some_and(|l| l.cells.is_some()),
+        })
+        .collect();
+    FixOutcome {
+        summary: held.staged.summary.clone(),
+        fixed: done.fixed,
+        moved: done.moved,
+        still: done.still,
+        rejected,
+        skipped,
+        words,
+    }
+}
+
+/// A rejected row's lines as its grid shows them.
+pub(super) fn cells(held: &Held, lines: &[rejects::Line]) -> Vec<RejectedCell> {
+    lines
+        .iter()
+        .map(|l| {
+            let col = held.staged.columns.get(l.col);
+            RejectedCell {
+                column: col.map(|c| c.name.clone()).unwrap_or_default(),
+                label: col.map(|c| rejects::shown(c).to_owned()).unwrap_or_default(),
+                value: l.value.clone(),
+                reason: l.reason.clone(),
+            }
+        })
+        .collect()
+}
+
+/// `in "qty", "12 pcs" is not a whole number; in "sku", the cell is empty, and a key ...`.
+fn reasons(held: &Held, lines: &[rejects::Line]) -> String {
+    cells(held, lines)
+        .iter()
+        .map(|c| {
+            let what = if c.value.is_empty() { "the cell".to_owned() } else { quoted(&c.value) };
+            format!("in {}, {what} {}", quoted(&c.label), c.reason)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What a row that passes will do, in words.
+fn what_it_does(kind: DiffKind) -> &'static str {
+    match kind {
+        DiffKind::Insert => "it will be added to the table",
+        DiffKind::Update => "it will change a row of the table",
+        DiffKind::Unchanged => "the table has it as it is already",
+    }
+}
+
+fn were(n: u64) -> &'static str {
+    if n == 1 { "is" } else { "are" }
+}
+
+/// `"12 pcs" → "12" in "qty": 40 rows pass now, 2 are still rejected. The next file into table
+/// "stock" is read the same way.`
+fn mapped_words(map: &crate::model::ValueMap, column: &str, table: &str, done: &Done) -> String {
+    let passed = match done.fixed {
+        0 => "no row passes yet".to_owned(),
+        n => format!("{} {} now", plural(n as usize, "row", "rows"), if n == 1 { "passes" } else { "pass" }),
+    };
+    let still = match done.still {
+        0 => String::new(),
+        n => format!(", {} {} still rejected", plural(n as usize, "row", "rows"), were(n)),
+    };
+    format!(
+        "{} in {}: {passed}{still}. The next file into table {} is read the same way (its preview lists it, and you can \
+         remove it there).",
+        map.words(),
+        quoted(column),
+        quoted(table)
+    )
+}

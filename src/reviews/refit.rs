@@ -1,0 +1,567 @@
+//! Rejected rows of a review shaped again after a fix (see `import::rejects`), a batch at a time,
+//! each batch one transaction that holds the review: on PostgreSQL its import's row is locked
+//! (`FOR UPDATE`: a commit's `status = 'queued'` waits for it, on any instance); on SQLite the
+//! transaction starts `IMMEDIATE` on a connection that has the app's file and the data file open
+//! (one server per file). Inside it, the review's counts are read, the rows changed, and the counts
+//! written back, so a commit always merges what the counts say.
+//!
+//! A row that passes goes into the review table exactly as the review's own fill puts rows there
+//! (`import::review::fill`: against the live table now, with its old values), its key checked
+//! against the rows already there; a row that still fails keeps its place in the rejects table with
+//! its new reasons.
+
+use crate::db::{Db, Pool};
+use crate::error::AppError;
+use crate::import::names::quote;
+use crate::import::rejects::{self, CELLS, HEAD, Line, ROW, STATE};
+use crate::import::review::{self, Staged};
+use crate::import::shape::Plan;
+use crate::import::sink::{Kind, sql_type};
+use crate::import::value::Value;
+use crate::model::{
+    ChangedColumn, ColumnType, DiffKind, ImportId, ImportMode, ImportStatus, Mapping, MovedRow, RowError,
+};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, FromRow, Row};
+use std::collections::HashMap;
+
+/// Parameters one statement binds at most: below SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_PARAMS: usize = 30_000;
+/// Rows one batch shapes at most (fewer for wide rows: see [`batch_rows`]). A value map over a
+/// million rejected rows is a thousand transactions of about ten statements, not a million trips.
+pub const BATCH_ROWS: usize = 1000;
+/// Rows a fix lists back by number (the rest are counted).
+pub const LISTED: usize = 20;
+/// The temporary table a batch's passing rows wait in before the review's fill reads them.
+const FIXING: &str = "_sheetport_fixing";
+
+/// One transaction on either database.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A parameter, typed as its column wants it on both databases (PostgreSQL takes no untyped NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub enum P {
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+    Text(String),
+    Null(ColumnType),
+}
+
+macro_rules! bind_all {
+    ($q:expr, $params:expr) => {{
+        let mut q = $q;
+        for p in $params {
+            q = match p {
+                P::Int(n) => q.bind(*n),
+                P::Real(f) => q.bind(*f),
+                P::Bool(b) => q.bind(*b),
+                P::Text(s) => q.bind(s.clone()),
+                P::Null(ColumnType::Integer) => q.bind(None::<i64>),
+                P::Null(ColumnType::Real) => q.bind(None::<f64>),
+                P::Null(ColumnType::Boolean) => q.bind(None::<bool>),
+                P::Null(_) => q.bind(None::<String>),
+            };
+        }
+        q
+    }};
+}
+
+impl Tx {
+    /// Starts the transaction that holds the review of `id` (see the module's text).
+    pub async fn begin(db: &Db) -> Result<Self, sqlx::Error> {
+        Ok(match db.pool() {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Tx::Sqlite(_) => Kind::Sqlite,
+            Tx::Postgres(_) => Kind::Postgres,
+        }
+    }
+
+    /// Runs `sql`; the rows it changed.
+    pub async fn exec(&mut self, sql: &str, params: &[P]) -> Result<u64, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(match self {
+            Tx::Sqlite(t) => {
+                bind_all!(sqlx::query::<sqlx::Sqlite>(sql), params).execute(&mut **t).await?.rows_affected()
+            }
+            Tx::Postgres(t) => {
+                bind_all!(sqlx::query::<sqlx::Postgres>(sql), params).execute(&mut **t).await?.rows_affected()
+            }
+        })
+    }
+
+    /// The rows `sql` returns, as `T`.
+    pub async fn fetch<T>(&mut self, sql: &str, params: &[P]) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
+    {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Tx::Sqlite(t) => bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(sql), params).fetch_all(&mut **t).await,
+            Tx::Postgres(t) => bind_all!(sqlx::query_as::<sqlx::Postgres, T>(sql), params).fetch_all(&mut **t).await,
+        }
+    }
+
+    /// The one row of numbers `sql` returns (as many as it selects).
+    async fn numbers(&mut self, sql: &str) -> Result<Vec<i64>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Tx::Sqlite(t) => {
+                let row = sqlx::query(sql).fetch_one(&mut **t).await?;
+                (0..row.len()).map(|i| row.try_get::<i64, _>(i)).collect()
+            }
+            Tx::Postgres(t) => {
+                let row = sqlx::query(sql).fetch_one(&mut **t).await?;
+                (0..row.len()).map(|i| row.try_get::<i64, _>(i)).collect()
+            }
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// An import's status, table, mode, mapping and review, as [`Held::take`] reads them.
+type ImportRow = (ImportStatus, String, ImportMode, Option<String>, Option<String>);
+
+/// A review held by a [`Tx`]: what the import asked for and what it staged, as they are now.
+pub struct Held {
+    pub id: ImportId,
+    /// The live table.
+    pub table: String,
+    pub mode: ImportMode,
+    pub mapping: Mapping,
+    pub staged: Staged,
+}
+
+impl Held {
+    /// Holds the review of `id` in `tx`, or says why there is none to fix.
+    pub async fn take(tx: &mut Tx, id: &ImportId) -> Result<Self, AppError> {
+        let lock = if tx.kind() == Kind::Postgres { " FOR UPDATE" } else { "" };
+        let sql = format!("SELECT status, table_name, mode, mapping, review FROM imports WHERE id = $1{lock}");
+        let found: Vec<ImportRow> = tx.fetch(&sql, &[P::Text(id.to_string())]).await?;
+        let Some((status, table, mode, mapping, review)) = found.into_iter().next() else {
+            return Err(AppError::NotFound(format!("no import with id {id}")));
+        };
+        if status != ImportStatus::Review {
+            return Err(super::not_in_review(status, review.is_some()));
+        }
+        let internal = |what: &str, e: serde_json::Error| AppError::Internal(format!("import {id}: its {what}: {e}"));
+        let staged = Staged::from_json(review.as_deref().unwrap_or_default()).map_err(|e| internal("review", e))?;
+        let mapping: Mapping = match mapping.as_deref() {
+            Some(text) => serde_json::from_str(text).map_err(|e| internal("mapping", e))?,
+            None => Mapping::default(),
+        };
+        if staged.source.is_empty() {
+            return Err(AppError::Conflict(
+                "this review was made by an earlier version of sheetport, which did not keep its rejected rows; \
+                 import the file again to fix them here"
+                    .into(),
+            ));
+        }
+        Ok(Self { id: id.clone(), table, mode, mapping, staged })
+    }
+
+    /// The import's plan as it shapes rows now (its mapping's value maps included).
+    pub fn plan(&self) -> Result<Plan, AppError> {
+        let table = if self.mode.meets_table() { self.staged.shape.as_ref() } else { None };
+        let plan = Plan::new(&self.staged.source, &self.mapping, table, self.mode)
+            .map_err(|e| AppError::Internal(format!("import {}: its plan could not be made again: {e}", self.id)))?;
+        let same = plan.columns.len() == self.staged.columns.len()
+            && plan.columns.iter().zip(&self.staged.columns).all(|(a, b)| a.name == b.name);
+        if !same {
+            return Err(AppError::Internal(format!("import {}: its plan no longer gives the staged columns", self.id)));
+        }
+        Ok(plan)
+    }
+
+    /// The rejects table, as the app's connections name it.
+    pub fn rejects(&self, db: &Db) -> String {
+        db.data_table(&rejects::table_of(&self.staged.table))
+    }
+
+    /// Writes the review's counts (and mapping) back to its import, in the same transaction.
+    pub async fn save(&self, tx: &mut Tx) -> Result<(), AppError> {
+        let s = &self.staged.summary;
+        let mapping = serde_json::to_string(&self.mapping).unwrap_or_default();
+        let changed = tx
+            .exec(
+                "UPDATE imports SET review = $1, mapping = $2, rows_done = $3, rows_total = $3, rows_rejected = $4 \
+                 WHERE id = $5 AND status = 'review'",
+                &[
+                    P::Text(self.staged.to_json()),
+                    P::Text(mapping),
+                    P::Int(self.staged.rows() as i64),
+                    P::Int(s.rejected as i64),
+                    P::Text(self.id.to_string()),
+                ],
+            )
+            .await?;
+        if changed != 1 {
+            return Err(AppError::Conflict("this review was committed or discarded a moment ago".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Rows one batch takes, for rows of `columns` values: each passing row binds one parameter per
+/// value and its number.
+pub fn batch_rows(columns: usize) -> usize {
+    (MAX_PARAMS / (columns + 1)).clamp(1, BATCH_ROWS)
+}
+
+/// What one batch did.
+#[derive(Debug, Default)]
+pub struct Done {
+    pub fixed: u64,
+    pub moved: Vec<MovedRow>,
+    pub still: u64,
+    pub rejected: Vec<(u64, Vec<Line>)>,
+}
+
+impl Done {
+    pub fn add(&mut self, other: Done) {
+        self.fixed += other.fixed;
+        self.still += other.still;
+        self.moved.extend(other.moved.into_iter().take(LISTED.saturating_sub(self.moved.len())));
+        self.rejected.extend(other.rejected.into_iter().take(LISTED.saturating_sub(self.rejected.len())));
+    }
+}
+
+/// Shapes the rejected rows `rows` (number, cells as now corrected) again with `plan`: those that
+/// pass go into the review table, the rest keep their place with their new reasons. Updates the
+/// held review's counts (not yet saved).
+pub async fn refit(
+    db: &Db,
+    tx: &mut Tx,
+    held: &mut Held,
+    plan: &Plan,
+    rows: Vec<(u64, Vec<Value>)>,
+) -> Result<Done, AppError> {
+    let columns = held.staged.columns.clone();
+    let mut all: Vec<u64> = rows.iter().map(|(n, _)| *n).collect();
+    all.sort_unstable();
+    // (number, the row as it goes in, the row as read)
+    let mut passing: Vec<(u64, Vec<Value>, Vec<Value>)> = Vec::new();
+    let mut failing: Vec<(u64, Vec<Value>, Vec<RowError>)> = Vec::new();
+    // A key twice in the batch: the earlier row keeps it, as in the file.
+    let mut keys: HashMap<String, u64> = HashMap::new();
+    for (number, raw) in rows {
+        match rejects::reshape(plan, &columns, number, &raw) {
+            Ok(row) if plan.keyed() => match keys.get(&key_text(plan, &row)) {
+                Some(&first) => {
+                    let e = repeated(plan, &row, number, first);
+                    failing.push((number, raw, vec![e]));
+                }
+                None => {
+                    keys.insert(key_text(plan, &row), number);
+                    passing.push((number, row, raw));
+                }
+            },
+            Ok(row) => passing.push((number, row, raw)),
+            Err(errors) => failing.push((number, raw, errors)),
+        }
+    }
+    let mut done = Done::default();
+    if !passing.is_empty() {
+        let kind = tx.kind();
+        let review_table = db.data_table(&held.staged.table);
+        let fixing = match kind {
+            Kind::Sqlite => format!("temp.{}", quote(FIXING)),
+            Kind::Postgres => format!("pg_temp.{}", quote(FIXING)),
+        };
+        stage(tx, &fixing, &columns, &passing).await?;
+        // A key the review holds already (a row that passed, or one fixed before): this row repeats it.
+        if !held.staged.key.is_empty() {
+            let taken = key_taken(tx, db, &held.staged, &fixing).await?;
+            if !taken.is_empty() {
+                let rows: Vec<String> = taken.keys().map(u64::to_string).collect();
+                tx.exec(&format!("DELETE FROM {fixing} WHERE {} IN ({})", quote(ROW), rows.join(", ")), &[]).await?;
+                passing.retain_mut(|(number, row, raw)| match taken.get(&*number) {
+                    Some(&other) => {
+                        failing.push((*number, std::mem::take(raw), vec![repeated(plan, row, *number, other)]));
+                        false
+                    }
+                    None => true,
+                });
+            }
+        }
+        if !passing.is_empty() {
+            let target = db.data_table(&held.table);
+            let s = &held.staged;
+            let fill = review::fill(kind, &review_table, &fixing, &target, &columns, &s.key, s.meets);
+            tx.exec(&fill, &[]).await?;
+            count_in(tx, held, &review_table, &fixing, &mut done).await?;
+        }
+        if kind == Kind::Sqlite {
+            tx.exec(&format!("DROP TABLE {fixing}"), &[]).await?;
+        }
+    }
+    // Every row touched loses its old lines; those still rejected get new ones.
+    let rejects_table = held.rejects(db);
+    for chunk in all.chunks(BATCH_ROWS) {
+        let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
+        let sql = format!("DELETE FROM {rejects_table} WHERE {} IN ({})", quote(ROW), list.join(", "));
+        tx.exec(&sql, &[]).await?;
+    }
+    failing.sort_by_key(|(n, ..)| *n);
+    let mut lines: Vec<Line> = Vec::new();
+    for (number, raw, errors) in &failing {
+        let these = rejects::lines_of(plan, *number, Some(raw.as_slice()), errors);
+        if done.rejected.len() < LISTED {
+            done.rejected.push((*number, these.clone()));
+        }
+        lines.extend(these);
+    }
+    insert_lines(tx, &rejects_table, &lines).await?;
+    done.still = failing.len() as u64;
+    done.fixed = passing.len() as u64;
+    let s = &mut held.staged.summary;
+    s.rejected = s.rejected.saturating_sub(done.fixed);
+    Ok(done)
+}
+
+/// The passing rows in `fixing` whose key a row of the review table has already, with that row.
+async fn key_taken(tx: &mut Tx, db: &Db, staged: &Staged, fixing: &str) -> Result<HashMap<u64, u64>, sqlx::Error> {
+    key_index(tx, db, staged).await?;
+    let on: Vec<String> = staged.key.iter().map(|k| format!("r.{k} = f.{k}", k = quote(k))).collect();
+    let sql = format!(
+        "SELECT f.{r}, r.{r} FROM {fixing} f JOIN {} r ON {}",
+        db.data_table(&staged.table),
+        on.join(" AND "),
+        r = quote(ROW)
+    );
+    let taken: Vec<(i64, i64)> = tx.fetch(&sql, &[]).await?;
+    Ok(taken.into_iter().map(|(f, r)| (f.max(0) as u64, r.max(0) as u64)).collect())
+}
+
+/// The rows whose key repeats another's, failing as the import fails them.
+fn repeated(plan: &Plan, row: &[Value], number: u64, first: u64) -> RowError {
+    let label = plan.key.iter().map(|&k| rejects::shown(&plan.columns[k])).collect::<Vec<_>>().join(", ");
+    RowError {
+        row: number,
+        column: label,
+        value: key_text(plan, row),
+        reason: format!("repeats the key of row {first}; a key may appear only once in a file"),
+    }
+}
+
+/// A shaped row's key as text, its values joined by ", " (as the import's duplicate report says it).
+fn key_text(plan: &Plan, row: &[Value]) -> String {
+    let parts: Vec<String> = plan
+        .key
+        .iter()
+        .map(|&k| {
+            let mut s = String::new();
+            row[k].write_text(&mut s);
+            s
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// Puts the passing rows into a temporary table shaped as the review's source (row, then columns).
+async fn stage(
+    tx: &mut Tx,
+    fixing: &str,
+    columns: &[crate::model::ColumnInfo],
+    rows: &[(u64, Vec<Value>, Vec<Value>)],
+) -> Result<(), sqlx::Error> {
+    let kind = tx.kind();
+    let mut defs = vec![format!("{} BIGINT NOT NULL", quote(ROW))];
+    defs.extend(columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(kind, c.ty))));
+    match kind {
+        Kind::Sqlite => {
+            tx.exec(&format!("DROP TABLE IF EXISTS {fixing}"), &[]).await?;
+            tx.exec(&format!("CREATE TEMP TABLE {} ({})", quote(FIXING), defs.join(", ")), &[]).await?;
+        }
+        Kind::Postgres => {
+            tx.exec(&format!("DROP TABLE IF EXISTS {fixing}"), &[]).await?;
+            tx.exec(&format!("CREATE TEMP TABLE {} ({}) ON COMMIT DROP", quote(FIXING), defs.join(", ")), &[]).await?;
+        }
+    }
+    let names: Vec<String> = std::iter::once(quote(ROW)).chain(columns.iter().map(|c| quote(&c.name))).collect();
+    for chunk in rows.chunks(batch_rows(columns.len())) {
+        let mut params = Vec::with_capacity(chunk.len() * (columns.len() + 1));
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for (number, row, _) in chunk {
+            let mut slots = vec![format!("${}", params.len() + 1)];
+            params.push(P::Int(*number as i64));
+            for (value, col) in row.iter().zip(columns) {
+                params.push(param(kind, value, col.ty));
+                let at = params.len();
+                slots.push(match (kind, col.ty) {
+                    (Kind::Postgres, ColumnType::Date) => format!("CAST(${at} AS DATE)"),
+                    (Kind::Postgres, ColumnType::Datetime) => format!("CAST(${at} AS TIMESTAMP)"),
+                    _ => format!("${at}"),
+                });
+            }
+            tuples.push(format!("({})", slots.join(", ")));
+        }
+        let sql = format!("INSERT INTO {fixing} ({}) VALUES {}", names.join(", "), tuples.join(", "));
+        tx.exec(&sql, &params).await?;
+    }
+    Ok(())
+}
+
+/// A shaped value as its column of type `ty` is bound, the way each sink writes it.
+fn param(kind: Kind, value: &Value, ty: ColumnType) -> P {
+    let text = |v: &Value| {
+        let mut s = String::new();
+        v.write_text(&mut s);
+        s
+    };
+    match (value, kind) {
+        (Value::Null, Kind::Postgres) if matches!(ty, ColumnType::Date | ColumnType::Datetime) => {
+            P::Null(ColumnType::Text)
+        }
+        (Value::Null, _) => P::Null(ty),
+        (Value::Int(n), _) if ty == ColumnType::Real => P::Real(*n as f64),
+        (Value::Int(n), _) => P::Int(*n),
+        (Value::Real(f), _) => P::Real(*f),
+        (Value::Bool(b), Kind::Sqlite) => P::Int(i64::from(*b)),
+        (Value::Bool(b), Kind::Postgres) => P::Bool(*b),
+        (Value::Text(s), _) => P::Text(s.clone()),
+        (Value::Date(d), Kind::Sqlite) if ty == ColumnType::Datetime => {
+            P::Text(format!("{} 00:00:00", text(&Value::Date(*d))))
+        }
+        (v, _) => P::Text(text(v)),
+    }
+}
+
+/// Makes the index the key checks read on the review table (once, at its first fix): without it,
+/// each batch would read the whole review table.
+async fn key_index(tx: &mut Tx, db: &Db, staged: &Staged) -> Result<(), sqlx::Error> {
+    let name = format!("{}_key", staged.table);
+    let keys: Vec<String> = staged.key.iter().map(|k| quote(k)).collect();
+    let sql = match tx.kind() {
+        Kind::Sqlite => format!(
+            "CREATE INDEX IF NOT EXISTS {}.{} ON {} ({})",
+            quote(db.data_schema()),
+            quote(&name),
+            quote(&staged.table),
+            keys.join(", ")
+        ),
+        Kind::Postgres => format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+            quote(&name),
+            db.data_table(&staged.table),
+            keys.join(", ")
+        ),
+    };
+    tx.exec(&sql, &[]).await.map(drop)
+}
+
+/// Adds what the rows just put into the review table do to the held counts, and lists the first.
+async fn count_in(
+    tx: &mut Tx,
+    held: &mut Held,
+    review_table: &str,
+    fixing: &str,
+    done: &mut Done,
+) -> Result<(), sqlx::Error> {
+    let staged = &mut held.staged;
+    let r = quote(ROW);
+    let moved = format!("(SELECT * FROM {review_table} WHERE {r} IN (SELECT {r} FROM {fixing})) x");
+    let olds = staged.meets.is_some();
+    let numbers = tx.numbers(&review::tally(tx.kind(), &moved, &staged.columns, &staged.key, olds)).await?;
+    let n = |i: usize| numbers.get(i).copied().unwrap_or(0).max(0) as u64;
+    let s = &mut staged.summary;
+    s.inserted += n(0);
+    s.updated += n(1);
+    s.unchanged += n(2);
+    let rest = staged.columns.iter().filter(|c| !staged.key.contains(&c.name));
+    for (j, c) in rest.enumerate() {
+        let cells = n(3 + j);
+        if cells == 0 {
+            continue;
+        }
+        match s.changed.iter_mut().find(|x| x.column == c.name) {
+            Some(x) => x.cells += cells,
+            None => s.changed.push(ChangedColumn { column: c.name.clone(), cells }),
+        }
+    }
+    // In the table's order, as the review said them.
+    let order: Vec<&str> = staged.columns.iter().map(|c| c.name.as_str()).collect();
+    s.changed.sort_by_key(|x| order.iter().position(|c| *c == x.column));
+    let sql = format!(
+        "SELECT {r}, CAST({k} AS BIGINT) FROM {review_table} WHERE {r} IN (SELECT {r} FROM {fixing}) ORDER BY {r} \
+         LIMIT {LISTED}",
+        k = quote(review::KIND_COLUMN)
+    );
+    let listed: Vec<(i64, i64)> = tx.fetch(&sql, &[]).await?;
+    done.moved = listed
+        .into_iter()
+        .map(|(row, k)| MovedRow {
+            row: row.max(0) as u64,
+            kind: match k {
+                review::UPDATE => DiffKind::Update,
+                review::UNCHANGED => DiffKind::Unchanged,
+                _ => DiffKind::Insert,
+            },
+        })
+        .collect();
+    Ok(())
+}
+
+/// Writes rejects lines, [`rejects::LINES_PER_INSERT`] to a statement.
+async fn insert_lines(tx: &mut Tx, table: &str, lines: &[Line]) -> Result<(), sqlx::Error> {
+    for chunk in lines.chunks(rejects::LINES_PER_INSERT) {
+        let params: Vec<P> = chunk
+            .iter()
+            .flat_map(|l| {
+                l.params().into_iter().map(|p| match p {
+                    rejects::Param::Int(n) => P::Int(n),
+                    rejects::Param::Text(s) => P::Text(s.to_owned()),
+                    rejects::Param::Null => P::Null(ColumnType::Text),
+                })
+            })
+            .collect();
+        tx.exec(&rejects::insert(table, chunk.len(), 1), &params).await?;
+    }
+    Ok(())
+}
+
+/// The cells of the open rejected rows `sql` selects (row, cells), ready to correct: a row not
+/// kept whole comes back without cells.
+pub async fn cells_of(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[P],
+    width: usize,
+) -> Result<Vec<(u64, Option<Vec<Value>>)>, AppError> {
+    let found: Vec<(i64, Option<String>)> = tx.fetch(sql, params).await?;
+    found
+        .into_iter()
+        .map(|(row, cells)| {
+            let cells = cells.map(|c| rejects::cells_from_json(&c, width)).transpose()?;
+            Ok((row.max(0) as u64, cells))
+        })
+        .collect()
+}
+
+/// The select of the first `limit` open rejected rows' heads (row, cells) that `filter` lets
+/// through, in row order, for [`cells_of`].
+pub fn heads(rejects_table: &str, filter: &str, limit: usize) -> String {
+    format!(
+        "SELECT h.{r}, h.{c} FROM {rejects_table} h WHERE h.{HEAD} = 1 AND h.{STATE} = {open} AND {filter} \
+         ORDER BY h.{r} LIMIT {limit}",
+        r = quote(ROW),
+        c = quote(CELLS),
+        open = rejects::OPEN
+    )
+}
