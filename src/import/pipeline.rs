@@ -560,7 +560,7 @@ fn check_rules(
                 let n = sink.broken(&find.select, &mut |row, other, value| {
                     if failed.is_ok() {
                         let reason = find.reason.words(&value, other);
-                        failed = report.row(vec![row_error(row, column, &Value::Text(value), reason)]);
+                        failed = report.row(plan, None, vec![row_error(row, column, &Value::Text(value), reason)]);
                     }
                 })?;
                 failed?;
