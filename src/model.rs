@@ -266,6 +266,10 @@ pub struct ColumnInfo {
     pub label: String,
     #[serde(rename = "type")]
     pub ty: ColumnType,
+    /// The table's own type for it, when sheetport does not make that type (PostgreSQL's uuid, json,
+    /// an enum, a domain): its values are staged as text, checked, then turned into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 /// What an import's rows did to its table. The four add up to the data rows read.
@@ -388,6 +392,9 @@ pub struct TableColumn {
     pub ty: ColumnType,
     /// NOT NULL without a default: every imported row needs a value for it.
     pub required: bool,
+    /// Its declared type, when sheetport does not make that type (see [`ColumnInfo::declared`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 /// A table that exists: its columns, and the column sets a unique index (or primary key) covers,

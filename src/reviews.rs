@@ -186,7 +186,8 @@ pub async fn sweep(db: &Db, keep: std::time::Duration) -> Result<usize, sqlx::Er
 /// The columns a diff query selects: the row, its kind, the values, then the table's values of the
 /// columns that are not the key.
 fn selected(staged: &Staged) -> Vec<ColumnInfo> {
-    let int = |name: &str| ColumnInfo { name: name.into(), label: String::new(), ty: ColumnType::Integer };
+    let int =
+        |name: &str| ColumnInfo { name: name.into(), label: String::new(), ty: ColumnType::Integer, declared: None };
     let mut cols = vec![int(ROW_COLUMN), int(KIND_COLUMN)];
     cols.extend(staged.columns.iter().cloned());
     if staged.meets.is_some() {

@@ -420,7 +420,7 @@ mod tests {
         let cols = |tys: &[ColumnType]| -> Vec<ColumnInfo> {
             tys.iter()
                 .enumerate()
-                .map(|(i, ty)| ColumnInfo { name: format!("c{i}"), label: String::new(), ty: *ty })
+                .map(|(i, ty)| ColumnInfo { name: format!("c{i}"), label: String::new(), ty: *ty, declared: None })
                 .collect()
         };
         assert_eq!(pg_text(&cols(&[ColumnType::Boolean])), None);

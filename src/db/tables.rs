@@ -5,7 +5,7 @@
 use super::imports::columns_from_json;
 use super::reads::{self, PgReading, SqliteReading};
 use super::{Db, Pool, on_pool};
-use crate::import::names::quote;
+use crate::import::names::{joined, quote};
 use crate::import::sink::column_type_of;
 use crate::model::{ColumnInfo, ColumnType, ImportId, RowsPage, RowsView, TableSummary};
 use serde_json::Value as J;
@@ -269,7 +269,8 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
     // then checked as a scan would, so the rows are the same either way.
     let (mut filter, mut matched, mut from_index) = (String::new(), None, None);
     if let Some(q) = search {
-        filter = if scan.is_empty() { " WHERE false".to_owned() } else { format!(" WHERE ({})", scan.join(" OR ")) };
+        filter =
+            if scan.is_empty() { " WHERE false".to_owned() } else { format!(" WHERE ({})", joined(&scan, " OR ")) };
         match &index {
             Some(super::search::Index::Sqlite(fts)) if !scan.is_empty() => {
                 if let Some(m) = super::search::sqlite_match(q) {
@@ -277,14 +278,14 @@ async fn view_sql(db: &Db, name: &str, view: &RowsView) -> Result<Option<ViewSql
                     from_index = Some(format!(
                         "SELECT f.rowid FROM {f} AS f JOIN {t} AS r ON r.rowid = f.rowid WHERE f.{} MATCH $4 AND ({})",
                         quote(fts),
-                        tests("r.").join(" OR ")
+                        joined(&tests("r."), " OR ")
                     ));
                     matched = Some(m);
                 }
             }
             Some(super::search::Index::Postgres) if !scan.is_empty() => {
                 if let (Some(p), Some(text)) = (super::search::pg_pattern(q), super::search::pg_text(&actual)) {
-                    filter = format!(" WHERE ({text}) ILIKE $4 AND ({})", scan.join(" OR "));
+                    filter = format!(" WHERE ({text}) ILIKE $4 AND ({})", joined(&scan, " OR "));
                     matched = Some(p);
                 }
             }
@@ -767,7 +768,7 @@ async fn table_columns(db: &Db, name: &str) -> Result<Vec<ColumnInfo>, sqlx::Err
         on_pool!(db, p => sqlx::query_as(sql).bind(name).bind(db.data_schema()).fetch_all(p).await)?;
     Ok(cols
         .into_iter()
-        .map(|(name, decl)| ColumnInfo { label: name.clone(), name, ty: column_type_of(&decl) })
+        .map(|(name, decl)| ColumnInfo { label: name.clone(), name, ty: column_type_of(&decl), declared: None })
         .collect())
 }
 

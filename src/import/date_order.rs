@@ -380,8 +380,8 @@ mod tests {
             c.observe(i as u64 + 2, r);
         }
         let info = [
-            ColumnInfo { name: "sold_on".into(), label: "Sold on".into(), ty: ColumnType::Text },
-            ColumnInfo { name: "n".into(), label: "N".into(), ty: ColumnType::Integer },
+            ColumnInfo { name: "sold_on".into(), label: "Sold on".into(), ty: ColumnType::Text, declared: None },
+            ColumnInfo { name: "n".into(), label: "N".into(), ty: ColumnType::Integer, declared: None },
         ];
         let mut found = c.report(&info);
         assert_eq!(found.len(), 1, "only the date column");

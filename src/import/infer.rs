@@ -23,7 +23,7 @@ pub fn describe(mut labels: Vec<String>, sample: &mut [Vec<Value>]) -> Vec<Colum
         .into_iter()
         .zip(labels)
         .zip(inference.types())
-        .map(|((name, label), ty)| ColumnInfo { name, label, ty })
+        .map(|((name, label), ty)| ColumnInfo { name, label, ty, declared: None })
         .collect()
 }
 

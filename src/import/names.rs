@@ -110,6 +110,25 @@ pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `parts` joined by `op` (`" OR "`, `" AND "`). Past 100 parts, as a balanced tree of parentheses:
+/// SQLite refuses an expression deeper than 1,000, and a chain of 1,500 ORs (a 1,500-column
+/// upsert's "did any value change") is 1,500 deep ("Expression tree is too large").
+pub fn joined(parts: &[String], op: &str) -> String {
+    if parts.len() <= 100 {
+        return parts.join(op);
+    }
+    fn tree(parts: &[String], op: &str) -> String {
+        match parts {
+            [one] => one.clone(),
+            _ => {
+                let (a, b) = parts.split_at(parts.len() / 2);
+                format!("({}{op}{})", tree(a, op), tree(b, op))
+            }
+        }
+    }
+    tree(parts, op)
+}
+
 /// `"schema"."name"`: a table named with its schema, so no search path can send it elsewhere
 /// (PostgreSQL looks in `pg_catalog` before the search path for an unqualified name).
 pub fn qualify(schema: &str, name: &str) -> String {

@@ -11,7 +11,8 @@ use super::infer::{SAMPLE_ROWS, describe};
 use super::limits::{Limits, value_bytes};
 use super::names::header_labels;
 use super::pace::Pace;
-use super::shape::{Plan, ROW_COLUMN};
+use super::rules;
+use super::shape::{Plan, ROW_COLUMN, row_error};
 use super::sink::{self, Destination, FinalStatement, Merge, Sink};
 use super::source::{self, Flow, RowVisitor};
 use super::value::Value;
@@ -368,11 +369,34 @@ fn write(
     // Only these modes meet a table that exists; create fails on one at the swap, replace drops it.
     let table = if spec.mode.meets_table() { sink::shape_blocking(&spec.dest, &spec.table)? } else { None };
     let plan = Plan::new(&source, &spec.mapping, table.as_ref(), spec.mode)?;
+    // The table's own rules, checked once the rows are staged (see [`super::rules`]).
+    let rules = match &table {
+        Some(_) => sink::rules_blocking(&spec.dest, &spec.table)?,
+        None => None,
+    };
+    let key = plan.key_names();
+    let meets = match spec.mode {
+        _ if key.is_empty() => None,
+        ImportMode::Upsert => Some(true),
+        ImportMode::InsertNew => Some(false),
+        _ => None,
+    };
+    let target = sink::target_sql(&spec.dest, &spec.table);
+    let probe =
+        rules::Probe { kind: spec.dest.kind(), staging: "", target: &target, columns: &plan.columns, key: &key, meets };
+    let checked = rules.as_ref().is_some_and(|r| !rules::steps(r, &probe).is_empty());
     let mut staging = plan.columns.clone();
-    // A review lists rows by their number in the sheet: its staging table carries them too.
-    let numbered = plan.keyed() || spec.review.is_some();
+    // A review lists rows by their number in the sheet, and so does a rule's error: the staging
+    // table carries them then.
+    let numbered = plan.keyed() || spec.review.is_some() || checked;
+    wide_enough(spec, &plan, numbered, table.is_some() && meets.is_some())?;
     if numbered {
-        staging.push(ColumnInfo { name: ROW_COLUMN.into(), label: String::new(), ty: ColumnType::Integer });
+        staging.push(ColumnInfo {
+            name: ROW_COLUMN.into(),
+            label: String::new(),
+            ty: ColumnType::Integer,
+            declared: None,
+        });
     }
 
     // Only a new table without a key is the staging table renamed; every other import copies
@@ -399,13 +423,24 @@ fn write(
     let mut loader =
         Loader { sink: &mut sink, plan: &plan, numbered, report: &mut report, progress, commit_every, cancel };
     let loaded = loader.load(sampled, &mut rx).and_then(|rows| {
-        // A key seen before is a row error too; only the database sees every key at once.
+        // Rows the table's rules refuse are row errors; once a row is refused under `fail`,
+        // nothing will be written anyway.
         let mut dropped = 0;
+        if let Some(rules) = rules.as_ref().filter(|_| checked && !(report.fail && report.rejected > 0)) {
+            let (staging, _) = sink.staging();
+            let steps = rules::steps(rules, &rules::Probe { staging: &staging, ..probe });
+            dropped = check_rules(&mut sink, &mut report, &plan, &steps)?;
+            if dropped > 0 {
+                progress.send_modify(|p| p.rows_rejected = report.rejected);
+            }
+        }
+        // A key seen before is a row error too; only the database sees every key at once.
+        let mut dedupe = false;
         if plan.keyed() {
             let names = plan.key_names();
             let label = plan.key.iter().map(|&k| plan.columns[k].label.as_str()).collect::<Vec<_>>().join(", ");
             let mut failed = Ok(());
-            dropped = sink.duplicates(&names, &mut |d| {
+            let repeated = sink.duplicates(&names, &mut |d| {
                 if failed.is_ok() {
                     failed = report.row(
                         &plan,
@@ -420,14 +455,16 @@ fn write(
                 }
             })?;
             failed?;
-            if dropped > 0 {
+            if repeated > 0 {
                 progress.send_modify(|p| p.rows_rejected = report.rejected);
             }
+            dropped += repeated;
+            dedupe = repeated > 0;
         }
         report.flush()?;
-        Ok((rows, dropped))
+        Ok((rows, dropped, dedupe))
     });
-    let (rows, dropped) = match loaded {
+    let (rows, dropped, dedupe) = match loaded {
         Ok(_) if report.fail && report.rejected > 0 => {
             drop(rx);
             sink.abort()?;
@@ -448,7 +485,7 @@ fn write(
         mode: spec.mode,
         key: plan.key_names(),
         add_unique_index: plan.add_unique_index,
-        dedupe: dropped > 0,
+        dedupe,
         rows,
         rejected: report.rejected,
         last,
@@ -474,6 +511,67 @@ fn write(
     progress.send_modify(|p| p.counts = Some(counts));
     let timings = Timings { finalize: finalizing.elapsed(), write_starved: rx.starved, ..Timings::default() };
     Ok(Outcome { rows, counts, columns, timings, review: None })
+}
+
+/// Refuses, in words, an import whose tables would have more columns than the database takes: the
+/// staging table (the sheet's columns, and the row numbers when it carries them) and a review's
+/// table (`olds`: with each column's value as the table has it).
+fn wide_enough(spec: &ImportSpec, plan: &Plan, numbered: bool, olds: bool) -> Result<(), ImportError> {
+    let kind = spec.dest.kind();
+    let (max, name) = (sink::max_columns(kind), sink::database_name(kind));
+    let n = plan.columns.len();
+    let count = |n: usize| crate::format::count(n as u64);
+    if n + usize::from(numbered) > max {
+        let why = if n > max { String::new() } else { " with the row number sheetport keeps beside them".to_owned() };
+        return Err(ImportError::Invalid(format!(
+            "this import has {} columns{why}, more than a {name} table takes ({}); leave some columns out",
+            count(n),
+            count(max)
+        )));
+    }
+    let review = 2 + n + if olds { n - plan.key.len() } else { 0 };
+    if spec.review.is_some() && review > max {
+        return Err(ImportError::Invalid(format!(
+            "a review keeps each row's values as the table has them beside the new ones: for {} columns that is a \
+             table of {} columns, more than {name} takes ({}); import without review, or leave some columns out",
+            count(n),
+            count(review),
+            count(max)
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the checks of the table's rules over the staged rows: each rule's rows are row errors, and
+/// are taken out. Returns how many were.
+fn check_rules(
+    sink: &mut Sink,
+    report: &mut Report<'_>,
+    plan: &Plan,
+    steps: &[rules::Step],
+) -> Result<u64, ImportError> {
+    let mut dropped = 0;
+    for step in steps {
+        match step {
+            rules::Step::Exec(sql) => sink.exec(sql)?,
+            rules::Step::Find(find) => {
+                let column = &plan.columns[find.column];
+                let mut failed = Ok(());
+                let n = sink.broken(&find.select, &mut |row, other, value| {
+                    if failed.is_ok() {
+                        let reason = find.reason.words(&value, other);
+                        failed = report.row(plan, None, vec![row_error(row, column, &Value::Text(value), reason)]);
+                    }
+                })?;
+                failed?;
+                if n > 0 {
+                    sink.exec(&find.delete)?;
+                    dropped += n;
+                }
+            }
+        }
+    }
+    Ok(dropped)
 }
 
 /// Commits the review `staged` into `spec.table`: exactly what it said, in one transaction, or
@@ -585,8 +683,11 @@ impl Report<'_> {
     /// Why a `fail` import failed, quoting its first errors.
     fn failure(&self) -> ImportError {
         let rows = crate::format::count(self.rejected);
+        // The table's rules find their rows rule by rule: name them in the sheet's order.
+        let mut first = self.quoted.clone();
+        first.sort_by_key(|e| e.row);
         let quoted: Vec<String> =
-            self.quoted.iter().map(|e| format!("row {}, {:?}: {:?} {}", e.row, e.column, e.value, e.reason)).collect();
+            first.iter().map(|e| format!("row {}, {:?}: {:?} {}", e.row, e.column, e.value, e.reason)).collect();
         let more = if self.rejected as usize > self.quoted.len() { "; …" } else { "" };
         let (noun, verb) = if self.rejected == 1 { ("row", "has") } else { ("rows", "have") };
         ImportError::Invalid(format!(

@@ -406,7 +406,7 @@ mod tests {
     use crate::model::{ColumnChoice, ColumnType, ImportMode, Mapping};
 
     fn col(name: &str, label: &str, ty: ColumnType) -> ColumnInfo {
-        ColumnInfo { name: name.into(), label: label.into(), ty }
+        ColumnInfo { name: name.into(), label: label.into(), ty, declared: None }
     }
 
     #[test]

@@ -16,9 +16,9 @@
 //! them in its own transaction.
 
 use super::ImportError;
-use super::names::{qualify, quote};
+use super::names::{joined, qualify, quote};
 use super::sink::merge::Action;
-use super::sink::{Destination, Kind, Merge, ROW_COLUMN, sql_type};
+use super::sink::{Destination, Kind, Merge, ROW_COLUMN, column_sql};
 use crate::model::{ChangedColumn, ColumnInfo, ReviewSummary, TableShape};
 use serde::{Deserialize, Serialize};
 
@@ -273,11 +273,11 @@ pub fn create(kind: Kind, review: &str, columns: &[ColumnInfo], key: &[String], 
         Kind::Postgres => "BIGINT NOT NULL",
     };
     let mut defs = vec![format!("{} {row}", quote(ROW_COLUMN))];
-    defs.extend(columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(kind, c.ty))));
+    defs.extend(columns.iter().map(|c| format!("{} {}", quote(&c.name), column_sql(kind, c))));
     defs.push(format!("{} INTEGER NOT NULL", quote(KIND_COLUMN)));
     if olds {
         for (i, c) in columns.iter().enumerate().filter(|(_, c)| !key.contains(&c.name)) {
-            defs.push(format!("{} {}", quote(&old_column(i)), sql_type(kind, c.ty)));
+            defs.push(format!("{} {}", quote(&old_column(i)), column_sql(kind, c)));
         }
     }
     format!("CREATE TABLE {review} ({})", defs.join(", "))
@@ -308,7 +308,7 @@ pub fn fill(
     let diff: Vec<String> =
         rest.iter().map(|(_, c)| format!("t.{q} {} s.{q}", differs(kind), q = quote(&c.name))).collect();
     let what = if update && !diff.is_empty() {
-        format!("CASE WHEN {absent} THEN {INSERT} WHEN {} THEN {UPDATE} ELSE {UNCHANGED} END", diff.join(" OR "))
+        format!("CASE WHEN {absent} THEN {INSERT} WHEN {} THEN {UPDATE} ELSE {UNCHANGED} END", joined(&diff, " OR "))
     } else {
         format!("CASE WHEN {absent} THEN {INSERT} ELSE {UNCHANGED} END")
     };
@@ -438,7 +438,7 @@ pub fn merge_commit(
             "UPDATE {target} AS t SET {} FROM {review} AS r WHERE r.{k} = {UPDATE} AND {} AND {}",
             set.join(", "),
             on.join(" AND "),
-            was.join(" AND ")
+            joined(&was, " AND ")
         )
     });
     // Any conflict (the key, now present; another unique index) leaves the row out, and the count
@@ -452,7 +452,7 @@ pub fn merge_commit(
     if update {
         still.extend(same(&|_, c| format!("r.{}", quote(&c.name))));
     }
-    let unchanged = format!("SELECT count(*) FROM {review} r JOIN {target} t ON {}", still.join(" AND "));
+    let unchanged = format!("SELECT count(*) FROM {review} r JOIN {target} t ON {}", joined(&still, " AND "));
     MergeCommit { update: update_sql, insert, unchanged }
 }
 
@@ -519,7 +519,7 @@ mod tests {
     fn cols() -> Vec<ColumnInfo> {
         ["sku", "qty"]
             .iter()
-            .map(|n| ColumnInfo { name: (*n).into(), label: (*n).into(), ty: ColumnType::Integer })
+            .map(|n| ColumnInfo { name: (*n).into(), label: (*n).into(), ty: ColumnType::Integer, declared: None })
             .collect()
     }
 

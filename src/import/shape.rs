@@ -190,6 +190,7 @@ impl Plan {
                 .map(DateFormat::parse)
                 .transpose()
                 .map_err(|e| invalid(format!("for the column {}: {e}", crate::format::quoted(&col.label))))?;
+            let mut declared = None;
             let (name, ty, is_fixed) = match (table, explicit) {
                 (Some(table), Some(target)) => {
                     let tc = table_column(table, target).ok_or_else(|| {
@@ -200,12 +201,14 @@ impl Plan {
                             list(table.columns.iter().map(|c| c.name.as_str()))
                         ))
                     })?;
+                    declared = tc.declared.clone();
                     (tc.name.clone(), tc.ty, true)
                 }
                 (Some(table), None) => {
                     // Matched by name, or left out: a column the table does not have has nowhere to go.
                     let Some(target) = suggested.as_ref().and_then(|s| s[i].target.clone()) else { continue };
                     let tc = table_column(table, &target).expect("suggested from the table's own columns");
+                    declared = tc.declared.clone();
                     (tc.name.clone(), tc.ty, true)
                 }
                 (None, target) => {
@@ -237,7 +240,7 @@ impl Plan {
                     crate::format::quoted(&col.label)
                 )));
             }
-            columns.push(ColumnInfo { name, label: col.label.clone(), ty });
+            columns.push(ColumnInfo { name, label: col.label.clone(), ty, declared });
             sources.push(i);
             fixed.push(is_fixed);
             formats.push(format);
@@ -549,7 +552,7 @@ pub fn convert_written(value: Value, ty: ColumnType, format: &DateFormat) -> Res
     }
 }
 
-fn row_error(row: u64, col: &ColumnInfo, value: &Value, reason: String) -> RowError {
+pub(crate) fn row_error(row: u64, col: &ColumnInfo, value: &Value, reason: String) -> RowError {
     let mut text = String::new();
     value.write_text(&mut text);
     if let Some((cut, _)) = text.char_indices().nth(VALUE_CHARS) {
@@ -581,14 +584,14 @@ mod tests {
     use ColumnType::*;
 
     fn col(name: &str, label: &str, ty: ColumnType) -> ColumnInfo {
-        ColumnInfo { name: name.into(), label: label.into(), ty }
+        ColumnInfo { name: name.into(), label: label.into(), ty, declared: None }
     }
 
     fn table(cols: &[(&str, ColumnType, bool)], unique: &[&[&str]]) -> TableShape {
         TableShape {
             columns: cols
                 .iter()
-                .map(|(n, ty, req)| TableColumn { name: (*n).into(), ty: *ty, required: *req })
+                .map(|(n, ty, req)| TableColumn { name: (*n).into(), ty: *ty, required: *req, declared: None })
                 .collect(),
             unique: unique.iter().map(|set| set.iter().map(|s| (*s).to_owned()).collect()).collect(),
         }
@@ -645,7 +648,12 @@ mod tests {
             (0..1000).map(|i| col(&format!("c{i}"), &format!("{i:04}{}", "x".repeat(1020)), Text)).collect();
         let t = TableShape {
             columns: (0..1000)
-                .map(|i| TableColumn { name: format!("{i:04}{}", "y".repeat(59)), ty: Text, required: false })
+                .map(|i| TableColumn {
+                    name: format!("{i:04}{}", "y".repeat(59)),
+                    ty: Text,
+                    required: false,
+                    declared: None,
+                })
                 .collect(),
             unique: Vec::new(),
         };

@@ -27,6 +27,16 @@ pub enum Destination {
     Postgres { pool: sqlx::PgPool, schema: String },
 }
 
+impl Destination {
+    /// The dialect it speaks.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Destination::Sqlite(_) => Kind::Sqlite,
+            Destination::Postgres { .. } => Kind::Postgres,
+        }
+    }
+}
+
 /// Which SQL dialect a type or statement is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -161,6 +171,30 @@ impl Sink {
         }
     }
 
+    /// The rows `sql` (a check of [`super::rules`]) lists, to `visit`: a row, another row, a text.
+    pub fn broken(&mut self, sql: &str, visit: &mut dyn FnMut(u64, u64, String)) -> Result<u64, ImportError> {
+        match self {
+            Sink::Sqlite(s) => s.broken(sql, visit),
+            Sink::Postgres(s) => s.broken(sql, visit),
+        }
+    }
+
+    /// Runs `sql` where the staged rows are (a step of [`super::rules`]).
+    pub fn exec(&mut self, sql: &str) -> Result<(), ImportError> {
+        match self {
+            Sink::Sqlite(s) => s.exec(sql),
+            Sink::Postgres(s) => s.exec(sql),
+        }
+    }
+
+    /// The staging table as SQL, and the dialect.
+    pub fn staging(&self) -> (String, Kind) {
+        match self {
+            Sink::Sqlite(s) => (s.staging(), Kind::Sqlite),
+            Sink::Postgres(s) => (s.staging().to_owned(), Kind::Postgres),
+        }
+    }
+
     /// Puts the staging table in place of (or merges it into) `target` and runs the merge's final
     /// statement, in one transaction. Returns the table's columns and what the rows did.
     pub fn finish(self, target: &str, merge: Merge) -> Result<(Vec<ColumnInfo>, Counts), ImportError> {
@@ -225,6 +259,27 @@ pub fn shape_blocking(dest: &Destination, name: &str) -> Result<Option<TableShap
     }
 }
 
+/// The rules of the table `name` in `dest` (see [`super::rules`]), or `None` when there is none;
+/// from a blocking thread (the engine's writer) inside the runtime.
+pub fn rules_blocking(dest: &Destination, name: &str) -> Result<Option<super::rules::TableRules>, ImportError> {
+    match dest {
+        Destination::Sqlite(path) => super::rules::sqlite::read(&sqlite::open(path)?, name),
+        Destination::Postgres { pool, schema } => {
+            let rt = tokio::runtime::Handle::try_current()
+                .map_err(|_| ImportError::Database("reading a PostgreSQL table needs the tokio runtime".into()))?;
+            rt.block_on(async { super::rules::postgres::read(&mut *pool.acquire().await?, schema, name).await })
+        }
+    }
+}
+
+/// The target `name` as SQL in `dest` (qualified on PostgreSQL).
+pub fn target_sql(dest: &Destination, name: &str) -> String {
+    match dest {
+        Destination::Sqlite(_) => super::names::quote(name),
+        Destination::Postgres { schema, .. } => super::names::qualify(schema, name),
+    }
+}
+
 /// The columns of a staging table that go into the target: all but [`ROW_COLUMN`].
 pub fn data_columns(columns: &[ColumnInfo]) -> Vec<ColumnInfo> {
     columns.iter().filter(|c| c.name != ROW_COLUMN).cloned().collect()
@@ -262,6 +317,24 @@ pub fn key_index_name(table: &str, key: &[String]) -> String {
     name
 }
 
+/// The most columns a table takes in each database: SQLite's `SQLITE_MAX_COLUMN` as built (2,000),
+/// PostgreSQL's 1,600. A staging table with row numbers, a review's table and an upsert's kept
+/// values are tables too.
+pub fn max_columns(kind: Kind) -> usize {
+    match kind {
+        Kind::Sqlite => 2000,
+        Kind::Postgres => 1600,
+    }
+}
+
+/// The database's name, for a sentence.
+pub fn database_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => "SQLite",
+        Kind::Postgres => "PostgreSQL",
+    }
+}
+
 /// Prefix of every staging table, so leftovers from a killed process can be found and dropped.
 pub const STAGING_PREFIX: &str = "_sheetport_staging_";
 
@@ -278,6 +351,16 @@ pub fn sql_type(kind: Kind, ty: ColumnType) -> &'static str {
         (_, ColumnType::Boolean) => "BOOLEAN",
         (_, ColumnType::Date) => "DATE",
         (_, ColumnType::Text) => "TEXT",
+    }
+}
+
+/// The SQL type a table made from staged rows declares `column` with: its table's own type where
+/// sheetport does not make that type (see [`ColumnInfo::declared`]), otherwise [`sql_type`]. Never
+/// the staging table's: its values are text until checked.
+pub fn column_sql(kind: Kind, column: &ColumnInfo) -> &str {
+    match (kind, &column.declared) {
+        (Kind::Postgres, Some(declared)) => declared,
+        _ => sql_type(kind, column.ty),
     }
 }
 

@@ -252,14 +252,26 @@ pub(super) struct Revert {
 
 impl Revert {
     /// Keeping for an upsert (`update`) that may change rows, when replaced tables are kept at all.
+    /// A table too wide to keep beside its earlier values (see [`super::sink::max_columns`]) keeps
+    /// none, and the import cannot be undone, as the history says.
     pub fn of(
         keep: Option<&Keep>,
         update: bool,
         columns: &[crate::model::ColumnInfo],
         key: &[String],
+        kind: super::sink::Kind,
     ) -> Option<Revert> {
         let changed = Changed::of(columns, key);
         let keep = keep?.clone();
+        // The kept table: row, every column, what the row did, each earlier value, and a print.
+        let width = columns.len() + changed.len() + 3;
+        if width > super::sink::max_columns(kind) {
+            tracing::info!(
+                columns = columns.len(),
+                "an upsert too wide to keep its earlier values; it cannot be undone"
+            );
+            return None;
+        }
         (update && !changed.is_empty()).then(|| Revert { key: key.to_vec(), columns: changed, keep })
     }
 
@@ -461,7 +473,7 @@ fn still_as_written(t: &str, kept: &str, key: &[String], columns: &[Changed], pr
     }
     format!(
         "SELECT count(*) FROM {kept} AS k JOIN {t} AS t ON {} WHERE k.{} = {}",
-        on.join(" AND "),
+        super::names::joined(&on, " AND "),
         quote(super::review::KIND_COLUMN),
         super::review::UPDATE
     )

@@ -30,6 +30,7 @@ mod reach;
 mod rejects;
 mod retention;
 mod review;
+mod rules;
 mod served;
 mod share;
 mod signin;

@@ -10,7 +10,7 @@
 //! bounded channel, so at most a few chunks are in flight.
 
 use super::merge::{self, Action};
-use super::{Duplicate, Kind, Merge, ROW_COLUMN, column_type_of, counts, data_columns, key_index_name, sql_type};
+use super::{Duplicate, Kind, Merge, ROW_COLUMN, counts, data_columns, key_index_name, sql_type};
 use crate::import::ImportError;
 use crate::import::dates::DAY_MS;
 use crate::import::infer::{fits, join};
@@ -57,8 +57,9 @@ enum Cmd {
     Flush(oneshot::Sender<()>),
     /// Runs one statement in the transaction (no `COPY` open: the writer flushes first).
     Exec(String, oneshot::Sender<()>),
-    /// Streams the rows whose key an earlier row had, in chunks, until the channel closes.
-    Duplicates(String, mpsc::Sender<Vec<Duplicate>>),
+    /// Streams the rows a statement lists (a row, another row, a text), in chunks, until the
+    /// channel closes: keys seen before, rows that break a rule of the table.
+    Rows(String, mpsc::Sender<Vec<(u64, u64, String)>>),
     /// Swaps the staging table in (or merges it), runs the final statement and commits.
     Finish(Box<Swap>, oneshot::Sender<Counts>),
     /// Makes the staging table a review's (its name, when it is made and ends) and commits.
@@ -81,6 +82,16 @@ impl From<sqlx::Error> for ImportError {
         match e.as_database_error() {
             // 53100 disk_full: the transaction is gone with everything it wrote.
             Some(db) if db.code().as_deref() == Some("53100") => ImportError::DiskFull,
+            // 54000 program_limit_exceeded: "row is too big" (or a statement too wide).
+            Some(db) if db.code().as_deref() == Some("54000") => {
+                tracing::warn!(error = db.message(), "a row or statement past PostgreSQL's limits");
+                ImportError::Invalid(
+                    "a row of this sheet needs more room than PostgreSQL gives one row (8 KB once long texts are \
+                     set aside; a number takes 8 bytes of it), so nothing was imported: leave some columns out, \
+                     or import it into SQLite"
+                        .into(),
+                )
+            }
             Some(db) => ImportError::Database(db.message().to_owned()),
             None => ImportError::Database(e.to_string()),
         }
@@ -159,7 +170,12 @@ impl PgSink {
         })?;
         let tx = tx.ok_or_else(review::gone)?;
         let mut columns = staged.columns.clone();
-        columns.push(ColumnInfo { name: ROW_COLUMN.into(), label: String::new(), ty: ColumnType::Integer });
+        columns.push(ColumnInfo {
+            name: ROW_COLUMN.into(),
+            label: String::new(),
+            ty: ColumnType::Integer,
+            declared: None,
+        });
         let (cmds, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         Ok(Self {
             copier: Some(rt.spawn(copier(tx, String::new(), rx))),
@@ -304,7 +320,8 @@ impl PgSink {
         // bytewise ("C"), which is how equality works anyway, where the locale's order took 2.2 s.
         let gate = match key {
             [k] => {
-                let is_text = self.columns.iter().any(|c| &c.name == k && c.ty == ColumnType::Text);
+                let is_text =
+                    self.columns.iter().any(|c| &c.name == k && c.ty == ColumnType::Text && c.declared.is_none());
                 let collate = if is_text { " COLLATE \"C\"" } else { "" };
                 format!(" AND (SELECT count(*) <> count(DISTINCT {}{collate}) FROM {})", keys[0], self.staging)
             }
@@ -319,20 +336,45 @@ impl PgSink {
             t = text.join(", "),
             s = self.staging
         );
+        self.listed(sql, &mut |row, first, key| visit(Duplicate { row, first, key }))
+    }
+
+    /// The rows `sql` lists (a row, another row, a text), in chunks, to `visit`; how many.
+    fn listed(&mut self, sql: String, visit: &mut dyn FnMut(u64, u64, String)) -> Result<u64, ImportError> {
         let (chunks, mut rx) = mpsc::channel(2);
-        if self.cmds.blocking_send(Cmd::Duplicates(sql, chunks)).is_err() {
+        if self.cmds.blocking_send(Cmd::Rows(sql, chunks)).is_err() {
             return Err(self.copier_error());
         }
         let mut n = 0;
         while let Some(chunk) = rx.blocking_recv() {
             n += chunk.len() as u64;
-            chunk.into_iter().for_each(&mut *visit);
+            for (row, other, text) in chunk {
+                visit(row, other, text);
+            }
         }
         // The copier closes the channel when done, or when it failed (and then stops).
         if self.copier.as_ref().is_some_and(JoinHandle::is_finished) {
             return Err(self.copier_error());
         }
         Ok(n)
+    }
+
+    /// The rows a rule's check lists (see [`crate::import::rules`]), to `visit`; how many.
+    pub fn broken(&mut self, sql: &str, visit: &mut dyn FnMut(u64, u64, String)) -> Result<u64, ImportError> {
+        self.commit()?;
+        self.listed(sql.to_owned(), visit)
+    }
+
+    /// Runs `sql` in the import's transaction.
+    pub fn exec(&mut self, sql: &str) -> Result<(), ImportError> {
+        self.commit()?;
+        let sql = sql.to_owned();
+        self.call(|reply| Cmd::Exec(sql, reply))
+    }
+
+    /// The staging table, as SQL.
+    pub fn staging(&self) -> &str {
+        &self.staging
     }
 
     /// Puts the staging table in place of (or merges it into) `target`, runs the merge's final
@@ -387,7 +429,7 @@ async fn copier(
                         // The writer went away (returning drops the transaction: rollback).
                         None => return Ok(()),
                         // The writer flushes before anything else; this is a bug, and the import stops.
-                        Some(Cmd::Exec(..) | Cmd::Finish(..) | Cmd::Review(..) | Cmd::Duplicates(..)) => {
+                        Some(Cmd::Exec(..) | Cmd::Finish(..) | Cmd::Review(..) | Cmd::Rows(..)) => {
                             return Err(ImportError::Database(
                                 "a statement was sent while rows were being copied".into(),
                             ));
@@ -402,12 +444,12 @@ async fn copier(
                 (&mut *tx).execute(AssertSqlSafe(sql)).await?;
                 let _ = reply.send(());
             }
-            Cmd::Duplicates(sql, chunks) => {
+            Cmd::Rows(sql, chunks) => {
                 use futures::TryStreamExt;
-                let mut rows = sqlx::query_as::<_, (i64, i64, String)>(AssertSqlSafe(sql)).fetch(&mut *tx);
+                let mut rows = sqlx::query_as::<_, (i64, i64, Option<String>)>(AssertSqlSafe(sql)).fetch(&mut *tx);
                 let mut chunk = Vec::with_capacity(DUPLICATES_CHUNK);
-                while let Some((row, first, key)) = rows.try_next().await? {
-                    chunk.push(Duplicate { row: row as u64, first: first as u64, key });
+                while let Some((row, other, text)) = rows.try_next().await? {
+                    chunk.push((row as u64, other as u64, text.unwrap_or_default()));
                     if chunk.len() == DUPLICATES_CHUNK && chunks.send(std::mem::take(&mut chunk)).await.is_err() {
                         break;
                     }
@@ -581,7 +623,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                 }
                 // The review's table holds every changed row's values before and after: kept as it
                 // is, in a schema of its own, it is what an undo puts back.
-                match undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key) {
+                match undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key, Kind::Postgres) {
                     Some(revert) if updated > 0 => {
                         let schema = quote(&revert.keep.pg_schema());
                         for sql in [
@@ -617,7 +659,7 @@ async fn swap_in(tx: &mut Transaction<'static, Postgres>, s: &Swap) -> Result<Co
                         new.join(", ")
                     )
                 };
-                let revert = undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key);
+                let revert = undo::Revert::of(merge.keep.as_ref(), update, columns, &merge.key, Kind::Postgres);
                 // The changed rows' values before and after, kept in the same statement (see
                 // `undo::Revert::pg_keep`).
                 let (returning, keeping) = match &revert {
@@ -729,7 +771,7 @@ fn put_in_place(staging: &str, t: &str, target: &str) -> Vec<String> {
 /// The statements that make a review's rows the table `t`: a new table filled in row order.
 fn copy_in_place(staging: &str, t: &str, columns: &[ColumnInfo]) -> Vec<String> {
     let defs: Vec<String> =
-        columns.iter().map(|c| format!("{} {}", quote(&c.name), sql_type(Kind::Postgres, c.ty))).collect();
+        columns.iter().map(|c| format!("{} {}", quote(&c.name), super::column_sql(Kind::Postgres, c))).collect();
     let cols = columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
     vec![
         format!("CREATE TABLE {t} ({})", defs.join(", ")),
@@ -753,12 +795,18 @@ pub async fn shape(pool: &PgPool, schema: &str, name: &str) -> Result<Option<Tab
 }
 
 /// The same, on one connection (in a transaction).
-async fn shape_in(conn: &mut PgConnection, schema: &str, name: &str) -> Result<Option<TableShape>, ImportError> {
+pub(crate) async fn shape_in(
+    conn: &mut PgConnection,
+    schema: &str,
+    name: &str,
+) -> Result<Option<TableShape>, ImportError> {
     let table = qualify(schema, name);
-    let cols: Vec<(String, String, bool, bool)> = sqlx::query_as(
+    let cols: Vec<(String, String, bool, bool, String, String)> = sqlx::query_as(
         "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
-         (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') \
-         FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+         (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''), t.typtype::text, \
+         COALESCE(b.typname, t.typname)::text \
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON b.oid = t.typbasetype \
+         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum",
     )
     .bind(&table)
@@ -779,10 +827,10 @@ async fn shape_in(conn: &mut PgConnection, schema: &str, name: &str) -> Result<O
     .await?;
     let columns = cols
         .into_iter()
-        .map(|(name, decl, notnull, has_default)| TableColumn {
-            name,
-            ty: column_type_of(&decl),
-            required: notnull && !has_default,
+        .map(|(name, decl, notnull, has_default, typtype, typname)| {
+            // By the type itself, not its name's letters: `interval` and `point` hold "INT".
+            let (ty, _, foreign) = crate::import::rules::postgres::column(&typname, &typtype, &decl, &[]);
+            TableColumn { name, ty, required: notnull && !has_default, declared: foreign.then_some(decl) }
         })
         .collect();
     Ok(Some(TableShape { columns, unique }))

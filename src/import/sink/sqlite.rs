@@ -81,6 +81,7 @@ pub fn shape(conn: &Connection, name: &str) -> Result<Option<TableShape>, Import
             name: n.clone(),
             ty: column_type_of(decl),
             required: *notnull && !*has_default && rowid_alias.as_deref() != Some(n),
+            declared: None,
         })
         .collect();
     let mut unique: Vec<Vec<String>> = rowid_alias.into_iter().map(|n| vec![n]).collect();
@@ -221,7 +222,12 @@ impl SqliteSink {
             return Err(review::gone());
         }
         let mut columns = staged.columns.clone();
-        columns.push(ColumnInfo { name: ROW_COLUMN.into(), label: String::new(), ty: ColumnType::Integer });
+        columns.push(ColumnInfo {
+            name: ROW_COLUMN.into(),
+            label: String::new(),
+            ty: ColumnType::Integer,
+            declared: None,
+        });
         Ok(Self {
             insert_sql: String::new(),
             declared: columns.iter().map(|c| c.ty).collect(),
@@ -312,6 +318,32 @@ impl SqliteSink {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// The rows a rule's check lists (see [`crate::import::rules`]), to `visit`; how many.
+    pub fn broken(&mut self, sql: &str, visit: &mut dyn FnMut(u64, u64, String)) -> Result<u64, ImportError> {
+        self.commit()?;
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let text: Option<String> = r.get(2)?;
+            visit(r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, text.unwrap_or_default());
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Runs `sql` on the staging table's connection.
+    pub fn exec(&mut self, sql: &str) -> Result<(), ImportError> {
+        self.commit()?;
+        self.conn.execute_batch(sql)?;
+        Ok(())
+    }
+
+    /// The staging table, as SQL.
+    pub fn staging(&self) -> String {
+        quote(&self.staging)
     }
 
     /// Puts the staging table in place of (or merges it into) `target` in one transaction, with
@@ -453,7 +485,7 @@ impl SqliteSink {
                     }
                     // The review's table holds every changed row's values before and after: kept
                     // as it is, it is what an undo puts back.
-                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key);
+                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key, Kind::Sqlite);
                     taken_back = match revert {
                         Some(revert) if updated > 0 => {
                             let kept = revert.keep.sqlite_name();
@@ -472,7 +504,7 @@ impl SqliteSink {
                 } else {
                     let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
                     let mark = undo::sqlite_mark(&tx, target);
-                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key);
+                    let revert = undo::Revert::of(merge.keep.as_ref(), update, &columns, &merge.key, Kind::Sqlite);
                     if let Some(revert) = &revert {
                         tx.execute_batch(&revert.sqlite_before(target, &columns))?;
                     }
@@ -484,7 +516,11 @@ impl SqliteSink {
                         let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
                         let differs: Vec<String> =
                             rest.iter().map(|c| format!("{t}.{c} IS NOT excluded.{c}")).collect();
-                        format!("UPDATE SET {} WHERE {}", set.join(", "), differs.join(" OR "))
+                        format!(
+                            "UPDATE SET {} WHERE {}",
+                            set.join(", "),
+                            crate::import::names::joined(&differs, " OR ")
+                        )
                     };
                     // `WHERE true` tells SQLite's parser the ON CONFLICT is the upsert's, not a join's.
                     let changed = tx.execute(
