@@ -458,8 +458,8 @@ pub struct RejectedCell {
 }
 
 /// One rejected row of a review: its number in the sheet and its rejected cells. `editable`: the
-/// row was kept whole, so a cell can be corrected; a row refused after staging (a key seen before)
-/// can only be skipped.
+/// row was kept whole, so a cell can be corrected; a row refused after staging (a key seen before,
+/// a rule of the table) can only be skipped.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedRow {
     pub row: u64,

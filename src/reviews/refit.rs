@@ -15,8 +15,9 @@ use crate::error::AppError;
 use crate::import::names::quote;
 use crate::import::rejects::{self, CELLS, HEAD, Line, ROW, STATE};
 use crate::import::review::{self, Staged};
-use crate::import::shape::Plan;
-use crate::import::sink::{Kind, sql_type};
+use crate::import::rules::{self, TableRules};
+use crate::import::shape::{Plan, row_error};
+use crate::import::sink::{Destination, Kind, sql_type};
 use crate::import::value::Value;
 use crate::model::{
     ChangedColumn, ColumnType, DiffKind, ImportId, ImportMode, ImportStatus, Mapping, MovedRow, RowError,
@@ -237,12 +238,16 @@ pub struct Done {
     pub moved: Vec<MovedRow>,
     pub still: u64,
     pub rejected: Vec<(u64, Vec<Line>)>,
+    /// Rows a fix meant but could not shape again: refused after staging, they were not kept
+    /// whole (see `import::rejects`), and can only be skipped.
+    pub unkept: u64,
 }
 
 impl Done {
     pub fn add(&mut self, other: Done) {
         self.fixed += other.fixed;
         self.still += other.still;
+        self.unkept += other.unkept;
         self.moved.extend(other.moved.into_iter().take(LISTED.saturating_sub(self.moved.len())));
         self.rejected.extend(other.rejected.into_iter().take(LISTED.saturating_sub(self.rejected.len())));
     }
@@ -256,6 +261,7 @@ pub async fn refit(
     tx: &mut Tx,
     held: &mut Held,
     plan: &Plan,
+    rules: Option<&TableRules>,
     rows: Vec<(u64, Vec<Value>)>,
 ) -> Result<Done, AppError> {
     let columns = held.staged.columns.clone();
@@ -306,6 +312,17 @@ pub async fn refit(
                 });
             }
         }
+        // The live table's own rules, as the import checked them on its staged rows.
+        if let Some(rules) = rules.filter(|_| !passing.is_empty()) {
+            let broken = broken_rules(tx, db, held, rules, &fixing).await?;
+            passing.retain_mut(|(number, _, raw)| match broken.get(&*number) {
+                Some(e) => {
+                    failing.push((*number, std::mem::take(raw), vec![e.clone()]));
+                    false
+                }
+                None => true,
+            });
+        }
         if !passing.is_empty() {
             let target = db.data_table(&held.table);
             let s = &held.staged;
@@ -339,6 +356,70 @@ pub async fn refit(
     let s = &mut held.staged.summary;
     s.rejected = s.rejected.saturating_sub(done.fixed);
     Ok(done)
+}
+
+/// The live table's rules (see `import::rules`), read once for a fix, before its transactions;
+/// none when the import does not meet the table (a replace takes its place), as for the import.
+pub async fn table_rules(db: &Db, id: &ImportId, table: &str) -> Result<Option<TableRules>, AppError> {
+    let meets = crate::db::imports::record(db, id).await?.is_some_and(|r| r.mode.meets_table());
+    if !meets {
+        return Ok(None);
+    }
+    Ok(match db.destination() {
+        Destination::Sqlite(path) => {
+            let (path, table) = (path.clone(), table.to_owned());
+            crate::import::off_runtime("read a table's rules", move || {
+                rules::sqlite::read(&crate::import::sink::sqlite::open(&path)?, &table)
+            })
+            .await?
+        }
+        Destination::Postgres { pool, schema } => {
+            rules::postgres::read(&mut *pool.acquire().await?, schema, table).await?
+        }
+    })
+}
+
+/// The passing rows in `fixing` that break a rule of the live table, each with its row error:
+/// the import's own checks ([`rules::steps`]) over the batch, the rows they find taken out.
+/// (A unique index of other columns than the key is checked against the table and within the
+/// batch, not against the review's other rows: the commit then refuses what the review missed.)
+async fn broken_rules(
+    tx: &mut Tx,
+    db: &Db,
+    held: &Held,
+    rules: &TableRules,
+    fixing: &str,
+) -> Result<HashMap<u64, RowError>, AppError> {
+    let target = db.data_table(&held.table);
+    let s = &held.staged;
+    let probe = rules::Probe {
+        kind: tx.kind(),
+        staging: fixing,
+        target: &target,
+        columns: &s.columns,
+        key: &s.key,
+        meets: s.meets,
+    };
+    let mut broken = HashMap::new();
+    for step in rules::steps(rules, &probe) {
+        match step {
+            rules::Step::Exec(sql) => drop(tx.exec(&sql, &[]).await?),
+            rules::Step::Find(find) => {
+                let found: Vec<(i64, i64, Option<String>)> = tx.fetch(&find.select, &[]).await?;
+                let Some(column) = s.columns.get(find.column) else { continue };
+                for (row, other, value) in &found {
+                    let value = value.clone().unwrap_or_default();
+                    let reason = find.reason.words(&value, (*other).max(0) as u64);
+                    let e = row_error((*row).max(0) as u64, column, &Value::Text(value), reason);
+                    broken.entry(e.row).or_insert(e);
+                }
+                if !found.is_empty() {
+                    tx.exec(&find.delete, &[]).await?;
+                }
+            }
+        }
+    }
+    Ok(broken)
 }
 
 /// The passing rows in `fixing` whose key a row of the review table has already, with that row.

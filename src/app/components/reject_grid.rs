@@ -206,7 +206,7 @@ pub fn RejectGrid(
                             editing.set(Some(line));
                         }
                         Some(l) if !l.editable => message.set(format!(
-                            "Row {} can only be skipped: its key repeats an earlier row's, and its other values were not kept.",
+                            "Row {} can only be skipped: it was refused after it was read (a repeated key, or a rule of the table), and its other values were not kept.",
                             format::count(l.row)
                         )),
                         _ => {}

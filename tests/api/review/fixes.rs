@@ -376,3 +376,50 @@ fn a_dry_run_with_rejected_rows_under_stop_import_nothing_says_the_import_would_
     let (code, out, err) = run(&[&["import", &path(&b)][..], &upsert[..], &["--on-error", "skip"][..]].concat());
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[tokio::test]
+async fn a_fix_is_checked_against_the_tables_own_rules_as_the_import_is() {
+    let app = spawn_app().await;
+    // A table made by hand, with a rule of its own on the quantity.
+    app.db
+        .execute(
+            "CREATE TABLE counted (id INTEGER PRIMARY KEY, qty INTEGER CONSTRAINT qty_not_negative CHECK (qty >= 0))",
+        )
+        .await;
+    app.db.execute("INSERT INTO counted (id, qty) VALUES (1, 10)").await;
+    let fields = [("table", "counted"), ("mode", "upsert"), ("key", "id"), ("review", "true"), ("on_error", "skip")];
+    let reviewed = import(&app, "counts.csv", "id,qty\n1,11\n2,x\n3,-4\n", &fields, "review").await;
+    let id = reviewed["id"].as_str().unwrap().to_owned();
+    // The import refused row 4 for the rule, row 3 for its type.
+    assert_eq!(
+        rejects(&app, &id).await,
+        [
+            "3: qty=\"x\" (is not a whole number)",
+            "4: qty=\"-4\" (is not allowed by the table's rule \"qty_not_negative\")"
+        ]
+    );
+    // A fix that breaks the rule stays, with the rule in words; one that keeps it passes.
+    let cell = format!("/api/imports/{id}/rejects/cell");
+    let (_, still) = post(&app, None, &cell, json!({ "row": 3, "column": "qty", "value": "-1" })).await;
+    assert_eq!(
+        still["words"],
+        "Row 3 is still rejected: in \"qty\", \"-1\" is not allowed by the table's rule \"qty_not_negative\".",
+        "{still}"
+    );
+    let (_, fixed) = post(&app, None, &cell, json!({ "row": 3, "column": "qty", "value": "2" })).await;
+    assert_eq!(fixed["moved"], json!([{ "row": 3, "kind": "insert" }]), "{fixed}");
+    // Row 4 was refused by the rule after it was staged: it was not kept whole, and can be skipped.
+    let map = format!("/api/imports/{id}/rejects/map");
+    let (_, mapped) = post(&app, None, &map, json!({ "column": "qty", "from": "-4", "to": "4" })).await;
+    assert_eq!((&mapped["fixed"], &mapped["still"]), (&json!(0), &json!(0)), "{mapped}");
+    assert!(mapped["words"].as_str().unwrap().contains("1 row with it was refused after it was read"), "{mapped}");
+    let (code, _) = post(&app, None, &format!("/api/imports/{id}/rejects/skip"), json!({ "row": 4 })).await;
+    assert_eq!(code, 200);
+    send(&app, Method::POST, &format!("/api/imports/{id}/commit")).await;
+    let done = wait(&app, &id).await;
+    assert_eq!(done["counts"], json!({ "inserted": 1, "updated": 1, "unchanged": 0, "rejected": 1 }), "{done}");
+    assert_eq!(
+        app.db.texts("SELECT CAST(id AS TEXT) || '|' || CAST(qty AS TEXT) FROM counted ORDER BY id").await,
+        ["1|11", "2|2"]
+    );
+}
