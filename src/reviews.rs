@@ -6,6 +6,7 @@
 pub mod fixes;
 pub mod grid;
 mod refit;
+mod tx;
 
 use crate::auth::{Asker, rules};
 use crate::db::audit::{self, Action, Event};

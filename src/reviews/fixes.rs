@@ -5,7 +5,8 @@
 //! fix is in the audit log; each answer says in words what happened and carries the review's
 //! counts after it, which `GET /api/imports/{id}` and its events say from then on.
 
-use super::refit::{self, Done, Held, P, Tx};
+use super::refit::{self, Done};
+use super::tx::{Held, P, Tx};
 use crate::auth::Asker;
 use crate::db::audit::{self, Action, Event};
 use crate::db::{self, Db};
