@@ -171,19 +171,19 @@ pub async fn reject_groups(id: ImportId) -> Result<Vec<RejectGroup>, ApiError> {
 /// Corrects one cell of a rejected row (see `reviews::fixes::cell`).
 #[server(prefix = "/rpc", endpoint = "fix_cell")]
 pub async fn fix_cell(id: ImportId, fix: CellFix) -> Result<FixOutcome, ApiError> {
-    Ok(crate::reviews::fixes::cell(&state()?.db, &asker(), &id, &fix).await?)
+    Ok(crate::reviews::fixes::cell(&state()?, &asker(), &id, &fix).await?)
 }
 
 /// Replaces every equal rejected value of a column, and remembers it (see `reviews::fixes::map`).
 #[server(prefix = "/rpc", endpoint = "map_values")]
 pub async fn map_values(id: ImportId, fix: ValueFix) -> Result<FixOutcome, ApiError> {
-    Ok(crate::reviews::fixes::map(&state()?.db, &asker(), &id, &fix).await?)
+    Ok(crate::reviews::fixes::map(&state()?, &asker(), &id, &fix).await?)
 }
 
 /// Leaves a rejected row, or every row with one error, out (see `reviews::fixes::skip`).
 #[server(prefix = "/rpc", endpoint = "skip_rejects")]
 pub async fn skip_rejects(id: ImportId, fix: SkipFix) -> Result<FixOutcome, ApiError> {
-    Ok(crate::reviews::fixes::skip(&state()?.db, &asker(), &id, &fix).await?)
+    Ok(crate::reviews::fixes::skip(&state()?, &asker(), &id, &fix).await?)
 }
 
 /// Asks a running import to stop; discards one in review.

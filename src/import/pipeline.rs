@@ -367,13 +367,10 @@ fn write(
     }
     let source = describe(header, &mut sampled.rows);
     // Only these modes meet a table that exists; create fails on one at the swap, replace drops it.
-    let table = if spec.mode.meets_table() { sink::shape_blocking(&spec.dest, &spec.table)? } else { None };
+    // With its own rules, checked once the rows are staged (see [`super::rules`]).
+    let (table, rules) =
+        if spec.mode.meets_table() { sink::table_blocking(&spec.dest, &spec.table)?.unzip() } else { (None, None) };
     let plan = Plan::new(&source, &spec.mapping, table.as_ref(), spec.mode)?;
-    // The table's own rules, checked once the rows are staged (see [`super::rules`]).
-    let rules = match &table {
-        Some(_) => sink::rules_blocking(&spec.dest, &spec.table)?,
-        None => None,
-    };
     let key = plan.key_names();
     let meets = match spec.mode {
         _ if key.is_empty() => None,
@@ -427,7 +424,7 @@ fn write(
         // nothing will be written anyway.
         let mut dropped = 0;
         if let Some(rules) = rules.as_ref().filter(|_| checked && !(report.fail && report.rejected > 0)) {
-            let (staging, _) = sink.staging();
+            let staging = sink.staging();
             let steps = rules::steps(rules, &rules::Probe { staging: &staging, ..probe });
             dropped = check_rules(&mut sink, &mut report, &plan, &steps)?;
             if dropped > 0 {
@@ -449,7 +446,7 @@ fn write(
                             row: d.row,
                             column: label.clone(),
                             value: d.key,
-                            reason: format!("repeats the key of row {}; a key may appear only once in a file", d.first),
+                            reason: super::shape::repeated_key(d.first),
                         }],
                     );
                 }

@@ -30,8 +30,9 @@ use std::io::{BufRead, Seek, Write};
 
 /// Prefix of every rejects table; the rest of the name is its review's.
 pub const REJECTS_PREFIX: &str = "_sheetport_rejects_";
-/// The row's number in the sheet.
-pub const ROW: &str = "_sheetport_row";
+/// The row's number in the sheet: the staging table's own column of it, so a fix's batch is checked
+/// by the same statements as the import's staged rows (`import::rules`).
+pub const ROW: &str = super::shape::ROW_COLUMN;
 /// The rejected cell's column, by its position among the review's columns.
 pub const COL: &str = "_sheetport_col";
 /// [`OPEN`] or [`SKIPPED`] (the same on every line of a row).

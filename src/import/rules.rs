@@ -197,7 +197,7 @@ pub fn steps(rules: &TableRules, probe: &Probe<'_>) -> Vec<Step> {
     for d in rules.columns.iter().filter(|d| d.filled) {
         let Some(i) = staged(&d.name) else { continue };
         let bad = format!("s.{} IS NULL", quote(&d.name));
-        out.push(find(probe, i, "''", "", &bad, Reason::Empty { column: d.name.clone() }));
+        out.push(find(probe, i, "''", &bad, Reason::Empty { column: d.name.clone() }));
     }
     for (n, d) in rules.columns.iter().enumerate() {
         let (Some(i), Some(limit)) = (staged(&d.name), d.limit.as_ref()) else { continue };
@@ -224,7 +224,7 @@ pub fn steps(rules: &TableRules, probe: &Probe<'_>) -> Vec<Step> {
             }
         };
         let reason = Reason::Limit { column: d.name.clone(), limit: limit.clone() };
-        out.push(find(probe, i, &format!("CAST({c} AS TEXT)"), "", &bad, reason));
+        out.push(find(probe, i, &format!("CAST({c} AS TEXT)"), &bad, reason));
     }
     out.extend(turned.into_iter().map(Step::Exec));
     for check in &rules.checks {
@@ -243,7 +243,7 @@ pub fn steps(rules: &TableRules, probe: &Probe<'_>) -> Vec<Step> {
             bad.push(format!("NOT EXISTS (SELECT 1 FROM {} f WHERE {on})", probe.staging));
         }
         let reason = Reason::Refers { parent: r.parent.clone(), columns: r.parent_columns.clone() };
-        out.push(find(probe, at[0], &text_of(&r.columns), "", &bad.join(" AND "), reason));
+        out.push(find(probe, at[0], &text_of(&r.columns), &bad.join(" AND "), reason));
     }
     let the_key = |set: &[String]| probe.meets.is_some() && same_set(set, probe.key);
     let sets: Vec<(&Vec<String>, usize)> = rules
@@ -264,19 +264,21 @@ pub fn steps(rules: &TableRules, probe: &Probe<'_>) -> Vec<Step> {
         }
         bad.push(format!("EXISTS (SELECT 1 FROM {} t WHERE {})", probe.target, on.join(" AND ")));
         let reason = Reason::InTable { columns: set.clone() };
-        out.push(find(probe, at, &text_of(set), "", &bad.join(" AND "), reason));
+        out.push(find(probe, at, &text_of(set), &bad.join(" AND "), reason));
     }
     out
 }
 
+/// A find's "other row" when there is none. PostgreSQL reads a bare 0 as a 4-byte integer; the
+/// row numbers are 8.
+const NO_ROW: &str = "CAST(0 AS BIGINT)";
+
 /// The rows a check finds: `bad` over the staging table `s`, only rows that would be written.
-fn find(probe: &Probe<'_>, column: usize, value: &str, other: &str, bad: &str, reason: Reason) -> Step {
+fn find(probe: &Probe<'_>, column: usize, value: &str, bad: &str, reason: Reason) -> Step {
     let r = quote(ROW_COLUMN);
-    // PostgreSQL reads a bare 0 as a 4-byte integer; the row numbers are 8.
-    let other = if other.is_empty() { "CAST(0 AS BIGINT)".to_owned() } else { other.to_owned() };
     let from = format!("{} s WHERE ({bad}){}", probe.staging, written(probe));
     Step::Find(Find {
-        select: format!("SELECT s.{r}, {other}, {value} FROM {from} ORDER BY s.{r}"),
+        select: format!("SELECT s.{r}, {NO_ROW}, {value} FROM {from} ORDER BY s.{r}"),
         delete: format!("DELETE FROM {} WHERE {r} IN (SELECT s.{r} FROM {from})", probe.staging),
         column,
         reason,
@@ -357,7 +359,7 @@ fn check_step(rules: &TableRules, probe: &Probe<'_>, check: &Check) -> Option<St
     let q = quote(&probe.columns[column].name);
     let from = format!("{rows} x WHERE NOT ({})", check.expr);
     Some(Step::Find(Find {
-        select: format!("SELECT x.{r}, CAST(0 AS BIGINT), CAST(x.{q} AS TEXT) FROM {from} ORDER BY x.{r}"),
+        select: format!("SELECT x.{r}, {NO_ROW}, CAST(x.{q} AS TEXT) FROM {from} ORDER BY x.{r}"),
         delete: format!("DELETE FROM {} WHERE {r} IN (SELECT x.{r} FROM {from})", probe.staging),
         column,
         reason: Reason::Check { name: check.name.clone(), column: probe.columns[column].name.clone() },

@@ -552,6 +552,11 @@ pub fn convert_written(value: Value, ty: ColumnType, format: &DateFormat) -> Res
     }
 }
 
+/// Why a row whose key an earlier row (`first`) had is refused: by the import, and by a fix.
+pub fn repeated_key(first: u64) -> String {
+    format!("repeats the key of row {first}; a key may appear only once in a file")
+}
+
 pub(crate) fn row_error(row: u64, col: &ColumnInfo, value: &Value, reason: String) -> RowError {
     let mut text = String::new();
     value.write_text(&mut text);

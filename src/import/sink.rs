@@ -187,11 +187,11 @@ impl Sink {
         }
     }
 
-    /// The staging table as SQL, and the dialect.
-    pub fn staging(&self) -> (String, Kind) {
+    /// The staging table as SQL.
+    pub fn staging(&self) -> String {
         match self {
-            Sink::Sqlite(s) => (s.staging(), Kind::Sqlite),
-            Sink::Postgres(s) => (s.staging().to_owned(), Kind::Postgres),
+            Sink::Sqlite(s) => s.staging(),
+            Sink::Postgres(s) => s.staging().to_owned(),
         }
     }
 
@@ -247,21 +247,13 @@ pub async fn shape(dest: &Destination, name: &str) -> Result<Option<TableShape>,
     }
 }
 
-/// The same from a blocking thread (the engine's writer) inside the runtime.
-pub fn shape_blocking(dest: &Destination, name: &str) -> Result<Option<TableShape>, ImportError> {
-    match dest {
-        Destination::Sqlite(path) => sqlite::shape(&sqlite::open(path)?, name),
-        Destination::Postgres { pool, schema } => {
-            let rt = tokio::runtime::Handle::try_current()
-                .map_err(|_| ImportError::Database("reading a PostgreSQL table needs the tokio runtime".into()))?;
-            rt.block_on(postgres::shape(pool, schema, name))
-        }
-    }
-}
-
-/// The rules of the table `name` in `dest` (see [`super::rules`]), or `None` when there is none;
-/// from a blocking thread (the engine's writer) inside the runtime.
-pub fn rules_blocking(dest: &Destination, name: &str) -> Result<Option<super::rules::TableRules>, ImportError> {
+/// From a blocking thread (the engine's writer) inside the runtime: the table `name` in `dest` as
+/// an import into it sees it, with its rules (see [`super::rules`]), read together; `None` when
+/// there is none.
+pub fn table_blocking(
+    dest: &Destination,
+    name: &str,
+) -> Result<Option<(TableShape, super::rules::TableRules)>, ImportError> {
     match dest {
         Destination::Sqlite(path) => super::rules::sqlite::read(&sqlite::open(path)?, name),
         Destination::Postgres { pool, schema } => {

@@ -19,9 +19,12 @@ use crate::import::value_map;
 use crate::model::{
     CellFix, ColumnChoice, DiffKind, FixOutcome, ImportId, RejectedCell, RejectedRow, SkipFix, ValueFix, ValueMap,
 };
+use crate::state::AppState;
 
 /// Corrects one cell of a rejected row and checks the row again as the import would.
-pub async fn cell(db: &Db, asker: &Asker, id: &ImportId, fix: &CellFix) -> Result<FixOutcome, AppError> {
+pub async fn cell(state: &AppState, asker: &Asker, id: &ImportId, fix: &CellFix) -> Result<FixOutcome, AppError> {
+    let db = &state.db;
+    fits(state, &fix.value)?;
     let (table, _) = super::committer(db, asker, id).await?;
     let rules = refit::table_rules(db, id, &table).await?;
     let mut tx = Tx::begin(db).await?;
@@ -65,8 +68,13 @@ pub async fn cell(db: &Db, asker: &Asker, id: &ImportId, fix: &CellFix) -> Resul
 /// [`refit::BATCH_ROWS`] to a transaction, each batch read by its rows' numbers (read again from
 /// the last row done, PostgreSQL passed over the rows behind it at every batch). A map of 200,000
 /// rows, all of them passing, measured: 2.5-3.4 s on SQLite, 5.4-6.2 s on PostgreSQL.
-pub async fn map(db: &Db, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Result<FixOutcome, AppError> {
+pub async fn map(state: &AppState, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Result<FixOutcome, AppError> {
+    let db = &state.db;
+    fits(state, &fix.map.from)?;
+    fits(state, &fix.map.to)?;
     let (table, _) = super::committer(db, asker, id).await?;
+    // Up to a thousand transactions: one of the person's places, as a long read takes.
+    let _place = crate::routes::tables::view_place(state, asker).await?;
     let rules = refit::table_rules(db, id, &table).await?;
     let fix = ValueFix {
         column: fix.column.clone(),
@@ -138,8 +146,11 @@ pub async fn map(db: &Db, asker: &Asker, id: &ImportId, fix: &ValueFix) -> Resul
 
 /// Leaves rejected rows out: one row, or every row with a rejected cell in a column for a reason.
 /// One statement, however many rows.
-pub async fn skip(db: &Db, asker: &Asker, id: &ImportId, fix: &SkipFix) -> Result<FixOutcome, AppError> {
+pub async fn skip(state: &AppState, asker: &Asker, id: &ImportId, fix: &SkipFix) -> Result<FixOutcome, AppError> {
+    let db = &state.db;
     let (table, _) = super::committer(db, asker, id).await?;
+    // One statement, over as many rows as the error has: one of the person's places.
+    let _place = crate::routes::tables::view_place(state, asker).await?;
     let mut tx = Tx::begin(db).await?;
     let mut held = Held::take(&mut tx, id).await?;
     let rejects_table = held.rejects(db);
@@ -194,6 +205,20 @@ pub async fn skip(db: &Db, asker: &Asker, id: &ImportId, fix: &SkipFix) -> Resul
         record(db, asker, &table, &detail).await?;
     }
     Ok(outcome(&held, Done::default(), n, words(n)))
+}
+
+/// A value a person typed, within what a cell of a file may hold (`--max-cell-bytes`): a fix is
+/// read as the import reads, and the import refuses a longer cell.
+fn fits(state: &AppState, value: &str) -> Result<(), AppError> {
+    let max = state.config.max_cell_bytes;
+    if value.len() <= max {
+        return Ok(());
+    }
+    Err(AppError::BadRequest(format!(
+        "the value is {} long, more than a cell may hold ({}); shorten it",
+        crate::format::bytes(value.len() as u64),
+        crate::format::bytes(max as u64)
+    )))
 }
 
 /// What a skip says of the rows it left out, by how many.

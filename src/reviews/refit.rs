@@ -191,9 +191,10 @@ pub async fn table_rules(db: &Db, id: &ImportId, table: &str) -> Result<Option<T
                 rules::sqlite::read(&crate::import::sink::sqlite::open(&path)?, &table)
             })
             .await?
+            .map(|(_, rules)| rules)
         }
         Destination::Postgres { pool, schema } => {
-            rules::postgres::read(&mut *pool.acquire().await?, schema, table).await?
+            rules::postgres::read(&mut *pool.acquire().await?, schema, table).await?.map(|(_, rules)| rules)
         }
     })
 }
@@ -257,7 +258,7 @@ fn repeated(plan: &Plan, row: &[Value], number: u64, first: u64) -> RowError {
         row: number,
         column: label,
         value: key_text(plan, row),
-        reason: format!("repeats the key of row {first}; a key may appear only once in a file"),
+        reason: crate::import::shape::repeated_key(first),
     }
 }
 

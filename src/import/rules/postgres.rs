@@ -5,7 +5,7 @@
 use super::{Check, Declared, Limit, Reference, TableRules};
 use crate::import::ImportError;
 use crate::import::names::{qualify, quote};
-use crate::model::ColumnType;
+use crate::model::{ColumnType, TableShape};
 use sqlx::PgConnection;
 
 /// Enum labels named in a reason; past these, "…".
@@ -72,8 +72,14 @@ pub fn column(typname: &str, typtype: &str, decl: &str, labels: &[String]) -> (C
 /// default, enum labels, NOT NULL with a default.
 type ColumnRow = (String, String, String, String, Option<String>, Vec<String>, bool);
 
-/// The rules of table `name` in `schema`, or `None` when there is no such table.
-pub async fn read(conn: &mut PgConnection, schema: &str, name: &str) -> Result<Option<TableRules>, ImportError> {
+/// Table `name` in `schema` as an import into it sees it (see `sink::postgres::shape`) and its
+/// rules, read on one connection, or `None` when there is no such table.
+pub async fn read(
+    conn: &mut PgConnection,
+    schema: &str,
+    name: &str,
+) -> Result<Option<(TableShape, TableRules)>, ImportError> {
+    let Some(shape) = crate::import::sink::postgres::shape_in(conn, schema, name).await? else { return Ok(None) };
     let table = qualify(schema, name);
     let rows: Vec<ColumnRow> = sqlx::query_as(
         "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typtype::text, \
@@ -119,22 +125,24 @@ pub async fn read(conn: &mut PgConnection, schema: &str, name: &str) -> Result<O
     .bind(&table)
     .fetch_all(&mut *conn)
     .await?;
-    let unique =
-        crate::import::sink::postgres::shape_in(conn, schema, name).await?.map(|s| s.unique).unwrap_or_default();
-    Ok(Some(TableRules {
-        columns,
-        checks: checks.into_iter().map(|(name, expr)| Check { name: Some(name), expr }).collect(),
-        references: references
-            .into_iter()
-            .map(|(columns, nsp, parent, parent_columns)| Reference {
-                columns,
-                parent_sql: format!("{}.{}", quote(&nsp), quote(&parent)),
-                parent,
-                parent_columns,
-            })
-            .collect(),
-        unique,
-    }))
+    let unique = shape.unique.clone();
+    Ok(Some((
+        shape,
+        TableRules {
+            columns,
+            checks: checks.into_iter().map(|(name, expr)| Check { name: Some(name), expr }).collect(),
+            references: references
+                .into_iter()
+                .map(|(columns, nsp, parent, parent_columns)| Reference {
+                    columns,
+                    parent_sql: format!("{}.{}", quote(&nsp), quote(&parent)),
+                    parent,
+                    parent_columns,
+                })
+                .collect(),
+            unique,
+        },
+    )))
 }
 
 /// A default a check may read in place of a value: a literal with its cast, not a call (`nextval`

@@ -5,10 +5,12 @@
 use super::{Check, Declared, Reference, TableRules};
 use crate::import::ImportError;
 use crate::import::names::quote;
+use crate::model::TableShape;
 use rusqlite::Connection;
 
-/// The rules of table `name`, or `None` when there is no such table.
-pub fn read(conn: &Connection, name: &str) -> Result<Option<TableRules>, ImportError> {
+/// Table `name` as an import into it sees it (see `sink::sqlite::shape`) and its rules, read on one
+/// connection, or `None` when there is no such table.
+pub fn read(conn: &Connection, name: &str) -> Result<Option<(TableShape, TableRules)>, ImportError> {
     let Some(shape) = crate::import::sink::sqlite::shape(conn, name)? else { return Ok(None) };
     let sql: String = conn
         .query_row("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |r| r.get(0))
@@ -46,21 +48,25 @@ pub fn read(conn: &Connection, name: &str) -> Result<Option<TableRules>, ImportE
             parent_columns,
         });
     }
-    Ok(Some(TableRules {
-        columns: columns
-            .into_iter()
-            .map(|(name, decl, default, not_null)| Declared {
-                name,
-                decl,
-                limit: None,
-                filled: not_null && default.is_some(),
-                default: default.filter(|d| constant(d)),
-            })
-            .collect(),
-        checks: checks(&sql),
-        references,
-        unique: shape.unique,
-    }))
+    let unique = shape.unique.clone();
+    Ok(Some((
+        shape,
+        TableRules {
+            columns: columns
+                .into_iter()
+                .map(|(name, decl, default, not_null)| Declared {
+                    name,
+                    decl,
+                    limit: None,
+                    filled: not_null && default.is_some(),
+                    default: default.filter(|d| constant(d)),
+                })
+                .collect(),
+            checks: checks(&sql),
+            references,
+            unique,
+        },
+    )))
 }
 
 /// A default a check may read in place of a value: a literal, not `CURRENT_TIMESTAMP` or a call.
@@ -102,9 +108,16 @@ enum Token {
 }
 
 fn tokens(sql: &str) -> Vec<Token> {
-    // The column list is the first parenthesised group; its own tokens are what we read.
+    // The column list is the first parenthesised group outside a quoted name (a table made by hand
+    // may be called "stock (2024)"); its own tokens are what we read.
     let b = sql.as_bytes();
-    let Some(open) = sql.find('(') else { return Vec::new() };
+    let mut open = 0;
+    while open < b.len() && b[open] != b'(' {
+        open = if matches!(b[open], b'\'' | b'"' | b'`' | b'[') { quoted(sql, open).0 } else { open + 1 };
+    }
+    if open >= b.len() {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     let mut i = open + 1;
     while i < b.len() {
@@ -200,6 +213,8 @@ mod tests {
                    note TEXT DEFAULT 'CHECK (x)', CONSTRAINT \"cheap enough\" CHECK (price < 1000 AND (qty + 1) > 0), \
                    price REAL, CHECK(note <> ')'))";
         let got = checks(sql);
+        let named = checks("CREATE TABLE \"stock (2024)\" (qty INTEGER CHECK (qty > 0))");
+        assert_eq!(named, vec![Check { name: None, expr: "qty > 0".into() }]);
         assert_eq!(
             got,
             vec![

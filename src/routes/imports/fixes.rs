@@ -50,7 +50,7 @@ pub async fn fix_cell(
     Json(fix): Json<CellFix>,
 ) -> Result<Json<FixOutcome>, AppError> {
     let id = import_id(&id)?;
-    Ok(Json(crate::reviews::fixes::cell(&state.db, &asker, &id, &fix).await?))
+    Ok(Json(crate::reviews::fixes::cell(&state, &asker, &id, &fix).await?))
 }
 
 /// `POST /api/imports/{id}/rejects/map`: replaces every equal rejected value of a column.
@@ -61,7 +61,7 @@ pub async fn fix_values(
     Json(fix): Json<ValueFix>,
 ) -> Result<Json<FixOutcome>, AppError> {
     let id = import_id(&id)?;
-    Ok(Json(crate::reviews::fixes::map(&state.db, &asker, &id, &fix).await?))
+    Ok(Json(crate::reviews::fixes::map(&state, &asker, &id, &fix).await?))
 }
 
 /// `POST /api/imports/{id}/rejects/skip`: leaves a rejected row, or every row with an error, out.
@@ -72,5 +72,5 @@ pub async fn skip_rejects(
     Json(fix): Json<SkipFix>,
 ) -> Result<Json<FixOutcome>, AppError> {
     let id = import_id(&id)?;
-    Ok(Json(crate::reviews::fixes::skip(&state.db, &asker, &id, &fix).await?))
+    Ok(Json(crate::reviews::fixes::skip(&state, &asker, &id, &fix).await?))
 }
