@@ -132,6 +132,19 @@ async fn a_corrected_cell_is_checked_as_the_import_checks_it_and_its_row_moves()
     let (code, bad) = post(&app, None, &cell, json!({ "row": 4, "column": "weight", "value": "1" })).await;
     assert_eq!(code, 400, "{bad}");
     assert!(bad["error"].as_str().unwrap().contains("no column \"weight\""), "{bad}");
+    // A value past what a cell of a file may hold is refused before anything is read, in words.
+    let long = "9".repeat(sheetport::import::limits::DEFAULT_MAX_CELL_BYTES + 1);
+    let (code, bad) = post(&app, None, &cell, json!({ "row": 4, "column": "qty", "value": long })).await;
+    assert_eq!(code, 400, "{bad}");
+    assert!(bad["error"].as_str().unwrap().contains("more than a cell may hold"), "{bad}");
+    let (code, bad) = post(
+        &app,
+        None,
+        &format!("/api/imports/{id}/rejects/map"),
+        json!({ "column": "qty", "from": "12 pcs", "to": long }),
+    )
+    .await;
+    assert_eq!(code, 400, "{bad}");
 
     // The commit writes exactly the fixed rows, and leaves row 4 out.
     let (code, body) = send(&app, Method::POST, &format!("/api/imports/{id}/commit")).await;
