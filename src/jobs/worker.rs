@@ -188,6 +188,7 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             if record.mode.keeps_table() {
                 measure_kept(&shared, &id).await;
             }
+            summarize_errors(&shared, &id, tx.borrow().rows_rejected, ImportStatus::Succeeded);
             if committing {
                 let db = shared.db.clone();
                 // The rows a committed review left out stay out: their kept copies go.
@@ -220,6 +221,9 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             }
             // Nothing was written: the name of a table it would make is free until the commit.
             release_table(&shared, &record.table).await;
+            if matches!(recorded, Ok(true)) {
+                summarize_errors(&shared, &id, snapshot.rows_rejected, ImportStatus::Review);
+            }
             shared.bus.publish(Signal::Progress(id.clone())).await;
             shared.hub.finished(&id);
             // Measured after the run has let go of its slot and its state (SQLite walks every page
@@ -247,10 +251,27 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
             let snapshot = tx.borrow().clone();
             record_end(&shared, &snapshot, finished_at).await;
             release_table(&shared, &record.table).await;
+            if matches!(ending, Ending::Failed(_)) {
+                summarize_errors(&shared, &id, snapshot.rows_rejected, ImportStatus::Failed);
+            }
         }
     }
     shared.bus.publish(Signal::Progress(id.clone())).await;
     shared.hub.finished(&id);
+}
+
+/// Counts an ended import's row errors by group and keeps the count with it (see
+/// `db::errors::summarize`), beside whatever runs next: a million errors take a second or two.
+fn summarize_errors(shared: &Shared, id: &ImportId, rejected: u64, status: ImportStatus) {
+    if rejected == 0 {
+        return;
+    }
+    let (db, id) = (shared.db.clone(), id.clone());
+    tokio::spawn(async move {
+        if let Err(e) = db::errors::summarize(&db, &id, status).await {
+            tracing::warn!(%id, error = %e, "could not count an import's row errors by group (its page counts them)");
+        }
+    });
 }
 
 /// Checks, as the job starts, that its starter may still write its table (write access may have

@@ -5,11 +5,13 @@
 
 use super::staged_of;
 use crate::auth::Asker;
+use crate::db::groups::Grouping;
 use crate::db::on_pool;
 use crate::error::AppError;
 use crate::import::names::quote;
 use crate::import::rejects::{self, CELLS, COL, HEAD, OPEN, REASON, ROW, STATE, VALUE};
-use crate::model::{CommonValue, ErrorGroup, ImportId, RejectGroup, RejectPage, RejectedCell, RejectedRow};
+use crate::import::sink::Kind;
+use crate::model::{ImportId, RejectGroup, RejectPage, RejectedCell, RejectedRow};
 use crate::state::AppState;
 use sqlx::AssertSqlSafe;
 
@@ -60,38 +62,41 @@ pub async fn page(
 }
 
 /// The review `id`'s rejected cells still to fix, grouped by column and reason, largest first (at
-/// most [`ErrorGroup::MOST`]), each with its most common values: one grouped pass, as the import's
-/// own error groups are found (`db::errors::groups`).
+/// most [`crate::model::ErrorGroup::MOST`]), each with its most common values: counted as the import's own error
+/// groups are (`db::groups`).
 pub async fn groups(state: &AppState, asker: &Asker, id: &ImportId) -> Result<Vec<RejectGroup>, AppError> {
     let db = &state.db;
     let (staged, _) = staged_of(db, asker, id).await?;
     let _view = crate::routes::tables::view_place(state, asker).await?;
     let table = db.data_table(&rejects::table_of(&staged.table));
-    let sql = format!(
-        "SELECT col, reason, value, n, total FROM (SELECT {COL} AS col, {REASON} AS reason, {VALUE} AS value, \
-         count(*) AS n, CAST(sum(count(*)) OVER (PARTITION BY {COL}, {REASON}) AS BIGINT) AS total, \
-         row_number() OVER (PARTITION BY {COL}, {REASON} ORDER BY count(*) DESC, {VALUE}) AS k \
-         FROM {table} WHERE {STATE} = {OPEN} GROUP BY {COL}, {REASON}, {VALUE}) g \
-         WHERE k <= {common} ORDER BY total DESC, col, reason, n DESC, value",
-        common = ErrorGroup::COMMON
-    );
-    let found: Vec<(i64, String, String, i64, i64)> =
-        on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
-    let mut out: Vec<RejectGroup> = Vec::new();
-    for (col, reason, value, n, total) in found {
-        let common = CommonValue { value, rows: n.max(0) as u64 };
-        let col = staged.columns.get(col.max(0) as usize);
-        let column = col.map(|c| c.name.clone()).unwrap_or_default();
-        if let Some(g) = out.last_mut().filter(|g| g.column == column && g.reason == reason) {
-            g.common.push(common);
-        } else if out.len() == ErrorGroup::MOST {
-            break;
-        } else {
-            let label = col.map(|c| rejects::shown(c).to_owned()).unwrap_or_default();
-            out.push(RejectGroup { column, label, reason, rows: total.max(0) as u64, common: vec![common] });
-        }
-    }
-    Ok(out)
+    let open = format!("{STATE} = {OPEN}");
+    let int = match db.destination().kind() {
+        Kind::Sqlite => "INTEGER",
+        Kind::Postgres => "BIGINT",
+    };
+    let grouping = Grouping {
+        from: &table,
+        filter: &open,
+        bind: None,
+        column: COL,
+        reason: REASON,
+        value: VALUE,
+        column_type: int,
+    };
+    let found = crate::db::groups::count(db, &grouping).await?;
+    Ok(found
+        .into_iter()
+        .map(|(col, reason, rows, common)| {
+            let col = col.parse::<usize>().ok().and_then(|c| staged.columns.get(c));
+            RejectGroup {
+                column: col.map(|c| c.name.clone()).unwrap_or_default(),
+                label: col.map(|c| rejects::shown(c).to_owned()).unwrap_or_default(),
+                reason,
+                rows,
+                common,
+            }
+        })
+        .collect())
 }
 
 /// The first `n` rejected rows still to fix of the review whose rejects table is `table`, by number

@@ -310,6 +310,22 @@ async fn row_errors_are_grouped_by_column_and_reason_with_their_most_common_valu
             ] }
         ])
     );
+    // Counted once more when it ended and kept with it: the page reads that, the same groups.
+    kept_groups(&app, id).await;
+    let (_, again) = app.get_json(&format!("/api/imports/{id}/errors/groups")).await;
+    assert_eq!(again, groups);
     let (code, _) = app.get_json("/api/imports/0123456789abcdef0123456789abcdef/errors/groups").await;
     assert_eq!(code, 404);
+}
+
+/// Waits until import `id`'s error groups are counted and kept (`db::errors::summarize`).
+pub async fn kept_groups(app: &TestApp, id: &str) {
+    let sql = format!("SELECT count(*) FROM sheetport.imports WHERE id = '{id}' AND error_groups IS NOT NULL");
+    for _ in 0..200 {
+        if app.db.scalar(&sql).await == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("import {id}'s error groups were not kept");
 }

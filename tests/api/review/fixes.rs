@@ -157,6 +157,13 @@ async fn a_corrected_cell_is_checked_as_the_import_checks_it_and_its_row_moves()
     let (_, errors) = app.get_json(&format!("/api/imports/{id}/errors")).await;
     let listed: Vec<u64> = errors.as_array().expect("errors").iter().map(|e| e["row"].as_u64().unwrap()).collect();
     assert_eq!(listed, [4], "{errors}");
+    // And so do its groups, counted again when the commit ended (the review's count had three).
+    crate::mapping::kept_groups(&app, &id).await;
+    let (_, groups) = app.get_json(&format!("/api/imports/{id}/errors/groups")).await;
+    assert_eq!(
+        groups,
+        json!([{ "column": "qty", "reason": "is not a whole number", "rows": 1, "common": [{ "value": "12 pcs", "rows": 1 }] }])
+    );
     no_rejects_tables(&app).await;
     assert!(review_tables(&app).await.is_empty());
     let (_, audit) = app.get_json("/api/audit").await;
