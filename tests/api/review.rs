@@ -322,38 +322,3 @@ async fn a_review_survives_a_restart_and_is_committed_after_it() {
 }
 
 mod fixes;
-
-#[tokio::test]
-async fn a_review_can_be_committed_the_moment_it_is_shown() {
-    // The worker once told watchers "review" a moment before its row said so, and a commit asked
-    // for in that moment was refused as "not in review" (the page retried). Polled tightly, each
-    // review is committed as soon as it shows.
-    let app = spawn_app().await;
-    stock(&app).await;
-    let path = app.file("up.csv");
-    std::fs::write(&path, UPSERT).expect("write");
-    let fields = [("table", "stock"), ("mode", "upsert"), ("key", "id"), ("review", "true")];
-    for _ in 0..12 {
-        let id = app.start_import(&path, "up.csv", &fields).await;
-        loop {
-            let (_, body) = app.get_json(&format!("/api/imports/{id}")).await;
-            match body["status"].as_str() {
-                Some("review") => break,
-                Some("queued" | "running") => tokio::time::sleep(Duration::from_millis(1)).await,
-                _ => panic!("{body}"),
-            }
-        }
-        let (code, body) = send(&app, reqwest::Method::POST, &format!("/api/imports/{id}/commit")).await;
-        assert_eq!(code, 202, "{body}");
-        let mut done = Value::Null;
-        for _ in 0..1200 {
-            done = app.get_json(&format!("/api/imports/{id}")).await.1;
-            if matches!(done["status"].as_str(), Some("succeeded" | "failed")) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(done["status"], "succeeded", "{done}");
-    }
-    assert_eq!(rows(&app, "stock").await, ["1|Ana|10", "2|Bob|20", "3|Cy|30", "4|Dee|44", "5|Eve|50"]);
-}
