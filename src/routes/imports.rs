@@ -188,9 +188,9 @@ pub async fn import_errors(
 }
 
 /// `GET /api/imports/{id}/errors/groups`: the import's row errors grouped by column and reason,
-/// largest first, each with its row count and most common values. It reads and groups every error
-/// (a million took 2.9 s of CPU on SQLite, 2.0 s on PostgreSQL): it takes one of the asker's places
-/// for views.
+/// largest first, each with its row count and most common values. An ended import's are counted
+/// once and kept (a million errors: 1 ms to read); a running one's are counted at each call, over
+/// every error so far (a million: under a second), in one of the asker's places for views.
 pub async fn import_error_groups(
     State(state): State<AppState>,
     asker: Asker,
