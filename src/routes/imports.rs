@@ -190,7 +190,8 @@ pub async fn import_errors(
 /// `GET /api/imports/{id}/errors/groups`: the import's row errors grouped by column and reason,
 /// largest first, each with its row count and most common values. An ended import's are counted
 /// once and kept (a million errors: 1 ms to read); a running one's are counted at each call, over
-/// every error so far (a million: under a second), in one of the asker's places for views.
+/// every error so far (not measured at a million while running), in one of the asker's places for
+/// views.
 pub async fn import_error_groups(
     State(state): State<AppState>,
     asker: Asker,
