@@ -93,6 +93,12 @@ pub fn ImportProgress(
             (p.status == ImportStatus::Review && p.review.is_some()).then(|| (p.id.clone(), p.table.clone()))
         })
     });
+    // The review panel is drawn in the browser, once the page is hydrated: drawn by the server (a
+    // review opened by its address, or reloaded), its diff's Suspense over a browser-only resource,
+    // inside the page's own Suspense, did not hydrate (tachys' hydration.rs:195, "entered
+    // unreachable code"), and the whole page stayed dead.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let decided = Callback::new(move |()| run.update(|n| *n += 1));
     let fixed = Callback::new(move |summary: crate::model::ReviewSummary| {
         seen.update(|s| {
@@ -120,7 +126,7 @@ pub fn ImportProgress(
                 };
                 card_body(p, at, now.get(), cancel.clone(), cancel_error).into_any()
             }}
-            {move || in_review.get().map(|(id, table)| {
+            {move || hydrated.get().then(|| in_review.get()).flatten().map(|(id, table)| {
                 let summary = seen.with_untracked(|s| s.as_ref().and_then(|s| s.progress.review.clone())).unwrap_or_default();
                 view! { <ReviewPanel id table summary on_decided=decided on_fixed=fixed /> }
             })}

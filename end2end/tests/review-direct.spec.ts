@@ -1,0 +1,40 @@
+// A review opened by its address (a reload, a link from the history, another tab): the page is
+// server-rendered and must come alive. It once did not: hydration panicked in the review panel
+// ("entered unreachable code", tachys hydration.rs), the diff stayed on "Reading the changes…"
+// and no button worked.
+import { type APIRequestContext, expect, test } from "@playwright/test";
+
+async function importCsv(request: APIRequestContext, fields: Record<string, string>, text: string, want: string) {
+  const base = test.info().project.use.baseURL!;
+  const response = await request.post("/api/imports", {
+    headers: { origin: base },
+    multipart: { file: { name: "stock.csv", mimeType: "text/csv", buffer: Buffer.from(text) }, ...fields },
+  });
+  expect(response.status()).toBe(202);
+  const { id } = await response.json();
+  await expect.poll(async () => (await (await request.get(`/api/imports/${id}`)).json()).status).toBe(want);
+  return id as string;
+}
+
+test("a review opened by its address shows its changes and commits", async ({ page, request }) => {
+  const table = `stock_${Date.now()}`;
+  await importCsv(request, { table, key: "id" }, "id,name,qty\n1,Ann,10\n2,Bob,20\n", "succeeded");
+  const id = await importCsv(
+    request,
+    { table, mode: "upsert", key: "id", review: "true", on_error: "skip" },
+    "id,name,qty\n1,Ana,10\n3,Cy,x\n4,Dee,40\n",
+    "review",
+  );
+  const panics: string[] = [];
+  page.on("console", (m) => m.type() === "error" && panics.push(m.text()));
+  await page.goto(`/imports/${id}`);
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  // The diff's rows, the changed cell old → new, and the rejected row in its grid.
+  await expect(page.locator("table.diff tbody tr")).toHaveCount(2);
+  await expect(page.locator("table.diff")).toContainText("Ann");
+  await expect(page.locator("table.diff")).toContainText("Ana");
+  await expect(page.locator(".reject-grid")).toContainText("x");
+  await page.getByRole("button", { name: "Commit: write these changes" }).click();
+  await expect(page.locator(".progress-card")).toHaveAttribute("data-status", "succeeded");
+  expect(panics, panics.join("\n")).toEqual([]);
+});
