@@ -145,8 +145,17 @@ pub async fn delete_import(id: ImportId) -> Result<(), ApiError> {
 
 /// A page of what an import in review would do (see `reviews::diff`).
 #[server(prefix = "/rpc", endpoint = "review_diff")]
-pub async fn review_diff(id: ImportId, kind: Option<DiffKind>, offset: u64) -> Result<DiffPage, ApiError> {
-    Ok(crate::reviews::diff(&state()?, &asker(), &id, kind, offset, 50).await?)
+pub async fn review_diff(
+    id: ImportId,
+    kind: Option<DiffKind>,
+    offset: u64,
+    row: Option<u64>,
+) -> Result<DiffPage, ApiError> {
+    let at = match row {
+        Some(row) => crate::reviews::DiffAt::Row(row),
+        None => crate::reviews::DiffAt::Offset(offset),
+    };
+    Ok(crate::reviews::diff(&state()?, &asker(), &id, kind, at, 50).await?)
 }
 
 /// Commits an import in review: exactly what it showed is written, or nothing (see `reviews::commit`).

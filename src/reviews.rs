@@ -290,6 +290,14 @@ fn diff_row(staged: &Staged, mut v: Vec<J>) -> DiffRow {
     DiffRow { row, kind, values, old }
 }
 
+/// Where a page of a review's diff starts: at a row of its kind, or at the page that holds the
+/// sheet's row `Row` (or, if that row is not of the kind, the first row after it).
+#[derive(Clone, Copy, Debug)]
+pub enum DiffAt {
+    Offset(u64),
+    Row(u64),
+}
+
 /// A page of the review `id`'s diff, read in one of the asker's places for views (a deep page reads
 /// an index for a moment: one person's pages may not hold every connection).
 pub async fn diff(
@@ -297,7 +305,7 @@ pub async fn diff(
     asker: &Asker,
     id: &ImportId,
     kind: Option<DiffKind>,
-    offset: u64,
+    at: DiffAt,
     limit: u64,
 ) -> Result<DiffPage, AppError> {
     let db = &state.db;
@@ -310,8 +318,16 @@ pub async fn diff(
         Some(DiffKind::Update) => s.updated,
         Some(DiffKind::Unchanged) => s.unchanged,
     };
-    let limit = limit.clamp(1, MAX_DIFF_PAGE) as i64;
-    let rows = read(db, &staged, kind, None, offset.min(total), limit).await?;
+    let limit = limit.clamp(1, MAX_DIFF_PAGE);
+    let offset = match at {
+        DiffAt::Offset(offset) => offset.min(total),
+        // The rows of the kind before it, over the index the pages read by: the page that holds it.
+        DiffAt::Row(row) => {
+            let before = rows_before(db, &staged, kind, row).await?;
+            before.min(total.saturating_sub(1)) / limit * limit
+        }
+    };
+    let rows = read(db, &staged, kind, None, offset, limit as i64).await?;
     Ok(DiffPage {
         columns: staged.columns.iter().map(|c| c.name.clone()).collect(),
         key: staged.key.clone(),
@@ -319,6 +335,16 @@ pub async fn diff(
         offset,
         rows,
     })
+}
+
+/// How many of the review's rows of `kind` (every kind: `None`) come before the sheet's row `row`.
+async fn rows_before(db: &Db, staged: &Staged, kind: Option<DiffKind>, row: u64) -> Result<u64, sqlx::Error> {
+    let (k, r) = (quote(KIND_COLUMN), quote(ROW_COLUMN));
+    let row = i64::try_from(row).unwrap_or(i64::MAX);
+    let of_kind = kind.map(|kind| format!("{k} = {} AND ", kind_number(kind))).unwrap_or_default();
+    let sql = format!("SELECT count(*) FROM {} WHERE {of_kind}{r} < {row}", db.data_table(&staged.table));
+    let n: i64 = crate::db::on_pool!(db, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(p).await)?;
+    Ok(n.max(0) as u64)
 }
 
 /// The whole diff of the review `id` as CSV lines, read a chunk at a time: each row's number in the

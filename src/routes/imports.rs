@@ -258,11 +258,14 @@ pub struct DiffQuery {
     /// `insert`, `update` or `unchanged`; every row when absent or empty.
     kind: Option<String>,
     offset: Option<u64>,
+    /// The sheet's row whose page is wanted (instead of `offset`).
+    row: Option<u64>,
     limit: Option<u64>,
 }
 
 /// `GET /api/imports/{id}/diff`: a page of what an import in review would do, row by row (50 rows
-/// unless `?limit=` says, at most 500), of one `?kind=` or all, from `?offset=`.
+/// unless `?limit=` says, at most 500), of one `?kind=` or all, from `?offset=`, or the page that
+/// holds the sheet's `?row=` (the page's `offset` says where it starts).
 pub async fn import_diff(
     State(state): State<AppState>,
     asker: Asker,
@@ -276,7 +279,11 @@ pub async fn import_diff(
             AppError::BadRequest(format!("{k:?} is not a kind of change: ask for insert, update or unchanged"))
         })?),
     };
-    let page = crate::reviews::diff(&state, &asker, &id, kind, q.offset.unwrap_or(0), q.limit.unwrap_or(50)).await?;
+    let at = match q.row {
+        Some(row) => crate::reviews::DiffAt::Row(row),
+        None => crate::reviews::DiffAt::Offset(q.offset.unwrap_or(0)),
+    };
+    let page = crate::reviews::diff(&state, &asker, &id, kind, at, q.limit.unwrap_or(50)).await?;
     Ok(Json(page))
 }
 

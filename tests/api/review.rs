@@ -120,6 +120,21 @@ async fn an_upsert_in_review_says_what_it_would_do_and_its_commit_does_exactly_t
     );
     let (code, bad) = app.get_json(&format!("/api/imports/{id}/diff?kind=deleted")).await;
     assert_eq!(code, 400, "{bad}");
+    // Jump to a sheet row: the page that holds it (or the next row of the kind), with its offset.
+    let at = |q: &str| format!("/api/imports/{id}/diff?{q}");
+    let row_of = |page: &Value| -> Vec<u64> {
+        page["rows"].as_array().expect("rows").iter().map(|r| r["row"].as_u64().unwrap()).collect()
+    };
+    let (_, page) = app.get_json(&at("row=4&limit=2")).await;
+    assert_eq!((&page["offset"], row_of(&page)), (&json!(2), vec![4, 5]), "{page}");
+    let (_, page) = app.get_json(&at("kind=update&row=4&limit=1")).await;
+    assert_eq!((&page["offset"], row_of(&page)), (&json!(1), vec![4]), "{page}");
+    let (_, page) = app.get_json(&at("kind=update&row=3&limit=1")).await;
+    assert_eq!(row_of(&page), [4], "row 3 is unchanged: the next update");
+    let (_, page) = app.get_json(&at("row=9999999999&limit=3")).await;
+    assert_eq!((&page["offset"], row_of(&page)), (&json!(3), vec![5]), "past the end: the last page");
+    let (_, page) = app.get_json(&at("offset=99")).await;
+    assert_eq!((&page["offset"], row_of(&page).len()), (&json!(4), 0), "an offset past the end says where it ends");
 
     // The whole diff as CSV.
     let csv = app.client.get(app.url(&format!("/api/imports/{id}/diff.csv"))).send().await.expect("csv");

@@ -42,7 +42,7 @@ pub fn ReviewPanel(
     let page = LocalResource::new(move || {
         summary.track();
         again.track();
-        review_diff(page_id.clone(), kind.get(), offset.get())
+        review_diff(page_id.clone(), kind.get(), offset.get(), None)
     });
     Effect::new(move |_| {
         if let Some(Err(_)) = page.get()
