@@ -34,6 +34,11 @@ test("a review opened by its address shows its changes and commits", async ({ pa
   await expect(page.locator("table.diff")).toContainText("Ann");
   await expect(page.locator("table.diff")).toContainText("Ana");
   await expect(page.locator(".reject-grid")).toContainText("x");
+  // Go to a sheet row: the page that holds it, the row marked.
+  await page.getByLabel("Go to row").fill("4");
+  await page.getByLabel("Go to row").press("Enter");
+  await expect(page.locator("table.diff tr.jumped")).toHaveAttribute("data-row", "4");
+  await expect(page.locator("table.diff tbody tr")).toHaveCount(2);
   await page.getByRole("button", { name: "Commit: write these changes" }).click();
   await expect(page.locator(".progress-card")).toHaveAttribute("data-status", "succeeded");
   expect(panics, panics.join("\n")).toEqual([]);

@@ -31,6 +31,9 @@ pub fn ReviewPanel(
     let summary = RwSignal::new(summary);
     let kind = RwSignal::new(None::<DiffKind>);
     let offset = RwSignal::new(0u64);
+    // A sheet row asked for ("Go to row"): the page that holds it, which says where it starts.
+    let jump = RwSignal::new(None::<u64>);
+    let row_input = NodeRef::<leptos::html::Input>::new();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let page_id = id.clone();
@@ -42,7 +45,7 @@ pub fn ReviewPanel(
     let page = LocalResource::new(move || {
         summary.track();
         again.track();
-        review_diff(page_id.clone(), kind.get(), offset.get(), None)
+        review_diff(page_id.clone(), kind.get(), offset.get(), jump.get())
     });
     Effect::new(move |_| {
         if let Some(Err(_)) = page.get()
@@ -108,7 +111,7 @@ pub fn ReviewPanel(
                     view! {
                         <button type="button" class="button secondary"
                             aria-pressed=move || (kind.get() == k).to_string()
-                            on:click=move |_| { kind.set(k); offset.set(0); }>
+                            on:click=move |_| { kind.set(k); jump.set(None); offset.set(0); }>
                             {move || format!("{words} ({})", format::count(total_of(k)))}
                         </button>
                     }
@@ -118,6 +121,7 @@ pub fn ReviewPanel(
                 {move || page.get().map(|found| match found {
                     Ok(p) => {
                         let total = total_for_pager(kind.get_untracked());
+                        let (at, jumped) = (p.offset, jump.get_untracked());
                         let first = p.offset + 1;
                         let last = p.offset + p.rows.len() as u64;
                         let columns = p.columns.clone();
@@ -128,15 +132,15 @@ pub fn ReviewPanel(
                                         <th scope="col">"Row"</th><th scope="col">"Change"</th>
                                         {columns.iter().map(|c| view! { <th scope="col">{c.clone()}</th> }).collect_view()}
                                     </tr></thead>
-                                    <tbody>{p.rows.into_iter().map(diff_row).collect_view()}</tbody>
+                                    <tbody>{p.rows.into_iter().map(|r| diff_row(r, jumped)).collect_view()}</tbody>
                                 </table>
                             </div>
                             <p class="pager">
                                 <button type="button" class="button secondary" disabled={p.offset == 0}
-                                    on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE))>"Previous"</button>
+                                    on:click=move |_| { jump.set(None); offset.set(at.saturating_sub(PAGE)) }>"Previous"</button>
                                 <span>{if last >= first { format!("Rows {}–{} of {}", format::count(first), format::count(last), format::count(total)) } else { "No rows of this kind".into() }}</span>
                                 <button type="button" class="button secondary" disabled={last >= total}
-                                    on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
+                                    on:click=move |_| { jump.set(None); offset.set(at + PAGE) }>"Next"</button>
                             </p>
                         }.into_any()
                     }
@@ -144,6 +148,16 @@ pub fn ReviewPanel(
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 })}
             </Suspense>
+            <form class="jump" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                if let Some(input) = row_input.get() {
+                    jump.set(input.value().trim().parse::<u64>().ok());
+                }
+            }>
+                <label for="diff-row">"Go to row"</label>
+                <input id="diff-row" name="row" type="number" min="2" inputmode="numeric" node_ref=row_input />
+                <button type="submit" class="button secondary">"Go"</button>
+            </form>
             <p><a class="download-diff" href=csv download="">"Download every change (CSV)"</a></p>
             {has_rejects.then(|| view! { <RejectGrid id=id.clone() on_fixed=fixed /> })}
             <p class="actions">
@@ -190,7 +204,8 @@ fn decide(
 }
 
 /// One row of the diff: an updated cell shows the table's value struck out and the file's beside it.
-fn diff_row(r: DiffRow) -> impl IntoView {
+/// `jumped`: the sheet row the person asked for, marked as the table browser marks it.
+fn diff_row(r: DiffRow, jumped: Option<u64>) -> impl IntoView {
     let word = match r.kind {
         DiffKind::Insert => "New",
         DiffKind::Update => "Changed",
@@ -205,7 +220,7 @@ fn diff_row(r: DiffRow) -> impl IntoView {
         None => view! { <td>{cell(&v)}</td> }.into_any(),
     });
     view! {
-        <tr class=format!("diff-{}", r.kind)>
+        <tr class=format!("diff-{}", r.kind) class:jumped=jumped == Some(r.row) data-row=r.row.to_string()>
             <td class="num">{r.row}</td><td>{word}</td>
             {cells.collect_view()}
         </tr>
