@@ -379,8 +379,15 @@ fn write(
         _ => None,
     };
     let target = sink::target_sql(&spec.dest, &spec.table);
-    let probe =
-        rules::Probe { kind: spec.dest.kind(), staging: "", target: &target, columns: &plan.columns, key: &key, meets };
+    let probe = rules::Probe {
+        kind: spec.dest.kind(),
+        staging: "",
+        target: &target,
+        columns: &plan.columns,
+        key: &key,
+        meets,
+        reviewed: None,
+    };
     let checked = rules.as_ref().is_some_and(|r| !rules::steps(r, &probe).is_empty());
     let mut staging = plan.columns.clone();
     // A review lists rows by their number in the sheet, and so does a rule's error: the staging

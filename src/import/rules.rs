@@ -95,6 +95,9 @@ pub struct Probe<'a> {
     pub key: &'a [String],
     /// `Some(update)`: the rows meet the table by the key (upsert, insert-new); `None`: appended.
     pub meets: Option<bool>,
+    /// The review table whose rows are decided already, when a review's fixed rows are checked:
+    /// a unique value one of the rows it writes has is taken (`None`: the import's own check).
+    pub reviewed: Option<&'a str>,
 }
 
 /// One step of the checks, in order.
@@ -254,6 +257,9 @@ pub fn steps(rules: &TableRules, probe: &Probe<'_>) -> Vec<Step> {
         .collect();
     for &(set, at) in &sets {
         out.push(repeats(probe, set, at));
+        if let Some(review) = probe.reviewed {
+            out.push(repeats_reviewed(probe, review, set, at));
+        }
     }
     for &(set, at) in &sets {
         let mut bad = present(set);
@@ -311,6 +317,27 @@ fn repeats(probe: &Probe<'_>, set: &[String], at: usize) -> Step {
     Step::Find(Find {
         select: format!("SELECT d.{r}, d._sheetport_first, d._sheetport_value FROM {from} ORDER BY d.{r}"),
         delete: format!("DELETE FROM {} WHERE {r} IN (SELECT d.{r} FROM {from})", probe.staging),
+        column: at,
+        reason: Reason::RepeatsInFile { columns: set.to_vec() },
+    })
+}
+
+/// Rows whose values of `set` a row the review `review` writes has (a fixed row, checked against
+/// the rows decided before it): the first such row is named, as a repeat within the file is.
+fn repeats_reviewed(probe: &Probe<'_>, review: &str, set: &[String], at: usize) -> Step {
+    let r = quote(ROW_COLUMN);
+    let writes = format!("w.{} <> {}", quote(super::review::KIND_COLUMN), super::review::UNCHANGED);
+    let on = pairs("w", set, "s", set);
+    let first = format!("(SELECT min(w.{r}) FROM {review} w WHERE {writes} AND {on})");
+    let from = format!(
+        "{} s WHERE {} AND EXISTS (SELECT 1 FROM {review} w WHERE {writes} AND {on}){}",
+        probe.staging,
+        present(set).join(" AND "),
+        written(probe)
+    );
+    Step::Find(Find {
+        select: format!("SELECT s.{r}, CAST({first} AS BIGINT), {} FROM {from} ORDER BY s.{r}", text_of(set)),
+        delete: format!("DELETE FROM {} WHERE {r} IN (SELECT s.{r} FROM {from})", probe.staging),
         column: at,
         reason: Reason::RepeatsInFile { columns: set.to_vec() },
     })
@@ -471,8 +498,15 @@ mod tests {
         };
         let cols = [col("sku"), col("email")];
         let key = ["sku".to_owned()];
-        let probe =
-            Probe { kind: Kind::Sqlite, staging: "s", target: "t", columns: &cols, key: &key, meets: Some(true) };
+        let probe = Probe {
+            kind: Kind::Sqlite,
+            staging: "s",
+            target: "t",
+            columns: &cols,
+            key: &key,
+            meets: Some(true),
+            reviewed: None,
+        };
         let steps = steps(&rules, &probe);
         let reasons: Vec<&Reason> = steps
             .iter()

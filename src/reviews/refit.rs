@@ -201,8 +201,8 @@ pub async fn table_rules(db: &Db, id: &ImportId, table: &str) -> Result<Option<T
 
 /// The passing rows in `fixing` that break a rule of the live table, each with its row error:
 /// the import's own checks ([`rules::steps`]) over the batch, the rows they find taken out.
-/// (A unique index of other columns than the key is checked against the table and within the
-/// batch, not against the review's other rows: the commit then refuses what the review missed.)
+/// A unique index of other columns than the key is checked against the table, within the batch,
+/// and against the rows the review writes already (a value one of them has is taken).
 async fn broken_rules(
     tx: &mut Tx,
     db: &Db,
@@ -212,6 +212,7 @@ async fn broken_rules(
 ) -> Result<HashMap<u64, RowError>, AppError> {
     let target = db.data_table(&held.table);
     let s = &held.staged;
+    let review = db.data_table(&s.table);
     let probe = rules::Probe {
         kind: tx.kind(),
         staging: fixing,
@@ -219,6 +220,7 @@ async fn broken_rules(
         columns: &s.columns,
         key: &s.key,
         meets: s.meets,
+        reviewed: Some(&review),
     };
     let mut broken = HashMap::new();
     for step in rules::steps(rules, &probe) {

@@ -443,3 +443,40 @@ async fn a_fix_is_checked_against_the_tables_own_rules_as_the_import_is() {
         ["1|11", "2|2"]
     );
 }
+
+#[tokio::test]
+async fn a_fix_may_not_take_a_unique_value_another_row_of_the_review_writes() {
+    let app = spawn_app().await;
+    // A unique email besides the key. Row 2 of the file brings new@x.org; row 3 brings it too,
+    // with a bad quantity, so the import refused row 3 for its type before the emails were compared.
+    app.db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE, qty INTEGER)").await;
+    app.db.execute("INSERT INTO people (id, email, qty) VALUES (1, 'ann@x.org', 1)").await;
+    let fields = [("table", "people"), ("mode", "upsert"), ("key", "id"), ("review", "true"), ("on_error", "skip")];
+    let text = "id,email,qty\n10,new@x.org,1\n11,new@x.org,x\n";
+    let reviewed = import(&app, "people.csv", text, &fields, "review").await;
+    let id = reviewed["id"].as_str().unwrap().to_owned();
+    assert_eq!(rejects(&app, &id).await, ["3: qty=\"x\" (is not a whole number)"]);
+    // The quantity fixed, the email is one the review writes already: refused in words, not let
+    // in to make the commit fail (on the old code it moved in, and the commit was refused as "the
+    // table changed after this review was made").
+    let cell = format!("/api/imports/{id}/rejects/cell");
+    let (_, still) = post(&app, None, &cell, json!({ "row": 3, "column": "qty", "value": "2" })).await;
+    assert_eq!(
+        still["words"],
+        "Row 3 is still rejected: in \"email\", \"new@x.org\" repeats the value of \"email\" of row 2; the table takes \
+         each value only once.",
+        "{still}"
+    );
+    let (_, fixed) = post(&app, None, &cell, json!({ "row": 3, "column": "email", "value": "eve@x.org" })).await;
+    assert_eq!(fixed["moved"], json!([{ "row": 3, "kind": "insert" }]), "{fixed}");
+    let (code, body) = send(&app, Method::POST, &format!("/api/imports/{id}/commit")).await;
+    assert_eq!(code, 202, "{body}");
+    let done = wait(&app, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        app.db
+            .texts("SELECT CAST(id AS TEXT) || '|' || email || '|' || CAST(qty AS TEXT) FROM people ORDER BY id")
+            .await,
+        ["1|ann@x.org|1", "10|new@x.org|1", "11|eve@x.org|2"]
+    );
+}
