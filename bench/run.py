@@ -503,6 +503,20 @@ class Bench:
             time.sleep(0.05)
         return server, base
 
+    def client(self, database: str, data_dir: Path, script: Path, args: list[str], what: str) -> str:
+        """Runs the client `script` (`bench/review.py`, `bench/groups.py`) against a server of its own
+        on `database`, then stops the server and removes `data_dir`; returns what the client printed."""
+        server, url = self.serve(database, data_dir)
+        try:
+            proc = subprocess.run([sys.executable, str(script), url, *args], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"bench/{script.name} {what} failed: {proc.stderr.strip()}")
+            return proc.stdout
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            shutil.rmtree(data_dir, ignore_errors=True)
+
     # -- upserts (issue 13): the file's ids are 1..rows; the table holds rows/2+1 .. rows/2+rows,
     # so half the file's keys exist (and are updated) and half are new.
 
@@ -642,18 +656,9 @@ class Bench:
                     database = PG_BENCH_URL
                 else:
                     database = f"sqlite://{self.from_base(base)}"
-                server, url = self.serve(database, data_dir)
-                try:
-                    os.sync()
-                    proc = subprocess.run([sys.executable, str(client), url, str(path), how],
-                                          capture_output=True, text=True)
-                    if proc.returncode != 0:
-                        raise RuntimeError(f"bench/review.py {how}{where} failed: {proc.stderr.strip()}")
-                finally:
-                    server.terminate()
-                    server.wait(timeout=30)
-                    shutil.rmtree(data_dir, ignore_errors=True)
-                for line in proc.stdout.split("\n"):
+                os.sync()
+                out = self.client(database, data_dir, client, [str(path), how], f"{how}{where}")
+                for line in out.split("\n"):
                     if line.startswith("seconds "):
                         cases[how].walls.append(float(line.split()[1]))
                     elif line.startswith("page "):
@@ -693,16 +698,8 @@ class Bench:
                 for p in self.work.glob("bench.state.db*"):
                     p.unlink()
                 database = f"sqlite://{self.fresh_db()}"
-            server, url = self.serve(database, data_dir)
-            try:
-                proc = subprocess.run([sys.executable, str(client), url, str(rows)], capture_output=True, text=True)
-                if proc.returncode != 0:
-                    raise RuntimeError(f"bench/groups.py{where} failed: {proc.stderr.strip()}")
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-                shutil.rmtree(data_dir, ignore_errors=True)
-            for line in proc.stdout.split("\n"):
+            out = self.client(database, data_dir, client, [str(rows)], where.strip())
+            for line in out.split("\n"):
                 if line.split(" ")[0] in cases:
                     kind, ms = line.split()
                     cases[kind].walls.append(float(ms) / 1000)
