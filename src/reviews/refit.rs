@@ -314,7 +314,9 @@ async fn stage(
     let types: Vec<ColumnType> = std::iter::once(ColumnType::Integer).chain(columns.iter().map(|c| c.ty)).collect();
     let json: Vec<J> = rows
         .iter()
-        .map(|(number, row, _)| J::Array(std::iter::once(J::from(*number)).chain(row.iter().map(json_of)).collect()))
+        .map(|(number, row, _)| {
+            J::Array(std::iter::once(J::from(*number)).chain(row.iter().map(Value::to_json)).collect())
+        })
         .collect();
     let sql = format!("INSERT INTO {fixing} ({}) {}", names.join(", "), from_json(kind, &types));
     tx.exec(&sql, &[P::Text(J::Array(json).to_string())]).await?;
@@ -342,23 +344,6 @@ fn from_json(kind: Kind, types: &[ColumnType]) -> String {
     match kind {
         Kind::Sqlite => format!("SELECT {} FROM json_each($1)", columns.join(", ")),
         Kind::Postgres => format!("SELECT {} FROM jsonb_array_elements(CAST($1 AS jsonb)) AS e", columns.join(", ")),
-    }
-}
-
-/// A shaped value as JSON for [`from_json`], the way each sink writes it: numbers and true/false
-/// as themselves (SQLite reads true as 1, as its sink writes it), dates and times as ISO text.
-fn json_of(value: &Value) -> J {
-    match value {
-        Value::Null => J::Null,
-        Value::Int(n) => J::from(*n),
-        Value::Real(f) => J::from(*f),
-        Value::Bool(b) => J::Bool(*b),
-        Value::Text(s) => J::String(s.clone()),
-        other => {
-            let mut s = String::new();
-            other.write_text(&mut s);
-            J::String(s)
-        }
     }
 }
 
