@@ -43,3 +43,18 @@ test("a review opened by its address shows its changes and commits", async ({ pa
   await expect(page.locator(".progress-card")).toHaveAttribute("data-status", "succeeded");
   expect(panics, panics.join("\n")).toEqual([]);
 });
+
+test("an ended import with row errors opened by its address shows them", async ({ page, request }) => {
+  // The same page, the same panic: an ended import's row errors and their groups are read in the
+  // browser, and drawn by the server they did not hydrate (tachys hydration.rs:163).
+  const table = `counted_${Date.now()}`;
+  await importCsv(request, { table }, "id,qty\n1,2\n", "succeeded");
+  const id = await importCsv(request, { table, mode: "append", on_error: "skip" }, "id,qty\n2,x\n3,n/a\n4,5\n", "succeeded");
+  const panics: string[] = [];
+  page.on("console", (m) => m.type() === "error" && panics.push(m.text()));
+  await page.goto(`/imports/${id}`);
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await expect(page.locator(".error-groups")).toContainText("2 rows: “qty” is not a whole number.");
+  await expect(page.locator(".errors-table tbody tr")).toHaveCount(2);
+  expect(panics, panics.join("\n")).toEqual([]);
+});

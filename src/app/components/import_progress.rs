@@ -4,7 +4,7 @@
 //! rows/s, elapsed and the time left (once the pace is steady); at the end a summary with a link to
 //! the table, or the error in plain words. Elapsed and the time left tick between events.
 
-use super::ReviewPanel;
+use super::{AfterHydration, ReviewPanel};
 use crate::api::{cancel_import, import_error_groups, import_errors};
 use crate::app::browser;
 use crate::format;
@@ -93,12 +93,6 @@ pub fn ImportProgress(
             (p.status == ImportStatus::Review && p.review.is_some()).then(|| (p.id.clone(), p.table.clone()))
         })
     });
-    // The review panel is drawn in the browser, once the page is hydrated: drawn by the server (a
-    // review opened by its address, or reloaded), its diff's Suspense over a browser-only resource,
-    // inside the page's own Suspense, did not hydrate (tachys' hydration.rs:195, "entered
-    // unreachable code"), and the whole page stayed dead.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
     let decided = Callback::new(move |()| run.update(|n| *n += 1));
     let fixed = Callback::new(move |summary: crate::model::ReviewSummary| {
         seen.update(|s| {
@@ -126,10 +120,13 @@ pub fn ImportProgress(
                 };
                 card_body(p, at, now.get(), cancel.clone(), cancel_error).into_any()
             }}
-            {move || hydrated.get().then(|| in_review.get()).flatten().map(|(id, table)| {
-                let summary = seen.with_untracked(|s| s.as_ref().and_then(|s| s.progress.review.clone())).unwrap_or_default();
-                view! { <ReviewPanel id table summary on_decided=decided on_fixed=fixed /> }
-            })}
+            // Its pages are browser-only resources (see `AfterHydration`).
+            <AfterHydration>
+                {move || in_review.get().map(|(id, table)| {
+                    let summary = seen.with_untracked(|s| s.as_ref().and_then(|s| s.progress.review.clone())).unwrap_or_default();
+                    view! { <ReviewPanel id table summary on_decided=decided on_fixed=fixed /> }
+                })}
+            </AfterHydration>
         </section>
     }
 }
@@ -243,6 +240,7 @@ fn RowErrors(id: ImportId, rejected: u64) -> impl IntoView {
     view! {
         <section class="row-errors">
             <h3>{format!("Rows left out: {}", format::count(rejected))}</h3>
+            <AfterHydration>
             <Suspense fallback=|| ()>
                 {move || groups.get().and_then(Result::ok).filter(|g| !g.is_empty()).map(|list| view! {
                     <ul class="error-groups" aria-label="Rows left out, by column and reason">
@@ -250,7 +248,9 @@ fn RowErrors(id: ImportId, rejected: u64) -> impl IntoView {
                     </ul>
                 })}
             </Suspense>
+            </AfterHydration>
             <p><a class="button secondary download-errors" href=href download="">"Download the error report (CSV)"</a></p>
+            <AfterHydration>
             <Suspense fallback=|| view! { <p>"Reading the errors…"</p> }>
                 {move || errors.get().map(|found| match found {
                     Ok(list) => {
@@ -275,6 +275,7 @@ fn RowErrors(id: ImportId, rejected: u64) -> impl IntoView {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 })}
             </Suspense>
+            </AfterHydration>
         </section>
     }
 }
